@@ -1,0 +1,47 @@
+// The few domain errors of Serflow, and the one place that maps them to HTTP status.
+export class SerflowError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+/** The request is malformed: bad JSON, wrong name/shape/datatype, non-finite values. */
+export class InvalidInputError extends SerflowError {}
+/** A model or route that does not exist. */
+export class NotFoundError extends SerflowError {}
+export class MethodNotAllowedError extends SerflowError {}
+export class PayloadTooLargeError extends SerflowError {}
+/** Missing or wrong admin token, or a bad signature on an internal call. */
+export class UnauthorizedError extends SerflowError {}
+/** Not ready yet, or overloaded: the client should retry after `retryAfterS`. */
+export class UnavailableError extends SerflowError {
+  constructor(message: string, readonly retryAfterS = 1) {
+    super(message);
+  }
+}
+/** A model file or manifest that cannot be loaded. */
+export class InvalidManifestError extends SerflowError {}
+/** A configuration that cannot work; the message names the key. */
+export class InvalidConfigError extends SerflowError {}
+
+export interface ErrorResponse {
+  status: number;
+  body: { error: string };
+  headers: Record<string, string>;
+}
+
+export function errorResponse(err: unknown): ErrorResponse {
+  const message = err instanceof Error ? err.message : String(err);
+  const headers: Record<string, string> = {};
+  let status = 500;
+  if (err instanceof InvalidInputError) status = 400;
+  else if (err instanceof UnauthorizedError) status = 401;
+  else if (err instanceof NotFoundError) status = 404;
+  else if (err instanceof MethodNotAllowedError) status = 405;
+  else if (err instanceof PayloadTooLargeError) status = 413;
+  else if (err instanceof UnavailableError) {
+    status = 503;
+    headers["Retry-After"] = String(err.retryAfterS);
+  }
+  return { status, body: { error: status === 500 ? `inference failed: ${message}` : message }, headers };
+}
