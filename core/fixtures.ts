@@ -1,0 +1,11 @@
+// A two-stage manifest for tests of the core.
+export const TINY_MANIFEST = {
+  name: "tiny",
+  version: "1",
+  input: { name: "input", datatype: "FP32", shape: [-1, 4] },
+  classes: 2,
+  stages: [
+    { file: "s0.onnx", input: "input", hidden_output: "h0", hidden_shape: [-1, 3], probs_output: "p0", exit: { rule: "max_softmax", threshold: 0.9 }, placement: "worker" },
+    { file: "s1.onnx", input: "h0", hidden_output: null, hidden_shape: null, probs_output: "p1", exit: { rule: "max_softmax", threshold: 0 }, placement: "auto" },
+  ],
+};

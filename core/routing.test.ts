@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { chooseVms, handoverStage, type VmView } from "./routing.js";
+import { bucketOf, bucketValueMs, ewmaStats, quantileMs } from "./histogram.js";
+
+const vm = (id: string, inflight: number, state: VmView["state"] = "running"): VmView => ({ id, url: `http://${id}`, state, inflight, slots: 4 });
+
+describe("chooseVms", () => {
+  it("skips full, booting and draining VMs", () => {
+    const vms = [vm("full", 4), vm("boot", 0, "booting"), vm("drain", 0, "draining"), vm("ok", 1)];
+    expect(chooseVms(vms, new Map()).map((v) => v.id)).toEqual(["ok"]);
+  });
+  it("prefers the less loaded of two random choices, counting this isolate's own calls", () => {
+    const vms = [vm("a", 3), vm("b", 0)];
+    expect(chooseVms(vms, new Map(), () => 0).map((v) => v.id)).toEqual(["b", "a"]);
+    expect(chooseVms(vms, new Map([["b", 4]]), () => 0).map((v) => v.id)).toEqual(["a"]);
+  });
+  it("returns nothing when there is no VM: the caller uses Workers", () => {
+    expect(chooseVms([], new Map())).toEqual([]);
+  });
+});
+
+describe("handoverStage", () => {
+  it("hands over at the plan's VM group, else where the manifest allows, never at stage 0", () => {
+    expect(handoverStage({ vmGroupStart: 2, vms: [] }, ["worker", "auto", "auto"])).toBe(2);
+    expect(handoverStage({ vmGroupStart: null, vms: [] }, ["worker", "auto", "auto"])).toBe(1);
+    expect(handoverStage({ vmGroupStart: null, vms: [] }, ["auto", "auto"])).toBe(1);
+    expect(handoverStage({ vmGroupStart: null, vms: [] }, ["worker", "worker"])).toBe(2);
+  });
+});
+
+describe("histogram", () => {
+  it("quantiles are within a bucket's 10% of the truth", () => {
+    const xs = Array.from({ length: 1000 }, (_, i) => 1 + i / 100);
+    const counts = new Map<number, number>();
+    for (const x of xs) counts.set(bucketOf(x), (counts.get(bucketOf(x)) ?? 0) + 1);
+    const p50 = quantileMs([...counts], 0.5)!;
+    const p99 = quantileMs([...counts], 0.99)!;
+    expect(Math.abs(p50 / 6 - 1)).toBeLessThan(0.1);
+    expect(Math.abs(p99 / 10.9 - 1)).toBeLessThan(0.1);
+    expect(bucketValueMs(bucketOf(3))).toBeGreaterThan(3 / 1.1);
+    expect(quantileMs([], 0.5)).toBeNull();
+  });
+  it("EWMA tracks a step and measures spread", () => {
+    const flat = ewmaStats(Array(300).fill(10), 60);
+    expect(flat.mean).toBeCloseTo(10);
+    expect(flat.std).toBeCloseTo(0);
+    const step = ewmaStats([...Array(300).fill(10), ...Array(300).fill(50)], 60);
+    expect(step.mean).toBeGreaterThan(49);
+    const noisy = ewmaStats(Array.from({ length: 600 }, (_, i) => (i % 2 ? 20 : 0)), 60);
+    expect(noisy.mean).toBeCloseTo(10, 0);
+    expect(noisy.std).toBeGreaterThan(8);
+  });
+});

@@ -1,0 +1,80 @@
+// Signed internal calls (Worker -> VM, VM -> controller): HMAC-SHA256 over method, path, timestamp,
+// nonce and the body's SHA-256. A signature older than the window, tampered or replayed is refused.
+// WebCrypto is the same global in workerd and Node 20, so this stays runtime-free.
+import { UnauthorizedError } from "./errors.js";
+
+export const SIGNATURE_WINDOW_MS = 30_000;
+export const H_TIMESTAMP = "x-serflow-timestamp";
+export const H_NONCE = "x-serflow-nonce";
+export const H_SIGNATURE = "x-serflow-signature";
+
+const enc = new TextEncoder();
+const keyCache = new Map<string, Promise<CryptoKey>>();
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let k = keyCache.get(secret);
+  if (!k) {
+    k = crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    keyCache.set(secret, k);
+  }
+  return k;
+}
+
+function hex(buf: ArrayBuffer): string {
+  return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function canonical(method: string, path: string, ts: string, nonce: string, body: Uint8Array): Promise<Uint8Array> {
+  const bodyHash = hex(await crypto.subtle.digest("SHA-256", body as Uint8Array<ArrayBuffer>));
+  return enc.encode(`${method.toUpperCase()}\n${path}\n${ts}\n${nonce}\n${bodyHash}`);
+}
+
+export async function signRequest(secret: string, method: string, path: string, body: Uint8Array, nowMs = Date.now()): Promise<Record<string, string>> {
+  const ts = String(nowMs);
+  const nonce = hex(crypto.getRandomValues(new Uint8Array(12)).buffer as ArrayBuffer);
+  const sig = await crypto.subtle.sign("HMAC", await hmacKey(secret), (await canonical(method, path, ts, nonce, body)) as Uint8Array<ArrayBuffer>);
+  return { [H_TIMESTAMP]: ts, [H_NONCE]: nonce, [H_SIGNATURE]: hex(sig) };
+}
+
+/** Remembers nonces seen within the window so a captured request cannot be replayed. */
+export class ReplayGuard {
+  private seen = new Map<string, number>();
+  check(nonce: string, nowMs: number): boolean {
+    if (this.seen.size > 10_000) for (const [n, t] of this.seen) if (nowMs - t > 2 * SIGNATURE_WINDOW_MS) this.seen.delete(n);
+    if (this.seen.has(nonce)) return false;
+    this.seen.set(nonce, nowMs);
+    return true;
+  }
+}
+
+export async function verifyRequest(
+  secret: string,
+  method: string,
+  path: string,
+  body: Uint8Array,
+  headers: { get(name: string): string | null },
+  guard: ReplayGuard | null,
+  nowMs = Date.now(),
+): Promise<void> {
+  const ts = headers.get(H_TIMESTAMP);
+  const nonce = headers.get(H_NONCE);
+  const sig = headers.get(H_SIGNATURE);
+  if (!ts || !nonce || !sig) throw new UnauthorizedError("missing request signature");
+  const t = Number(ts);
+  if (!Number.isFinite(t) || Math.abs(nowMs - t) > SIGNATURE_WINDOW_MS) throw new UnauthorizedError("request signature expired or from the future");
+  if (!/^[0-9a-f]{64}$/.test(sig)) throw new UnauthorizedError("malformed request signature");
+  const sigBytes = new Uint8Array(sig.match(/../g)!.map((h) => parseInt(h, 16)));
+  // crypto.subtle.verify compares in constant time.
+  const ok = await crypto.subtle.verify("HMAC", await hmacKey(secret), sigBytes, (await canonical(method, path, ts, nonce, body)) as Uint8Array<ArrayBuffer>);
+  if (!ok) throw new UnauthorizedError("bad request signature");
+  if (guard && !guard.check(nonce, nowMs)) throw new UnauthorizedError("replayed request");
+}
+
+/** Constant-time comparison of a bearer token. */
+export function tokenEquals(given: string, expected: string): boolean {
+  const a = enc.encode(given);
+  const b = enc.encode(expected);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a[i % a.length] ?? 0) ^ (b[i % b.length] ?? 0);
+  return diff === 0 && expected.length > 0;
+}

@@ -1,0 +1,152 @@
+// Controller Durable Object, one per model: an alarm loop that turns stats + prices into a plan with the
+// pure policy of core/policy.ts, and the registry of live VMs (registration and heartbeats).
+// The DO only loads, calls, saves and re-arms; every decision is in the policy.
+import { DurableObject } from "cloudflare:workers";
+import { parseControlConfig, type ControlConfig } from "../core/config.js";
+import { initialPolicyState, plan as runPolicy, type Observations, type Plan, type PolicyState } from "../core/policy.js";
+import type { RoutingTable, VmState, VmView } from "../core/routing.js";
+import type { VmReport } from "../core/vm-report.js";
+import type { StatsView } from "./stats.js";
+import { observationsFrom } from "./observations.js";
+import type { Env } from "../worker/env.js";
+import { getModel } from "../worker/models.js";
+
+export const CONTROLLER_SCHEMA_VERSION = 1;
+/** A VM that has not sent a heartbeat for this long is dead (heartbeats come every second). */
+export const HEARTBEAT_TIMEOUT_MS = 5_000;
+/** Dead VMs stay listed this long, then are forgotten. */
+export const DEAD_RETENTION_MS = 60_000;
+
+
+export interface PlanView {
+  stages: { stage: number; placement: "worker" | "vm"; vm_share: number }[];
+  vms: { desired: number; running: number; booting: number; instances: { id: string; url: string; state: VmState; inflight: number; slots: number; last_heartbeat: string }[] };
+  reason: string;
+  computed_at: string | null;
+  vm_group_start: number | null;
+  expected_cost_usd_per_hour: unknown;
+  config: ControlConfig;
+}
+
+type VmRow = {
+  id: string;
+  url: string;
+  state: VmState;
+  inflight: number;
+  slots: number;
+  last_heartbeat_ms: number;
+  registered_ms: number;
+  p50_ms: number | null;
+  p99_ms: number | null;
+};
+
+export class ControllerDO extends DurableObject<Env> {
+  private sql: SqlStorage;
+  private config: ControlConfig;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.config = parseControlConfig(JSON.parse(env.SERFLOW_CONFIG || "{}"));
+    ctx.blockConcurrencyWhile(async () => {
+      this.migrate();
+      if ((await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now() + 1_000);
+    });
+  }
+
+  private migrate(): void {
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS vms (id TEXT PRIMARY KEY, url TEXT NOT NULL, state TEXT NOT NULL, inflight INTEGER NOT NULL, slots INTEGER NOT NULL,
+      last_heartbeat_ms INTEGER NOT NULL, registered_ms INTEGER NOT NULL, p50_ms REAL, p99_ms REAL)`);
+    this.put("schema_version", CONTROLLER_SCHEMA_VERSION);
+  }
+
+  private get<T>(key: string): T | null {
+    const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, key).toArray()[0];
+    return row ? (JSON.parse(row.value) as T) : null;
+  }
+
+  private put(key: string, value: unknown): void {
+    this.sql.exec(`INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, JSON.stringify(value));
+  }
+
+  /** One control period. Idempotent: a tick reads the state, computes, writes; re-armed whatever happens. */
+  async alarm(): Promise<void> {
+    try {
+      await this.tick(Date.now());
+    } catch (err) {
+      console.error(`controller tick failed: ${err}`);
+    } finally {
+      await this.ctx.storage.setAlarm(Date.now() + this.config.controlPeriodS * 1000);
+    }
+  }
+
+  async tick(nowMs: number): Promise<Plan> {
+    this.expireVms(nowMs);
+    const name = this.ctx.id.name ?? "";
+    const stats: StatsView = await this.env.STATS.getByName(name).stats(this.config.windowS, nowMs);
+    const vms = this.vmRows();
+    const manifest = getModel(name)?.manifest;
+    const obs: Observations = observationsFrom(stats, vms, manifest, this.config);
+    const state = this.get<PolicyState>("policy_state") ?? initialPolicyState();
+    const out = runPolicy(state, obs, this.config, nowMs / 1000);
+    this.put("policy_state", out.state);
+    this.put("plan", out.plan);
+    this.put("computed_at", new Date(nowMs).toISOString());
+    return out.plan;
+  }
+
+  private expireVms(nowMs: number): void {
+    this.sql.exec(`UPDATE vms SET state = 'dead' WHERE state != 'dead' AND last_heartbeat_ms < ?`, nowMs - HEARTBEAT_TIMEOUT_MS);
+    this.sql.exec(`DELETE FROM vms WHERE state = 'dead' AND last_heartbeat_ms < ?`, nowMs - DEAD_RETENTION_MS);
+  }
+
+  private vmRows(): VmRow[] {
+    return this.sql.exec<VmRow>(`SELECT * FROM vms ORDER BY registered_ms`).toArray();
+  }
+
+  /** Registration and heartbeat are the same call: the VM reports what it is now. */
+  heartbeat(r: VmReport, nowMs = Date.now()): { desired: number } {
+    this.sql.exec(
+      `INSERT INTO vms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET url = excluded.url, state = excluded.state,
+       inflight = excluded.inflight, slots = excluded.slots, last_heartbeat_ms = excluded.last_heartbeat_ms, p50_ms = excluded.p50_ms, p99_ms = excluded.p99_ms`,
+      r.id, r.url, r.state, r.inflight, r.slots, nowMs, nowMs, r.service_ms?.p50 ?? null, r.service_ms?.p99 ?? null,
+    );
+    return { desired: this.get<Plan>("plan")?.desiredVms ?? this.config.vm.min };
+  }
+
+  /** A VM going away (drain or stop): no new requests from the next routing refresh. */
+  deregister(id: string): void {
+    this.sql.exec(`UPDATE vms SET state = 'dead' WHERE id = ?`, id);
+  }
+
+  routing(nowMs = Date.now()): RoutingTable {
+    this.expireVms(nowMs);
+    const p = this.get<Plan>("plan");
+    const vms: VmView[] = this.vmRows()
+      .filter((v) => v.state === "running")
+      .map((v) => ({ id: v.id, url: v.url, state: v.state, inflight: v.inflight, slots: v.slots }));
+    return { vmGroupStart: p?.vmGroupStart ?? null, vms };
+  }
+
+  planView(nowMs = Date.now()): PlanView {
+    this.expireVms(nowMs);
+    const p = this.get<Plan>("plan");
+    const rows = this.vmRows();
+    const count = (s: VmState) => rows.filter((v) => v.state === s).length;
+    return {
+      stages: (p?.stages ?? []).map((s) => ({ stage: s.stage, placement: s.placement, vm_share: s.vmShare })),
+      vms: {
+        desired: p?.desiredVms ?? this.config.vm.min,
+        running: count("running"),
+        booting: count("booting"),
+        instances: rows.map((v) => ({ id: v.id, url: v.url, state: v.state, inflight: v.inflight, slots: v.slots, last_heartbeat: new Date(v.last_heartbeat_ms).toISOString() })),
+      },
+      reason: p?.reason ?? "no plan yet: the first control period has not run",
+      computed_at: this.get<string>("computed_at"),
+      vm_group_start: p?.vmGroupStart ?? null,
+      expected_cost_usd_per_hour: p?.expectedCostUsdPerHour ?? null,
+      config: this.config,
+    };
+  }
+}

@@ -1,0 +1,30 @@
+// .dev.vars (wrangler's convention for local secrets, git-ignored): read, and create with random keys.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+
+export const DEV_VARS_PATH = resolve(process.cwd(), ".dev.vars");
+
+export function readDevVars(path = DEV_VARS_PATH): Record<string, string> {
+  if (!existsSync(path)) return {};
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    const m = line.match(/^\s*([A-Z0-9_]+)\s*=\s*"?([^"]*)"?\s*$/);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/** Creates .dev.vars with a random admin token and signing key when either is missing. */
+export function ensureDevVars(path = DEV_VARS_PATH): { vars: Record<string, string>; created: boolean } {
+  const vars = readDevVars(path);
+  let created = false;
+  for (const key of ["SERFLOW_ADMIN_TOKEN", "SERFLOW_SIGNING_KEY"]) {
+    if (!vars[key]) {
+      vars[key] = randomBytes(24).toString("hex");
+      created = true;
+    }
+  }
+  if (created) writeFileSync(path, Object.entries(vars).map(([k, v]) => `${k}="${v}"`).join("\n") + "\n", { mode: 0o600 });
+  return { vars, created };
+}

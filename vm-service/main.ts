@@ -1,0 +1,68 @@
+// vm-service entry point: `npm run vm -- --port 9101 --controller http://127.0.0.1:8787`.
+// The signing key comes from SERFLOW_SIGNING_KEY (env or .dev.vars), never from the command line.
+import { serve } from "@hono/node-server";
+import { parseArgs } from "node:util";
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { DEFAULT_VM_SERVICE, VmService } from "./server.js";
+import { loadModels } from "./models.js";
+import { readDevVars } from "../scripts/dev-vars.js";
+
+const { values: a } = parseArgs({
+  options: {
+    port: { type: "string", default: process.env.PORT ?? "9101" },
+    host: { type: "string", default: "127.0.0.1" },
+    id: { type: "string" },
+    controller: { type: "string", default: process.env.SERFLOW_CONTROLLER_URL },
+    models: { type: "string", default: fileURLToPath(new URL("../models", import.meta.url)) },
+    slots: { type: "string", default: String(DEFAULT_VM_SERVICE.slots) },
+    "boot-delay-s": { type: "string", default: process.env.SERFLOW_VM_BOOT_S ?? "0" },
+  },
+});
+
+const fail = (msg: string): never => {
+  console.error(`vm-service: ${msg}`);
+  process.exit(2);
+};
+const port = Number(a.port);
+const slots = Number(a.slots);
+const bootDelayS = Number(a["boot-delay-s"]);
+if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`--port must be a TCP port, got "${a.port}"`);
+if (!Number.isInteger(slots) || slots < 1) fail(`--slots must be an integer >= 1, got "${a.slots}"`);
+if (!(bootDelayS >= 0)) fail(`--boot-delay-s must be a number >= 0, got "${a["boot-delay-s"]}"`);
+const signingKey = process.env.SERFLOW_SIGNING_KEY ?? readDevVars().SERFLOW_SIGNING_KEY;
+if (!signingKey) fail("SERFLOW_SIGNING_KEY is not set (env or .dev.vars): VMs never serve unsigned calls");
+
+const vm = new VmService({
+  ...DEFAULT_VM_SERVICE,
+  id: a.id ?? `vm-${randomUUID().slice(0, 8)}`,
+  publicUrl: `http://${a.host}:${port}`,
+  signingKey: signingKey!,
+  slots,
+  controllerUrl: a.controller ?? null,
+});
+
+const server = serve({ fetch: vm.app.fetch, port, hostname: a.host });
+vm.startHeartbeats();
+console.log(`vm-service ${vm.config.id} listening on ${vm.config.publicUrl}, booting for ${bootDelayS}s`);
+
+// The boot delay stands in for a cloud VM's cold start: the VM is visible as booting, serves nothing.
+setTimeout(async () => {
+  try {
+    vm.ready(await loadModels(a.models!));
+    console.log(`vm-service ${vm.config.id} running`);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}, bootDelayS * 1000);
+
+let stopping = false;
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, async () => {
+    if (stopping) return;
+    stopping = true;
+    await vm.drain();
+    server.close(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2_000).unref();
+  });
+}

@@ -1,0 +1,159 @@
+// vm-service: runs the deep stages of early-exit models with onnxruntime-node for signed callers only,
+// admits at most `slots` requests at once (a full VM answers 503 at once, so the Worker overflows to
+// FaaS instead of queueing), reports itself to the controller by heartbeat, and drains on shutdown.
+import { Hono } from "hono";
+import { runDeep, DEEP_PATH } from "../core/deep.js";
+import { errorResponse, UnavailableError } from "../core/errors.js";
+import { ReplayGuard, signRequest, verifyRequest } from "../core/signing.js";
+import type { VmState } from "../core/routing.js";
+import type { LoadedModel } from "./models.js";
+
+export interface VmServiceConfig {
+  id: string;
+  /** URL the Worker uses to reach this VM. */
+  publicUrl: string;
+  signingKey: string;
+  slots: number;
+  /** Worker base URL for registration and heartbeats; none: standalone. */
+  controllerUrl: string | null;
+  heartbeatIntervalMs: number;
+  drainTimeoutMs: number;
+}
+
+export const DEFAULT_VM_SERVICE: Omit<VmServiceConfig, "id" | "publicUrl" | "signingKey" | "controllerUrl"> = {
+  slots: 4,
+  heartbeatIntervalMs: 1_000,
+  drainTimeoutMs: 10_000,
+};
+
+const RECENT = 1024;
+
+export class VmService {
+  state: Exclude<VmState, "dead"> = "booting";
+  inflight = 0;
+  served = 0;
+  rejected = 0;
+  failed = 0;
+  private recentMs: number[] = [];
+  private models = new Map<string, LoadedModel>();
+  private guard = new ReplayGuard();
+  private timer: ReturnType<typeof setInterval> | null = null;
+  readonly app = new Hono();
+
+  constructor(readonly config: VmServiceConfig) {
+    const app = this.app;
+    app.onError((err, c) => {
+      const e = errorResponse(err);
+      if (e.status >= 500) console.error(err);
+      return c.json(e.body, e.status as 400, e.headers);
+    });
+    app.get("/health/live", (c) => c.json({ live: true }));
+    app.get("/health/ready", (c) => c.json({ ready: this.state === "running", state: this.state }, this.state === "running" ? 200 : 503));
+    app.get("/metrics", (c) => c.text(this.metrics(), 200, { "content-type": "text/plain; version=0.0.4" }));
+    app.post(DEEP_PATH, async (c) => {
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      await verifyRequest(this.config.signingKey, "POST", DEEP_PATH, body, { get: (h) => c.req.header(h) ?? null }, this.guard);
+      if (this.state !== "running") throw new UnavailableError(`VM ${this.config.id} is ${this.state}`, 1);
+      if (this.inflight >= this.config.slots) {
+        this.rejected++;
+        throw new UnavailableError(`VM ${this.config.id} is full (${this.inflight}/${this.config.slots} slots busy)`, 1);
+      }
+      this.inflight++;
+      const t0 = performance.now();
+      try {
+        const out = await runDeep((name) => {
+          const m = this.models.get(name);
+          return m && { manifest: m.manifest, runner: async () => m.runner };
+        }, body);
+        this.served++;
+        this.recentMs[this.served % RECENT] = performance.now() - t0;
+        return c.json(out);
+      } catch (err) {
+        if (errorResponse(err).status >= 500) this.failed++;
+        throw err;
+      } finally {
+        this.inflight--;
+      }
+    });
+  }
+
+  /** Boot is over: models are loaded and the VM takes requests. */
+  ready(models: Map<string, LoadedModel>): void {
+    this.models = models;
+    this.state = "running";
+    void this.heartbeat();
+  }
+
+  startHeartbeats(): void {
+    if (!this.config.controllerUrl || this.timer) return;
+    void this.heartbeat();
+    this.timer = setInterval(() => void this.heartbeat(), this.config.heartbeatIntervalMs);
+    this.timer.unref();
+  }
+
+  private percentile(q: number): number | null {
+    const xs = this.recentMs.filter((x) => x !== undefined).sort((a, b) => a - b);
+    return xs.length ? xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] : null;
+  }
+
+  /** Registration and heartbeat in one signed call per model; failures are logged and retried next beat. */
+  async heartbeat(): Promise<void> {
+    if (!this.config.controllerUrl) return;
+    const names = this.models.size ? [...this.models.keys()] : ["mnist"];
+    await Promise.all(names.map((m) => this.post(`/internal/v1/vms/${m}/heartbeat`, {
+      id: this.config.id,
+      url: this.config.publicUrl,
+      state: this.state,
+      inflight: this.inflight,
+      slots: this.config.slots,
+      service_ms: { p50: this.percentile(0.5), p99: this.percentile(0.99) },
+    })));
+  }
+
+  private async post(path: string, payload: unknown): Promise<void> {
+    const body = new TextEncoder().encode(JSON.stringify(payload));
+    try {
+      const headers = await signRequest(this.config.signingKey, "POST", path, body);
+      const res = await fetch(this.config.controllerUrl + path, { method: "POST", body, headers: { ...headers, "content-type": "application/json" }, signal: AbortSignal.timeout(2_000) });
+      if (!res.ok) console.warn(`vm ${this.config.id}: ${path} answered ${res.status}: ${await res.text()}`);
+    } catch (err) {
+      console.warn(`vm ${this.config.id}: ${path} failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Stop taking new requests, tell the controller, wait for in-flight ones (bounded), then stop beating. */
+  async drain(): Promise<void> {
+    this.state = "draining";
+    await this.heartbeat();
+    const deadline = Date.now() + this.config.drainTimeoutMs;
+    while (this.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.config.controllerUrl) {
+      const names = this.models.size ? [...this.models.keys()] : ["mnist"];
+      await Promise.all(names.map((m) => this.post(`/internal/v1/vms/${m}/deregister`, { id: this.config.id })));
+    }
+  }
+
+  metrics(): string {
+    const id = `vm="${this.config.id}"`;
+    return [
+      "# HELP serflow_vm_requests_total Deep-stage requests by outcome.",
+      "# TYPE serflow_vm_requests_total counter",
+      `serflow_vm_requests_total{${id},outcome="ok"} ${this.served}`,
+      `serflow_vm_requests_total{${id},outcome="rejected_full"} ${this.rejected}`,
+      `serflow_vm_requests_total{${id},outcome="failed"} ${this.failed}`,
+      "# HELP serflow_vm_inflight_requests Requests being served now.",
+      "# TYPE serflow_vm_inflight_requests gauge",
+      `serflow_vm_inflight_requests{${id}} ${this.inflight}`,
+      "# HELP serflow_vm_slots Requests this VM serves at once.",
+      "# TYPE serflow_vm_slots gauge",
+      `serflow_vm_slots{${id}} ${this.config.slots}`,
+      "# HELP serflow_vm_compute_seconds Deep-stage compute time per request over the last 1024 requests.",
+      "# TYPE serflow_vm_compute_seconds summary",
+      `serflow_vm_compute_seconds{${id},quantile="0.5"} ${(this.percentile(0.5) ?? 0) / 1000}`,
+      `serflow_vm_compute_seconds{${id},quantile="0.99"} ${(this.percentile(0.99) ?? 0) / 1000}`,
+      "",
+    ].join("\n");
+  }
+}

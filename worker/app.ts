@@ -1,0 +1,136 @@
+// HTTP surface of the Worker: Open Inference Protocol v2 plus the Serflow admin extension.
+import { Hono, type Context } from "hono";
+import { errorResponse, InvalidInputError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from "../core/errors.js";
+import { modelMetadata } from "../core/oip.js";
+import { ReplayGuard, tokenEquals, verifyRequest } from "../core/signing.js";
+import { parseVmId, parseVmReport } from "../core/vm-report.js";
+import { getModel, modelNames, type BundledModel } from "./models.js";
+import { infer, type DeepStagesRpc } from "./infer.js";
+import { recordFailure } from "./stats-buffer.js";
+import type { Env } from "./env.js";
+
+export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+export const SERVER_VERSION = "0.1.0";
+
+type C = Context<{ Bindings: Env }>;
+const replayGuard = new ReplayGuard();
+
+export function createApp(deepStages: (c: C) => DeepStagesRpc) {
+  const app = new Hono<{ Bindings: Env }>();
+
+  app.onError((err, c) => {
+    const e = errorResponse(err);
+    if (e.status >= 500) console.error(err);
+    return c.json(e.body, e.status as 400, e.headers);
+  });
+  app.notFound(() => {
+    throw new NotFoundError("no such route");
+  });
+
+  app.get("/v2", (c) => c.json({ name: "serflow", version: SERVER_VERSION, extensions: ["model_repository", "serflow"] }));
+  app.get("/v2/health/live", (c) => c.json({ live: true }));
+  app.get("/v2/health/ready", (c) => c.json({ ready: modelNames().every((n) => getModel(n)) }));
+  app.get("/v2/models/:model", (c) => c.json(modelMetadata(model(c).manifest)));
+  app.get("/v2/models/:model/ready", (c) => c.json({ name: model(c).manifest.name, ready: true }));
+
+  app.post("/v2/models/:model/infer", async (c) => {
+    const m = model(c);
+    const body = await readJson(c);
+    try {
+      return c.json(await infer(c.env, execCtx(c), m, body, deepStages(c)));
+    } catch (err) {
+      if (errorResponse(err).status >= 500) recordFailure(execCtx(c), c.env, m.manifest);
+      throw err;
+    }
+  });
+
+  app.get("/v2/models/:model/stats", async (c) => {
+    requireAdmin(c);
+    return c.json(await c.env.STATS.getByName(model(c).manifest.name).stats());
+  });
+  app.get("/v2/models/:model/plan", async (c) => {
+    requireAdmin(c);
+    return c.json(await c.env.CONTROLLER.getByName(model(c).manifest.name).planView());
+  });
+
+  // VM membership: signed by the VM with the shared key (replays and bad signatures get 401).
+  app.post("/internal/v1/vms/:model/:action{heartbeat|deregister}", async (c) => {
+    const m = model(c);
+    const path = new URL(c.req.url).pathname;
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    if (!c.env.SERFLOW_SIGNING_KEY) throw new UnauthorizedError("VM calls are disabled: SERFLOW_SIGNING_KEY is not set");
+    await verifyRequest(c.env.SERFLOW_SIGNING_KEY, "POST", path, body, { get: (h) => c.req.header(h) ?? null }, replayGuard);
+    let payload: unknown;
+    try {
+      payload = JSON.parse(new TextDecoder().decode(body));
+    } catch {
+      throw new InvalidInputError("vm report: body is not valid JSON");
+    }
+    const controller = c.env.CONTROLLER.getByName(m.manifest.name);
+    if (c.req.param("action") === "deregister") {
+      await controller.deregister(parseVmId(payload));
+      return c.json({ ok: true });
+    }
+    return c.json(await controller.heartbeat(parseVmReport(payload)));
+  });
+
+  // Known paths with the wrong method: 405, not 404.
+  for (const path of ["/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/:model", "/v2/models/:model/ready", "/v2/models/:model/infer", "/v2/models/:model/stats", "/v2/models/:model/plan"]) {
+    app.all(path, (c) => {
+      throw new MethodNotAllowedError(`${c.req.method} is not allowed on ${new URL(c.req.url).pathname}`);
+    });
+  }
+  return app;
+}
+
+/** Hono types its own ExecutionContext; the runtime hands over the Workers one. */
+export function execCtx(c: C): ExecutionContext {
+  return c.executionCtx as unknown as ExecutionContext;
+}
+
+function model(c: C): BundledModel {
+  const name = c.req.param("model") ?? "";
+  const m = getModel(name);
+  if (!m) throw new NotFoundError(`unknown model "${name}"; available: ${modelNames().join(", ")}`);
+  return m;
+}
+
+export function requireAdmin(c: C): void {
+  const expected = c.env.SERFLOW_ADMIN_TOKEN;
+  const header = c.req.header("authorization") ?? "";
+  const given = header.startsWith("Bearer ") ? header.slice(7) : "";
+  if (!expected) throw new UnauthorizedError("admin endpoints are disabled: SERFLOW_ADMIN_TOKEN is not set");
+  if (!tokenEquals(given, expected)) throw new UnauthorizedError("missing or wrong bearer token");
+}
+
+/** Reads at most the configured number of bytes, then parses JSON. */
+async function readJson(c: C): Promise<unknown> {
+  const limit = Number(c.env.SERFLOW_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY_BYTES);
+  const declared = Number(c.req.header("content-length") ?? "0");
+  if (declared > limit) throw new PayloadTooLargeError(`request body of ${declared} bytes exceeds the limit of ${limit} bytes`);
+  const reader = c.req.raw.body?.getReader();
+  if (!reader) throw new InvalidInputError("request body is empty; expected a JSON infer request");
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw new PayloadTooLargeError(`request body exceeds the limit of ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let off = 0;
+  for (const ch of chunks) {
+    bytes.set(ch, off);
+    off += ch.byteLength;
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (err) {
+    throw new InvalidInputError(`request body is not valid JSON: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,15 @@
+import type { StatsDO } from "../durable-objects/stats.js";
+import type { ControllerDO } from "../durable-objects/controller.js";
+
+export interface Env {
+  STATS: DurableObjectNamespace<StatsDO>;
+  CONTROLLER: DurableObjectNamespace<ControllerDO>;
+  /** Bearer token for the admin endpoints (stats, plan, metrics, dashboard). */
+  SERFLOW_ADMIN_TOKEN?: string;
+  /** Shared HMAC key for Worker <-> VM calls. */
+  SERFLOW_SIGNING_KEY?: string;
+  /** JSON overrides of the controller defaults (SERFLOW_CONFIG of INTERFACE.md). */
+  SERFLOW_CONFIG?: string;
+  /** Request body limit in bytes (default 8 MiB). */
+  SERFLOW_MAX_BODY_BYTES?: string;
+}

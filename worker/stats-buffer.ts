@@ -1,0 +1,61 @@
+// Per-isolate stats, flushed to the model's stats Durable Object at most once per FLUSH_INTERVAL_MS or
+// every FLUSH_REQUESTS requests. A failed flush is merged back and carried into the next one.
+import type { StageTiming } from "../core/engine.js";
+import type { ModelManifest } from "../core/manifest.js";
+import { addRequest, addSample, emptyBatch, isEmpty, mergeBatch, type StatsBatch, type TierName } from "../core/stats-batch.js";
+import type { Env } from "./env.js";
+
+export const FLUSH_INTERVAL_MS = 1_000;
+export const FLUSH_REQUESTS = 200;
+
+const buffers = new Map<string, { batch: StatsBatch; lastFlushMs: number }>();
+
+function bufferFor(m: ModelManifest) {
+  let b = buffers.get(m.name);
+  if (!b) {
+    b = { batch: emptyBatch(m.name, m.stages.length), lastFlushMs: Date.now() };
+    buffers.set(m.name, b);
+  }
+  return b;
+}
+
+export function recordTimings(_ctx: ExecutionContext, _env: Env, m: ModelManifest, timings: StageTiming[], tier: TierName): void {
+  const b = bufferFor(m).batch;
+  for (const t of timings) addSample(b, t.stage, tier, t.rows, t.exits, t.ms);
+}
+
+export function recordRequest(ctx: ExecutionContext, env: Env, m: ModelManifest, route: string, rows: number): void {
+  const buf = bufferFor(m);
+  addRequest(buf.batch, Date.now(), route, rows);
+  maybeFlush(ctx, env, m, buf);
+}
+
+export function recordFailure(ctx: ExecutionContext, env: Env, m: ModelManifest): void {
+  const buf = bufferFor(m);
+  buf.batch.failures += 1;
+  maybeFlush(ctx, env, m, buf);
+}
+
+function maybeFlush(ctx: ExecutionContext, env: Env, m: ModelManifest, buf: { batch: StatsBatch; lastFlushMs: number }): void {
+  const now = Date.now();
+  if (now - buf.lastFlushMs < FLUSH_INTERVAL_MS && buf.batch.requests < FLUSH_REQUESTS) return;
+  ctx.waitUntil(flush(env, buf, now));
+}
+
+async function flush(env: Env, buf: { batch: StatsBatch; lastFlushMs: number }, now: number): Promise<void> {
+  const batch = buf.batch;
+  if (isEmpty(batch)) return;
+  buf.batch = emptyBatch(batch.model, batch.stages.length);
+  buf.lastFlushMs = now;
+  try {
+    await env.STATS.getByName(batch.model).record(batch);
+  } catch (err) {
+    console.warn(`stats flush for ${batch.model} failed, carried into the next one: ${err}`);
+    mergeBatch(buf.batch, batch);
+  }
+}
+
+/** Flushes whatever is buffered now (tests, and before reading stats in the same isolate). */
+export async function flushAll(env: Env): Promise<void> {
+  await Promise.all([...buffers.values()].map((buf) => flush(env, buf, Date.now())));
+}
