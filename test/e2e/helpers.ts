@@ -1,0 +1,55 @@
+// Shared by the end-to-end tests: a stack on a free port with its own storage, and held-out digits.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createServer } from "node:net";
+import { startStack, type Stack } from "../../scripts/stack.js";
+import { loadHeldout } from "../../model/heldout.js";
+
+export const heldout = loadHeldout();
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+export async function testStack(config: unknown, persistDir = mkdtempSync(join(tmpdir(), "serflow-e2e-")), vmPool = true): Promise<Stack & { persistDir: string }> {
+  const port = await freePort();
+  const lines: string[] = [];
+  const stack = await startStack({ port, config, persistDir, vmPool, firstVmPort: port + 1, log: (l) => lines.push(l) });
+  return Object.assign(stack, { persistDir, logs: lines });
+}
+
+export function digitsBody(from: number, n: number, parameters?: Record<string, unknown>) {
+  return {
+    inputs: [{ name: "input", shape: [n, 784], datatype: "FP32", data: heldout.rows.slice(from, from + n).flatMap((r) => Array.from(r)) }],
+    ...(parameters ? { parameters } : {}),
+  };
+}
+
+export async function infer(url: string, body: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${url}/v2/models/mnist/infer`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { status: res.status, json: await res.json() };
+}
+
+export async function admin(stack: Stack, path: string): Promise<any> {
+  const res = await fetch(`${stack.url}${path}`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => null);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

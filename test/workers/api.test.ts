@@ -1,0 +1,119 @@
+// The Open Inference Protocol endpoints inside workerd, with the real model on onnxruntime-web.
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import heldout from "../../models/mnist/heldout.json";
+import { decodeHeldout } from "../../model/heldout-codec.js";
+
+const ADMIN = { authorization: `Bearer ${(env as any).SERFLOW_ADMIN_TOKEN}` };
+const { labels, rows } = decodeHeldout(heldout as any);
+const call = (path: string, init?: RequestInit) => exports.default.fetch(new Request(`http://serflow${path}`, init));
+const infer = (body: unknown, model = "mnist") =>
+  call(`/v2/models/${model}/infer`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+const digits = (from: number, n: number) => ({ inputs: [{ name: "input", shape: [n, 784], datatype: "FP32", data: rows.slice(from, from + n).flatMap((r) => Array.from(r)) }] });
+
+describe("metadata and health", () => {
+  it("serves /v2, health and model metadata", async () => {
+    const v2 = await (await call("/v2")).json<any>();
+    expect(v2.name).toBe("serflow");
+    expect(v2.extensions).toContain("serflow");
+    expect((await call("/v2/health/live")).status).toBe(200);
+    expect((await call("/v2/health/ready")).status).toBe(200);
+    expect((await call("/v2/models/mnist/ready")).status).toBe(200);
+    const meta = await (await call("/v2/models/mnist")).json<any>();
+    expect(meta).toMatchObject({ name: "mnist", platform: "onnx_onnxv1", inputs: [{ name: "input", datatype: "FP32", shape: [-1, 784] }] });
+    expect(meta.outputs.map((o: any) => o.name)).toEqual(["probabilities", "label", "exit_stage"]);
+  });
+});
+
+describe("inference", () => {
+  it("classifies held-out digits row by row in a mixed batch", async () => {
+    const n = 64;
+    const res = await infer({ id: "batch-1", ...digits(0, n) });
+    expect(res.status).toBe(200);
+    const out = await res.json<any>();
+    expect(out.id).toBe("batch-1");
+    const [probs, label, exitStage] = out.outputs;
+    expect(probs.shape).toEqual([n, 10]);
+    expect(label.datatype).toBe("INT64");
+    expect(exitStage.datatype).toBe("INT32");
+    const correct = label.data.filter((l: number, i: number) => l === labels[i]).length;
+    expect(correct / n).toBeGreaterThan(0.93);
+    // Rows exit at different stages in one batch, and each row's probabilities sum to 1.
+    expect(new Set(exitStage.data).size).toBeGreaterThan(1);
+    for (let i = 0; i < n; i++) expect(probs.data.slice(i * 10, i * 10 + 10).reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 4);
+    // No VM registered: the deep stages ran on Workers.
+    expect(out.parameters.serflow_route).toMatch(/^w0(,w\d)*$/);
+  });
+
+  it("answers each row as when sent alone", async () => {
+    const batch = await (await infer(digits(0, 8))).json<any>();
+    for (let i = 0; i < 8; i++) {
+      const one = await (await infer(digits(i, 1))).json<any>();
+      expect(one.outputs[1].data[0]).toBe(batch.outputs[1].data[i]);
+      expect(one.outputs[2].data[0]).toBe(batch.outputs[2].data[i]);
+      expect(one.outputs[0].data[3]).toBeCloseTo(batch.outputs[0].data[i * 10 + 3], 5);
+    }
+  });
+
+  it("exit_threshold 1 runs every stage, 0 exits at stage 0; nested data is accepted", async () => {
+    const all = await (await infer({ ...digits(0, 4), parameters: { exit_threshold: 1 } })).json<any>();
+    expect(all.outputs[2].data).toEqual([2, 2, 2, 2]);
+    expect(all.parameters.serflow_route).toBe("w0,w1,w2");
+    const nested = { inputs: [{ name: "input", shape: [2, 784], datatype: "FP32", data: [Array.from(rows[0]), Array.from(rows[1])] }], parameters: { exit_threshold: 0 } };
+    const first = await (await infer(nested)).json<any>();
+    expect(first.outputs[2].data).toEqual([0, 0]);
+    expect(first.parameters.serflow_route).toBe("w0");
+  });
+});
+
+describe("errors", () => {
+  const good = digits(0, 1);
+  const withInput = (over: Record<string, unknown>) => ({ inputs: [{ ...good.inputs[0], ...over }] });
+  it.each([
+    ["bad JSON", "{not json", /not valid JSON/],
+    ["wrong name", withInput({ name: "pixels" }), /name must be "input"/],
+    ["wrong datatype", withInput({ datatype: "FP64" }), /datatype must be "FP32"/],
+    ["wrong shape", withInput({ shape: [1, 783] }), /shape must be \[N, 784\]/],
+    ["length mismatch", withInput({ shape: [2, 784] }), /has 784 values but shape needs 1568/],
+    ["NaN as a string", withInput({ data: ["NaN", ...good.inputs[0].data.slice(1)] }), /data\[0\] is not a number/],
+    ["infinite value", `{"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[1e999${",0".repeat(783)}]}]}`, /data\[0\] is not finite/],
+    ["bad exit_threshold", { ...good, parameters: { exit_threshold: -0.1 } }, /exit_threshold/],
+    ["no inputs", {}, /"inputs" must be an array/],
+  ])("400 for %s, with a JSON error saying what is wrong", async (_name, body, msg) => {
+    const res = await infer(body);
+    expect(res.status).toBe(400);
+    expect((await res.json<any>()).error).toMatch(msg);
+  });
+
+  it("404 unknown model or route, 405 wrong method", async () => {
+    const r404 = await infer(good, "resnet");
+    expect(r404.status).toBe(404);
+    expect((await r404.json<any>()).error).toMatch(/unknown model "resnet"/);
+    expect((await call("/nope")).status).toBe(404);
+    const r405 = await call("/v2/models/mnist/infer");
+    expect(r405.status).toBe(405);
+    expect((await r405.json<any>()).error).toMatch(/GET is not allowed/);
+  });
+
+  it("413 for a body over the limit", async () => {
+    const big = "x".repeat(9 * 1024 * 1024);
+    const res = await call("/v2/models/mnist/infer", { method: "POST", body: big });
+    expect(res.status).toBe(413);
+    expect((await res.json<any>()).error).toMatch(/exceeds the limit of 8388608 bytes/);
+  });
+
+  it("401 on admin endpoints without the token or with a wrong one", async () => {
+    for (const path of ["/v2/models/mnist/stats", "/v2/models/mnist/plan"]) {
+      expect((await call(path)).status).toBe(401);
+      expect((await call(path, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+      expect((await call(path, { headers: ADMIN })).status).toBe(200);
+    }
+  });
+
+  it("503 with Retry-After when VMs are forced but none runs", async () => {
+    const res = await infer({ ...good, parameters: { serflow_force: "vm" } });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("5");
+    expect((await res.json<any>()).error).toMatch(/no VM is running/);
+  });
+});
