@@ -12,6 +12,8 @@ const { values: a } = parseArgs({
   options: {
     port: { type: "string", default: process.env.PORT ?? "9101" },
     host: { type: "string", default: "127.0.0.1" },
+    // How the Worker reaches this VM (behind NAT or a load balancer it differs from the listen address).
+    "public-url": { type: "string", default: process.env.SERFLOW_PUBLIC_URL },
     id: { type: "string" },
     controller: { type: "string", default: process.env.SERFLOW_CONTROLLER_URL },
     models: { type: "string", default: fileURLToPath(new URL("../models", import.meta.url)) },
@@ -36,7 +38,7 @@ if (!signingKey) fail("SERFLOW_SIGNING_KEY is not set (env or .dev.vars): VMs ne
 const vm = new VmService({
   ...DEFAULT_VM_SERVICE,
   id: a.id ?? `vm-${randomUUID().slice(0, 8)}`,
-  publicUrl: `http://${a.host}:${port}`,
+  publicUrl: a["public-url"] ?? `http://${a.host}:${port}`,
   signingKey: signingKey!,
   slots,
   controllerUrl: a.controller ?? null,
