@@ -5,8 +5,10 @@ export type TierName = "worker" | "vm";
 export interface StageCounts {
   arrivals: number;
   exits: number;
-  /** Service-time samples (ms) per tier, capped per batch. */
+  /** Service-time samples (ms) per tier, capped per batch, one per stage run. */
   serviceMs: Record<TierName, number[]>;
+  /** Stage runs per tier (a run serves a batch of rows). */
+  runs: Record<TierName, number>;
 }
 
 export interface StatsBatch {
@@ -18,6 +20,12 @@ export interface StatsBatch {
   stages: StageCounts[];
   /** Rows by route, e.g. {"w0,w1,v2": 12}. */
   routes: Record<string, number>;
+  /** Deep-stage calls per tier: wall time at the caller minus compute (network + queueing), ms samples. */
+  queueMs: Record<TierName, number[]>;
+  /** Deep-stage calls per tier (each Worker one is its own invocation, billed as a request). */
+  deepCalls: Record<TierName, number>;
+  /** Exact compute ms per tier (samples are capped; cost needs the sum). */
+  computeMs: Record<TierName, number>;
 }
 
 export const MAX_SAMPLES_PER_BATCH = 256;
@@ -28,9 +36,23 @@ export function emptyBatch(model: string, stages: number): StatsBatch {
     perSecond: {},
     requests: 0,
     failures: 0,
-    stages: Array.from({ length: stages }, () => ({ arrivals: 0, exits: 0, serviceMs: { worker: [], vm: [] } })),
+    stages: Array.from({ length: stages }, () => ({ arrivals: 0, exits: 0, serviceMs: { worker: [], vm: [] }, runs: { worker: 0, vm: 0 } })),
     routes: {},
+    queueMs: { worker: [], vm: [] },
+    deepCalls: { worker: 0, vm: 0 },
+    computeMs: { worker: 0, vm: 0 },
   };
+}
+
+const TIERS = ["worker", "vm"] as const;
+
+/** Uniform sample of at most MAX_SAMPLES_PER_BATCH values (reservoir). */
+function sample(into: number[], v: number, seen: number): void {
+  if (into.length < MAX_SAMPLES_PER_BATCH) into.push(v);
+  else {
+    const j = Math.floor(Math.random() * seen);
+    if (j < MAX_SAMPLES_PER_BATCH) into[j] = v;
+  }
 }
 
 export function addSample(b: StatsBatch, stage: number, tier: TierName, rows: number, exits: number, ms: number): void {
@@ -38,10 +60,14 @@ export function addSample(b: StatsBatch, stage: number, tier: TierName, rows: nu
   if (!s) return;
   s.arrivals += rows;
   s.exits += exits;
-  const samples = s.serviceMs[tier];
-  // Keep a uniform sample of the batch's service times (reservoir), bounded in size.
-  if (samples.length < MAX_SAMPLES_PER_BATCH) samples.push(ms);
-  else samples[Math.floor(Math.random() * MAX_SAMPLES_PER_BATCH)] = ms;
+  b.computeMs[tier] += ms;
+  s.runs[tier] += 1;
+  sample(s.serviceMs[tier], ms, s.runs[tier]);
+}
+
+export function addDeepCall(b: StatsBatch, tier: TierName, wallMs: number, computeMs: number): void {
+  b.deepCalls[tier] += 1;
+  sample(b.queueMs[tier], Math.max(0, wallMs - computeMs), b.deepCalls[tier]);
 }
 
 export function addRequest(b: StatsBatch, nowMs: number, route: string, rows: number): void {
@@ -60,9 +86,17 @@ export function mergeBatch(into: StatsBatch, from: StatsBatch): void {
     const t = into.stages[i];
     t.arrivals += s.arrivals;
     t.exits += s.exits;
-    for (const tier of ["worker", "vm"] as const) t.serviceMs[tier] = t.serviceMs[tier].concat(s.serviceMs[tier]).slice(-MAX_SAMPLES_PER_BATCH);
+    for (const tier of TIERS) {
+      t.serviceMs[tier] = t.serviceMs[tier].concat(s.serviceMs[tier]).slice(-MAX_SAMPLES_PER_BATCH);
+      t.runs[tier] += s.runs[tier];
+    }
   });
   for (const [k, v] of Object.entries(from.routes)) into.routes[k] = (into.routes[k] ?? 0) + v;
+  for (const tier of TIERS) {
+    into.queueMs[tier] = into.queueMs[tier].concat(from.queueMs[tier]).slice(-MAX_SAMPLES_PER_BATCH);
+    into.deepCalls[tier] += from.deepCalls[tier];
+    into.computeMs[tier] += from.computeMs[tier];
+  }
 }
 
 export function isEmpty(b: StatsBatch): boolean {

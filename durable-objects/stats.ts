@@ -12,6 +12,10 @@ export const RETENTION_S = 3_600;
 export const DEFAULT_WINDOW_S = 600;
 export const EWMA_TAU_S = 60;
 const BUCKET_S = 10;
+/** Histogram rows with this stage hold deep-call queueing (wall minus compute), not a stage's service time. */
+export const QUEUE_STAGE = -1;
+
+export type HistRow = { stage: number; tier: TierName; bucket: number; count: number };
 
 export interface TierPercentiles {
   mean: number | null;
@@ -37,6 +41,8 @@ export interface StatsView {
   stages: StageStats[];
   ingestion_rps: { mean: number; std: number; window_mean: number; window_s: number };
   routes: Record<string, number>;
+  /** Cumulative counters: deep calls and compute ms per tier, stats batches received. */
+  totals: { deep_calls: Record<TierName, number>; compute_ms: Record<TierName, number>; batches: number };
   /** Per-second request counts over the window, oldest first (the rate distribution). */
   per_second: number[];
   now_s: number;
@@ -84,6 +90,14 @@ export class StatsDO extends DurableObject<Env> {
     }
     this.bump("requests", batch.requests);
     this.bump("failures", batch.failures);
+    this.bump("batches", 1);
+    for (const tier of ["worker", "vm"] as const) {
+      this.bump(`deep_calls:${tier}`, batch.deepCalls[tier]);
+      this.bump(`compute_ms:${tier}`, batch.computeMs[tier]);
+      for (const ms of batch.queueMs[tier]) {
+        this.sql.exec(`INSERT INTO hist VALUES (?, ?, ?, 1) ON CONFLICT(stage, tier, bucket) DO UPDATE SET count = count + 1`, QUEUE_STAGE, tier, bucketOf(ms));
+      }
+    }
     for (const [route, n] of Object.entries(batch.routes)) this.bump(`route:${route}`, n);
     const cutoffS = Math.floor(nowMs / 1000) - RETENTION_S;
     this.sql.exec(`DELETE FROM rate WHERE second < ?`, cutoffS);
@@ -103,7 +117,7 @@ export class StatsDO extends DurableObject<Env> {
         .toArray()
         .map((r) => [r.stage, r]),
     );
-    const hist = this.sql.exec<{ stage: number; tier: TierName; bucket: number; count: number }>(`SELECT * FROM hist`).toArray();
+    const hist = this.histograms().filter((h) => h.stage !== QUEUE_STAGE);
     const seen = [...totals.keys(), ...hist.map((h) => h.stage)];
     const nStages = seen.length ? Math.max(...seen) + 1 : 0;
     const stages: StageStats[] = [];
@@ -134,9 +148,19 @@ export class StatsDO extends DurableObject<Env> {
       stages,
       ingestion_rps: { ...ewmaStats(perSecond, EWMA_TAU_S), window_mean: perSecond.reduce((a, b) => a + b, 0) / Math.max(1, perSecond.length), window_s: windowS },
       routes,
+      totals: {
+        deep_calls: { worker: counters.get("deep_calls:worker") ?? 0, vm: counters.get("deep_calls:vm") ?? 0 },
+        compute_ms: { worker: counters.get("compute_ms:worker") ?? 0, vm: counters.get("compute_ms:vm") ?? 0 },
+        batches: counters.get("batches") ?? 0,
+      },
       per_second: perSecond,
       now_s: nowS,
     };
+  }
+
+  /** Raw histogram rows, for /metrics. */
+  histograms(): HistRow[] {
+    return this.sql.exec<HistRow>(`SELECT * FROM hist ORDER BY stage, tier, bucket`).toArray();
   }
 
   /** Requests in each complete second of the window, oldest first, zeros where none came. */

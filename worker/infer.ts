@@ -10,7 +10,7 @@ import { UnavailableError } from "../core/errors.js";
 import type { BundledModel } from "./models.js";
 import { runnerFor } from "./ort.js";
 import { currentRouting, localInflight } from "./routing-cache.js";
-import { recordRequest, recordTimings } from "./stats-buffer.js";
+import { recordDeepCall, recordRequest, recordTimings } from "./stats-buffer.js";
 import type { Env } from "./env.js";
 
 /** How long a VM may take before its rows are retried on Workers. */
@@ -29,12 +29,14 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
   const all = { stage: 0, rows: Array.from({ length: req.rows }, (_, i) => i), data: req.data };
   const shallow = await runStages(runner, m, all, handover, req.exitThreshold);
   const results = shallow.results;
-  recordTimings(ctx, env, m, shallow.timings, "worker");
+  recordTimings(m, shallow.timings, "worker");
   const tiers: Tier[] = shallow.timings.map(() => "w");
   if (shallow.pending) {
+    const t0 = Date.now(); // wall clock advances across I/O even where timers are coarse
     const { deepResult, tier } = await runDeepStages(env, req, m.name, shallow.pending, stageInputShape(m, shallow.pending.stage, shallow.pending.rows.length), deep, table.vms);
     for (const r of deepResult.results) results.set(shallow.pending.rows[r.row], r);
-    recordTimings(ctx, env, m, deepResult.timings, tier === "v" ? "vm" : "worker");
+    recordTimings(m, deepResult.timings, tier === "v" ? "vm" : "worker");
+    recordDeepCall(m, tier === "v" ? "vm" : "worker", Date.now() - t0, deepResult.timings.reduce((a, t) => a + t.ms, 0));
     for (const _ of deepResult.timings) tiers.push(tier);
   }
   const ordered: RowResult[] = all.rows.map((i) => {

@@ -2,7 +2,8 @@
 // imported as a precompiled module and substituted when ORT instantiates it (ORT itself only accepts
 // `wasmBinary` bytes). Single thread, no proxy worker: an isolate has neither threads nor workers.
 import * as ort from "onnxruntime-web/wasm";
-import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
+// wrangler resolves module-rule imports by path, not through package exports.
+import ortWasm from "../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
 import { checkOnnxBytes, type ModelManifest } from "../core/manifest.js";
 import { ortRunner, type SessionLike } from "../core/ort-runner.js";
 import type { StageRunner } from "../core/engine.js";

@@ -2,7 +2,7 @@
 // every FLUSH_REQUESTS requests. A failed flush is merged back and carried into the next one.
 import type { StageTiming } from "../core/engine.js";
 import type { ModelManifest } from "../core/manifest.js";
-import { addRequest, addSample, emptyBatch, isEmpty, mergeBatch, type StatsBatch, type TierName } from "../core/stats-batch.js";
+import { addDeepCall, addRequest, addSample, emptyBatch, isEmpty, mergeBatch, type StatsBatch, type TierName } from "../core/stats-batch.js";
 import type { Env } from "./env.js";
 
 export const FLUSH_INTERVAL_MS = 1_000;
@@ -19,9 +19,13 @@ function bufferFor(m: ModelManifest) {
   return b;
 }
 
-export function recordTimings(_ctx: ExecutionContext, _env: Env, m: ModelManifest, timings: StageTiming[], tier: TierName): void {
+export function recordTimings(m: ModelManifest, timings: StageTiming[], tier: TierName): void {
   const b = bufferFor(m).batch;
   for (const t of timings) addSample(b, t.stage, tier, t.rows, t.exits, t.ms);
+}
+
+export function recordDeepCall(m: ModelManifest, tier: TierName, wallMs: number, computeMs: number): void {
+  addDeepCall(bufferFor(m).batch, tier, wallMs, computeMs);
 }
 
 export function recordRequest(ctx: ExecutionContext, env: Env, m: ModelManifest, route: string, rows: number): void {

@@ -1,0 +1,91 @@
+// Stats and controller Durable Objects inside workerd, on SQLite storage.
+import { env, exports } from "cloudflare:workers";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import heldout from "../../models/mnist/heldout.json";
+import { decodeHeldout } from "../../model/heldout-codec.js";
+import { emptyBatch, addRequest, addSample } from "../../core/stats-batch.js";
+
+const e = env as any;
+const ADMIN = { authorization: `Bearer ${e.SERFLOW_ADMIN_TOKEN}` };
+const { rows } = decodeHeldout(heldout as any);
+const call = (path: string, init?: RequestInit) => (exports as any).default.fetch(new Request(`http://serflow${path}`, init));
+
+describe("stats Durable Object", () => {
+  it("sums batches from several isolates and keeps them across an eviction", async () => {
+    const stub = e.STATS.getByName("unit-model");
+    const now = Date.now();
+    for (let i = 0; i < 3; i++) {
+      const b = emptyBatch("unit-model", 2);
+      for (let r = 0; r < 10; r++) addRequest(b, now - 2_000, "w0,w1", 1);
+      addSample(b, 0, "worker", 10, 7, 0.5);
+      addSample(b, 1, "vm", 3, 3, 2.0);
+      await stub.record(b, now);
+    }
+    const s = await stub.stats(600, now);
+    expect(s.requests).toBe(30);
+    expect(s.stages.map((x: any) => [x.arrivals, x.exits])).toEqual([[30, 21], [9, 9]]);
+    expect(s.stages[0].exit_fraction).toBeCloseTo(0.7);
+    expect(s.stages[1].service_ms.vm.p50).toBeCloseTo(2, 0);
+    expect(s.per_second.reduce((a: number, b: number) => a + b, 0)).toBe(30);
+    // Evict: a fresh instance reads the same SQLite rows.
+    await runInDurableObject(stub, async (_obj, state) => {
+      const rowsAfter = state.storage.sql.exec("SELECT SUM(arrivals) AS a FROM totals").one();
+      expect(rowsAfter.a).toBe(39);
+    });
+  });
+
+  it("receives the Worker's batched stats: stage 0 arrivals = requests, exits add up", async () => {
+    const n = 40;
+    for (let i = 0; i < n; i++) {
+      const res = await call("/v2/models/mnist/infer", { method: "POST", body: JSON.stringify({ inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(rows[i]) }] }) });
+      expect(res.status).toBe(200);
+    }
+    // Flushes are batched (once a second or every 200 requests): wait for one more interval.
+    await new Promise((r) => setTimeout(r, 1_100));
+    await call("/v2/models/mnist/infer", { method: "POST", body: JSON.stringify({ inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(rows[n]) }] }) });
+    let stats: any;
+    for (let i = 0; i < 50; i++) {
+      stats = await (await call("/v2/models/mnist/stats", { headers: ADMIN })).json();
+      if (stats.requests >= n) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(stats.requests).toBeGreaterThanOrEqual(n);
+    expect(stats.stages[0].arrivals).toBe(stats.requests);
+    expect(stats.stages.reduce((a: number, s: any) => a + s.exits, 0)).toBe(stats.requests);
+    for (let i = 1; i < stats.stages.length; i++) expect(stats.stages[i].arrivals).toBe(stats.stages[i - 1].arrivals - stats.stages[i - 1].exits);
+    expect(stats.ingestion_rps.mean).toBeGreaterThanOrEqual(0);
+    // Far fewer DO writes than requests.
+    expect(stats.totals.batches).toBeLessThan(stats.requests / 5);
+  });
+});
+
+describe("controller Durable Object", () => {
+  it("an alarm produces a plan with a placement per stage and a reason", async () => {
+    const stub = e.CONTROLLER.getByName("mnist");
+    const before = await stub.planView();
+    expect(before.vms.desired).toBeGreaterThanOrEqual(0);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const plan = await (await call("/v2/models/mnist/plan", { headers: ADMIN })).json<any>();
+    expect(plan.stages).toHaveLength(3);
+    for (const s of plan.stages) expect(["worker", "vm"]).toContain(s.placement);
+    expect(plan.reason.length).toBeGreaterThan(20);
+    expect(Date.parse(plan.computed_at)).toBeGreaterThan(0);
+    // The alarm re-armed itself.
+    await runInDurableObject(stub, async (_o, state) => expect(await state.storage.getAlarm()).not.toBeNull());
+  });
+
+  it("tracks VMs by heartbeat and forgets the silent ones", async () => {
+    const stub = e.CONTROLLER.getByName("vm-registry");
+    const t = Date.now();
+    await stub.heartbeat({ id: "a", url: "http://a", state: "running", inflight: 1, slots: 4 }, t);
+    await stub.heartbeat({ id: "b", url: "http://b", state: "booting", inflight: 0, slots: 4 }, t);
+    let view = await stub.planView(t + 1_000);
+    expect([view.vms.running, view.vms.booting]).toEqual([1, 1]);
+    expect((await stub.routing(t + 1_000)).vms.map((v: any) => v.id)).toEqual(["a"]);
+    view = await stub.planView(t + 10_000);
+    expect(view.vms.running).toBe(0);
+    expect(view.vms.instances.map((i: any) => i.state)).toEqual(["dead", "dead"]);
+    expect((await stub.routing(t + 10_000)).vms).toEqual([]);
+  });
+});
