@@ -24,7 +24,10 @@ export interface PlanView {
   reason: string;
   computed_at: string | null;
   vm_group_start: number | null;
-  expected_cost_usd_per_hour: unknown;
+  expected_cost_usd_per_hour: Plan["expectedCostUsdPerHour"] | null;
+  break_even_utilisation: number | null;
+  vm_seconds_total: number;
+  ticks_total: number;
   config: ControlConfig;
 }
 
@@ -90,6 +93,12 @@ export class ControllerDO extends DurableObject<Env> {
     const obs: Observations = observationsFrom(stats, vms, manifest, this.config);
     const state = this.get<PolicyState>("policy_state") ?? initialPolicyState();
     const out = runPolicy(state, obs, this.config, nowMs / 1000);
+    // VMs are billed from the scale-up decision, boot included: count what runs or boots each period.
+    const lastTick = this.get<number>("last_tick_ms");
+    const live = vms.filter((v) => v.state === "running" || v.state === "booting").length;
+    if (lastTick !== null) this.put("vm_seconds_total", (this.get<number>("vm_seconds_total") ?? 0) + (live * Math.min(nowMs - lastTick, 10 * this.config.controlPeriodS * 1000)) / 1000);
+    this.put("last_tick_ms", nowMs);
+    this.put("ticks_total", (this.get<number>("ticks_total") ?? 0) + 1);
     this.put("policy_state", out.state);
     this.put("plan", out.plan);
     this.put("computed_at", new Date(nowMs).toISOString());
@@ -146,6 +155,9 @@ export class ControllerDO extends DurableObject<Env> {
       computed_at: this.get<string>("computed_at"),
       vm_group_start: p?.vmGroupStart ?? null,
       expected_cost_usd_per_hour: p?.expectedCostUsdPerHour ?? null,
+      break_even_utilisation: p?.breakEvenUtilisation ?? null,
+      vm_seconds_total: this.get<number>("vm_seconds_total") ?? 0,
+      ticks_total: this.get<number>("ticks_total") ?? 0,
       config: this.config,
     };
   }

@@ -20,7 +20,7 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
 
   app.onError((err, c) => {
     const e = errorResponse(err);
-    if (e.status >= 500) console.error(err);
+    if (e.status === 500) console.error(err);
     return c.json(e.body, e.status as 400, e.headers);
   });
   app.notFound(() => {

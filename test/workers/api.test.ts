@@ -6,20 +6,20 @@ import { decodeHeldout } from "../../model/heldout-codec.js";
 
 const ADMIN = { authorization: `Bearer ${(env as any).SERFLOW_ADMIN_TOKEN}` };
 const { labels, rows } = decodeHeldout(heldout as any);
-const call = (path: string, init?: RequestInit) => exports.default.fetch(new Request(`http://serflow${path}`, init));
+const call = (path: string, init?: RequestInit): Promise<{ status: number; headers: Headers; json(): Promise<any> }> => (exports as any).default.fetch(new Request(`http://serflow${path}`, init));
 const infer = (body: unknown, model = "mnist") =>
   call(`/v2/models/${model}/infer`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
 const digits = (from: number, n: number) => ({ inputs: [{ name: "input", shape: [n, 784], datatype: "FP32", data: rows.slice(from, from + n).flatMap((r) => Array.from(r)) }] });
 
 describe("metadata and health", () => {
   it("serves /v2, health and model metadata", async () => {
-    const v2 = await (await call("/v2")).json<any>();
+    const v2 = await (await call("/v2")).json();
     expect(v2.name).toBe("serflow");
     expect(v2.extensions).toContain("serflow");
     expect((await call("/v2/health/live")).status).toBe(200);
     expect((await call("/v2/health/ready")).status).toBe(200);
     expect((await call("/v2/models/mnist/ready")).status).toBe(200);
-    const meta = await (await call("/v2/models/mnist")).json<any>();
+    const meta = await (await call("/v2/models/mnist")).json();
     expect(meta).toMatchObject({ name: "mnist", platform: "onnx_onnxv1", inputs: [{ name: "input", datatype: "FP32", shape: [-1, 784] }] });
     expect(meta.outputs.map((o: any) => o.name)).toEqual(["probabilities", "label", "exit_stage"]);
   });
@@ -30,7 +30,7 @@ describe("inference", () => {
     const n = 64;
     const res = await infer({ id: "batch-1", ...digits(0, n) });
     expect(res.status).toBe(200);
-    const out = await res.json<any>();
+    const out = await res.json();
     expect(out.id).toBe("batch-1");
     const [probs, label, exitStage] = out.outputs;
     expect(probs.shape).toEqual([n, 10]);
@@ -46,9 +46,9 @@ describe("inference", () => {
   });
 
   it("answers each row as when sent alone", async () => {
-    const batch = await (await infer(digits(0, 8))).json<any>();
+    const batch = await (await infer(digits(0, 8))).json();
     for (let i = 0; i < 8; i++) {
-      const one = await (await infer(digits(i, 1))).json<any>();
+      const one = await (await infer(digits(i, 1))).json();
       expect(one.outputs[1].data[0]).toBe(batch.outputs[1].data[i]);
       expect(one.outputs[2].data[0]).toBe(batch.outputs[2].data[i]);
       expect(one.outputs[0].data[3]).toBeCloseTo(batch.outputs[0].data[i * 10 + 3], 5);
@@ -56,11 +56,11 @@ describe("inference", () => {
   });
 
   it("exit_threshold 1 runs every stage, 0 exits at stage 0; nested data is accepted", async () => {
-    const all = await (await infer({ ...digits(0, 4), parameters: { exit_threshold: 1 } })).json<any>();
+    const all = await (await infer({ ...digits(0, 4), parameters: { exit_threshold: 1 } })).json();
     expect(all.outputs[2].data).toEqual([2, 2, 2, 2]);
     expect(all.parameters.serflow_route).toBe("w0,w1,w2");
     const nested = { inputs: [{ name: "input", shape: [2, 784], datatype: "FP32", data: [Array.from(rows[0]), Array.from(rows[1])] }], parameters: { exit_threshold: 0 } };
-    const first = await (await infer(nested)).json<any>();
+    const first = await (await infer(nested)).json();
     expect(first.outputs[2].data).toEqual([0, 0]);
     expect(first.parameters.serflow_route).toBe("w0");
   });
@@ -82,24 +82,24 @@ describe("errors", () => {
   ])("400 for %s, with a JSON error saying what is wrong", async (_name, body, msg) => {
     const res = await infer(body);
     expect(res.status).toBe(400);
-    expect((await res.json<any>()).error).toMatch(msg);
+    expect((await res.json()).error).toMatch(msg);
   });
 
   it("404 unknown model or route, 405 wrong method", async () => {
     const r404 = await infer(good, "resnet");
     expect(r404.status).toBe(404);
-    expect((await r404.json<any>()).error).toMatch(/unknown model "resnet"/);
+    expect((await r404.json()).error).toMatch(/unknown model "resnet"/);
     expect((await call("/nope")).status).toBe(404);
     const r405 = await call("/v2/models/mnist/infer");
     expect(r405.status).toBe(405);
-    expect((await r405.json<any>()).error).toMatch(/GET is not allowed/);
+    expect((await r405.json()).error).toMatch(/GET is not allowed/);
   });
 
   it("413 for a body over the limit", async () => {
     const big = "x".repeat(9 * 1024 * 1024);
     const res = await call("/v2/models/mnist/infer", { method: "POST", body: big });
     expect(res.status).toBe(413);
-    expect((await res.json<any>()).error).toMatch(/exceeds the limit of 8388608 bytes/);
+    expect((await res.json()).error).toMatch(/exceeds the limit of 8388608 bytes/);
   });
 
   it("401 on admin endpoints without the token or with a wrong one", async () => {
@@ -114,6 +114,6 @@ describe("errors", () => {
     const res = await infer({ ...good, parameters: { serflow_force: "vm" } });
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("5");
-    expect((await res.json<any>()).error).toMatch(/no VM is running/);
+    expect((await res.json()).error).toMatch(/no VM is running/);
   });
 });

@@ -66,7 +66,7 @@ describe("controller Durable Object", () => {
     const before = await stub.planView();
     expect(before.vms.desired).toBeGreaterThanOrEqual(0);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    const plan = await (await call("/v2/models/mnist/plan", { headers: ADMIN })).json<any>();
+    const plan = await (await call("/v2/models/mnist/plan", { headers: ADMIN })).json();
     expect(plan.stages).toHaveLength(3);
     for (const s of plan.stages) expect(["worker", "vm"]).toContain(s.placement);
     expect(plan.reason.length).toBeGreaterThan(20);
