@@ -80,6 +80,8 @@ export function initialPolicyState(): PolicyState {
 
 /** Shortest history the distribution uses: it must cover a boot, and a couple of minutes at least. */
 export const MIN_DISTRIBUTION_S = 120;
+/** The look-ahead window: a level reached in the last half boot (30 s at least) is taken to persist. */
+export const MIN_LOOKAHEAD_S = 30;
 
 interface GroupEval {
   start: number;
@@ -104,10 +106,20 @@ export function reach(stages: StageObservation[]): number[] {
   return r;
 }
 
-/** Recent per-second rates: the last max(2 x boot, MIN_DISTRIBUTION_S) seconds of the window. */
-export function recentRates(obs: Observations, cfg: ControlConfig): number[] {
-  const n = Math.min(obs.rate.perSecond.length, Math.max(2 * cfg.vm.bootTimeS, MIN_DISTRIBUTION_S));
+/** The last `s` seconds of the observed per-second rates. */
+function lastSeconds(obs: Observations, s: number): number[] {
+  const n = Math.min(obs.rate.perSecond.length, Math.ceil(s));
   return obs.rate.perSecond.slice(obs.rate.perSecond.length - n);
+}
+
+/** The distribution the pool is sized on: the last max(2 x boot, MIN_DISTRIBUTION_S) seconds. */
+export function recentRates(obs: Observations, cfg: ControlConfig): number[] {
+  return lastSeconds(obs, Math.max(2 * cfg.vm.bootTimeS, MIN_DISTRIBUTION_S));
+}
+
+/** The look-ahead distribution: what a VM asked for now would meet when it has booted. */
+export function lookaheadRates(obs: Observations, cfg: ControlConfig): number[] {
+  return lastSeconds(obs, Math.max(cfg.vm.bootTimeS / 2, MIN_LOOKAHEAD_S));
 }
 
 /** E[min(max(L - (n-1)k, 0), k)] / k over the samples of L. */
@@ -118,7 +130,12 @@ export function nthVmUtilisation(load: number[], n: number, k: number): number {
   return s / load.length / k;
 }
 
-function evalGroup(start: number, obs: Observations, cfg: ControlConfig, rates: number[], r: number[], ownInvocation: boolean): GroupEval {
+/**
+ * Stages [0, start) run in the entry Worker invocation; stages [start, N) run on `vms` VMs (as many as
+ * pay off when vms is undefined) with the overflow in a Worker invocation of their own (one more request
+ * fee per request reaching `start`).
+ */
+function evalGroup(start: number, obs: Observations, cfg: ControlConfig, rates: number[], r: number[], vms?: number): GroupEval {
   const stages = obs.stages;
   const N = stages.length;
   const p = cfg.prices;
@@ -130,8 +147,7 @@ function evalGroup(start: number, obs: Observations, cfg: ControlConfig, rates: 
   if (start >= N) {
     return { start: N, vms: 0, uStar: Infinity, costUsdPerS: meanRate * shallowUsdPerReq, vmUsdPerS: 0, faasUsdPerS: meanRate * shallowUsdPerReq, vmShare: 0, p99Ms: 0, feasible: true };
   }
-  // The group on FaaS: its own invocation (when it does not run in the entry one) plus compute.
-  let groupFaasUsdPerReq = ownInvocation ? r[start] * faasRequestUsd(p) : 0;
+  let groupFaasUsdPerReq = r[start] * faasRequestUsd(p);
   let workSPerReq = 0;
   let vmP99 = 0;
   for (let i = start; i < N; i++) {
@@ -147,8 +163,11 @@ function evalGroup(start: number, obs: Observations, cfg: ControlConfig, rates: 
   const faasUsdPerWorkS = workSPerReq > 0 ? groupFaasUsdPerReq / workSPerReq : 0;
   const uStar = faasUsdPerWorkS > 0 ? vmUsdS / cfg.vm.slots / faasUsdPerWorkS : Infinity;
   let n = 0;
-  while (n < cfg.vm.max && nthVmUtilisation(load, n + 1, k) * cfg.maxUtilisation >= uStar) n++;
-  n = Math.max(n, cfg.vm.min);
+  if (vms !== undefined) n = vms;
+  else {
+    while (n < cfg.vm.max && nthVmUtilisation(load, n + 1, k) * cfg.maxUtilisation >= uStar) n++;
+    n = Math.max(n, cfg.vm.min);
+  }
   const meanLoad = load.reduce((a, b) => a + b, 0) / Math.max(1, load.length);
   const onVm = load.reduce((a, l) => a + Math.min(l, n * k), 0) / Math.max(1, load.length);
   const vmShare = meanLoad > 0 ? onVm / meanLoad : 0;
@@ -169,16 +188,23 @@ function evalGroup(start: number, obs: Observations, cfg: ControlConfig, rates: 
 export function plan(state: PolicyState, obs: Observations, cfg: ControlConfig, nowS: number): { plan: Plan; state: PolicyState } {
   const N = obs.stages.length;
   const r = reach(obs.stages);
-  const rates = recentRates(obs, cfg);
+  // Look-ahead: while the load rises, the level of the last half boot is what a VM asked for now will
+  // meet when it has booted, so size on it; otherwise on the longer window (steadier, slower to let go).
+  const long = recentRates(obs, cfg);
+  const ahead = lookaheadRates(obs, cfg);
+  const rising = mean(ahead) > mean(long);
+  const rates = rising ? ahead : long;
   // Stages the manifest pins to the Worker bound the group from below; "vm" pins bound it from above.
   const lastWorkerOnly = obs.stages.reduce((acc, s, i) => (s.allowed === "worker" ? i : acc), 0);
   const firstVmOnly = obs.stages.findIndex((s) => s.allowed === "vm");
-  const noGroup = evalGroup(N, obs, cfg, rates, r, true);
+  // Without VMs the Worker hands over where the manifest lets stages leave it (as core/routing.ts does).
+  const split = Math.max(1, lastWorkerOnly + 1);
+  const noGroup = { ...evalGroup(split, obs, cfg, rates, r, 0), start: N };
   let best = noGroup;
   const candidates: GroupEval[] = [];
-  for (let j = Math.max(1, lastWorkerOnly + 1); j < N; j++) {
+  for (let j = split; j < N; j++) {
     if (firstVmOnly !== -1 && j > firstVmOnly) break;
-    const g = evalGroup(j, obs, cfg, rates, r, true);
+    const g = evalGroup(j, obs, cfg, rates, r);
     candidates.push(g);
     if (g.feasible && g.vms > 0 && g.costUsdPerS < best.costUsdPerS - 1e-15) best = g;
   }
@@ -227,8 +253,12 @@ export function plan(state: PolicyState, obs: Observations, cfg: ControlConfig, 
 }
 
 function reevalShare(g: GroupEval, rates: number[], r: number[], obs: Observations, cfg: ControlConfig, n: number): Pick<GroupEval, "vmShare" | "faasUsdPerS"> {
-  const e = evalGroup(g.start, obs, { ...cfg, vm: { ...cfg.vm, min: n, max: n } }, rates, r, true);
+  const e = evalGroup(g.start, obs, cfg, rates, r, n);
   return { vmShare: e.vmShare, faasUsdPerS: e.faasUsdPerS };
+}
+
+function mean(xs: number[]): number {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
 }
 
 function round(x: number, d: number): number {
@@ -240,7 +270,7 @@ function explain(obs: Observations, cfg: ControlConfig, r: number[], rates: numb
   const N = obs.stages.length;
   const meanRate = rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length);
   const parts: string[] = [];
-  parts.push(`Load ${meanRate.toFixed(1)} req/s over the last ${rates.length} s; reach per stage ${r.map((x) => x.toFixed(3)).join(", ")}.`);
+  parts.push(`Load ${meanRate.toFixed(1)} req/s over the last ${rates.length} s${rates.length < Math.max(2 * cfg.vm.bootTimeS, MIN_DISTRIBUTION_S) && rates.length < obs.rate.perSecond.length ? " (rising: sized on the look-ahead window)" : ""}; reach per stage ${r.map((x) => x.toFixed(3)).join(", ")}.`);
   if (best.start >= N) {
     const why = candidates.map((g) => {
       if (!g.feasible) return `stages ${g.start}-${N - 1} on VMs would miss the ${cfg.sloMs} ms SLO (p99 ${g.p99Ms.toFixed(1)} ms)`;
