@@ -6,6 +6,30 @@ import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 export const TEST_ADMIN_TOKEN = "test-admin-token";
 export const TEST_SIGNING_KEY = "test-signing-key";
 
+// The network edge for the workerd tests: fake VMs reached by the Worker's outbound fetch. Each host
+// misbehaves in one way; vm-log.test reports how often each was called and with which headers.
+const calls: Record<string, { n: number; signed: boolean }> = {};
+async function fakeVmEdge(request: Request): Promise<Response> {
+  const host = new URL(request.url).hostname;
+  if (host === "vm-log.test") return Response.json(calls);
+  calls[host] = { n: (calls[host]?.n ?? 0) + 1, signed: /^[0-9a-f]{64}$/.test(request.headers.get("x-serflow-signature") ?? "") };
+  switch (host) {
+    case "vm-down.test":
+      throw new Error("connection refused");
+    case "vm-slow.test":
+      await new Promise((r) => setTimeout(r, 3_000));
+      return Response.json({ results: [], timings: [] });
+    case "vm-badsig.test":
+      return Response.json({ error: "bad request signature" }, { status: 401 });
+    case "vm-full.test":
+      return Response.json({ error: "VM is full" }, { status: 503 });
+    case "vm-garbage.test":
+      return new Response("<html>proxy error</html>", { status: 200 });
+    default:
+      return new Response("no route to host", { status: 502 });
+  }
+}
+
 export default defineConfig({
   test: {
     projects: [
@@ -22,7 +46,8 @@ export default defineConfig({
             main: "./worker/index.ts",
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { SERFLOW_ADMIN_TOKEN: TEST_ADMIN_TOKEN, SERFLOW_SIGNING_KEY: TEST_SIGNING_KEY, SERFLOW_CONFIG: "{}" },
+              bindings: { SERFLOW_ADMIN_TOKEN: TEST_ADMIN_TOKEN, SERFLOW_SIGNING_KEY: TEST_SIGNING_KEY, SERFLOW_CONFIG: "{}", SERFLOW_VM_TIMEOUT_MS: "300" },
+              outboundService: fakeVmEdge as never,
             },
           }),
         ],

@@ -10,6 +10,10 @@ export interface Env {
   SERFLOW_SIGNING_KEY?: string;
   /** JSON overrides of the controller defaults (SERFLOW_CONFIG of INTERFACE.md). */
   SERFLOW_CONFIG?: string;
+  /** "inline" (default): deep stages on Workers run in the request's invocation; "separate": in their own. */
+  SERFLOW_FAAS_DEEP?: string;
+  /** How long a VM may take before its rows are retried on Workers (default 5000). */
+  SERFLOW_VM_TIMEOUT_MS?: string;
   /** Request body limit in bytes (default 8 MiB). */
   SERFLOW_MAX_BODY_BYTES?: string;
 }

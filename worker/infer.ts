@@ -1,12 +1,12 @@
-// The inference path: shallow stages in this invocation, the rest on a VM or on further Workers.
-import { runStages, type Pending, type RowResult } from "../core/engine.js";
+// The inference path: shallow stages in this invocation, the rest on a VM or on Workers.
+import { runStages, stageInputShape, type Pending, type RowResult, type StageRunner, type StageTiming } from "../core/engine.js";
 import { DEEP_PATH, type DeepResult } from "../core/deep.js";
 import { encodeFrame } from "../core/frame.js";
-import { stageInputShape } from "../core/engine.js";
 import { buildInferResponse, parseInferRequest, routeString, type InferRequest, type Tier } from "../core/oip.js";
 import { chooseVms, handoverStage, type VmView } from "../core/routing.js";
 import { signRequest } from "../core/signing.js";
 import { UnavailableError } from "../core/errors.js";
+import type { ModelManifest } from "../core/manifest.js";
 import type { BundledModel } from "./models.js";
 import { runnerFor } from "./ort.js";
 import { currentRouting, localInflight } from "./routing-cache.js";
@@ -14,7 +14,7 @@ import { recordDeepCall, recordRequest, recordTimings } from "./stats-buffer.js"
 import type { Env } from "./env.js";
 
 /** How long a VM may take before its rows are retried on Workers. */
-export const VM_TIMEOUT_MS = 5_000;
+export const DEFAULT_VM_TIMEOUT_MS = 5_000;
 
 export interface DeepStagesRpc {
   run(frame: Uint8Array): Promise<DeepResult>;
@@ -32,12 +32,9 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
   recordTimings(m, shallow.timings, "worker");
   const tiers: Tier[] = shallow.timings.map(() => "w");
   if (shallow.pending) {
-    const t0 = Date.now(); // wall clock advances across I/O even where timers are coarse
-    const { deepResult, tier } = await runDeepStages(env, req, m.name, shallow.pending, stageInputShape(m, shallow.pending.stage, shallow.pending.rows.length), deep, table.vms);
-    for (const r of deepResult.results) results.set(shallow.pending.rows[r.row], r);
-    recordTimings(m, deepResult.timings, tier === "v" ? "vm" : "worker");
-    recordDeepCall(m, tier === "v" ? "vm" : "worker", Date.now() - t0, deepResult.timings.reduce((a, t) => a + t.ms, 0));
-    for (const _ of deepResult.timings) tiers.push(tier);
+    const { timings, tier } = await runDeepStages(env, req, m, runner, shallow.pending, deep, table.vms, results);
+    recordTimings(m, timings, tier === "v" ? "vm" : "worker");
+    for (const _ of timings) tiers.push(tier);
   }
   const ordered: RowResult[] = all.rows.map((i) => {
     const r = results.get(i);
@@ -49,29 +46,43 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
   return buildInferResponse(m, req, ordered, route);
 }
 
-/** VMs first (unless forced to Workers); any VM failure or a full VM falls through to Workers. */
+/**
+ * A free VM slot first (unless forced to Workers); a full, failed, slow or stopped VM falls through to
+ * Workers with the same hidden state, so a VM going away never fails the request. On Workers the deep
+ * stages run in this invocation, or in one of their own when SERFLOW_FAAS_DEEP=separate.
+ */
 async function runDeepStages(
   env: Env,
   req: InferRequest,
-  model: string,
+  m: ModelManifest,
+  runner: StageRunner,
   pending: Pending,
-  shape: number[],
   deep: DeepStagesRpc,
   vms: VmView[],
-): Promise<{ deepResult: DeepResult; tier: Tier }> {
-  const frame = encodeFrame({ model, fromStage: pending.stage, shape, exitThreshold: req.exitThreshold }, pending.data);
-  const useVm = req.force === "vm" || (req.force !== "worker" && vms.length > 0);
-  if (useVm) {
+  results: Map<number, RowResult>,
+): Promise<{ timings: StageTiming[]; tier: Tier }> {
+  const frame = () => encodeFrame({ model: m.name, fromStage: pending.stage, shape: stageInputShape(m, pending.stage, pending.rows.length), exitThreshold: req.exitThreshold }, pending.data);
+  const remote = async (tier: Tier, call: () => Promise<DeepResult | null>) => {
+    const t0 = Date.now(); // the wall clock advances across I/O even where timers are coarse
+    const out = await call();
+    if (!out) return null;
+    for (const r of out.results) results.set(pending.rows[r.row], r);
+    recordDeepCall(m, tier === "v" ? "vm" : "worker", Date.now() - t0, out.timings.reduce((a, t) => a + t.ms, 0));
+    return { timings: out.timings, tier };
+  };
+  if (req.force === "vm" || (req.force !== "worker" && vms.length > 0)) {
     const candidates = chooseVms(vms, localInflight);
-    if (req.force === "vm" && candidates.length === 0 && !vms.some((v) => v.state === "running")) {
-      throw new UnavailableError("serflow_force=vm but no VM is running yet", 5);
-    }
+    if (req.force === "vm" && !vms.some((v) => v.state === "running")) throw new UnavailableError("serflow_force=vm but no VM is running yet", 5);
+    const body = candidates.length ? frame() : null;
     for (const vm of candidates) {
-      const r = await callVm(env, vm, frame, pending.rows.length);
-      if (r) return { deepResult: r, tier: "v" };
+      const done = await remote("v", () => callVm(env, vm, body!, pending.rows.length));
+      if (done) return done;
     }
   }
-  return { deepResult: await deep.run(frame), tier: "w" };
+  if (env.SERFLOW_FAAS_DEEP === "separate") return (await remote("w", () => deep.run(frame())))!;
+  const out = await runStages(runner, m, pending, m.stages.length, req.exitThreshold);
+  for (const [row, r] of out.results) results.set(row, r);
+  return { timings: out.timings, tier: "w" };
 }
 
 /** Null when the VM is full, down, slow or answers badly: the caller retries on Workers. */
@@ -84,7 +95,7 @@ async function callVm(env: Env, vm: VmView, frame: Uint8Array, rows: number): Pr
       method: "POST",
       body: frame,
       headers: { ...headers, "content-type": "application/octet-stream" },
-      signal: AbortSignal.timeout(VM_TIMEOUT_MS),
+      signal: AbortSignal.timeout(Number(env.SERFLOW_VM_TIMEOUT_MS ?? DEFAULT_VM_TIMEOUT_MS)),
     });
     if (!res.ok) {
       await res.body?.cancel();

@@ -111,7 +111,7 @@ describe("errors", () => {
   });
 
   it("503 with Retry-After when VMs are forced but none runs", async () => {
-    const res = await infer({ ...good, parameters: { serflow_force: "vm" } });
+    const res = await infer({ ...good, parameters: { serflow_force: "vm", exit_threshold: 1 } });
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("5");
     expect((await res.json()).error).toMatch(/no VM is running/);

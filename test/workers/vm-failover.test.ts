@@ -1,0 +1,57 @@
+// VMs that fail at the network edge (down, slow, wrong signature, full, garbage): every request is
+// still answered, by Workers, from the hidden state it had.
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import heldout from "../../models/mnist/heldout.json";
+import { decodeHeldout } from "../../model/heldout-codec.js";
+import { encodeFrame, decodeFrame } from "../../core/frame.js";
+import { runStages } from "../../core/engine.js";
+import { getModel } from "../../worker/models.js";
+import { runnerFor } from "../../worker/ort.js";
+
+const e = env as any;
+const ex = exports as any;
+const { labels, rows } = decodeHeldout(heldout as any);
+const call = (path: string, init?: RequestInit): Promise<{ status: number; json(): Promise<any> }> => ex.default.fetch(new Request(`http://serflow${path}`, init));
+const body = (from: number, n: number, parameters: Record<string, unknown>) =>
+  JSON.stringify({ inputs: [{ name: "input", shape: [n, 784], datatype: "FP32", data: rows.slice(from, from + n).flatMap((r) => Array.from(r)) }], parameters });
+
+describe("VM failures at the network edge", () => {
+  it("answers every request on Workers when each VM is down, slow, refuses the signature, is full or answers garbage", async () => {
+    const controller = e.CONTROLLER.getByName("mnist");
+    for (const host of ["vm-down", "vm-slow", "vm-badsig", "vm-full", "vm-garbage"]) {
+      await controller.heartbeat({ id: host, url: `http://${host}.test`, state: "running", inflight: 0, slots: 4 });
+    }
+    let n = 0;
+    for (let i = 0; i < 12; i++) {
+      const res = await call("/v2/models/mnist/infer", { method: "POST", body: body(i * 4, 4, { serflow_force: "vm", exit_threshold: 1 }) });
+      expect(res.status).toBe(200);
+      const out = await res.json();
+      expect(out.parameters.serflow_route).toBe("w0,w1,w2");
+      out.outputs[1].data.forEach((l: number, k: number) => (n += l === labels[i * 4 + k] ? 1 : 0));
+    }
+    expect(n / 48).toBeGreaterThan(0.9);
+    const log = await (await fetch("http://vm-log.test/calls")).json<any>();
+    // Power of two choices tried two VMs per request, every call signed.
+    const tried = Object.values(log).reduce((a: number, c: any) => a + c.n, 0);
+    expect(tried).toBe(24);
+    expect(Object.values(log).every((c: any) => c.signed)).toBe(true);
+    expect(Object.keys(log).length).toBeGreaterThanOrEqual(4);
+  }, 60_000);
+});
+
+describe("DeepStages entrypoint", () => {
+  it("runs the deep stages from a hidden-state frame in an invocation of its own, as inline does", async () => {
+    const m = getModel("mnist")!;
+    const runner = await runnerFor(m.manifest, m.files);
+    const n = 6;
+    const input = new Float32Array(rows.slice(0, n).flatMap((r) => Array.from(r)));
+    const first = await runStages(runner, m.manifest, { stage: 0, rows: [0, 1, 2, 3, 4, 5], data: input }, 1, 1);
+    const frame = encodeFrame({ model: "mnist", fromStage: 1, shape: [n, 16, 14, 14], exitThreshold: 1 }, first.pending!.data);
+    expect(decodeFrame(frame).data.length).toBe(n * 16 * 14 * 14);
+    const remote = await ex.DeepStages.run(frame);
+    const inline = await runStages(runner, m.manifest, first.pending!, 3, 1);
+    expect(remote.results.map((r: any) => r.label)).toEqual([0, 1, 2, 3, 4, 5].map((i) => inline.results.get(i)!.label));
+    expect(remote.timings.map((t: any) => t.stage)).toEqual([1, 2]);
+  });
+});
