@@ -26,6 +26,8 @@ export interface StatsBatch {
   deepCalls: Record<TierName, number>;
   /** Exact compute ms per tier (samples are capped; cost needs the sum). */
   computeMs: Record<TierName, number>;
+  /** Request latency inside the Worker (arrival to response), ms samples. */
+  latencyMs: number[];
 }
 
 export const MAX_SAMPLES_PER_BATCH = 256;
@@ -41,6 +43,7 @@ export function emptyBatch(model: string, stages: number): StatsBatch {
     queueMs: { worker: [], vm: [] },
     deepCalls: { worker: 0, vm: 0 },
     computeMs: { worker: 0, vm: 0 },
+    latencyMs: [],
   };
 }
 
@@ -70,11 +73,12 @@ export function addDeepCall(b: StatsBatch, tier: TierName, wallMs: number, compu
   sample(b.queueMs[tier], Math.max(0, wallMs - computeMs), b.deepCalls[tier]);
 }
 
-export function addRequest(b: StatsBatch, nowMs: number, route: string, rows: number): void {
+export function addRequest(b: StatsBatch, nowMs: number, route: string, rows: number, latencyMs: number): void {
   const sec = String(Math.floor(nowMs / 1000));
   b.perSecond[sec] = (b.perSecond[sec] ?? 0) + 1;
   b.requests += 1;
   b.routes[route] = (b.routes[route] ?? 0) + rows;
+  sample(b.latencyMs, latencyMs, b.requests);
 }
 
 /** Merges `from` into `into` (used when a flush fails and is carried into the next one). */
@@ -92,6 +96,7 @@ export function mergeBatch(into: StatsBatch, from: StatsBatch): void {
     }
   });
   for (const [k, v] of Object.entries(from.routes)) into.routes[k] = (into.routes[k] ?? 0) + v;
+  into.latencyMs = into.latencyMs.concat(from.latencyMs).slice(-MAX_SAMPLES_PER_BATCH);
   for (const tier of TIERS) {
     into.queueMs[tier] = into.queueMs[tier].concat(from.queueMs[tier]).slice(-MAX_SAMPLES_PER_BATCH);
     into.deepCalls[tier] += from.deepCalls[tier];

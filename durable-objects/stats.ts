@@ -5,7 +5,9 @@ import { bucketOf, ewmaStats, meanMs, quantileMs } from "../core/histogram.js";
 import type { StatsBatch, TierName } from "../core/stats-batch.js";
 import type { Env } from "../worker/env.js";
 
-export const STATS_SCHEMA_VERSION = 1;
+export const STATS_SCHEMA_VERSION = 2;
+/** Latency percentiles are over this recent span. */
+export const LATENCY_WINDOW_S = 60;
 /** Per-second rates and windowed counts older than this are pruned. */
 export const RETENTION_S = 3_600;
 /** Window for exit fractions and the rate distribution handed to the controller (> VM boot time). */
@@ -43,6 +45,8 @@ export interface StatsView {
   routes: Record<string, number>;
   /** Cumulative counters: deep calls and compute ms per tier, stats batches received. */
   totals: { deep_calls: Record<TierName, number>; compute_ms: Record<TierName, number>; batches: number };
+  /** Request latency inside the Worker over the last LATENCY_WINDOW_S. */
+  latency_ms: { p50: number | null; p99: number | null; window_s: number };
   /** Per-second request counts over the window, oldest first (the rate distribution). */
   per_second: number[];
   now_s: number;
@@ -67,6 +71,9 @@ export class StatsDO extends DurableObject<Env> {
       this.sql.exec(`CREATE TABLE IF NOT EXISTS rate (second INTEGER PRIMARY KEY, requests INTEGER NOT NULL)`);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS hist (stage INTEGER NOT NULL, tier TEXT NOT NULL, bucket INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (stage, tier, bucket))`);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`);
+    }
+    if (version < 2) {
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS latency (bucket_s INTEGER NOT NULL, bucket INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (bucket_s, bucket))`);
     }
     this.sql.exec(`INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, String(STATS_SCHEMA_VERSION));
   }
@@ -99,7 +106,11 @@ export class StatsDO extends DurableObject<Env> {
       }
     }
     for (const [route, n] of Object.entries(batch.routes)) this.bump(`route:${route}`, n);
+    for (const ms of batch.latencyMs) {
+      this.sql.exec(`INSERT INTO latency VALUES (?, ?, 1) ON CONFLICT(bucket_s, bucket) DO UPDATE SET count = count + 1`, bucket, bucketOf(ms));
+    }
     const cutoffS = Math.floor(nowMs / 1000) - RETENTION_S;
+    this.sql.exec(`DELETE FROM latency WHERE bucket_s < ?`, cutoffS);
     this.sql.exec(`DELETE FROM rate WHERE second < ?`, cutoffS);
     this.sql.exec(`DELETE FROM windowed WHERE bucket_s < ?`, cutoffS);
   }
@@ -153,9 +164,18 @@ export class StatsDO extends DurableObject<Env> {
         compute_ms: { worker: counters.get("compute_ms:worker") ?? 0, vm: counters.get("compute_ms:vm") ?? 0 },
         batches: counters.get("batches") ?? 0,
       },
+      latency_ms: this.latency(nowS),
       per_second: perSecond,
       now_s: nowS,
     };
+  }
+
+  private latency(nowS: number): StatsView["latency_ms"] {
+    const rows = this.sql
+      .exec<{ bucket: number; count: number }>(`SELECT bucket, SUM(count) AS count FROM latency WHERE bucket_s >= ? GROUP BY bucket`, nowS - LATENCY_WINDOW_S)
+      .toArray()
+      .map((r) => [r.bucket, r.count] as [number, number]);
+    return { p50: quantileMs(rows, 0.5), p99: quantileMs(rows, 0.99), window_s: LATENCY_WINDOW_S };
   }
 
   /** Raw histogram rows, for /metrics. */

@@ -44,7 +44,7 @@ export class VmService {
     const app = this.app;
     app.onError((err, c) => {
       const e = errorResponse(err);
-      if (e.status >= 500) console.error(err);
+      if (e.status === 500) console.error(err);
       return c.json(e.body, e.status as 400, e.headers);
     });
     app.get("/health/live", (c) => c.json({ live: true }));

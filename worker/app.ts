@@ -8,6 +8,8 @@ import { getModel, modelNames, type BundledModel } from "./models.js";
 import { infer, type DeepStagesRpc } from "./infer.js";
 import { recordFailure } from "./stats-buffer.js";
 import type { Env } from "./env.js";
+import { renderMetrics, modelMetrics, costOf } from "./metrics.js";
+import { dashboardHtml, UPLOT_CSS, UPLOT_JS } from "./dashboard.js";
 
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 export const SERVER_VERSION = "0.1.0";
@@ -53,6 +55,26 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
     return c.json(await c.env.CONTROLLER.getByName(model(c).manifest.name).planView());
   });
 
+  app.get("/v2/models/:model/dashboard", async (c) => {
+    requireAdmin(c);
+    const d = await modelMetrics(c.env, model(c).manifest.name);
+    return c.json({ now_s: d.stats.now_s, stats: { ...d.stats, per_second: d.stats.per_second.slice(-60) }, plan: d.plan, cost_usd: costOf(d) });
+  });
+  app.get("/metrics", async (c) => {
+    requireAdmin(c);
+    const all = await Promise.all(modelNames().map((n) => modelMetrics(c.env, n)));
+    return c.text(renderMetrics(all), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+  });
+  // The page is opened in a browser, which cannot send a bearer header on navigation: ?token= here only.
+  app.get("/dashboard", (c) => {
+    requireAdmin(c, c.req.query("token"));
+    const name = c.req.query("model") ?? modelNames()[0];
+    if (!getModel(name)) throw new NotFoundError(`unknown model "${name}"`);
+    return c.html(dashboardHtml(name));
+  });
+  app.get("/dashboard/uplot.js", (c) => c.body(UPLOT_JS, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=86400" }));
+  app.get("/dashboard/uplot.css", (c) => c.body(UPLOT_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=86400" }));
+
   // VM membership: signed by the VM with the shared key (replays and bad signatures get 401).
   app.post("/internal/v1/vms/:model/:action{heartbeat|deregister}", async (c) => {
     const m = model(c);
@@ -75,7 +97,7 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
   });
 
   // Known paths with the wrong method: 405, not 404.
-  for (const path of ["/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/:model", "/v2/models/:model/ready", "/v2/models/:model/infer", "/v2/models/:model/stats", "/v2/models/:model/plan"]) {
+  for (const path of ["/metrics", "/dashboard", "/v2/models/:model/dashboard", "/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/:model", "/v2/models/:model/ready", "/v2/models/:model/infer", "/v2/models/:model/stats", "/v2/models/:model/plan"]) {
     app.all(path, (c) => {
       throw new MethodNotAllowedError(`${c.req.method} is not allowed on ${new URL(c.req.url).pathname}`);
     });
@@ -95,10 +117,10 @@ function model(c: C): BundledModel {
   return m;
 }
 
-export function requireAdmin(c: C): void {
+export function requireAdmin(c: C, queryToken?: string): void {
   const expected = c.env.SERFLOW_ADMIN_TOKEN;
   const header = c.req.header("authorization") ?? "";
-  const given = header.startsWith("Bearer ") ? header.slice(7) : "";
+  const given = header.startsWith("Bearer ") ? header.slice(7) : (queryToken ?? "");
   if (!expected) throw new UnauthorizedError("admin endpoints are disabled: SERFLOW_ADMIN_TOKEN is not set");
   if (!tokenEquals(given, expected)) throw new UnauthorizedError("missing or wrong bearer token");
 }

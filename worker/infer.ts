@@ -21,6 +21,7 @@ export interface DeepStagesRpc {
 }
 
 export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel, body: unknown, deep: DeepStagesRpc) {
+  const startMs = Date.now();
   const m = model.manifest;
   const req = parseInferRequest(body, m);
   const runner = await runnerFor(m, model.files);
@@ -42,7 +43,7 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
     return r;
   });
   const route = routeString(tiers);
-  recordRequest(ctx, env, m, route, req.rows);
+  recordRequest(ctx, env, m, route, req.rows, startMs);
   return buildInferResponse(m, req, ordered, route);
 }
 

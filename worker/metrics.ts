@@ -6,6 +6,7 @@ import { costByTier } from "../core/cost.js";
 import type { HistRow, StatsView } from "../durable-objects/stats.js";
 import { QUEUE_STAGE } from "../durable-objects/stats.js";
 import type { PlanView } from "../durable-objects/controller.js";
+import type { Env } from "./env.js";
 
 export interface ModelMetrics {
   model: string;
@@ -30,6 +31,27 @@ function fold(rows: HistRow[]): { buckets: Array<[number, number]>; sumS: number
   // Values past the last bound only appear in +Inf: add them to the count via a bucket at Infinity.
   if (overflow) buckets.push([Infinity, overflow]);
   return { buckets, sumS };
+}
+
+export async function modelMetrics(env: Env, model: string): Promise<ModelMetrics> {
+  const stats = env.STATS.getByName(model);
+  const [s, hist, plan] = await Promise.all([stats.stats(), stats.histograms(), env.CONTROLLER.getByName(model).planView()]);
+  return { model, stats: s, hist, plan };
+}
+
+/** Cost since the model was loaded, by tier, at the controller's configured prices. */
+export function costOf(m: ModelMetrics): { worker: number; vm: number; control: number } {
+  return costByTier(
+    {
+      requests: m.stats.requests,
+      workerDeepCalls: m.stats.totals.deep_calls.worker,
+      workerComputeMs: m.stats.totals.compute_ms.worker,
+      vmSeconds: m.plan.vm_seconds_total,
+      doRequests: m.stats.totals.batches + m.plan.ticks_total,
+    },
+    m.plan.config.prices,
+    m.plan.config.vm.costUsdPerHour,
+  );
 }
 
 export function renderMetrics(models: ModelMetrics[]): string {
@@ -84,18 +106,7 @@ export function renderMetrics(models: ModelMetrics[]): string {
 
   x.family("serflow_cost_usd_total", "counter", "Estimated cloud cost since the model was loaded, by tier (prices from the controller config).");
   each((m) => {
-    const cost = costByTier(
-      {
-        requests: m.stats.requests,
-        workerDeepCalls: m.stats.totals.deep_calls.worker,
-        workerComputeMs: m.stats.totals.compute_ms.worker,
-        vmSeconds: m.plan.vm_seconds_total,
-        doRequests: m.stats.totals.batches + m.plan.ticks_total,
-      },
-      m.plan.config.prices,
-      m.plan.config.vm.costUsdPerHour,
-    );
-    for (const [tier, usd] of Object.entries(cost)) x.sample("serflow_cost_usd_total", { model: m.model, tier }, usd);
+    for (const [tier, usd] of Object.entries(costOf(m))) x.sample("serflow_cost_usd_total", { model: m.model, tier }, usd);
   });
   return x.text();
 }

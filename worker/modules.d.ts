@@ -6,3 +6,11 @@ declare module "*.wasm" {
   const module: WebAssembly.Module;
   export default module;
 }
+declare module "*/uPlot.iife.min.js" {
+  const text: string;
+  export default text;
+}
+declare module "*/uPlot.min.css" {
+  const text: string;
+  export default text;
+}

@@ -28,9 +28,10 @@ export function recordDeepCall(m: ModelManifest, tier: TierName, wallMs: number,
   addDeepCall(bufferFor(m).batch, tier, wallMs, computeMs);
 }
 
-export function recordRequest(ctx: ExecutionContext, env: Env, m: ModelManifest, route: string, rows: number): void {
+export function recordRequest(ctx: ExecutionContext, env: Env, m: ModelManifest, route: string, rows: number, startMs: number): void {
   const buf = bufferFor(m);
-  addRequest(buf.batch, Date.now(), route, rows);
+  const now = Date.now();
+  addRequest(buf.batch, now, route, rows, now - startMs);
   maybeFlush(ctx, env, m, buf);
 }
 

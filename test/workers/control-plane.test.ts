@@ -17,7 +17,7 @@ describe("stats Durable Object", () => {
     const now = Date.now();
     for (let i = 0; i < 3; i++) {
       const b = emptyBatch("unit-model", 2);
-      for (let r = 0; r < 10; r++) addRequest(b, now - 2_000, "w0,w1", 1);
+      for (let r = 0; r < 10; r++) addRequest(b, now - 2_000, "w0,w1", 1, 3);
       addSample(b, 0, "worker", 10, 7, 0.5);
       addSample(b, 1, "vm", 3, 3, 2.0);
       await stub.record(b, now);
