@@ -1,104 +1,187 @@
-// The controller's configuration: one typed object with named defaults and units in every name. The
-// JSON form (SERFLOW_CONFIG, INTERFACE.md) uses snake_case keys; errors name the key and what to change.
+// The controller's configuration: one typed schema with named defaults and units in every name, parsed
+// from the SERFLOW_CONFIG JSON (snake_case keys, see INTERFACE.md) merged over DEFAULT_CONTROL.
+// Every error names the key and says what to change. Runtime-free.
 import { InvalidConfigError } from "./errors.js";
-import { PRICE_PRESETS, type FaasPrices } from "./cost.js";
+import { PRICE_PRESETS, WORKERS_PRICES, type FaasPrices } from "./cost.js";
+import type { Placement } from "./manifest.js";
+
+export type { FaasPrices } from "./cost.js";
 
 export interface VmConfig {
-  /** One VM's price. Default: c6i.large. */
+  /** One VM's price, billed per second. */
   costUsdPerHour: number;
-  /** Requests one VM serves at once. */
+  /** Requests one VM serves at once (JSON `vm.concurrency`). */
   slots: number;
-  /** Seconds from "scale up" to serving (VM cold start). */
+  /** Seconds from the scale-up decision until the VM serves (JSON `vm.boot_s`). */
   bootTimeS: number;
+  /** VMs kept running whatever the load. */
   min: number;
   max: number;
+  /** A VM is billed at least this long (AWS per-second billing has a 60 s minimum). */
+  minBilledS: number;
 }
+
+/**
+ * Where requests enter. "worker": through a Worker (the Serflow deployment): every request pays one
+ * invocation and stage 0 runs there. "router": through a router that is not billed (the simulator's
+ * setting, as in the LIBRA and Spock evaluations): a request sent straight to a VM pays no FaaS fee.
+ */
+export type Entry = "worker" | "router";
 
 export interface ControlConfig {
   vm: VmConfig;
-  /** Latency SLO of one request, end to end. */
+  /** End-to-end latency objective of a request (server side). */
   sloMs: number;
+  /** How often the controller runs the policy. */
   controlPeriodS: number;
+  /** FaaS prices (a preset or custom). */
   prices: FaasPrices;
-  /** Window of the rate distribution and exit fractions; longer than the boot time. */
+  /** Length of the rate window the policy reads; longer than vm.bootTimeS. */
   windowS: number;
-  /** A VM is kept this long after the plan first wants fewer (hysteresis). */
+  /** A lower VM count is applied only after it has been wanted for this long (hysteresis). */
   scaleDownDelayS: number;
-  /** Target slot utilisation ceiling used to turn tail service times into capacity. */
-  maxUtilisation: number;
-  /** Worker-to-VM hand-over: one-way network time and per-byte cost of the hidden state. */
+  entry: Entry;
+  /** Worker-to-VM hand-over: one-way network time, throughput and per-GB price of the hidden state. */
   transferMs: number;
+  transferMBps: number;
   transferUsdPerGb: number;
+  /** Per stage, where the manifest lets it run ("worker" forces FaaS, "vm" forces the VM group). */
+  allowedPlacement?: Placement[];
 }
 
-export const DEFAULT_VM: VmConfig = { costUsdPerHour: 0.085, slots: 4, bootTimeS: 60, min: 0, max: 10 };
+/** c6i.large (2 vCPU), 4 requests at once, a minute to boot, per-second billing with a 60 s minimum. */
+export const DEFAULT_VM: VmConfig = { costUsdPerHour: 0.085, slots: 4, bootTimeS: 60, min: 0, max: 10, minBilledS: 60 };
+export const DEFAULT_WINDOW_S = 600;
 
 export const DEFAULT_CONTROL: ControlConfig = {
   vm: DEFAULT_VM,
   sloMs: 200,
   controlPeriodS: 5,
-  prices: PRICE_PRESETS.workers,
-  windowS: 600,
-  scaleDownDelayS: 120,
-  maxUtilisation: 0.9,
-  transferMs: 2,
+  prices: WORKERS_PRICES,
+  windowS: DEFAULT_WINDOW_S,
+  scaleDownDelayS: 300,
+  entry: "worker",
+  transferMs: 10,
+  transferMBps: 100,
   transferUsdPerGb: 0,
 };
 
-type Raw = Record<string, unknown>;
-
-const KEYS: Record<string, string[]> = {
-  "": ["vm", "slo_ms", "control_period_s", "prices", "window_s", "scale_down_delay_s", "max_utilisation", "transfer_ms", "transfer_usd_per_gb"],
-  vm: ["usd_per_hour", "concurrency", "boot_s", "min", "max"],
-};
+const TOP_KEYS = ["vm", "slo_ms", "control_period_s", "prices", "window_s", "scale_down_delay_s", "entry", "transfer_ms", "transfer_mb_per_s", "transfer_usd_per_gb", "placement"];
+const VM_KEYS = ["usd_per_hour", "concurrency", "boot_s", "min", "max", "min_billed_s"];
+const PRICE_KEYS = ["preset", "usd_per_million_requests", "usd_per_million_cpu_ms", "usd_per_gb_s", "memory_mb", "billing_increment_ms"];
 
 function fail(msg: string): never {
   throw new InvalidConfigError(`SERFLOW_CONFIG: ${msg}`);
 }
 
-function num(raw: Raw, key: string, path: string, dflt: number, check: (v: number) => boolean, what: string): number {
-  const v = raw[key];
-  if (v === undefined) return dflt;
-  if (typeof v !== "number" || !Number.isFinite(v) || !check(v)) fail(`${path}${key} must be ${what}, got ${JSON.stringify(v)}`);
-  return v as number;
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function checkKeys(raw: Raw, section: string): void {
-  for (const k of Object.keys(raw)) {
-    if (!KEYS[section].includes(k)) fail(`unknown key "${section ? section + "." : ""}${k}"; known: ${KEYS[section].join(", ")}`);
+function checkKeys(obj: Record<string, unknown>, known: string[], prefix: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!known.includes(k)) fail(`unknown key "${prefix}${k}"; known keys here: ${known.map((x) => prefix + x).join(", ")}`);
   }
 }
 
-/** Parses SERFLOW_CONFIG JSON over the defaults. */
-export function parseControlConfig(input: unknown, base: ControlConfig = DEFAULT_CONTROL): ControlConfig {
-  const raw = (input ?? {}) as Raw;
-  if (typeof raw !== "object" || Array.isArray(raw)) fail("must be a JSON object");
-  checkKeys(raw, "");
-  const vmRaw = (raw.vm ?? {}) as Raw;
-  if (typeof vmRaw !== "object" || Array.isArray(vmRaw)) fail(`"vm" must be an object`);
-  checkKeys(vmRaw, "vm");
-  const int = (v: number) => Number.isInteger(v);
-  const vm: VmConfig = {
-    costUsdPerHour: num(vmRaw, "usd_per_hour", "vm.", base.vm.costUsdPerHour, (v) => v >= 0, "a price in USD per hour >= 0"),
-    slots: num(vmRaw, "concurrency", "vm.", base.vm.slots, (v) => int(v) && v >= 1, "an integer >= 1"),
-    bootTimeS: num(vmRaw, "boot_s", "vm.", base.vm.bootTimeS, (v) => v >= 0, "seconds >= 0"),
-    min: num(vmRaw, "min", "vm.", base.vm.min, (v) => int(v) && v >= 0, "an integer >= 0"),
-    max: num(vmRaw, "max", "vm.", base.vm.max, (v) => int(v) && v >= 0, "an integer >= 0"),
+interface NumRule {
+  integer?: boolean;
+  min?: number;
+  /** Strictly above min. */
+  above?: number;
+}
+
+function num(obj: Record<string, unknown>, key: string, path: string, fallback: number, rule: NumRule): number {
+  const v = obj[key];
+  if (v === undefined) return fallback;
+  if (typeof v !== "number" || !Number.isFinite(v)) fail(`${path} must be a finite number (got ${JSON.stringify(v)})`);
+  if (rule.integer && !Number.isInteger(v)) fail(`${path} must be an integer (got ${v})`);
+  if (rule.min !== undefined && v < rule.min) fail(`${path} must be >= ${rule.min} (got ${v})`);
+  if (rule.above !== undefined && !(v > rule.above)) fail(`${path} must be > ${rule.above} (got ${v})`);
+  return v;
+}
+
+function parsePrices(raw: unknown, dflt: FaasPrices): FaasPrices {
+  if (raw === undefined) return dflt;
+  if (typeof raw === "string") {
+    const p = (PRICE_PRESETS as Record<string, FaasPrices>)[raw];
+    if (!p) fail(`prices must be one of ${Object.keys(PRICE_PRESETS).map((k) => `"${k}"`).join(", ")} or an object (got "${raw}")`);
+    return p;
+  }
+  if (!isObject(raw)) fail(`prices must be a preset name or an object with ${PRICE_KEYS.join(", ")}`);
+  checkKeys(raw, PRICE_KEYS, "prices.");
+  let base: FaasPrices = WORKERS_PRICES;
+  if (raw.preset !== undefined) {
+    const p = typeof raw.preset === "string" ? (PRICE_PRESETS as Record<string, FaasPrices>)[raw.preset] : undefined;
+    if (!p) fail(`prices.preset must be one of ${Object.keys(PRICE_PRESETS).map((k) => `"${k}"`).join(", ")} (got ${JSON.stringify(raw.preset)})`);
+    base = p;
+  }
+  const custom = PRICE_KEYS.some((k) => k !== "preset" && raw[k] !== undefined);
+  return {
+    name: custom ? "custom" : base.name,
+    usdPerMillionRequests: num(raw, "usd_per_million_requests", "prices.usd_per_million_requests", base.usdPerMillionRequests, { min: 0 }),
+    usdPerMillionCpuMs: num(raw, "usd_per_million_cpu_ms", "prices.usd_per_million_cpu_ms", base.usdPerMillionCpuMs, { min: 0 }),
+    usdPerGbS: num(raw, "usd_per_gb_s", "prices.usd_per_gb_s", base.usdPerGbS, { min: 0 }),
+    memoryMb: num(raw, "memory_mb", "prices.memory_mb", base.memoryMb, { above: 0 }),
+    billingIncrementMs: num(raw, "billing_increment_ms", "prices.billing_increment_ms", base.billingIncrementMs, { min: 0 }),
   };
-  if (vm.min > vm.max) fail(`vm.min (${vm.min}) must be <= vm.max (${vm.max}): raise vm.max or lower vm.min`);
-  const prices = raw.prices === undefined ? base.prices : PRICE_PRESETS[raw.prices as keyof typeof PRICE_PRESETS];
-  if (!prices) fail(`prices must be "workers" or "lambda", got ${JSON.stringify(raw.prices)}`);
+}
+
+/**
+ * Parses SERFLOW_CONFIG (already JSON-decoded; null/undefined mean "all defaults") merged over
+ * `base` (DEFAULT_CONTROL unless given). Throws InvalidConfigError naming the key and what to change.
+ */
+export function parseControlConfig(raw: unknown, base: ControlConfig = DEFAULT_CONTROL): ControlConfig {
+  if (raw === undefined || raw === null) raw = {};
+  if (!isObject(raw)) fail(`must be a JSON object like {"vm":{"usd_per_hour":0.085,"concurrency":4,"boot_s":60,"min":0,"max":10},"slo_ms":200,"control_period_s":10}`);
+  checkKeys(raw, TOP_KEYS, "");
+  const vmRaw = raw.vm ?? {};
+  if (!isObject(vmRaw)) fail(`vm must be an object with ${VM_KEYS.join(", ")}`);
+  checkKeys(vmRaw, VM_KEYS, "vm.");
+  const d = base;
+  const vm: VmConfig = {
+    costUsdPerHour: num(vmRaw, "usd_per_hour", "vm.usd_per_hour", d.vm.costUsdPerHour, { min: 0 }),
+    slots: num(vmRaw, "concurrency", "vm.concurrency", d.vm.slots, { integer: true, min: 1 }),
+    bootTimeS: num(vmRaw, "boot_s", "vm.boot_s", d.vm.bootTimeS, { min: 0 }),
+    min: num(vmRaw, "min", "vm.min", d.vm.min, { integer: true, min: 0 }),
+    max: num(vmRaw, "max", "vm.max", d.vm.max, { integer: true, min: 0 }),
+    minBilledS: num(vmRaw, "min_billed_s", "vm.min_billed_s", d.vm.minBilledS, { min: 0 }),
+  };
+  if (vm.min > vm.max) {
+    fail(`vm.min (${vm.min}) must be <= vm.max (${vm.max}): lower vm.min or raise vm.max`);
+  }
+  const entry = raw.entry ?? d.entry;
+  if (entry !== "worker" && entry !== "router") fail(`entry must be "worker" or "router" (got ${JSON.stringify(raw.entry)})`);
+  const controlPeriodS = num(raw, "control_period_s", "control_period_s", d.controlPeriodS, { above: 0 });
+  const windowGiven = raw.window_s !== undefined;
+  const windowS = num(raw, "window_s", "window_s", Math.max(d.windowS, 2 * vm.bootTimeS), { above: 0 });
+  if (windowGiven && windowS < vm.bootTimeS) {
+    fail(`window_s (${windowS}) must be >= vm.boot_s (${vm.bootTimeS}): the rate distribution has to cover a boot time; raise window_s`);
+  }
+  if (windowS < controlPeriodS) {
+    fail(`window_s (${windowS}) must be >= control_period_s (${controlPeriodS}): raise window_s or lower control_period_s`);
+  }
   const cfg: ControlConfig = {
     vm,
-    sloMs: num(raw, "slo_ms", "", base.sloMs, (v) => v > 0, "milliseconds > 0"),
-    controlPeriodS: num(raw, "control_period_s", "", base.controlPeriodS, (v) => v >= 1, "seconds >= 1"),
-    prices,
-    windowS: num(raw, "window_s", "", base.windowS, (v) => int(v) && v >= 10, "an integer number of seconds >= 10"),
-    scaleDownDelayS: num(raw, "scale_down_delay_s", "", base.scaleDownDelayS, (v) => v >= 0, "seconds >= 0"),
-    maxUtilisation: num(raw, "max_utilisation", "", base.maxUtilisation, (v) => v > 0 && v <= 1, "a fraction in (0, 1]"),
-    transferMs: num(raw, "transfer_ms", "", base.transferMs, (v) => v >= 0, "milliseconds >= 0"),
-    transferUsdPerGb: num(raw, "transfer_usd_per_gb", "", base.transferUsdPerGb, (v) => v >= 0, "USD per GB >= 0"),
+    sloMs: num(raw, "slo_ms", "slo_ms", d.sloMs, { above: 0 }),
+    controlPeriodS,
+    prices: parsePrices(raw.prices, d.prices),
+    windowS,
+    scaleDownDelayS: num(raw, "scale_down_delay_s", "scale_down_delay_s", d.scaleDownDelayS, { min: 0 }),
+    entry,
+    transferMs: num(raw, "transfer_ms", "transfer_ms", d.transferMs, { min: 0 }),
+    transferMBps: num(raw, "transfer_mb_per_s", "transfer_mb_per_s", d.transferMBps, { above: 0 }),
+    transferUsdPerGb: num(raw, "transfer_usd_per_gb", "transfer_usd_per_gb", d.transferUsdPerGb, { min: 0 }),
   };
-  if (cfg.windowS <= cfg.vm.bootTimeS) fail(`window_s (${cfg.windowS}) must be longer than vm.boot_s (${cfg.vm.bootTimeS}) so the rate distribution covers a boot`);
+  if (raw.placement !== undefined) {
+    const p = raw.placement;
+    if (!Array.isArray(p) || !p.every((x) => x === "worker" || x === "vm" || x === "auto")) {
+      fail(`placement must be an array with one of "worker", "vm", "auto" per stage (got ${JSON.stringify(p)})`);
+    }
+    cfg.allowedPlacement = p as Placement[];
+  }
+  if (cfg.entry === "worker" && cfg.allowedPlacement?.[0] === "vm") {
+    fail(`placement[0] is "vm" but entry is "worker": stage 0 runs where the request enters; set entry to "router" or placement[0] to "auto"`);
+  }
   return cfg;
 }

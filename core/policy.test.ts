@@ -1,135 +1,220 @@
 // The policy ticked control period by control period: no sleeps, time is a number.
 import { describe, expect, it } from "vitest";
 import { parseControlConfig, type ControlConfig } from "./config.js";
-import { initialPolicyState, nthVmUtilisation, plan, reach, type Observations, type PolicyState, type StageObservation } from "./policy.js";
+import { erlangB, initialPolicyState, nthVmUtilisation, plan, reach, type Observations, type Plan, type PolicyState, type StageObservation } from "./policy.js";
 
-// A stage costs 20 ms on a Worker and 10 ms on a VM; a VM of 4 slots costs $0.50/h: VMs pay off when busy.
-const CFG: ControlConfig = parseControlConfig({ vm: { usd_per_hour: 0.5, concurrency: 4, boot_s: 60, min: 0, max: 20 }, slo_ms: 500, control_period_s: 5, scale_down_delay_s: 120 });
-const ms = (m: number) => ({ mean: m, p50: m, p95: 2 * m, p99: 3 * m });
-const stage = (exitFraction: number, allowed: StageObservation["allowed"] = "auto"): StageObservation => ({ exitFraction, vmMs: ms(10), faasMs: ms(20), stateBytes: 4096, allowed });
-const obsAt = (rps: number | number[], exits = [0.5, 0.5, 1], running = 0): Observations => ({
-  stages: exits.map((e, i) => stage(e, i === 0 ? "worker" : "auto")),
-  rate: { perSecond: Array.isArray(rps) ? rps : Array(600).fill(rps) },
-  vms: { running, booting: 0 },
+const ms = (m: number) => ({ mean: m, p50: m, p95: 1.5 * m, p99: 2 * m });
+const stage = (exitFraction: number, vmMs = 20, faasMs = 40, allowed?: StageObservation["allowed"]): StageObservation => ({
+  exitFraction,
+  vmMs: ms(vmMs),
+  faasMs: ms(faasMs),
+  stateBytes: 4096,
+  ...(allowed ? { allowed } : {}),
 });
 
-/** Ticks the policy every control period over a per-second rate series, returning desired VMs per tick. */
-function run(series: number[], cfg = CFG, exits = [0.5, 0.5, 1]) {
+// Workers prices; a cheap VM of 4 slots: deep stages pay off on VMs when many requests reach them.
+const CFG = parseControlConfig({ vm: { usd_per_hour: 0.05, concurrency: 4, boot_s: 60, min: 0, max: 50 }, slo_ms: 500, control_period_s: 5, scale_down_delay_s: 300 });
+
+function obs(perSecond: number[], exits: number[], running = 0, booting = 0): Observations {
+  return { stages: exits.map((e) => stage(e)), rate: { perSecond }, vms: { running, booting } };
+}
+
+interface Tick {
+  t: number;
+  plan: Plan;
+  running: number;
+  booting: number;
+}
+
+/**
+ * Ticks the policy every control period over a per-second rate series, with a provider that starts the
+ * VMs the plan desires and has them running bootTimeS later (removals are immediate).
+ */
+function run(series: number[], exitsAt: (t: number) => number[], cfg: ControlConfig = CFG): Tick[] {
   let state: PolicyState = initialPolicyState();
-  const out: { t: number; desired: number; plan: ReturnType<typeof plan>["plan"] }[] = [];
+  let vms: number[] = []; // ready times
+  const out: Tick[] = [];
   for (let t = cfg.controlPeriodS; t <= series.length; t += cfg.controlPeriodS) {
+    const running = vms.filter((r) => r <= t).length;
+    const booting = vms.length - running;
     const window = series.slice(Math.max(0, t - cfg.windowS), t);
-    const r = plan(state, obsAt(window, exits), cfg, t);
-    state = r.state;
-    out.push({ t, desired: r.plan.desiredVms, plan: r.plan });
+    const r = plan(state, obs(window, exitsAt(t), running, booting), cfg, t);
+    state = JSON.parse(JSON.stringify(r.state)); // the DO stores it as JSON
+    const want = r.plan.desiredVms;
+    if (want > vms.length) vms = vms.concat(Array(want - vms.length).fill(t + cfg.vm.bootTimeS));
+    else if (want < vms.length) vms = vms.sort((a, b) => b - a).slice(vms.length - want); // booting ones go first
+    out.push({ t, plan: r.plan, running, booting });
   }
   return out;
 }
 
-describe("break-even arithmetic", () => {
+const constant = (rps: number, s: number) => Array<number>(s).fill(rps);
+
+describe("arithmetic", () => {
   it("reach multiplies the survivors of earlier exits", () => {
     expect(reach([stage(0.5), stage(0.2), stage(1)])).toEqual([1, 0.5, 0.4]);
   });
-  it("the n-th VM's expected utilisation matches hand computation", () => {
-    // L samples 2, 6, 10 slot-seconds/s with k = 4: VM1 fills min(L,4) = 2,4,4 -> 10/12; VM2: 0,2,4 -> 6/12.
+  it("Erlang-B matches hand computation", () => {
+    // B(1,1) = 1/2, B(2,1) = (1/2)/(2+1/2) = 1/5, B(3,1) = (1/5)/(3+1/5) = 1/16.
+    const b = erlangB(1, 3);
+    expect(b[1]).toBeCloseTo(0.5, 12);
+    expect(b[2]).toBeCloseTo(0.2, 12);
+    expect(b[3]).toBeCloseTo(1 / 16, 12);
+  });
+  it("the fluid utilisation of DESIGN's starting formulation is available", () => {
     expect(nthVmUtilisation([2, 6, 10], 1, 4)).toBeCloseTo(10 / 12);
     expect(nthVmUtilisation([2, 6, 10], 2, 4)).toBeCloseTo(6 / 12);
-    expect(nthVmUtilisation([2, 6, 10], 3, 4)).toBeCloseTo(2 / 12);
   });
-  it("plan costs match hand computation", () => {
-    // 100 req/s, everything exits at stage 0 except half, which reaches stage 1, then all exit.
-    const o = obsAt(100, [0.5, 1]);
-    o.stages = [stage(0.5, "worker"), stage(1)];
+  it("costs of the plan match hand computation", () => {
+    // One stage, 100 req/s, 10 ms on both tiers, 1 slot per VM: offered load A = 1 Erlang.
+    // Saving per request on a VM = fee + CPU = 0.3e-6 + 10 * 0.02e-6 = 0.5e-6 $; W = 0.01 s.
+    // VM at $0.036/h = 1e-5 $/s -> u* = 1e-5 * 0.01 / 0.5e-6 = 0.2.
+    // n-th VM utilisation: 1 - B(1) = 0.5; B(1) - B(2) = 0.3; B(2) - B(3) = 0.1375 < 0.2 -> 2 VMs.
+    const cfg = parseControlConfig({ vm: { usd_per_hour: 0.036, concurrency: 1, boot_s: 0, max: 10 }, entry: "router", slo_ms: 100 });
+    const o: Observations = { stages: [stage(1, 10, 10)], rate: { perSecond: constant(100, 600) }, vms: { running: 2, booting: 0 } };
+    const { plan: p } = plan(initialPolicyState(), o, cfg, 0);
+    expect(p.breakEvenUtilisation).toBeCloseTo(0.2, 4);
+    expect(p.targetVms).toBe(2);
+    expect(p.vmGroupStart).toBe(0);
+    // FaaS-only: 100 * 0.5e-6 $/s. With 2 VMs, B(2,1) = 0.2 of the requests overflow to FaaS.
+    expect(p.expectedCostUsdPerHour.faasOnlyUsdPerHour).toBeCloseTo(100 * 0.5e-6 * 3600, 9);
+    expect(p.expectedCostUsdPerHour.vmUsdPerHour).toBeCloseTo(0.072, 9);
+    expect(p.expectedCostUsdPerHour.faasUsdPerHour).toBeCloseTo(100 * 0.2 * 0.5e-6 * 3600, 9);
+    expect(p.expectedCostUsdPerHour.totalUsdPerHour).toBeCloseTo(0.072 + 0.036, 9);
+    expect(p.stages[0].vmShare).toBeCloseTo(0.8, 4);
+  });
+  it("with a Worker entry, the group's overflow pays the deep invocation's fee", () => {
+    // Stage 0 on the Worker (entry), stage 1 reached by half the requests. Group {1}:
+    // saving per request reaching 1 = fee + CPU(40 ms) = 0.3e-6 + 0.8e-6; W = 0.5 * 0.02 s.
+    const o = obs(constant(100, 600), [0.5, 1]);
     const { plan: p } = plan(initialPolicyState(), o, CFG, 0);
-    const fee = 0.3 / 1e6;
-    const cpu = (m: number) => (m * 0.02) / 1e6;
-    const faasOnly = 100 * (fee + cpu(20) + 0.5 * (fee + cpu(20)));
-    expect(p.expectedCostUsdPerHour.faasOnlyUsdPerHour).toBeCloseTo(faasOnly * 3600, 6);
-    // Group {1}: 50 req/s x 10 ms = 0.5 slot-s/s; u* = (0.5/3600/4) / ((fee + cpu(20)) / 0.010).
-    const uStar = 0.5 / 3600 / 4 / ((fee + cpu(20)) / 0.01);
-    if (p.vmGroupStart === 1) expect(p.breakEvenUtilisation).toBeCloseTo(uStar, 4);
-    expect(p.expectedCostUsdPerHour.totalUsdPerHour).toBeLessThanOrEqual(p.expectedCostUsdPerHour.faasOnlyUsdPerHour + 1e-9);
+    const fee = 0.3e-6;
+    const cpu = 40 * 0.02e-6;
+    expect(p.expectedCostUsdPerHour.faasOnlyUsdPerHour).toBeCloseTo(100 * (fee + cpu + 0.5 * cpu) * 3600, 9);
+    expect(p.vmGroupStart).toBe(1);
+    const uStar = ((0.05 / 3600 / 4) * (0.5 * 0.02)) / (0.5 * (fee + cpu));
+    expect(p.breakEvenUtilisation).toBeCloseTo(uStar, 4);
+    // Expected cost = VMs + FaaS-only + overflow fee - carried savings, with A = 50 * 0.02 = 1 Erlang.
+    const n = p.targetVms;
+    const B = erlangB(1, n * 4)[n * 4];
+    const faas = 100 * (fee + cpu + 0.5 * cpu) + 100 * 0.5 * fee - 100 * 0.5 * (1 - B) * (fee + cpu);
+    expect(p.expectedCostUsdPerHour.faasUsdPerHour).toBeCloseTo(faas * 3600, 5);
+    expect(p.expectedCostUsdPerHour.totalUsdPerHour).toBeLessThan(p.expectedCostUsdPerHour.faasOnlyUsdPerHour);
   });
 });
 
 describe("placement (S-CIP)", () => {
-  it("a stage reached by few requests stays on Workers, and the reason says why", () => {
-    const { plan: p } = plan(initialPolicyState(), obsAt(2), CFG, 0);
+  it("a stage reached by few requests stays on FaaS; the same rate reaching it goes to VMs", () => {
+    const few = plan(initialPolicyState(), obs(constant(100, 600), [0.97, 0, 1]), CFG, 0).plan;
+    expect(few.vmGroupStart).toBeNull();
+    expect(few.desiredVms).toBe(0);
+    expect(few.stages.map((s) => s.placement)).toEqual(["worker", "worker", "worker"]);
+    expect(few.reason).toMatch(/S-CIP/);
+    expect(few.reason).toMatch(/reached by 3\.0%/);
+    const many = plan(initialPolicyState(), obs(constant(100, 600), [0, 0, 1]), CFG, 0).plan;
+    expect(many.vmGroupStart).toBe(1);
+    expect(many.desiredVms).toBeGreaterThan(0);
+    expect(many.stages.map((s) => s.placement)).toEqual(["worker", "vm", "vm"]);
+    expect(many.reason).toMatch(/VM group stages 1-2/);
+  });
+  it("the group starts where it is cheapest: a big hidden state keeps the hand-over after stage 1", () => {
+    // Stage 0 hands 1 MB of hidden state to stage 1, stage 1 hands 4 KB to stage 2; the hop is priced.
+    // Starting the group at 2 moves 250x fewer bytes than starting it at 1.
+    const o: Observations = { stages: [stage(0, 5, 10), stage(0.5, 5, 10), stage(1, 50, 100)], rate: { perSecond: constant(200, 600) }, vms: { running: 0, booting: 0 } };
+    o.stages[0].stateBytes = 1e6;
+    const cfg = parseControlConfig({ vm: { usd_per_hour: 0.05, concurrency: 4, max: 50 }, slo_ms: 2000, transfer_usd_per_gb: 0.09 });
+    const p = plan(initialPolicyState(), o, cfg, 0).plan;
+    expect(p.vmGroupStart).toBe(2);
+    expect(p.reason).toMatch(/stages 0-1 on Workers/);
+  });
+  it("the manifest's placement is honoured: worker pins keep a stage off VMs, vm pins pull the group", () => {
+    const pinned = obs(constant(100, 600), [0, 0, 1]);
+    pinned.stages[2].allowed = "worker";
+    expect(plan(initialPolicyState(), pinned, CFG, 0).plan.vmGroupStart).toBeNull();
+    const forced = obs(constant(100, 600), [0.9, 0, 1]);
+    forced.allowedPlacement = ["auto", "vm", "auto"];
+    const p = plan(initialPolicyState(), forced, CFG, 0).plan;
+    expect(p.vmGroupStart === null || p.vmGroupStart <= 1).toBe(true);
+  });
+  it("a group whose tail latency misses the SLO is not used", () => {
+    const cfg = parseControlConfig({ vm: { usd_per_hour: 0.05, concurrency: 4, max: 50 }, slo_ms: 60 });
+    const p = plan(initialPolicyState(), obs(constant(100, 600), [0, 0, 1]), cfg, 0).plan;
     expect(p.vmGroupStart).toBeNull();
-    expect(p.desiredVms).toBe(0);
-    expect(p.stages.every((s) => s.placement === "worker")).toBe(true);
-    expect(p.reason).toMatch(/All stages on Workers \(S-CIP\)/);
-    expect(p.reason).toMatch(/break-even/);
-  });
-  it("enough traffic puts the deep stages on VMs", () => {
-    const { plan: p } = plan(initialPolicyState(), obsAt(400), CFG, 0);
-    expect(p.vmGroupStart).toBe(1);
-    expect(p.desiredVms).toBeGreaterThan(0);
-    expect(p.stages.map((s) => s.placement)).toEqual(["worker", "vm", "vm"]);
-    expect(p.reason).toMatch(/Stages 1-2 on VMs/);
-  });
-  it("a change of exit fractions moves the plan", () => {
-    // Same entry rate: when most requests exit at stage 0, the deep stages no longer pay for a VM.
-    const deep = plan(initialPolicyState(), obsAt(300, [0.2, 0.2, 1]), CFG, 0).plan;
-    const shallow = plan(initialPolicyState(), obsAt(300, [0.98, 0.5, 1]), CFG, 0).plan;
-    expect(deep.desiredVms).toBeGreaterThan(0);
-    expect(shallow.desiredVms).toBe(0);
-    expect(shallow.vmGroupStart).toBeNull();
-  });
-  it("a group that would miss the SLO stays on Workers", () => {
-    const tight = parseControlConfig({ vm: { usd_per_hour: 0.5, concurrency: 4, boot_s: 60, max: 20 }, slo_ms: 10 });
-    const { plan: p } = plan(initialPolicyState(), obsAt(400), tight, 0);
-    expect(p.vmGroupStart).toBeNull();
-    expect(p.reason).toMatch(/miss the 10 ms SLO/);
-  });
-  it("vm.min VMs are used for the deep stages even when they would not pay", () => {
-    const cfg = parseControlConfig({ vm: { usd_per_hour: 0.5, concurrency: 4, boot_s: 60, min: 1, max: 3 } });
-    const { plan: p } = plan(initialPolicyState(), obsAt(1), cfg, 0);
-    expect(p.desiredVms).toBe(1);
-    expect(p.vmGroupStart).toBe(1);
+    expect(p.reason).toMatch(/exceeds the 60 ms SLO/);
   });
 });
 
-describe("pool size over time (T-CIP, look-ahead, hysteresis)", () => {
-  const low = Array(600).fill(20);
-  const high = Array(600).fill(400);
-
-  it("a step up raises VMs within the look-ahead window; Workers carry the boot gap", () => {
-    const ticks = run([...low, ...high]);
-    const before = ticks.find((t) => t.t === 600)!;
-    const after = ticks.find((t) => t.t === 630)!;
-    expect(after.desired).toBeGreaterThan(before.desired);
-    expect(after.plan.reason).toMatch(/Scaling up|Stages 1-2 on VMs/);
-    // The plan routes the share VMs cannot take to Workers: vmShare < 1 while the step is partial.
-    expect(after.plan.stages[1].vmShare).toBeGreaterThan(0);
+describe("scaling over time (T-CIP, look-ahead, hysteresis)", () => {
+  const exits = () => [0, 0, 1];
+  it("a step up raises VMs only once the new level has lasted, and FaaS carries the gap until they boot", () => {
+    const series = [...constant(20, 1200), ...constant(200, 1200)];
+    const ticks = run(series, exits);
+    const before = ticks.filter((t) => t.t <= 1200).at(-1)!.plan.desiredVms;
+    const after = ticks.at(-1)!.plan.desiredVms;
+    expect(after).toBeGreaterThan(before);
+    // Not at the first tick after the step: a burst shorter than a boot is not worth a VM.
+    const first = ticks.find((t) => t.t > 1200)!;
+    expect(first.plan.desiredVms).toBe(before);
+    const up = ticks.find((t) => t.t > 1200 && t.plan.desiredVms > before)!;
+    expect(up.t - 1200).toBeGreaterThanOrEqual(10);
+    expect(up.t - 1200).toBeLessThanOrEqual(CFG.vm.bootTimeS * 3);
+    // Until the new VMs run, the plan's VM share is below what the desired count will carry.
+    const boot = ticks.filter((t) => t.t > up.t && t.t < up.t + CFG.vm.bootTimeS);
+    expect(boot.length).toBeGreaterThan(0);
+    for (const t of boot) expect(t.running).toBeLessThan(t.plan.desiredVms);
+    const settled = ticks.at(-1)!;
+    expect(settled.running).toBe(settled.plan.desiredVms);
+    expect(boot[0].plan.stages[1].vmShare).toBeLessThan(settled.plan.stages[1].vmShare);
+    expect(boot[0].plan.reason).toMatch(/FaaS carries the gap/);
   });
-
-  it("the pool is sized from the rate distribution, not mean + 1 sigma", () => {
-    // Rare spikes: mean + 1 sigma would provision for them; the break-even rule does not.
-    const spiky = Array.from({ length: 600 }, (_, i) => (i % 60 === 0 ? 4000 : 400));
-    const t = run(spiky).at(-1)!;
-    const mean = spiky.reduce((a, b) => a + b, 0) / spiky.length;
-    const sd = Math.sqrt(spiky.reduce((a, b) => a + (b - mean) ** 2, 0) / spiky.length);
-    const libraVms = Math.ceil(((mean + sd) * 0.5 * 0.01 + (mean + sd) * 0.25 * 0.01) / (4 * 0.9));
-    expect(t.desired).toBeLessThan(libraVms);
-    expect(t.desired).toBeGreaterThan(0);
+  it("a drop scales down only after the hysteresis delay", () => {
+    const series = [...constant(200, 1200), ...constant(20, 1200)];
+    const ticks = run(series, exits);
+    const high = ticks.find((t) => t.t === 1200)!.plan.desiredVms;
+    const lowTarget = ticks.at(-1)!.plan.desiredVms;
+    expect(lowTarget).toBeLessThan(high);
+    const firstLowerTarget = ticks.find((t) => t.t > 1200 && t.plan.targetVms < high)!;
+    const firstLowerDesired = ticks.find((t) => t.t > 1200 && t.plan.desiredVms < high)!;
+    // The last tick that wanted the high count was one period before the first lower target.
+    expect(firstLowerDesired.t - (firstLowerTarget.t - CFG.controlPeriodS)).toBeGreaterThanOrEqual(CFG.scaleDownDelayS);
+    expect(ticks.find((t) => t.t === firstLowerDesired.t - CFG.controlPeriodS)!.plan.reason).toMatch(/hysteresis keeps/);
   });
-
-  it("a drop scales down only after the hysteresis", () => {
-    const series = [...high, ...Array(900).fill(5)];
-    const ticks = run(series);
-    const peak = ticks.find((t) => t.t === 600)!.desired;
-    expect(peak).toBeGreaterThan(0);
-    // The recent distribution forgets the peak after MIN_DISTRIBUTION_S..2 x boot; then 120 s of hysteresis.
-    const firstLower = ticks.find((t) => t.t > 600 && t.desired < peak)!;
-    const targetDropped = ticks.find((t) => t.t > 600 && t.plan.targetVms < peak)!;
-    expect(firstLower.t - targetDropped.t).toBeGreaterThanOrEqual(CFG.scaleDownDelayS);
-    expect(ticks.at(-1)!.desired).toBe(0);
+  it("a change of exit fractions moves the plan", () => {
+    // At t = 1200 most requests start to exit at stage 0: the deep group no longer pays.
+    const ticks = run(constant(100, 2400), (t) => (t <= 1200 ? [0, 0, 1] : [0.97, 0, 1]));
+    expect(ticks.find((t) => t.t === 1200)!.plan.vmGroupStart).toBe(1);
+    expect(ticks.find((t) => t.t === 1205)!.plan.targetVms).toBe(0);
+    const last = ticks.at(-1)!.plan;
+    expect(last.vmGroupStart).toBeNull();
+    expect(last.desiredVms).toBe(0);
   });
-
-  it("respects vm.max", () => {
-    const cfg = parseControlConfig({ vm: { usd_per_hour: 0.5, concurrency: 4, boot_s: 60, max: 2 } });
-    expect(run(Array(600).fill(2000)).at(-1)!.desired).toBeGreaterThan(2);
-    expect(run(Array(600).fill(2000), cfg).at(-1)!.desired).toBeLessThanOrEqual(2);
+  it("steady load gives a steady plan (no flapping)", () => {
+    let seed = 7;
+    const noisy = Array.from({ length: 3600 }, () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return 100 + ((seed / 2 ** 31) * 20 - 10);
+    });
+    const ticks = run(noisy, exits).filter((t) => t.t > 900);
+    const counts = new Set(ticks.map((t) => t.plan.desiredVms));
+    expect(counts.size).toBeLessThanOrEqual(2);
+    expect(new Set(ticks.map((t) => t.plan.vmGroupStart)).size).toBe(1);
+  });
+  it("vm.min and vm.max bound the count", () => {
+    const min = parseControlConfig({ vm: { usd_per_hour: 0.05, concurrency: 4, min: 2, max: 3 }, slo_ms: 500 });
+    const idle = plan(initialPolicyState(), obs(constant(0, 600), [0, 0, 1]), min, 0).plan;
+    expect(idle.desiredVms).toBe(2);
+    expect(idle.vmGroupStart).not.toBeNull();
+    const busy = plan(initialPolicyState(), obs(constant(500, 600), [0, 0, 1]), min, 0).plan;
+    expect(busy.desiredVms).toBe(3);
+  });
+  it("the state is JSON and an old or missing state is tolerated", () => {
+    const { state } = plan(initialPolicyState(), obs(constant(100, 600), [0, 0, 1]), CFG, 10);
+    expect(JSON.parse(JSON.stringify(state))).toEqual(state);
+    const legacy = { desiredVms: 3, lowerSinceS: null } as unknown as PolicyState;
+    const p = plan(legacy, obs(constant(0, 600), [0, 0, 1]), CFG, 20).plan;
+    expect(p.desiredVms).toBe(0);
+    const empty = plan(initialPolicyState(), { stages: [stage(1)], rate: { perSecond: [] }, vms: { running: 0, booting: 0 } }, CFG, 0).plan;
+    expect(empty.desiredVms).toBe(0);
+    expect(empty.reason.length).toBeGreaterThan(20);
   });
 });

@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { billedMs, costByTier, faasComputeUsd, faasInvocationUsd, faasRequestUsd, faasWaitUsd, LAMBDA_PRICES, vmBilledS, vmUsd, vmUsdPerS, WORKERS_PRICES } from "./cost.js";
+
+describe("cost model", () => {
+  it("Workers: $0.30 per million requests and $0.02 per million CPU-ms, wall time free", () => {
+    expect(faasRequestUsd(WORKERS_PRICES)).toBeCloseTo(0.3e-6, 15);
+    expect(faasComputeUsd(WORKERS_PRICES, 1000)).toBeCloseTo(0.02e-3, 15);
+    expect(faasWaitUsd(WORKERS_PRICES, 1000)).toBe(0);
+    expect(faasInvocationUsd(WORKERS_PRICES, 2.5)).toBeCloseTo(0.3e-6 + 2.5 * 0.02e-6, 15);
+  });
+  it("Lambda: $0.20 per million requests and GB-s of wall time, rounded up to 1 ms", () => {
+    // 1024 MB for 1 s = 1 GB-s.
+    expect(faasComputeUsd(LAMBDA_PRICES, 1000)).toBeCloseTo(0.0000166667, 12);
+    expect(faasWaitUsd(LAMBDA_PRICES, 500)).toBeCloseTo(0.0000166667 / 2, 12);
+    expect(billedMs(LAMBDA_PRICES, 2.1)).toBe(3);
+    expect(faasInvocationUsd(LAMBDA_PRICES, 2.1)).toBeCloseTo(0.2e-6 + 0.003 * 0.0000166667, 15);
+  });
+  it("VMs are billed per second with a minimum", () => {
+    expect(vmUsdPerS(0.085)).toBeCloseTo(0.085 / 3600, 15);
+    expect(vmUsd(0.085, 7200)).toBeCloseTo(0.17, 12);
+    expect(vmBilledS(10.2, 60)).toBe(60);
+    expect(vmBilledS(100.2, 60)).toBe(101);
+    expect(vmBilledS(100, 0)).toBe(100);
+  });
+  it("cost by tier adds the deep invocations' fees", () => {
+    const c = costByTier({ requests: 1e6, workerDeepCalls: 1e6, workerComputeMs: 1e6, vmSeconds: 3600, doRequests: 1e6 }, WORKERS_PRICES, 0.1);
+    expect(c.worker).toBeCloseTo(0.6 + 0.02, 10);
+    expect(c.vm).toBeCloseTo(0.1, 10);
+    expect(c.control).toBeCloseTo(0.15, 10);
+  });
+});
