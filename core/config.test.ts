@@ -31,6 +31,7 @@ describe("parseControlConfig", () => {
       window_s: 900,
       scale_down_delay_s: 60,
       entry: "router",
+      faas_deep: "separate",
       transfer_ms: 3,
       transfer_mb_per_s: 50,
       transfer_usd_per_gb: 0.01,
@@ -38,6 +39,7 @@ describe("parseControlConfig", () => {
       vm: { min_billed_s: 0 },
     });
     expect(c.prices).toEqual(LAMBDA_PRICES);
+    expect(c.faasDeep).toBe("separate");
     expect([c.windowS, c.scaleDownDelayS, c.entry, c.transferMs, c.transferMBps, c.transferUsdPerGb]).toEqual([900, 60, "router", 3, 50, 0.01]);
     expect(c.allowedPlacement).toEqual(["worker", "auto", "vm"]);
     expect(c.vm.minBilledS).toBe(0);
@@ -58,6 +60,7 @@ describe("parseControlConfig", () => {
     expect(errorOf({ prices: "azure" })).toMatch(/prices must be one of "workers", "lambda"/);
     expect(errorOf({ prices: { usd_per_million_requests: -1 } })).toMatch(/prices\.usd_per_million_requests must be >= 0/);
     expect(errorOf({ entry: "edge" })).toMatch(/entry must be "worker" or "router"/);
+    expect(errorOf({ faas_deep: "x" })).toMatch(/faas_deep must be "inline" or "separate"/);
     expect(errorOf({ placement: ["gpu"] })).toMatch(/placement must be an array/);
     expect(errorOf({ placement: ["vm"] })).toMatch(/placement\[0\] is "vm" but entry is "worker"/);
     expect(errorOf([])).toMatch(/must be a JSON object/);

@@ -41,6 +41,12 @@ export interface ControlConfig {
   /** A lower VM count is applied only after it has been wanted for this long (hysteresis). */
   scaleDownDelayS: number;
   entry: Entry;
+  /**
+   * Where a request's deep stages run when they go to FaaS: "inline" in the entry invocation (the
+   * Worker's default), or "separate" in an invocation of their own, which pays one more request fee
+   * (SERFLOW_FAAS_DEEP=separate).
+   */
+  faasDeep: "inline" | "separate";
   /** Worker-to-VM hand-over: one-way network time, throughput and per-GB price of the hidden state. */
   transferMs: number;
   transferMBps: number;
@@ -61,12 +67,13 @@ export const DEFAULT_CONTROL: ControlConfig = {
   windowS: DEFAULT_WINDOW_S,
   scaleDownDelayS: 300,
   entry: "worker",
+  faasDeep: "inline",
   transferMs: 10,
   transferMBps: 100,
   transferUsdPerGb: 0,
 };
 
-const TOP_KEYS = ["vm", "slo_ms", "control_period_s", "prices", "window_s", "scale_down_delay_s", "entry", "transfer_ms", "transfer_mb_per_s", "transfer_usd_per_gb", "placement"];
+const TOP_KEYS = ["vm", "slo_ms", "control_period_s", "prices", "window_s", "scale_down_delay_s", "entry", "faas_deep", "transfer_ms", "transfer_mb_per_s", "transfer_usd_per_gb", "placement"];
 const VM_KEYS = ["usd_per_hour", "concurrency", "boot_s", "min", "max", "min_billed_s"];
 const PRICE_KEYS = ["preset", "usd_per_million_requests", "usd_per_million_cpu_ms", "usd_per_gb_s", "memory_mb", "billing_increment_ms"];
 
@@ -152,6 +159,8 @@ export function parseControlConfig(raw: unknown, base: ControlConfig = DEFAULT_C
   }
   const entry = raw.entry ?? d.entry;
   if (entry !== "worker" && entry !== "router") fail(`entry must be "worker" or "router" (got ${JSON.stringify(raw.entry)})`);
+  const faasDeep = raw.faas_deep ?? d.faasDeep;
+  if (faasDeep !== "inline" && faasDeep !== "separate") fail(`faas_deep must be "inline" or "separate" (got ${JSON.stringify(raw.faas_deep)})`);
   const controlPeriodS = num(raw, "control_period_s", "control_period_s", d.controlPeriodS, { above: 0 });
   const windowGiven = raw.window_s !== undefined;
   const windowS = num(raw, "window_s", "window_s", Math.max(d.windowS, 2 * vm.bootTimeS), { above: 0 });
@@ -169,6 +178,7 @@ export function parseControlConfig(raw: unknown, base: ControlConfig = DEFAULT_C
     windowS,
     scaleDownDelayS: num(raw, "scale_down_delay_s", "scale_down_delay_s", d.scaleDownDelayS, { min: 0 }),
     entry,
+    faasDeep,
     transferMs: num(raw, "transfer_ms", "transfer_ms", d.transferMs, { min: 0 }),
     transferMBps: num(raw, "transfer_mb_per_s", "transfer_mb_per_s", d.transferMBps, { above: 0 }),
     transferUsdPerGb: num(raw, "transfer_usd_per_gb", "transfer_usd_per_gb", d.transferUsdPerGb, { min: 0 }),

@@ -83,11 +83,11 @@ describe("arithmetic", () => {
     expect(p.expectedCostUsdPerHour.totalUsdPerHour).toBeCloseTo(0.072 + 0.036, 9);
     expect(p.stages[0].vmShare).toBeCloseTo(0.8, 4);
   });
-  it("with a Worker entry, the group's overflow pays the deep invocation's fee", () => {
+  it("with separate deep invocations, the group's overflow pays one more fee", () => {
     // Stage 0 on the Worker (entry), stage 1 reached by half the requests. Group {1}:
     // saving per request reaching 1 = fee + CPU(40 ms) = 0.3e-6 + 0.8e-6; W = 0.5 * 0.02 s.
     const o = obs(constant(100, 600), [0.5, 1]);
-    const { plan: p } = plan(initialPolicyState(), o, CFG, 0);
+    const { plan: p } = plan(initialPolicyState(), o, { ...CFG, faasDeep: "separate" }, 0);
     const fee = 0.3e-6;
     const cpu = 40 * 0.02e-6;
     expect(p.expectedCostUsdPerHour.faasOnlyUsdPerHour).toBeCloseTo(100 * (fee + cpu + 0.5 * cpu) * 3600, 9);
@@ -104,6 +104,12 @@ describe("arithmetic", () => {
 });
 
 describe("placement (S-CIP)", () => {
+  it("with inline deep stages, a VM saves only the deep stages' compute", () => {
+    const o = obs(constant(100, 600), [0.5, 1]);
+    const { plan: p } = plan(initialPolicyState(), o, CFG, 0);
+    const uStar = ((0.05 / 3600 / 4) * (0.5 * 0.02)) / (0.5 * 40 * 0.02e-6);
+    expect(p.breakEvenUtilisation).toBeCloseTo(uStar, 4);
+  });
   it("a stage reached by few requests stays on FaaS; the same rate reaching it goes to VMs", () => {
     const few = plan(initialPolicyState(), obs(constant(100, 600), [0.97, 0, 1]), CFG, 0).plan;
     expect(few.vmGroupStart).toBeNull();

@@ -8,11 +8,12 @@
  *    stages 0..j-1 run on FaaS (Workers). Every start j the manifest allows is priced, and "no VM".
  * 2. For a group, the work one arriving request brings to a VM is W = sum_{i>=j} r_i * E[s_i^vm]
  *    slot-seconds, and serving it there instead of on FaaS saves S dollars: the FaaS CPU / GB-s of those
- *    stages plus one invocation fee (the deep-stage invocation when j > 0; with entry "router" and j = 0
- *    the whole request avoids FaaS), minus what a Lambda prefix pays while it waits for the VM and the
- *    hidden state's transfer price. A slot-second on a VM costs p_vm / k, so the break-even
- *    utilisation is u* = (p_vm / k) * W / S. (A group's overflow also pays that deep-stage fee, which
- *    "no group" does not: the group must beat "all on FaaS" on total expected cost too.)
+ *    stages, plus an invocation fee when one is avoided (entry "router" with j = 0: the whole request
+ *    skips FaaS; faasDeep "separate": the deep stages' own invocation), minus what a Lambda prefix pays
+ *    while it waits for the VM and the hidden state's transfer price. A slot-second on a VM costs
+ *    p_vm / k, so the break-even utilisation is u* = (p_vm / k) * W / S. (With faasDeep "separate" a
+ *    group's overflow pays that extra fee, which "no group" does not: a group must also beat "all on
+ *    FaaS" on total expected cost.)
  * 3. T-CIP: the load L = lambda * W (slot-seconds per second) is read as a distribution over the recent
  *    window (each second counts, recent seconds weigh more, time constant >= the boot time, so a VM
  *    started now is judged on the load that will still be there when it is up). Per request, routing
@@ -326,8 +327,11 @@ export function plan(stateIn: PolicyState, obs: Observations, config: ControlCon
     // prefix is billed while it waits for the VM; the hidden state may have a transfer price.
     const groupMsPerReach = r[j] > 0 ? (1000 * workS) / r[j] : 0;
     const extraPerReach = j > 0 ? faasWaitUsd(prices, hopMs + groupMsPerReach) + (stateBytes * config.transferUsdPerGb) / 1e9 : 0;
-    const savingUsd = r[j] * fee + compute - r[j] * extraPerReach;
-    const penaltyUsd = j > 0 ? r[j] * fee : 0;
+    // The fee is saved when the whole request avoids FaaS (j = 0) or when the deep stages would have
+    // had an invocation of their own (faasDeep "separate", which then charges the group's overflow).
+    const deepFee = j > 0 && config.faasDeep === "separate" ? fee : 0;
+    const savingUsd = (j === 0 ? fee : deepFee) * r[j] + compute - r[j] * extraPerReach;
+    const penaltyUsd = deepFee * r[j];
     const g: GroupEval = { start: j, workS, savingUsd, penaltyUsd, uStar: Infinity, wantedVms: 0, nextUtil: 0, lastUtil: 0, costUsdPerS: faasOnlyPerS, p99PathMs: p99, feasible: false, why: "" };
     groups.push(g);
     if (r[j] <= 0 || workS <= 0) {
