@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { runLoad, DEFAULT_LOAD } from "../../scripts/load-gen.js";
 import { admin, testStack, until } from "./helpers.js";
 
-const CONFIG = { vm: { usd_per_hour: 0.00001, concurrency: 4, boot_s: 4, min: 0, max: 2 }, slo_ms: 1000, control_period_s: 1, scale_down_delay_s: 8 };
+// A short rate window so the test sees the scale-down within a minute of the load ending.
+const CONFIG = { vm: { usd_per_hour: 0.00001, concurrency: 4, boot_s: 4, min: 0, max: 2 }, slo_ms: 1000, control_period_s: 1, scale_down_delay_s: 8, window_s: 40 };
 let stack: Awaited<ReturnType<typeof testStack>> | null = null;
 afterAll(async () => {
   await stack?.stop();
