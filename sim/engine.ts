@@ -1,0 +1,380 @@
+// The simulator's engine: replays a workload second by second through one policy.
+//
+// Each second: (1) at the policy's control period it decides a VM count and a VM-group start (and,
+// for LIBRA, a VM quota); VMs are billed from that decision, serve bootTimeS later, and scale-down
+// cancels booting VMs first, then drains the least busy running one. (2) The second's arrivals are
+// routed in time order. A VM pool is a min-heap of slot free times (one entry per slot of every live
+// or booting VM): a request that reaches the VM group takes a slot that is free at its arrival at the
+// VM, or (queueing policies) waits for the earliest one; otherwise it runs on FaaS, which never
+// queues. A request that reaches a VM finishes its remaining stages there. This is event-driven per VM
+// slot without an event queue: slots are the only shared resource, and routing is FIFO in time.
+import { billedMs, faasRequestUsd, vmBilledS, vmUsd } from "../core/cost.js";
+import type { ControlConfig } from "../core/config.js";
+import { arrivalsInto, Workload } from "./workload.js";
+
+export type RouteMode = "faas" | "noqueue" | "queue" | "spock";
+
+export interface Decision {
+  vms: number;
+  /** First stage of the VM group; null: everything on FaaS. */
+  groupStart: number | null;
+  /** Most requests per second sent to VMs (LIBRA's 80% share); default unlimited. */
+  vmQuotaPerS?: number;
+}
+
+export interface EngineView {
+  t: number;
+  /** Arrivals per second so far (index = second). */
+  arrivals: Int32Array;
+  /** Exits per second and stage: exits[t * N + i]. */
+  exits: Int32Array;
+  running: number;
+  booting: number;
+  /** VM slot-seconds of work started, and slot-seconds of running capacity, since the last decision. */
+  busySlotS: number;
+  capacitySlotS: number;
+  workload: Workload;
+  cfg: ControlConfig;
+}
+
+export interface Controller {
+  name: string;
+  mode: RouteMode;
+  periodS: number;
+  /** VMs running (already booted) at t = 0: a warm start for policies that cannot serve without VMs. */
+  initialVms?(w: Workload, cfg: ControlConfig): number;
+  decide(view: EngineView): Decision;
+}
+
+export interface RunResult {
+  policy: string;
+  cost_usd: number;
+  slo_attainment: number;
+  p50_ms: number;
+  p99_ms: number;
+  requests: number;
+  dropped: number;
+  vm_seconds: number;
+  faas_requests: number;
+  vm_cost_usd: number;
+  faas_cost_usd: number;
+  transfer_cost_usd: number;
+  mean_vms: number;
+  vm_utilisation: number;
+  wall_s: number;
+}
+
+export interface RunSeries {
+  arrivals: Int32Array;
+  vms: Float32Array;
+  faas: Int32Array;
+}
+
+export interface RunOptions {
+  progress?: (fraction: number) => void;
+  series?: boolean;
+}
+
+// Latency histogram: 1% wide log buckets from 1 microsecond.
+const H_BASE_MS = 0.001;
+const H_LOG = Math.log(1.01);
+const H_BUCKETS = 2400;
+
+export class LatencyHistogram {
+  readonly counts = new Float64Array(H_BUCKETS);
+  total = 0;
+  add(ms: number): void {
+    let b = ms > H_BASE_MS ? Math.floor(Math.log(ms / H_BASE_MS) / H_LOG) + 1 : 0;
+    if (b >= H_BUCKETS) b = H_BUCKETS - 1;
+    this.counts[b]++;
+    this.total++;
+  }
+  quantile(q: number): number {
+    if (this.total === 0) return 0;
+    const rank = q * this.total;
+    let seen = 0;
+    for (let b = 0; b < H_BUCKETS; b++) {
+      seen += this.counts[b];
+      if (seen >= rank && this.counts[b] > 0) return b === 0 ? H_BASE_MS : H_BASE_MS * Math.exp((b - 0.5) * H_LOG);
+    }
+    return H_BASE_MS * Math.exp((H_BUCKETS - 1) * H_LOG);
+  }
+}
+
+/** Min-heap of slot free times. */
+class SlotHeap {
+  a = new Float64Array(64);
+  n = 0;
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = new Float64Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    let i = this.n++;
+    const a = this.a;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p] <= v) break;
+      a[i] = a[p];
+      i = p;
+    }
+    a[i] = v;
+  }
+  /** Replaces the minimum with v. */
+  replaceTop(v: number): void {
+    this.siftDown(0, v);
+  }
+  private siftDown(i: number, v: number): void {
+    const a = this.a;
+    const n = this.n;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && a[c + 1] < a[c]) c++;
+      if (a[c] >= v) break;
+      a[i] = a[c];
+      i = c;
+    }
+    a[i] = v;
+  }
+  pop(): number {
+    const top = this.a[0];
+    const last = this.a[--this.n];
+    if (this.n > 0) this.siftDown(0, last);
+    return top;
+  }
+  /** Removes and returns the largest entry (O(n); scaling events only). */
+  popMax(): number {
+    let m = 0;
+    for (let i = 1; i < this.n; i++) if (this.a[i] > this.a[m]) m = i;
+    const v = this.a[m];
+    const last = this.a[--this.n];
+    if (m < this.n) {
+      // The largest entry has no children below it that are smaller than `last`'s parent chain
+      // requires: put `last` there and let it rise (it cannot need to sink below a maximum's place).
+      const a = this.a;
+      let i = m;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (a[p] <= last) break;
+        a[i] = a[p];
+        i = p;
+      }
+      a[i] = last;
+      if (i === m) this.siftDown(m, last);
+    }
+    return v;
+  }
+  max(): number {
+    let m = -Infinity;
+    for (let i = 0; i < this.n; i++) if (this.a[i] > m) m = this.a[i];
+    return m;
+  }
+}
+
+interface Vm {
+  start: number;
+  ready: number;
+}
+
+export function runPolicy(w: Workload, ctl: Controller, opts: RunOptions = {}): { result: RunResult; series?: RunSeries } {
+  const t0 = Date.now();
+  const cfg = w.cfg;
+  const { trace, scale, N } = w;
+  const T = trace.length;
+  const N1 = N + 1;
+  const k = cfg.vm.slots;
+  const boot = cfg.vm.bootTimeS;
+  const prices = cfg.prices;
+  const fee = faasRequestUsd(prices);
+  const vmPS = w.vmPS;
+  const faasPS = w.faasPS;
+  const hopMs = w.hopMs;
+  const P = w.P;
+  const slo = cfg.sloMs;
+  const entryWorker = cfg.entry === "worker";
+  const deepSeparate = cfg.faasDeep === "separate";
+  const lambdaLike = prices.usdPerGbS > 0;
+  const incr = prices.billingIncrementMs;
+  const mode = ctl.mode;
+  const QUEUE = mode === "queue";
+  const SPOCK = mode === "spock";
+  const useVms = mode !== "faas";
+
+  const arrivals = new Int32Array(T);
+  const exits = new Int32Array(T * N);
+  const vmSeries = opts.series ? new Float32Array(T) : null;
+  const faasSeries = opts.series ? new Int32Array(T) : null;
+  const hist = new LatencyHistogram();
+  const heap = new SlotHeap();
+  const vms: Vm[] = [];
+  let vmSeconds = 0;
+  let vmSecondsLive = 0; // for mean VMs
+  let busySlotS = 0;
+  let capacitySlotS = 0;
+  let totalBusySlotS = 0;
+  let fees = 0;
+  let cpuMs = 0;
+  let wallBilledMs = 0;
+  let transferUsd = 0;
+  let faasRequests = 0;
+  let requests = 0;
+  let withinSlo = 0;
+
+  const bill = (vm: Vm, end: number) => {
+    vmSeconds += vmBilledS(end - vm.start, cfg.vm.minBilledS);
+  };
+  const addVm = (t: number, ready: number) => {
+    vms.push({ start: t, ready });
+    for (let s = 0; s < k; s++) heap.push(ready);
+  };
+  const scaleTo = (target: number, t: number) => {
+    while (vms.length < target) addVm(t, t + boot);
+    while (vms.length > target) {
+      // Cancel the VM that would be ready last if one is booting, else drain the oldest running one.
+      let bi = -1;
+      for (let i = 0; i < vms.length; i++) if (vms[i].ready > t && (bi < 0 || vms[i].ready > vms[bi].ready)) bi = i;
+      let end = t;
+      if (bi >= 0) {
+        for (let s = 0; s < k; s++) heap.popMax();
+        bill(vms[bi], t);
+        vms.splice(bi, 1);
+      } else {
+        for (let s = 0; s < k; s++) end = Math.max(end, heap.pop());
+        bill(vms[0], end);
+        vms.shift();
+      }
+    }
+  };
+
+  if (ctl.initialVms) {
+    const n = ctl.initialVms(w, cfg);
+    for (let i = 0; i < n; i++) addVm(0, 0);
+  }
+
+  const rng = w.stream();
+  let buf = new Float64Array(1024);
+  let j = -1; // group start; -1 = none
+  let quota = Infinity;
+  let quotaPerS = Infinity;
+  let seg = 0;
+  let cum = w.segCum[0];
+  const progressEvery = Math.max(1, Math.floor(T / 100));
+  const view: EngineView = { t: 0, arrivals, exits, running: 0, booting: 0, busySlotS: 0, capacitySlotS: 0, workload: w, cfg };
+
+  for (let t = 0; t < T; t++) {
+    let running = 0;
+    for (let i = 0; i < vms.length; i++) if (vms[i].ready <= t) running++;
+    const booting = vms.length - running;
+    if (t % ctl.periodS === 0) {
+      view.t = t;
+      view.running = running;
+      view.booting = booting;
+      view.busySlotS = busySlotS;
+      view.capacitySlotS = capacitySlotS;
+      const d = ctl.decide(view);
+      busySlotS = 0;
+      capacitySlotS = 0;
+      scaleTo(Math.max(0, Math.round(d.vms)), t);
+      j = d.groupStart === null || d.vms <= 0 ? -1 : d.groupStart;
+      quotaPerS = d.vmQuotaPerS ?? Infinity;
+    }
+    while (seg + 1 < w.segStart.length && w.segStart[seg + 1] <= t) cum = w.segCum[++seg];
+    let runNow = 0;
+    for (let i = 0; i < vms.length; i++) if (vms[i].ready <= t) runNow++;
+    const bootNow = vms.length - runNow;
+    capacitySlotS += runNow * k;
+    vmSecondsLive += vms.length;
+    if (vmSeries) vmSeries[t] = vms.length;
+    quota = quotaPerS;
+
+    const n = Workload.countAt(trace, scale, t, rng);
+    arrivals[t] = n;
+    if (n > buf.length) buf = new Float64Array(n * 2);
+    const times = arrivalsInto(buf, n, rng);
+    let faasThisSecond = 0;
+    for (let r = 0; r < n; r++) {
+      const a = t + times[r];
+      const ue = rng.next();
+      let e = 0;
+      while (e < N - 1 && ue >= cum[e]) e++;
+      const o = ((rng.next() * P) | 0) * N1;
+      exits[t * N + e]++;
+      requests++;
+      let lat: number;
+      let served = false;
+      if (useVms && j >= 0 && e >= j && heap.n > 0 && quota > 0) {
+        const pre = faasPS[o + j] - faasPS[o];
+        const hop = j > 0 ? hopMs[j] : entryWorker ? 2 * cfg.transferMs : 0;
+        const tv = a + (pre + hop) / 1000;
+        const top = heap.a[0];
+        let start = -1;
+        if (top <= tv) start = tv;
+        else if (QUEUE || (SPOCK && bootNow === 0)) start = top;
+        if (start >= 0) {
+          const vmt = vmPS[o + e + 1] - vmPS[o + j];
+          heap.replaceTop(start + vmt / 1000);
+          busySlotS += vmt / 1000;
+          totalBusySlotS += vmt / 1000;
+          lat = pre + hop + (start - tv) * 1000 + vmt;
+          served = true;
+          quota--;
+          if (j > 0 || entryWorker) {
+            fees++;
+            cpuMs += pre;
+            if (lambdaLike) wallBilledMs += incr > 0 ? Math.ceil(lat / incr) * incr : lat;
+            transferUsd += w.hopUsd[j];
+          }
+        }
+      }
+      if (!served) {
+        lat = faasPS[o + e + 1] - faasPS[o];
+        faasRequests++;
+        faasThisSecond++;
+        cpuMs += lat;
+        if (deepSeparate && j > 0 && e >= j) {
+          fees += 2;
+          if (lambdaLike) {
+            const deep = faasPS[o + e + 1] - faasPS[o + j];
+            wallBilledMs += (incr > 0 ? Math.ceil(lat / incr) * incr : lat) + (incr > 0 ? Math.ceil(deep / incr) * incr : deep);
+          }
+        } else {
+          fees++;
+          if (lambdaLike) wallBilledMs += incr > 0 ? Math.ceil(lat / incr) * incr : lat;
+        }
+      }
+      hist.add(lat!);
+      if (lat! <= slo) withinSlo++;
+    }
+    if (faasSeries) faasSeries[t] = faasThisSecond;
+    if (opts.progress && t % progressEvery === 0) opts.progress(t / T);
+  }
+  // End of the trace: every VM is billed until then, or until its queue has drained.
+  const drainEnd = Math.max(T, heap.n > 0 ? heap.max() : T);
+  for (const vm of vms) bill(vm, vm.ready > T ? T : drainEnd);
+
+  const vmCost = vmUsd(cfg.vm.costUsdPerHour, vmSeconds);
+  const faasCost = fees * fee + (cpuMs * prices.usdPerMillionCpuMs) / 1e6 + (wallBilledMs / 1000) * (prices.memoryMb / 1024) * prices.usdPerGbS;
+  const result: RunResult = {
+    policy: ctl.name,
+    cost_usd: vmCost + faasCost + transferUsd,
+    slo_attainment: requests > 0 ? withinSlo / requests : 1,
+    p50_ms: hist.quantile(0.5),
+    p99_ms: hist.quantile(0.99),
+    requests,
+    dropped: 0,
+    vm_seconds: vmSeconds,
+    faas_requests: faasRequests,
+    vm_cost_usd: vmCost,
+    faas_cost_usd: faasCost,
+    transfer_cost_usd: transferUsd,
+    mean_vms: vmSecondsLive / T,
+    vm_utilisation: vmSeconds > 0 ? totalBusySlotS / (vmSeconds * k) : 0,
+    wall_s: (Date.now() - t0) / 1000,
+  };
+  return { result, series: vmSeries ? { arrivals, vms: vmSeries, faas: faasSeries! } : undefined };
+}
+
+/** Billed ms of one invocation (exported for tests). */
+export { billedMs };

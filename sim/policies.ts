@@ -1,0 +1,196 @@
+// The policies compared by the simulator (DESIGN section 6). Each is a Controller: a routing mode and
+// a decision every periodS seconds. `serflow` calls core/policy.ts plan() unchanged.
+import { percentilesFromMedianP99 } from "../core/lognormal.js";
+import { initialPolicyState, plan, type Observations, type PolicyState } from "../core/policy.js";
+import type { Controller, EngineView } from "./engine.js";
+import type { Workload } from "./workload.js";
+
+export const POLICIES = ["faas-only", "vm-max", "vm-autoscale", "spock", "libra", "serflow", "oracle"] as const;
+export type PolicyName = (typeof POLICIES)[number];
+
+/** Reactive autoscaling (vm-autoscale, spock): thresholds on VM utilisation over the period. */
+export const AUTOSCALE = { periodS: 30, scaleOutAbove: 0.7, scaleInBelow: 0.3, scaleInCooldownS: 300 } as const;
+/** LIBRA as described in DESIGN section 6. */
+export const LIBRA = { periodS: 300, alpha: 0.2, vmShare: 0.8 } as const;
+/** Window over which the serflow adapter measures exit fractions (as the stats DO would). */
+export const EXIT_WINDOW_S = 120;
+
+/** Mean VM slot-seconds per request over the exit-fraction segments, the largest of them. */
+function maxMeanWorkS(w: Workload): number {
+  const vmMean = w.profile.stages.map((s) => percentilesFromMedianP99(s.vm_ms.median, s.vm_ms.p99).mean / 1000);
+  let best = 0;
+  for (const exits of w.segExit) {
+    let r = 1;
+    let work = 0;
+    for (let i = 0; i < w.N; i++) {
+      work += r * vmMean[i];
+      r *= 1 - (i === w.N - 1 ? 1 : exits[i]);
+    }
+    best = Math.max(best, work);
+  }
+  return best;
+}
+
+/** Whole-model VM time when every stage runs (LIBRA's uniform runtime). */
+function fullModelS(w: Workload): number {
+  return w.profile.stages.reduce((a, s) => a + percentilesFromMedianP99(s.vm_ms.median, s.vm_ms.p99).mean / 1000, 0);
+}
+
+export function faasOnly(): Controller {
+  return { name: "faas-only", mode: "faas", periodS: 1e9, decide: () => ({ vms: 0, groupStart: null }) };
+}
+
+/** VMs for the peak second of the trace (exit-aware mean work), provisioned from the start; requests queue. */
+export function vmMax(): Controller {
+  let n = 1;
+  return {
+    name: "vm-max",
+    mode: "queue",
+    periodS: 1e9,
+    initialVms(w, cfg) {
+      const peak = Math.max(...w.trace) * w.scale;
+      n = Math.max(1, Math.ceil((peak * maxMeanWorkS(w)) / cfg.vm.slots));
+      return n;
+    },
+    decide: () => ({ vms: n, groupStart: 0 }),
+  };
+}
+
+/** Reactive thresholds (scale out above 70% busy, in below 30% after a cooldown); VMs only, or Spock's mix. */
+function autoscale(name: string, mode: "queue" | "spock"): Controller {
+  let n = 1;
+  let lastChange = -Infinity;
+  return {
+    name,
+    mode,
+    periodS: AUTOSCALE.periodS,
+    initialVms(w, cfg) {
+      // Warm start: enough VMs for the first minute at 50% utilisation.
+      const first = w.trace.slice(0, 60);
+      const rate = (first.reduce((a, b) => a + b, 0) / Math.max(1, first.length)) * w.scale;
+      n = Math.max(1, Math.ceil((rate * maxMeanWorkS(w)) / (0.5 * cfg.vm.slots)));
+      return n;
+    },
+    decide(v: EngineView) {
+      if (v.t > 0 && v.capacitySlotS > 0) {
+        const u = v.busySlotS / v.capacitySlotS;
+        const total = v.running + v.booting;
+        if (u > AUTOSCALE.scaleOutAbove) {
+          n = Math.min(v.cfg.vm.max * 100, Math.max(total + 1, Math.ceil((v.running * u) / AUTOSCALE.scaleOutAbove)));
+          lastChange = v.t;
+        } else if (u < AUTOSCALE.scaleInBelow && v.booting === 0 && v.t - lastChange >= AUTOSCALE.scaleInCooldownS && total > 1) {
+          n = total - 1;
+          lastChange = v.t;
+        }
+      }
+      return { vms: n, groupStart: 0 };
+    },
+  };
+}
+
+export const vmAutoscale = (): Controller => autoscale("vm-autoscale", "queue");
+/** Spock: reactive VM autoscaling; FaaS serves only while VMs are booting (otherwise requests queue). */
+export const spock = (): Controller => autoscale("spock", "spock");
+
+/**
+ * LIBRA: the whole model as one unit with a uniform runtime (every request costed as the full model);
+ * every 300 s, EWMA (alpha 0.2) of the window's mean rate and deviation; VMs for mean + 1 sigma; 80% of
+ * that share goes to VMs (a per-second quota, while a slot is free), the rest to FaaS.
+ */
+export function libra(): Controller {
+  let mu = -1;
+  let sigma = 0;
+  return {
+    name: "libra",
+    mode: "noqueue",
+    periodS: LIBRA.periodS,
+    decide(v: EngineView) {
+      if (v.t === 0) return { vms: 0, groupStart: 0, vmQuotaPerS: 0 };
+      const from = Math.max(0, v.t - LIBRA.periodS);
+      let s = 0;
+      let ss = 0;
+      for (let i = from; i < v.t; i++) {
+        s += v.arrivals[i];
+        ss += v.arrivals[i] * v.arrivals[i];
+      }
+      const m = s / (v.t - from);
+      const sd = Math.sqrt(Math.max(0, ss / (v.t - from) - m * m));
+      if (mu < 0) {
+        mu = m;
+        sigma = sd;
+      } else {
+        mu = LIBRA.alpha * m + (1 - LIBRA.alpha) * mu;
+        sigma = LIBRA.alpha * sd + (1 - LIBRA.alpha) * sigma;
+      }
+      const rate = mu + sigma;
+      const vms = Math.ceil((rate * fullModelS(v.workload)) / v.cfg.vm.slots);
+      return { vms, groupStart: 0, vmQuotaPerS: LIBRA.vmShare * rate };
+    },
+  };
+}
+
+/** Serflow: the observations the stats DO would report, handed to core/policy.ts plan() unchanged. */
+export function serflow(): Controller {
+  let state: PolicyState = initialPolicyState();
+  let pcts: { vm: ReturnType<typeof percentilesFromMedianP99>[]; faas: ReturnType<typeof percentilesFromMedianP99>[] } | null = null;
+  return {
+    name: "serflow",
+    mode: "noqueue",
+    periodS: 0, // set by makeController from the config
+    decide(v: EngineView) {
+      const w = v.workload;
+      const N = w.N;
+      pcts ??= {
+        vm: w.profile.stages.map((s) => percentilesFromMedianP99(s.vm_ms.median, s.vm_ms.p99)),
+        faas: w.profile.stages.map((s) => percentilesFromMedianP99(s.faas_ms.median, s.faas_ms.p99)),
+      };
+      // Exit fractions measured over the recent window; the profile's values before any traffic.
+      const from = Math.max(0, v.t - EXIT_WINDOW_S);
+      const ex = new Array<number>(N).fill(0);
+      for (let t = from; t < v.t; t++) for (let i = 0; i < N; i++) ex[i] += v.exits[t * N + i];
+      const prior = w.segExit[w.segmentAt(v.t)];
+      let reached = ex.reduce((a, b) => a + b, 0);
+      const exitFraction: number[] = [];
+      for (let i = 0; i < N; i++) {
+        exitFraction.push(reached > 0 ? ex[i] / reached : prior[i]);
+        reached -= ex[i];
+      }
+      const from2 = Math.max(0, v.t - v.cfg.windowS);
+      const obs: Observations = {
+        stages: w.profile.stages.map((s, i) => ({
+          exitFraction: exitFraction[i],
+          vmMs: pcts!.vm[i],
+          faasMs: pcts!.faas[i],
+          stateBytes: s.state_bytes ?? 0,
+        })),
+        rate: { perSecond: Array.from(v.arrivals.subarray(from2, v.t)) },
+        vms: { running: v.running, booting: v.booting },
+      };
+      const out = plan(state, obs, v.cfg, v.t);
+      state = out.state;
+      return { vms: out.plan.desiredVms, groupStart: out.plan.vmGroupStart };
+    },
+  };
+}
+
+export function makeController(name: PolicyName, controlPeriodS: number): Controller {
+  switch (name) {
+    case "faas-only":
+      return faasOnly();
+    case "vm-max":
+      return vmMax();
+    case "vm-autoscale":
+      return vmAutoscale();
+    case "spock":
+      return spock();
+    case "libra":
+      return libra();
+    case "serflow": {
+      const c = serflow();
+      c.periodS = Math.max(1, Math.round(controlPeriodS));
+      return c;
+    }
+    case "oracle":
+      throw new Error("oracle is a bound, not a controller: use lowerBound()");
+  }
+}

@@ -1,0 +1,20 @@
+// Traces: one non-negative integer per line, the requests arriving in that second.
+import { readFileSync } from "node:fs";
+
+export function parseTrace(text: string, source = "trace"): number[] {
+  const out: number[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i].trim();
+    if (l === "") continue;
+    const v = Number(l);
+    if (!Number.isInteger(v) || v < 0) throw new Error(`${source}:${i + 1}: expected a non-negative integer, got "${l.slice(0, 40)}"`);
+    out.push(v);
+  }
+  if (out.length === 0) throw new Error(`${source}: no data`);
+  return out;
+}
+
+export function loadTrace(file: string): number[] {
+  return parseTrace(readFileSync(file, "utf8"), file);
+}
