@@ -63,7 +63,7 @@ async function vmRatio(vmUrl: string, key: string) {
   const overHttp = await throughput(total, concurrency, async (i) => {
     const frame = frames[i % frames.length];
     const headers = await signRequest(key, "POST", DEEP_PATH, frame);
-    const res = await fetch(vmUrl + DEEP_PATH, { method: "POST", body: frame, headers });
+    const res = await fetch(vmUrl + DEEP_PATH, { method: "POST", body: frame as Uint8Array<ArrayBuffer>, headers });
     if (!res.ok) throw new Error(`vm answered ${res.status}`);
     await res.arrayBuffer();
   });

@@ -41,7 +41,9 @@ const colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 const charts = {}, hist = { t: [] }, prev = {};
 function chart(id, labels) {
   const series = [{}].concat(labels.map((l, i) => ({ label: l, stroke: colors[i % colors.length], width: 2 })));
-  charts[id] = { u: new uPlot({ width: W(), height: H, series, axes: [{}, {}], scales: { x: { time: true } } }, [[]].concat(labels.map(() => [])), document.getElementById(id)), labels };
+  // Costs per 1,000 requests are fractions of a cent: print them in scientific notation.
+  const y = id === "c-cost" ? { size: 64, values: (u, vals) => vals.map((v) => (v == null ? "" : v.toExponential(1))) } : {};
+  charts[id] = { u: new uPlot({ width: W(), height: H, series, axes: [{}, y], scales: { x: { time: true } } }, [[]].concat(labels.map(() => [])), document.getElementById(id)), labels };
 }
 function push(id, values) {
   const c = charts[id];
@@ -84,6 +86,7 @@ async function tick() {
     document.getElementById("err").textContent = "";
   } catch (e) { document.getElementById("err").textContent = String(e); }
 }
+window.serflowCharts = charts;
 tick(); setInterval(tick, ${DASHBOARD_REFRESH_MS});
 </script></body></html>`;
 }

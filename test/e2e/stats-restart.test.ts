@@ -2,6 +2,7 @@
 // and survive a restart of the local server (Durable Object storage on disk).
 import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { admin, heldout, testStack, until } from "./helpers.js";
 
 const metrics = JSON.parse(readFileSync(new URL("../../models/mnist/metrics.json", import.meta.url), "utf8"));
@@ -41,6 +42,19 @@ describe("stats after 1,000 requests, and after a restart", () => {
     stats.stages.forEach((s: any, i: number) => expect(Math.abs(s.exits / 1000 - metrics.exit_fractions_by_stage[i])).toBeLessThan(0.05));
     expect(stats.ingestion_rps.mean).toBeGreaterThan(0);
     expect(stats.stages[0].service_ms.worker.p50).not.toBeNull();
+    // /metrics parses as Prometheus text and agrees with the stats endpoint.
+    const text = await (await fetch(`${stack.url}/metrics`, { headers: { authorization: `Bearer ${stack.adminToken}` } })).text();
+    const families = parsePrometheusTextFormat(text) as any[];
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      Number(families.find((f) => f.name === name)?.metrics.find((m: any) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value);
+    expect(value("serflow_requests_total", { model: "mnist" })).toBe(stats.requests);
+    stats.stages.forEach((s: any) => {
+      expect(value("serflow_stage_arrivals_total", { model: "mnist", stage: String(s.stage) })).toBe(s.arrivals);
+      expect(value("serflow_stage_exits_total", { model: "mnist", stage: String(s.stage) })).toBe(s.exits);
+    });
+    const compute = families.find((f) => f.name === "serflow_compute_seconds");
+    expect(compute.type).toBe("HISTOGRAM");
+    expect(families.find((f) => f.name === "serflow_cost_usd_total").metrics.length).toBe(3);
     const plan = await admin(stack, "/v2/models/mnist/plan");
     expect(plan.stages).toHaveLength(3);
     expect(plan.reason).toMatch(/Workers|VM/);

@@ -1,0 +1,50 @@
+// The dashboard in a real browser (Debian's Chromium driven by playwright-core) during a load: the
+// charts draw, keep updating, and a screenshot is saved to docs/dashboard.png.
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { chromium, type Browser } from "playwright-core";
+import { runLoad, DEFAULT_LOAD } from "../../scripts/load-gen.js";
+import { testStack } from "./helpers.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SHOT = fileURLToPath(new URL("../../docs/dashboard.png", import.meta.url));
+let stack: Awaited<ReturnType<typeof testStack>> | null = null;
+let browser: Browser | null = null;
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+describe("dashboard", () => {
+  it("shows live charts that update during a load", async () => {
+    stack = await testStack({ vm: { usd_per_hour: 0.00001, boot_s: 3, max: 1 }, control_period_s: 1 });
+    const load = runLoad({ ...DEFAULT_LOAD, url: stack.url, rps: 60, durationS: 25, pattern: "step" });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    // Without the token the page is refused.
+    expect((await page.goto(`${stack.url}/dashboard`))!.status()).toBe(401);
+    await page.goto(`${stack.url}/dashboard?token=${stack.adminToken}`);
+    await page.waitForFunction(() => Number(document.getElementById("updated")?.dataset.ticks ?? 0) >= 3, undefined, { timeout: 30_000 });
+    expect(await page.locator(".uplot canvas").count()).toBeGreaterThanOrEqual(6);
+    const first = await page.evaluate(() => (window as any).serflowCharts["c-rate"].u.data[0].length);
+    const requestsBefore = await page.locator("#updated").textContent();
+    await page.waitForTimeout(6_000);
+    const later = await page.evaluate(() => (window as any).serflowCharts["c-rate"].u.data[0].length);
+    expect(later).toBeGreaterThan(first);
+    expect(await page.locator("#updated").textContent()).not.toBe(requestsBefore);
+    // The rate chart has seen traffic, and the plan explains itself.
+    const maxRate = await page.evaluate(() => Math.max(...(window as any).serflowCharts["c-rate"].u.data[1].filter((x: number | null) => x !== null)));
+    expect(maxRate).toBeGreaterThan(0);
+    expect((await page.locator("#plan").textContent())!.length).toBeGreaterThan(20);
+    await page.waitForTimeout(8_000);
+    await page.screenshot({ path: SHOT, fullPage: true });
+    expect(errors).toEqual([]);
+    const summary = await load;
+    expect(summary.failed).toBe(0);
+  });
+});
