@@ -9,9 +9,16 @@ export const PRIOR_STAGE_MS = 1;
 /** Workers' timers are coarse (they advance on I/O only): never trust a measured 0. */
 export const MIN_STAGE_MS = 0.02;
 
-function pct(t: TierPercentiles | undefined, fallback: Percentiles | null): Percentiles {
-  if (!t || t.samples === 0 || t.p50 === null) return fallback ?? { mean: PRIOR_STAGE_MS, p50: PRIOR_STAGE_MS, p95: PRIOR_STAGE_MS, p99: PRIOR_STAGE_MS };
-  const f = (v: number | null) => Math.max(MIN_STAGE_MS, v ?? t.p50!);
+/** A tier with no samples, or only zeros (workerd's timers stand still during compute), is unmeasured. */
+function measured(t: TierPercentiles | undefined): t is TierPercentiles {
+  return !!t && t.samples > 0 && (t.p99 ?? 0) > MIN_STAGE_MS;
+}
+
+/** The tier's own percentiles, else the other tier's, else the prior. */
+function pct(own: TierPercentiles | undefined, other: TierPercentiles | undefined): Percentiles {
+  const t = measured(own) ? own : measured(other) ? other : null;
+  if (!t) return { mean: PRIOR_STAGE_MS, p50: PRIOR_STAGE_MS, p95: PRIOR_STAGE_MS, p99: PRIOR_STAGE_MS };
+  const f = (v: number | null) => Math.max(MIN_STAGE_MS, v ?? t.p50 ?? PRIOR_STAGE_MS);
   return { mean: f(t.mean), p50: f(t.p50), p95: f(t.p95), p99: f(t.p99) };
 }
 
@@ -20,14 +27,14 @@ export function observationsFrom(stats: StatsView, vms: { state: string }[], man
   const stages = Array.from({ length: n }, (_, i) => {
     const s = stats.stages[i];
     const exitFraction = s?.window.exit_fraction ?? s?.exit_fraction ?? (i === n - 1 ? 1 : 0);
-    // A tier that has not run the stage borrows the other tier's figures.
-    const worker = pct(s?.service_ms.worker, null);
-    const vm = pct(s?.service_ms.vm, s?.service_ms.worker.samples ? worker : null);
+    // A tier that has not run (or timed) the stage borrows the other tier's figures.
+    const w = s?.service_ms.worker;
+    const v = s?.service_ms.vm;
     const prevShape = i === 0 ? manifest?.input.shape : manifest?.stages[i - 1].hidden_shape;
     return {
       exitFraction,
-      vmMs: vm,
-      faasMs: s?.service_ms.vm.samples && !s.service_ms.worker.samples ? vm : worker,
+      vmMs: pct(v, w),
+      faasMs: pct(w, v),
       stateBytes: prevShape ? rowSize(prevShape) * 4 : 0,
       allowed: manifest?.stages[i].placement ?? "auto",
     };
