@@ -17,6 +17,8 @@ export interface StackOptions {
   vmPool?: boolean;
   firstVmPort?: number;
   cwd?: string;
+  /** Extra Worker vars (e.g. SERFLOW_VM_TIMEOUT_MS). */
+  vars?: Record<string, string>;
 }
 
 export interface Stack {
@@ -41,6 +43,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const wranglerBin = `${ROOT}node_modules/wrangler/bin/wrangler.js`;
   const args = [wranglerBin, "dev", "--local", "--ip", "127.0.0.1", "--port", String(opts.port), "--var", `SERFLOW_CONFIG:${JSON.stringify(opts.config ?? {})}`, "--log-level", "warn", "--show-interactive-dev-session=false"];
   if (opts.persistDir) args.push("--persist-to", opts.persistDir);
+  for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
   const wrangler = spawn(process.execPath, args, {
     cwd,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },

@@ -19,10 +19,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function testStack(config: unknown, persistDir = mkdtempSync(join(tmpdir(), "serflow-e2e-")), vmPool = true): Promise<Stack & { persistDir: string }> {
+export async function testStack(config: unknown, persistDir = mkdtempSync(join(tmpdir(), "serflow-e2e-")), vmPool = true, vars?: Record<string, string>): Promise<Stack & { persistDir: string }> {
   const port = await freePort();
   const lines: string[] = [];
-  const stack = await startStack({ port, config, persistDir, vmPool, firstVmPort: port + 1, log: (l) => lines.push(l) });
+  const stack = await startStack({ port, config, persistDir, vmPool, firstVmPort: port + 1, log: (l) => lines.push(l), vars });
   return Object.assign(stack, { persistDir, logs: lines });
 }
 

@@ -1,0 +1,104 @@
+// `npm run soak -- [--minutes 5] [--rps 100]`: a steady load against the whole local stack (Worker,
+// Durable Objects, VM pool with VMs in use), reporting throughput, failures and each process's memory
+// at start and end. Writes bench/soak.json.
+import { readFileSync, readdirSync, writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { startStack } from "./stack.js";
+import { DEFAULT_LOAD, runLoad } from "./load-gen.js";
+
+const { values: a } = parseArgs({ options: { minutes: { type: "string", default: "5" }, rps: { type: "string", default: "100" } } });
+const durationS = Number(a.minutes) * 60;
+const rps = Number(a.rps);
+/** Memory may grow by at most this much over the soak (caches warm in the first seconds). */
+export const MAX_RSS_GROWTH_MB = 64;
+
+function rssMb(pid: number): number | null {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** pid -> command name for a process and all its descendants. */
+function tree(root: number): Map<number, string> {
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch {}
+  }
+  const out = new Map<number, string>();
+  const walk = (p: number) => {
+    try {
+      out.set(p, readFileSync(`/proc/${p}/comm`, "utf8").trim());
+    } catch {}
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(root);
+  return out;
+}
+
+function snapshot(roots: Array<[string, number]>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [label, pid] of roots) {
+    for (const [p, comm] of tree(pid)) {
+      const mb = rssMb(p);
+      if (mb !== null && mb > 5) out[`${label}:${comm}:${p}`] = Math.round(mb * 10) / 10;
+    }
+  }
+  return out;
+}
+
+const port = 18500 + Math.floor(Math.random() * 100);
+const stack = await startStack({
+  port,
+  config: { vm: { usd_per_hour: 0.00001, concurrency: 4, boot_s: 5, min: 1, max: 2 }, control_period_s: 2 },
+  persistDir: mkdtempSync(join(tmpdir(), "serflow-soak-")),
+  firstVmPort: port + 1,
+  log: () => {},
+});
+try {
+  console.error(`soak: ${rps} req/s for ${durationS} s against ${stack.url} ...`);
+  await new Promise((r) => setTimeout(r, 10_000)); // VMs boot, isolates warm
+  const roots = (): Array<[string, number]> => [["worker", stack.wrangler.pid!], ...stack.pool!.pids().map((p) => ["vm", p] as [string, number])];
+  let start: Record<string, number> = {};
+  let last = 0;
+  const summary = await runLoad({ ...DEFAULT_LOAD, url: stack.url, rps, durationS, pattern: "steady" }, (p) => {
+    if (!Object.keys(start).length && p.elapsedS > 15) start = snapshot(roots());
+    if (p.elapsedS - last >= 30) {
+      last = p.elapsedS;
+      console.error(`  ${p.elapsedS.toFixed(0)}/${durationS}s sent ${p.sent} ok ${p.ok} failed ${p.failed}`);
+    }
+  });
+  const end = snapshot(roots());
+  const growth = Object.fromEntries(Object.keys(end).filter((k) => k in start).map((k) => [k, Math.round((end[k] - start[k]) * 10) / 10]));
+  const result = {
+    measured_at: new Date().toISOString(),
+    rps_target: rps,
+    duration_s: durationS,
+    sent: summary.sent,
+    ok: summary.ok,
+    failed: summary.failed,
+    throughput_rps: Math.round(summary.achievedRps * 10) / 10,
+    latency_ms: summary.latencyMs,
+    routes: summary.routes,
+    rss_mb_start: start,
+    rss_mb_end: end,
+    rss_growth_mb: growth,
+    max_growth_mb: Math.max(0, ...Object.values(growth)),
+    bound_mb: MAX_RSS_GROWTH_MB,
+  };
+  writeFileSync(fileURLToPath(new URL("../bench/soak.json", import.meta.url)), JSON.stringify(result, null, 2) + "\n");
+  console.log(JSON.stringify(result, null, 2));
+  if (summary.failed > 0 || result.max_growth_mb > MAX_RSS_GROWTH_MB) process.exitCode = 1;
+} finally {
+  await stack.stop();
+}
