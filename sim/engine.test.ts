@@ -1,0 +1,191 @@
+// Correctness of the simulator: conservation, cost accounting by hand, boot delay, determinism, and the
+// oracle as a lower bound on random small cases.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { parseControlConfig, type ControlConfig } from "../core/config.js";
+import { runPolicy, type Controller } from "./engine.js";
+import { lowerBound } from "./oracle.js";
+import { makeController, POLICIES } from "./policies.js";
+import { parseProfile, type Profile } from "./profile.js";
+import { simulate, type SimSettings } from "./run.js";
+import { Workload } from "./workload.js";
+
+/** Constant service times (median = p99 gives a zero-variance lognormal). */
+function constProfile(stages: { exit: number; vm: number; faas: number; bytes?: number }[]): Profile {
+  return parseProfile({
+    name: "const",
+    stages: stages.map((s) => ({ exit_fraction: s.exit, vm_ms: { median: s.vm, p99: s.vm }, faas_ms: { median: s.faas, p99: s.faas }, state_bytes: s.bytes ?? 0 })),
+  });
+}
+
+function cfg(extra: Record<string, unknown> = {}, vm: Record<string, unknown> = {}): ControlConfig {
+  return parseControlConfig({ entry: "router", slo_ms: 1000, vm: { usd_per_hour: 0.36, concurrency: 1, boot_s: 5, min: 0, max: 100, min_billed_s: 60, ...vm }, ...extra });
+}
+
+const fixed = (vms: number, groupStart: number | null, mode: Controller["mode"] = "noqueue"): Controller => ({
+  name: "fixed",
+  mode,
+  periodS: 1e9,
+  decide: () => ({ vms, groupStart }),
+});
+
+describe("conservation", () => {
+  it("every request is served exactly once, by every policy", () => {
+    const trace = [5, 0, 12, 7, 30, 2, 0, 9, 14, 3];
+    const p = constProfile([{ exit: 0.5, vm: 10, faas: 20 }, { exit: 1, vm: 10, faas: 20 }]);
+    const w = new Workload(trace, 1, p, cfg(), 3);
+    for (const name of POLICIES) {
+      const r = name === "oracle" ? lowerBound(w).result : runPolicy(w, makeController(name, 5)).result;
+      expect(r.requests, name).toBe(82);
+      expect(r.dropped, name).toBe(0);
+      expect(r.faas_requests, name).toBeLessThanOrEqual(r.requests);
+      expect(r.slo_attainment, name).toBeGreaterThanOrEqual(0);
+    }
+  });
+  it("a fractional scale keeps the expected number of requests", () => {
+    const w = new Workload(Array(1000).fill(10), 0.25, constProfile([{ exit: 1, vm: 1, faas: 1 }]), cfg(), 1);
+    const r = runPolicy(w, makeController("faas-only", 5)).result;
+    expect(Math.abs(r.requests - 2500)).toBeLessThan(150);
+  });
+});
+
+describe("cost accounting equals hand computation", () => {
+  const p = constProfile([{ exit: 0, vm: 10, faas: 20 }, { exit: 1, vm: 10, faas: 20 }]);
+  it("FaaS only, Workers: fee + CPU-ms per request", () => {
+    const w = new Workload([3, 2], 1, p, cfg(), 1);
+    const r = runPolicy(w, makeController("faas-only", 5)).result;
+    expect(r.requests).toBe(5);
+    expect(r.cost_usd).toBeCloseTo(5 * (0.3e-6 + 40 * 0.02e-6), 15);
+    expect(r.vm_seconds).toBe(0);
+    expect(r.p50_ms).toBeCloseTo(40, 0);
+  });
+  it("FaaS only, Lambda: fee + GB-s of the duration rounded up to 1 ms", () => {
+    const lp = constProfile([{ exit: 1, vm: 1, faas: 2.5 }]);
+    const w = new Workload([4], 1, lp, cfg({ prices: { preset: "lambda", memory_mb: 512 } }), 1);
+    const r = runPolicy(w, makeController("faas-only", 5)).result;
+    expect(r.cost_usd).toBeCloseTo(4 * (0.2e-6 + 0.003 * 0.5 * 0.0000166667), 15);
+  });
+  it("a VM is billed per second from the decision, with the minimum, and serves with no FaaS fee", () => {
+    // 1 VM ready at 0 (warm), 100 s, one request every second taking 20 ms: all on the VM.
+    const warm: Controller = { ...fixed(1, 0), initialVms: () => 1 };
+    const w = new Workload(Array(100).fill(1), 1, p, cfg(), 1);
+    const r = runPolicy(w, warm).result;
+    expect(r.faas_requests).toBe(0);
+    expect(r.vm_seconds).toBe(100);
+    expect(r.cost_usd).toBeCloseTo((100 * 0.36) / 3600, 12);
+    const short = runPolicy(new Workload(Array(10).fill(1), 1, p, cfg(), 1), warm).result;
+    expect(short.vm_seconds).toBe(60);
+  });
+  it("a Worker entry pays one fee per request even when the VM serves it", () => {
+    const warm: Controller = { ...fixed(1, 1), initialVms: () => 1 };
+    const w = new Workload(Array(100).fill(1), 1, p, cfg({ entry: "worker", transfer_ms: 5 }), 1);
+    const r = runPolicy(w, warm).result;
+    expect(r.faas_requests).toBe(0);
+    // Stage 0 (20 ms CPU) on the Worker, stage 1 on the VM after a 2 x 5 ms hop.
+    expect(r.cost_usd).toBeCloseTo((100 * 0.36) / 3600 + 100 * (0.3e-6 + 20 * 0.02e-6), 12);
+    expect(r.p50_ms).toBeCloseTo(20 + 10 + 10, 0);
+  });
+});
+
+describe("boot delay", () => {
+  const p = constProfile([{ exit: 1, vm: 10, faas: 20 }]);
+  it("a VM decided at t = 0 with a 5 s boot serves from t = 5; FaaS carries the gap; billing starts at the decision", () => {
+    const w = new Workload(Array(10).fill(1), 1, p, cfg({}, { boot_s: 5, min_billed_s: 0 }), 1);
+    const r = runPolicy(w, fixed(1, 0)).result;
+    expect(r.faas_requests).toBe(5);
+    expect(r.vm_seconds).toBe(10);
+    expect(r.cost_usd).toBeCloseTo((10 * 0.36) / 3600 + 5 * (0.3e-6 + 20 * 0.02e-6), 12);
+  });
+  it("a queueing policy waits for the booting VM", () => {
+    const w = new Workload([1, 0, 0, 0, 0, 0], 1, p, cfg({}, { boot_s: 5, min_billed_s: 0 }), 1);
+    const r = runPolicy(w, fixed(1, 0, "queue")).result;
+    expect(r.faas_requests).toBe(0);
+    expect(r.p50_ms).toBeGreaterThan(4000);
+    expect(r.p50_ms).toBeLessThan(5100);
+  });
+});
+
+describe("determinism", () => {
+  const settings = (seed: number): SimSettings => ({
+    traceFile: "t",
+    trace: Array.from({ length: 600 }, (_, i) => 20 + Math.round(15 * Math.sin(i / 50))),
+    profileName: "p",
+    profile: parseProfile({
+      name: "p",
+      stages: [
+        { exit_fraction: 0.6, vm_ms: { median: 5, p99: 15 }, faas_ms: { median: 12, p99: 40 } },
+        { exit_fraction: 1, vm_ms: { median: 8, p99: 20 }, faas_ms: { median: 20, p99: 60 } },
+      ],
+    }),
+    policies: [...POLICIES],
+    scale: 1,
+    seed,
+    prices: "workers",
+    sloMs: 100,
+    bootS: 30,
+    vmUsdPerHour: 0.02,
+    vmConcurrency: 2,
+    entry: "router",
+    controlPeriodS: 5,
+  });
+  const strip = (rs: ReturnType<typeof simulate>["results"]) => rs.map(({ wall_s: _w, ...r }) => r);
+  it("the same seed gives the same results; another seed other samples", () => {
+    const a = strip(simulate(settings(7)).results);
+    const b = strip(simulate(settings(7)).results);
+    expect(a).toEqual(b);
+    const c = strip(simulate(settings(8)).results);
+    expect(c).not.toEqual(a);
+  });
+  it("every policy sees the same requests (common random numbers)", () => {
+    const rs = simulate(settings(7)).results;
+    expect(new Set(rs.map((r) => r.requests)).size).toBe(1);
+  });
+});
+
+describe("oracle", () => {
+  it("is a lower bound of every policy on random small cases", () => {
+    const stageArb = fc.record({
+      exit: fc.double({ min: 0, max: 1, noNaN: true }),
+      vm: fc.double({ min: 0.5, max: 50, noNaN: true }),
+      slow: fc.double({ min: 0.5, max: 4, noNaN: true }),
+      tail: fc.double({ min: 1, max: 4, noNaN: true }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 50, maxLength: 400 }),
+        fc.array(stageArb, { minLength: 1, maxLength: 3 }),
+        fc.constantFrom("workers", "lambda"),
+        fc.double({ min: 0.001, max: 2, noNaN: true }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 60 }),
+        fc.constantFrom("router", "worker"),
+        fc.integer({ min: 0, max: 1000 }),
+        (trace, stages, prices, usd, k, boot, entry, seed) => {
+          const profile = parseProfile({
+            name: "r",
+            stages: stages.map((s) => ({ exit_fraction: s.exit, vm_ms: { median: s.vm, p99: s.vm * s.tail }, faas_ms: { median: s.vm * s.slow, p99: s.vm * s.slow * s.tail }, state_bytes: 1000 })),
+          });
+          const out = simulate({
+            traceFile: "r",
+            trace,
+            profileName: "r",
+            profile,
+            policies: [...POLICIES],
+            scale: 1,
+            seed,
+            prices,
+            sloMs: 500,
+            bootS: boot,
+            vmUsdPerHour: usd,
+            vmConcurrency: k,
+            entry,
+            controlPeriodS: 5,
+          });
+          const oracle = out.results.find((r) => r.policy === "oracle")!;
+          for (const r of out.results) expect(oracle.cost_usd, `${r.policy}`).toBeLessThanOrEqual(r.cost_usd * (1 + 1e-9) + 1e-15);
+        },
+      ),
+      { numRuns: Number(process.env.ORACLE_RUNS ?? 40) },
+    );
+  });
+});
