@@ -50,7 +50,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, so workerd goes down with it
   });
-  const relay = (chunk: Buffer) => chunk.toString().trimEnd().split("\n").filter(Boolean).forEach((l) => log(`[worker] ${l}`));
+  // Offline, wrangler cannot fetch the `Request.cf` placeholder and says so at length: not our news.
+  const noise = /Request\.cf|ENOTFOUND workers\.cloudflare\.com|GetAddrInfoReqWrap/;
+  const relay = (chunk: Buffer) => chunk.toString().trimEnd().split("\n").filter((l) => l && !noise.test(l)).forEach((l) => log(`[worker] ${l}`));
   wrangler.stdout!.on("data", relay);
   wrangler.stderr!.on("data", relay);
   let exited = false;
