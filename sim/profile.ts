@@ -58,7 +58,7 @@ export function parseProfile(raw: unknown, source = "profile"): Profile {
         }
         last = pair[0];
       }
-    } else if (i === p.stages.length - 1 && ef === undefined) {
+    } else if (i === (p.stages as unknown[]).length - 1 && ef === undefined) {
       ef = 1;
     } else throw new ProfileError(`${at}.exit_fraction must be a number or a schedule [[t_s, f], ...]`);
     return {
