@@ -1,6 +1,6 @@
 // npm run simulate -- --trace FILE --profile FILE|mnist --policies LIST --out DIR [--scale X]
 //   [--slo-ms N] [--boot-s N] [--prices workers|lambda] [--vm-usd-per-hour X] [--vm-concurrency N]
-//   [--seed N] [--entry router|worker] [--control-period-s N] [--config FILE]
+//   [--seed N] [--entry router|worker] [--control-period-s N] [--config FILE] [--vm-queue-ms N]
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PRICE_PRESETS, type PricePreset } from "../core/cost.js";
@@ -14,6 +14,7 @@ const PROFILES_DIR = fileURLToPath(new URL("./profiles/", import.meta.url));
 const USAGE = `usage: npm run simulate -- --trace FILE --profile FILE|NAME --policies LIST|all --out DIR
   [--scale X] [--slo-ms N] [--boot-s N] [--prices workers|lambda] [--vm-usd-per-hour X]
   [--vm-concurrency N] [--seed N] [--entry router|worker] [--control-period-s N] [--config FILE]
+  [--vm-queue-ms N]   (what-if: serflow/libra may wait N ms for a VM slot instead of going to FaaS)
 policies: ${POLICIES.join(",")}
 NAME is a profile in sim/profiles/ (e.g. mnist).`;
 
@@ -30,7 +31,7 @@ export function parseArgs(argv: string[]): SimSettings & { out: string } {
     if (v === undefined) throw new UsageError(`--${k} needs a value`);
     args.set(k, v);
   }
-  const known = ["trace", "profile", "policies", "out", "scale", "slo-ms", "boot-s", "prices", "vm-usd-per-hour", "vm-concurrency", "seed", "entry", "control-period-s", "config"];
+  const known = ["trace", "profile", "policies", "out", "scale", "slo-ms", "boot-s", "prices", "vm-usd-per-hour", "vm-concurrency", "seed", "entry", "control-period-s", "config", "vm-queue-ms"];
   for (const k of args.keys()) if (!known.includes(k)) throw new UsageError(`unknown option --${k}\n${USAGE}`);
   const need = (k: string) => {
     const v = args.get(k);
@@ -82,6 +83,7 @@ export function parseArgs(argv: string[]): SimSettings & { out: string } {
     entry,
     controlPeriodS: num("control-period-s", SIM_DEFAULTS.controlPeriodS, (v) => Number.isInteger(v) && v >= 1, "an integer >= 1"),
     extraConfig,
+    vmQueueMs: num("vm-queue-ms", 0, (v) => v >= 0, "a number of ms >= 0"),
   };
 }
 

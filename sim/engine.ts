@@ -73,6 +73,11 @@ export interface RunSeries {
 export interface RunOptions {
   progress?: (fraction: number) => void;
   series?: boolean;
+  /**
+   * What-if for no-queue routing: a request may also wait up to this long for a VM slot instead of
+   * going to FaaS (0, the default, is the rule "a free slot, else FaaS").
+   */
+  vmQueueMs?: number;
 }
 
 // Latency histogram: 1% wide log buckets from 1 microsecond.
@@ -201,6 +206,7 @@ export function runPolicy(w: Workload, ctl: Controller, opts: RunOptions = {}): 
   const QUEUE = mode === "queue";
   const SPOCK = mode === "spock";
   const useVms = mode !== "faas";
+  const maxWaitS = (opts.vmQueueMs ?? 0) / 1000;
 
   const arrivals = new Int32Array(T);
   const exits = new Int32Array(T * N);
@@ -311,7 +317,7 @@ export function runPolicy(w: Workload, ctl: Controller, opts: RunOptions = {}): 
         const top = heap.a[0];
         let start = -1;
         if (top <= tv) start = tv;
-        else if (QUEUE || (SPOCK && bootNow === 0)) start = top;
+        else if (QUEUE || (SPOCK && bootNow === 0) || top - tv <= maxWaitS) start = top;
         if (start >= 0) {
           const vmt = vmPS[o + e + 1] - vmPS[o + j];
           heap.replaceTop(start + vmt / 1000);

@@ -34,6 +34,8 @@ export interface SimSettings {
   controlPeriodS: number;
   /** Extra SERFLOW_CONFIG keys for the policy (e.g. scale_down_delay_s). */
   extraConfig?: Record<string, unknown>;
+  /** What-if: no-queue policies may wait this long for a VM slot (default 0: free slot, else FaaS). */
+  vmQueueMs?: number;
 }
 
 export const SIM_DEFAULTS = { scale: 1, seed: 1, prices: "workers" as PricePreset, sloMs: 200, bootS: 100, entry: "router" as const, controlPeriodS: 10 };
@@ -75,7 +77,7 @@ export function simulate(s: SimSettings, progress?: (policy: string, f: number) 
       results.push(lb.result);
       series.set(name, { arrivals: new Int32Array(0), vms: lb.vmsPerSecond, faas: lb.faasPerSecond });
     } else {
-      const out = runPolicy(w, makeController(name, config.controlPeriodS), { progress: (f) => progress?.(name, f), series: true });
+      const out = runPolicy(w, makeController(name, config.controlPeriodS), { progress: (f) => progress?.(name, f), series: true, vmQueueMs: s.vmQueueMs });
       results.push(out.result);
       series.set(name, out.series!);
     }
@@ -118,6 +120,7 @@ export function settingsTable(s: SimSettings, c: ControlConfig): string {
     ["hand-over", `${c.transferMs} ms one way + state bytes at ${c.transferMBps} MB/s`],
     ["serflow policy", `core/policy.ts plan() every ${c.controlPeriodS} s, window ${c.windowS} s, scale-down delay ${c.scaleDownDelayS} s`],
     ["seed", String(s.seed)],
+    ...(s.vmQueueMs ? [["what-if", `no-queue policies may wait up to ${s.vmQueueMs} ms for a VM slot`] as [string, string]] : []),
   ];
   return ["| setting | value |", "| --- | --- |", ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join("\n");
 }
