@@ -37,7 +37,7 @@ const conv = (x: tf.Tensor4D, l: Layer) =>
   tf.fused.conv2d({ x, filter: l.w as tf.Tensor4D, bias: l.b, strides: 1, pad: "same", activation: "relu" });
 const pool = (x: tf.Tensor4D) => tf.maxPool(x, 2, 2, "valid");
 const dense = (x: tf.Tensor2D, l: Layer, activation: "linear" | "relu" = "linear") =>
-  tf.fused.matMul({ a: x, b: l.w as tf.Tensor2D, bias: l.b, activation });
+  tf.fused.matMul({ a: x, b: l.w as tf.Tensor2D, bias: l.b, activation }) as tf.Tensor2D;
 const flat = (x: tf.Tensor4D) => x.reshape([x.shape[0], -1]) as tf.Tensor2D;
 
 /** Logits of the three exits for rows of 784 pixels. `dropout` is for training only. */
@@ -48,6 +48,6 @@ export function forward(p: Params, x: tf.Tensor2D, dropout = 0): tf.Tensor2D[] {
   const h1 = pool(conv(h0, p.c1));
   const e1 = dense(flat(h1), p.d1);
   let f = dense(flat(pool(conv(h1, p.c2))), p.f2, "relu");
-  if (dropout > 0) f = tf.dropout(f, dropout);
+  if (dropout > 0) f = tf.dropout(f, dropout) as tf.Tensor2D;
   return [e0, e1, dense(f, p.d2)];
 }
