@@ -46,6 +46,7 @@ type VmRow = {
 export class ControllerDO extends DurableObject<Env> {
   private sql: SqlStorage;
   private config: ControlConfig;
+  private model: string | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -53,6 +54,9 @@ export class ControllerDO extends DurableObject<Env> {
     this.config = parseControlConfig(JSON.parse(env.SERFLOW_CONFIG || "{}"));
     ctx.blockConcurrencyWhile(async () => {
       this.migrate();
+      // An object woken by its alarm has no name (ctx.id.name is unset): remember it from a named call.
+      if (ctx.id.name) this.put("model_name", ctx.id.name);
+      this.model = ctx.id.name ?? this.get<string>("model_name");
       if ((await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now() + 1_000);
     });
   }
@@ -86,7 +90,8 @@ export class ControllerDO extends DurableObject<Env> {
 
   async tick(nowMs: number): Promise<Plan> {
     this.expireVms(nowMs);
-    const name = this.ctx.id.name ?? "";
+    const name = this.model;
+    if (!name) throw new Error("controller has no model name yet: it is set by the first routing or heartbeat call");
     const stats: StatsView = await this.env.STATS.getByName(name).stats(this.config.windowS, nowMs);
     const vms = this.vmRows();
     const manifest = getModel(name)?.manifest;
@@ -129,7 +134,12 @@ export class ControllerDO extends DurableObject<Env> {
     this.sql.exec(`UPDATE vms SET state = 'dead' WHERE id = ?`, id);
   }
 
-  routing(nowMs = Date.now()): RoutingTable {
+  /** The Worker's routing read; `model` names an object that its alarm woke without a name. */
+  routing({ model, nowMs = Date.now() }: { model?: string; nowMs?: number } = {}): RoutingTable {
+    if (model && !this.model) {
+      this.model = model;
+      this.put("model_name", model);
+    }
     this.expireVms(nowMs);
     const p = this.get<Plan>("plan");
     const vms: VmView[] = this.vmRows()

@@ -71,11 +71,14 @@ try {
   const roots = (): Array<[string, number]> => [["worker", stack.wrangler.pid!], ...stack.pool!.pids().map((p) => ["vm", p] as [string, number])];
   let start: Record<string, number> = {};
   let last = 0;
+  const series: Array<{ t_s: number } & Record<string, number>> = [];
   const summary = await runLoad({ ...DEFAULT_LOAD, url: stack.url, rps, durationS, pattern: "steady" }, (p) => {
     if (!Object.keys(start).length && p.elapsedS > 15) start = snapshot(roots());
     if (p.elapsedS - last >= 30) {
       last = p.elapsedS;
-      console.error(`  ${p.elapsedS.toFixed(0)}/${durationS}s sent ${p.sent} ok ${p.ok} failed ${p.failed}`);
+      const snap = snapshot(roots());
+      series.push({ t_s: Math.round(p.elapsedS), ...snap });
+      console.error(`  ${p.elapsedS.toFixed(0)}/${durationS}s sent ${p.sent} ok ${p.ok} failed ${p.failed}  rss MB ${Object.values(snap).join(" ")}`);
     }
   });
   const end = snapshot(roots());
@@ -90,6 +93,8 @@ try {
     throughput_rps: Math.round(summary.achievedRps * 10) / 10,
     latency_ms: summary.latencyMs,
     routes: summary.routes,
+    statuses: summary.statuses,
+    rss_mb_series: series,
     rss_mb_start: start,
     rss_mb_end: end,
     rss_growth_mb: growth,

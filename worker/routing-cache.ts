@@ -32,7 +32,7 @@ export async function currentRouting(env: Env, ctx: ExecutionContext, model: str
 function refresh(env: Env, model: string, c: Cached): Promise<void> {
   c.refreshing ??= (async () => {
     try {
-      c.table = await env.CONTROLLER.getByName(model).routing();
+      c.table = await env.CONTROLLER.getByName(model).routing({ model });
     } catch (err) {
       console.warn(`routing refresh for ${model} failed, keeping the last table: ${err}`);
     } finally {

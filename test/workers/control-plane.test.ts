@@ -82,10 +82,10 @@ describe("controller Durable Object", () => {
     await stub.heartbeat({ id: "b", url: "http://b", state: "booting", inflight: 0, slots: 4 }, t);
     let view = await stub.planView(t + 1_000);
     expect([view.vms.running, view.vms.booting]).toEqual([1, 1]);
-    expect((await stub.routing(t + 1_000)).vms.map((v: any) => v.id)).toEqual(["a"]);
+    expect((await stub.routing({ nowMs: t + 1_000 })).vms.map((v: any) => v.id)).toEqual(["a"]);
     view = await stub.planView(t + 10_000);
     expect(view.vms.running).toBe(0);
     expect(view.vms.instances.map((i: any) => i.state)).toEqual(["dead", "dead"]);
-    expect((await stub.routing(t + 10_000)).vms).toEqual([]);
+    expect((await stub.routing({ nowMs: t + 10_000 })).vms).toEqual([]);
   });
 });
