@@ -6,6 +6,9 @@ import { parseControlConfig, type ControlConfig } from "../core/config.js";
 import { initialPolicyState, plan as runPolicy, type Observations, type Plan, type PolicyState } from "../core/policy.js";
 import type { RoutingTable, VmState, VmView } from "../core/routing.js";
 import type { VmReport } from "../core/vm-report.js";
+import type { VmProvider } from "../core/providers/provider.js";
+import { AwsAsgProvider, parseAwsAsgEnv } from "../core/providers/aws-asg.js";
+import { InvalidConfigError } from "../core/errors.js";
 import type { StatsView } from "./stats.js";
 import { observationsFrom } from "./observations.js";
 import type { Env } from "../worker/env.js";
@@ -47,11 +50,14 @@ export class ControllerDO extends DurableObject<Env> {
   private sql: SqlStorage;
   private config: ControlConfig;
   private model: string | null = null;
+  /** A cloud provider the controller drives itself; the local pool instead reads `desired` from /plan. */
+  private provider: VmProvider | null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.config = parseControlConfig(JSON.parse(env.SERFLOW_CONFIG || "{}"));
+    this.provider = providerFromEnv(env as unknown as Record<string, string | undefined>);
     ctx.blockConcurrencyWhile(async () => {
       this.migrate();
       // An object woken by its alarm has no name (ctx.id.name is unset): remember it from a named call.
@@ -107,6 +113,7 @@ export class ControllerDO extends DurableObject<Env> {
     this.put("policy_state", out.state);
     this.put("plan", out.plan);
     this.put("computed_at", new Date(nowMs).toISOString());
+    await this.provider?.setDesired(out.plan.desiredVms);
     return out.plan;
   }
 
@@ -171,4 +178,12 @@ export class ControllerDO extends DurableObject<Env> {
       config: this.config,
     };
   }
+}
+
+/** SERFLOW_PROVIDER: "local" (default: the local pool polls /plan) or "aws" (an Auto Scaling group). */
+export function providerFromEnv(env: Record<string, string | undefined>): VmProvider | null {
+  const kind = env.SERFLOW_PROVIDER ?? "local";
+  if (kind === "local") return null;
+  if (kind === "aws") return new AwsAsgProvider(parseAwsAsgEnv(env));
+  throw new InvalidConfigError(`SERFLOW_PROVIDER must be "local" or "aws", got "${kind}"`);
 }

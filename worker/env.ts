@@ -14,6 +14,8 @@ export interface Env {
   SERFLOW_FAAS_DEEP?: string;
   /** How long a VM may take before its rows are retried on Workers (default 5000). */
   SERFLOW_VM_TIMEOUT_MS?: string;
+  /** VM provider: "local" (default) or "aws" (with AWS_REGION, SERFLOW_AWS_ASG_NAME and the key secrets). */
+  SERFLOW_PROVIDER?: string;
   /** Request body limit in bytes (default 8 MiB). */
   SERFLOW_MAX_BODY_BYTES?: string;
 }

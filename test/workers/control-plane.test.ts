@@ -89,3 +89,13 @@ describe("controller Durable Object", () => {
     expect((await stub.routing({ nowMs: t + 10_000 })).vms).toEqual([]);
   });
 });
+
+describe("cloud provider", () => {
+  it("SERFLOW_PROVIDER=aws builds the Auto Scaling provider, names what is missing, refuses unknown kinds", async () => {
+    const { providerFromEnv } = await import("../../durable-objects/controller.js");
+    expect(providerFromEnv({})).toBeNull();
+    expect(providerFromEnv({ SERFLOW_PROVIDER: "aws", AWS_REGION: "eu-west-1", SERFLOW_AWS_ASG_NAME: "g", AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "s" })!.name).toBe("aws");
+    expect(() => providerFromEnv({ SERFLOW_PROVIDER: "aws" })).toThrow(/AWS_REGION must be set/);
+    expect(() => providerFromEnv({ SERFLOW_PROVIDER: "gcp" })).toThrow(/"local" or "aws"/);
+  });
+});
