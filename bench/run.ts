@@ -15,6 +15,8 @@ import { runStages } from "../core/engine.js";
 import { encodeFrame } from "../core/frame.js";
 import { signRequest } from "../core/signing.js";
 import { DEEP_PATH } from "../core/deep.js";
+import { Hono } from "hono";
+import { serve } from "@hono/node-server";
 
 const OUT = fileURLToPath(new URL("./results.json", import.meta.url));
 const { rows } = loadHeldout();
@@ -67,7 +69,21 @@ async function vmRatio(vmUrl: string, key: string) {
     if (!res.ok) throw new Error(`vm answered ${res.status}`);
     await res.arrayBuffer();
   });
-  return { in_process_rps: inProcess, http_rps: overHttp, ratio: overHttp / inProcess, batch: 1, concurrency, stages: "1-2" };
+  // What plain HTTP costs here: an empty hono handler taking the same body, same client, same concurrency.
+  const app = new Hono();
+  app.post("/x", async (c) => {
+    await c.req.arrayBuffer();
+    return c.json({ ok: true });
+  });
+  const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
+  await new Promise((r) => server.once("listening", r));
+  const bareUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/x`;
+  const bareHttp = await throughput(total, concurrency, async (i) => {
+    const res = await fetch(bareUrl, { method: "POST", body: frames[i % frames.length] as Uint8Array<ArrayBuffer> });
+    await res.arrayBuffer();
+  });
+  server.close();
+  return { in_process_rps: inProcess, http_rps: overHttp, ratio: overHttp / inProcess, empty_http_handler_rps: bareHttp, ratio_to_empty_http: overHttp / bareHttp, batch: 1, concurrency, stages: "1-2" };
 }
 
 /** Median of the full infer handler minus median of the bare ORT chain, interleaved, same HTTP path. */
