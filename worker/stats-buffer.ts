@@ -8,12 +8,19 @@ import type { Env } from "./env.js";
 export const FLUSH_INTERVAL_MS = 1_000;
 export const FLUSH_REQUESTS = 200;
 
-const buffers = new Map<string, { batch: StatsBatch; lastFlushMs: number }>();
+interface Buffer {
+  batch: StatsBatch;
+  lastFlushMs: number;
+  /** A flush is scheduled for the end of the interval (so the last requests before a lull are sent). */
+  scheduled: boolean;
+}
+
+const buffers = new Map<string, Buffer>();
 
 function bufferFor(m: ModelManifest) {
   let b = buffers.get(m.name);
   if (!b) {
-    b = { batch: emptyBatch(m.name, m.stages.length), lastFlushMs: Date.now() };
+    b = { batch: emptyBatch(m.name, m.stages.length), lastFlushMs: Date.now(), scheduled: false };
     buffers.set(m.name, b);
   }
   return b;
@@ -41,13 +48,20 @@ export function recordFailure(ctx: ExecutionContext, env: Env, m: ModelManifest)
   maybeFlush(ctx, env, m, buf);
 }
 
-function maybeFlush(ctx: ExecutionContext, env: Env, m: ModelManifest, buf: { batch: StatsBatch; lastFlushMs: number }): void {
+function maybeFlush(ctx: ExecutionContext, env: Env, m: ModelManifest, buf: Buffer): void {
   const now = Date.now();
-  if (now - buf.lastFlushMs < FLUSH_INTERVAL_MS && buf.batch.requests < FLUSH_REQUESTS) return;
-  ctx.waitUntil(flush(env, buf, now));
+  if (now - buf.lastFlushMs >= FLUSH_INTERVAL_MS || buf.batch.requests >= FLUSH_REQUESTS) {
+    ctx.waitUntil(flush(env, buf, now));
+  } else if (!buf.scheduled) {
+    // Too soon to flush: keep this invocation alive until the interval ends, then flush what has come.
+    buf.scheduled = true;
+    const wait = new Promise((r) => setTimeout(r, FLUSH_INTERVAL_MS - (now - buf.lastFlushMs)));
+    ctx.waitUntil(wait.then(() => flush(env, buf, Date.now())));
+  }
 }
 
-async function flush(env: Env, buf: { batch: StatsBatch; lastFlushMs: number }, now: number): Promise<void> {
+async function flush(env: Env, buf: Buffer, now: number): Promise<void> {
+  buf.scheduled = false;
   const batch = buf.batch;
   if (isEmpty(batch)) return;
   buf.batch = emptyBatch(batch.model, batch.stages.length);
