@@ -97,7 +97,7 @@ export class ControllerDO extends DurableObject<Env> {
   async tick(nowMs: number): Promise<Plan> {
     this.expireVms(nowMs);
     const name = this.model;
-    if (!name) throw new Error("controller has no model name yet: it is set by the first routing or heartbeat call");
+    if (!name) throw new Error("controller has no model name yet: the first routing read from a Worker sets it");
     const stats: StatsView = await this.env.STATS.getByName(name).stats(this.config.windowS, nowMs);
     const vms = this.vmRows();
     const manifest = getModel(name)?.manifest;
