@@ -19,6 +19,11 @@ export interface VmConfig {
   max: number;
   /** A VM is billed at least this long (AWS per-second billing has a 60 s minimum). */
   minBilledS: number;
+  /**
+   * How long a request may wait on a full VM for a slot before it overflows to Workers (JSON
+   * `vm.queue_ms`). 0: never wait. The policy still sizes the pool as if nobody waited (conservative).
+   */
+  queueMs: number;
 }
 
 /**
@@ -56,7 +61,7 @@ export interface ControlConfig {
 }
 
 /** c6i.large (2 vCPU), 4 requests at once, a minute to boot, per-second billing with a 60 s minimum. */
-export const DEFAULT_VM: VmConfig = { costUsdPerHour: 0.085, slots: 4, bootTimeS: 60, min: 0, max: 10, minBilledS: 60 };
+export const DEFAULT_VM: VmConfig = { costUsdPerHour: 0.085, slots: 4, bootTimeS: 60, min: 0, max: 10, minBilledS: 60, queueMs: 0 };
 export const DEFAULT_WINDOW_S = 600;
 
 export const DEFAULT_CONTROL: ControlConfig = {
@@ -74,7 +79,7 @@ export const DEFAULT_CONTROL: ControlConfig = {
 };
 
 const TOP_KEYS = ["vm", "slo_ms", "control_period_s", "prices", "window_s", "scale_down_delay_s", "entry", "faas_deep", "transfer_ms", "transfer_mb_per_s", "transfer_usd_per_gb", "placement"];
-const VM_KEYS = ["usd_per_hour", "concurrency", "boot_s", "min", "max", "min_billed_s"];
+const VM_KEYS = ["usd_per_hour", "concurrency", "boot_s", "min", "max", "min_billed_s", "queue_ms"];
 const PRICE_KEYS = ["preset", "usd_per_million_requests", "usd_per_million_cpu_ms", "usd_per_gb_s", "memory_mb", "billing_increment_ms"];
 
 function fail(msg: string): never {
@@ -153,6 +158,7 @@ export function parseControlConfig(raw: unknown, base: ControlConfig = DEFAULT_C
     min: num(vmRaw, "min", "vm.min", d.vm.min, { integer: true, min: 0 }),
     max: num(vmRaw, "max", "vm.max", d.vm.max, { integer: true, min: 0 }),
     minBilledS: num(vmRaw, "min_billed_s", "vm.min_billed_s", d.vm.minBilledS, { min: 0 }),
+    queueMs: num(vmRaw, "queue_ms", "vm.queue_ms", d.vm.queueMs, { min: 0 }),
   };
   if (vm.min > vm.max) {
     fail(`vm.min (${vm.min}) must be <= vm.max (${vm.max}): lower vm.min or raise vm.max`);

@@ -12,6 +12,7 @@ export interface LocalPoolConfig {
   signingKey: string;
   bootDelayS: number;
   slots: number;
+  queueMs: number;
   firstPort: number;
   pollIntervalMs: number;
   log: (line: string) => void;
@@ -70,7 +71,7 @@ export class LocalPool {
     let port = this.cfg.firstPort;
     while (used.has(port)) port++;
     const id = `local-${++this.seq}`;
-    const proc = spawn(process.execPath, ["--import", "tsx", VM_MAIN, "--port", String(port), "--id", id, "--controller", this.cfg.workerUrl, "--slots", String(this.cfg.slots), "--boot-delay-s", String(this.cfg.bootDelayS)], {
+    const proc = spawn(process.execPath, ["--import", "tsx", VM_MAIN, "--port", String(port), "--id", id, "--controller", this.cfg.workerUrl, "--slots", String(this.cfg.slots), "--queue-ms", String(this.cfg.queueMs), "--boot-delay-s", String(this.cfg.bootDelayS)], {
       env: { ...process.env, SERFLOW_SIGNING_KEY: this.cfg.signingKey },
       stdio: ["ignore", "pipe", "pipe"],
     });

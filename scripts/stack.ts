@@ -89,6 +89,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       signingKey: vars.SERFLOW_SIGNING_KEY,
       bootDelayS: config.vm.bootTimeS,
       slots: config.vm.slots,
+      queueMs: config.vm.queueMs,
       firstPort: opts.firstVmPort ?? opts.port + 100,
       pollIntervalMs: 1_000,
       log,

@@ -18,6 +18,7 @@ const { values: a } = parseArgs({
     controller: { type: "string", default: process.env.SERFLOW_CONTROLLER_URL },
     models: { type: "string", default: fileURLToPath(new URL("../models", import.meta.url)) },
     slots: { type: "string", default: String(DEFAULT_VM_SERVICE.slots) },
+    "queue-ms": { type: "string", default: String(DEFAULT_VM_SERVICE.queueMs) },
     "boot-delay-s": { type: "string", default: process.env.SERFLOW_VM_BOOT_S ?? "0" },
   },
 });
@@ -31,6 +32,8 @@ const slots = Number(a.slots);
 const bootDelayS = Number(a["boot-delay-s"]);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`--port must be a TCP port, got "${a.port}"`);
 if (!Number.isInteger(slots) || slots < 1) fail(`--slots must be an integer >= 1, got "${a.slots}"`);
+const queueMs = Number(a["queue-ms"]);
+if (!(queueMs >= 0)) fail(`--queue-ms must be milliseconds >= 0, got "${a["queue-ms"]}"`);
 if (!(bootDelayS >= 0)) fail(`--boot-delay-s must be a number >= 0, got "${a["boot-delay-s"]}"`);
 const signingKey = process.env.SERFLOW_SIGNING_KEY ?? readDevVars().SERFLOW_SIGNING_KEY;
 if (!signingKey) fail("SERFLOW_SIGNING_KEY is not set (env or .dev.vars): VMs never serve unsigned calls");
@@ -41,6 +44,7 @@ const vm = new VmService({
   publicUrl: a["public-url"] ?? `http://${a.host}:${port}`,
   signingKey: signingKey!,
   slots,
+  queueMs,
   controllerUrl: a.controller ?? null,
 });
 

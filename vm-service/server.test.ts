@@ -96,3 +96,31 @@ describe("vm-service", () => {
     expect(vm.failed).toBe(0);
   });
 });
+
+describe("waiting for a slot (vm.queue_ms)", () => {
+  it("a full VM lets a request wait up to queue_ms for a slot, then answers 503", async () => {
+    const one = (queueMs: number) => {
+      const v = new VmService({ ...DEFAULT_VM_SERVICE, id: `q${queueMs}`, publicUrl: "http://127.0.0.1:1", signingKey: KEY, controllerUrl: null, slots: 1, queueMs });
+      v.ready(models);
+      return v;
+    };
+    const send = async (v: VmService, i: number) => {
+      const body = frameOf(i);
+      const headers = await signRequest(KEY, "POST", DEEP_PATH, body);
+      return (await v.app.request(DEEP_PATH, { method: "POST", body: body as Uint8Array<ArrayBuffer>, headers })).status;
+    };
+    // 6 at once on one slot: with a generous wait all are served in turn, never more than one at a time.
+    const patient = one(2_000);
+    let maxInflight = 0;
+    const watch = setInterval(() => (maxInflight = Math.max(maxInflight, patient.inflight)), 0);
+    expect(await Promise.all([0, 1, 2, 3, 4, 5].map((i) => send(patient, i)))).toEqual([200, 200, 200, 200, 200, 200]);
+    clearInterval(watch);
+    expect(maxInflight).toBe(1);
+    expect(patient.inflight).toBe(0);
+    // Without waiting, the same burst overflows.
+    const impatient = one(0);
+    const statuses = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => send(impatient, i)));
+    expect(statuses).toContain(503);
+    expect(impatient.inflight).toBe(0);
+  });
+});

@@ -14,6 +14,8 @@ export interface VmServiceConfig {
   publicUrl: string;
   signingKey: string;
   slots: number;
+  /** How long a request may wait for a slot on a full VM before it gets 503 (0: never). */
+  queueMs: number;
   /** Worker base URL for registration and heartbeats; none: standalone. */
   controllerUrl: string | null;
   heartbeatIntervalMs: number;
@@ -22,6 +24,7 @@ export interface VmServiceConfig {
 
 export const DEFAULT_VM_SERVICE: Omit<VmServiceConfig, "id" | "publicUrl" | "signingKey" | "controllerUrl"> = {
   slots: 4,
+  queueMs: 0,
   heartbeatIntervalMs: 1_000,
   drainTimeoutMs: 10_000,
 };
@@ -37,6 +40,7 @@ export class VmService {
   private recentMs: number[] = [];
   private models = new Map<string, LoadedModel>();
   private guard = new ReplayGuard();
+  private waiters: Array<(gotSlot: boolean) => void> = [];
   private timer: ReturnType<typeof setInterval> | null = null;
   readonly app = new Hono();
 
@@ -54,11 +58,12 @@ export class VmService {
       const body = new Uint8Array(await c.req.arrayBuffer());
       await verifyRequest(this.config.signingKey, "POST", DEEP_PATH, body, { get: (h) => c.req.header(h) ?? null }, this.guard);
       if (this.state !== "running") throw new UnavailableError(`VM ${this.config.id} is ${this.state}`, 1);
-      if (this.inflight >= this.config.slots) {
+      // A free slot is taken now; a full VM lets the request wait up to queueMs for one to be handed over.
+      const admitted = this.inflight < this.config.slots ? (this.inflight++, true) : await this.waitForSlot();
+      if (!admitted) {
         this.rejected++;
         throw new UnavailableError(`VM ${this.config.id} is full (${this.inflight}/${this.config.slots} slots busy)`, 1);
       }
-      this.inflight++;
       const t0 = performance.now();
       try {
         const out = await runDeep((name) => {
@@ -72,8 +77,27 @@ export class VmService {
         if (errorResponse(err).status >= 500) this.failed++;
         throw err;
       } finally {
-        this.inflight--;
+        // The slot passes straight to the oldest waiter (FIFO), so a newcomer cannot take it in between.
+        const next = this.waiters.shift();
+        if (next) next(true);
+        else this.inflight--;
       }
+    });
+  }
+
+  /** Waits at most queueMs for a slot (false: none came, or waiting is off). */
+  private waitForSlot(): Promise<boolean> {
+    if (this.config.queueMs <= 0 || this.waiters.length >= this.config.slots * 8) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== wake);
+        resolve(false);
+      }, this.config.queueMs);
+      const wake = (got: boolean) => {
+        clearTimeout(timer);
+        resolve(got);
+      };
+      this.waiters.push(wake);
     });
   }
 
