@@ -21,7 +21,8 @@ export class Exposition {
     const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
     for (const [le, c] of sorted) {
       cum += c;
-      this.sample(`${name}_bucket`, { ...labels, le: formatValue(le) }, cum);
+      // Counts above the last finite bound only show in the +Inf bucket below.
+      if (le !== Infinity) this.sample(`${name}_bucket`, { ...labels, le: formatValue(le) }, cum);
     }
     this.sample(`${name}_bucket`, { ...labels, le: "+Inf" }, cum);
     this.sample(`${name}_sum`, labels, sum);

@@ -101,7 +101,7 @@ export class ControllerDO extends DurableObject<Env> {
     const stats: StatsView = await this.env.STATS.getByName(name).stats(this.config.windowS, nowMs);
     const vms = this.vmRows();
     const manifest = getModel(name)?.manifest;
-    const obs: Observations = observationsFrom(stats, vms, manifest, this.config);
+    const obs: Observations = observationsFrom(stats, vms, manifest);
     const state = this.get<PolicyState>("policy_state") ?? initialPolicyState();
     const out = runPolicy(state, obs, this.config, nowMs / 1000);
     // VMs are billed from the scale-up decision, boot included: count what runs or boots each period.

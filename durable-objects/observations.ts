@@ -1,5 +1,4 @@
 // Turns what the stats DO measured (and what VMs report) into the policy's observations.
-import type { ControlConfig } from "../core/config.js";
 import { rowSize, type ModelManifest } from "../core/manifest.js";
 import type { Observations, Percentiles } from "../core/policy.js";
 import type { StatsView, TierPercentiles } from "./stats.js";
@@ -22,7 +21,7 @@ function pct(own: TierPercentiles | undefined, other: TierPercentiles | undefine
   return { mean: f(t.mean), p50: f(t.p50), p95: f(t.p95), p99: f(t.p99) };
 }
 
-export function observationsFrom(stats: StatsView, vms: { state: string }[], manifest: ModelManifest | undefined, _cfg: ControlConfig): Observations {
+export function observationsFrom(stats: StatsView, vms: { state: string }[], manifest: ModelManifest | undefined): Observations {
   const n = manifest?.stages.length ?? stats.stages.length;
   const stages = Array.from({ length: n }, (_, i) => {
     const s = stats.stages[i];

@@ -19,18 +19,14 @@ export interface ModelMetrics {
 function fold(rows: HistRow[]): { buckets: Array<[number, number]>; sumS: number } {
   const counts = new Map<number, number>(LATENCY_BOUNDS_S.map((b) => [b, 0]));
   let sumS = 0;
-  let overflow = 0;
   for (const r of rows) {
     const s = bucketValueMs(r.bucket) / 1000;
     sumS += s * r.count;
-    const le = LATENCY_BOUNDS_S.find((b) => s <= b);
-    if (le === undefined) overflow += r.count;
-    else counts.set(le, counts.get(le)! + r.count);
+    // Past the last bound a value only counts in +Inf (Exposition writes no bucket for Infinity).
+    const le = LATENCY_BOUNDS_S.find((b) => s <= b) ?? Infinity;
+    counts.set(le, (counts.get(le) ?? 0) + r.count);
   }
-  const buckets = [...counts];
-  // Values past the last bound only appear in +Inf: add them to the count via a bucket at Infinity.
-  if (overflow) buckets.push([Infinity, overflow]);
-  return { buckets, sumS };
+  return { buckets: [...counts], sumS };
 }
 
 export async function modelMetrics(env: Env, model: string): Promise<ModelMetrics> {
