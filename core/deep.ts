@@ -1,10 +1,9 @@
 // The deep-stage call: a binary frame in (hidden state of the rows that did not exit), results out.
 // Served by vm-service (onnxruntime-node) and by the Worker's DeepStages entrypoint (onnxruntime-web).
-import { runStages, type RowResult, type StageRunner, type StageTiming } from "./engine.js";
+import { runStages, stageInputShape, type RowResult, type StageRunner, type StageTiming } from "./engine.js";
 import { InvalidInputError } from "./errors.js";
 import { decodeFrame } from "./frame.js";
-import { rowSize, type ModelManifest } from "./manifest.js";
-import { stageInputShape } from "./engine.js";
+import type { ModelManifest } from "./manifest.js";
 
 export interface DeepRow extends RowResult {
   /** Index of the row within the frame. */
@@ -30,12 +29,12 @@ export async function runDeep(
   if (header.fromStage < 1 || header.fromStage >= m.stages.length) {
     throw new InvalidInputError(`frame: fromStage ${header.fromStage} must be in [1, ${m.stages.length - 1}]`);
   }
+  // decodeFrame has checked the data against header.shape; this checks header.shape against the stage.
   const rows = header.shape[0];
   const want = stageInputShape(m, header.fromStage, rows);
   if (header.shape.length !== want.length || header.shape.some((d, i) => d !== want[i])) {
     throw new InvalidInputError(`frame: shape ${JSON.stringify(header.shape)} does not match stage ${header.fromStage} input ${JSON.stringify(want)}`);
   }
-  if (data.length !== rows * rowSize(want.map((d, i) => (i === 0 ? -1 : d)))) throw new InvalidInputError("frame: data length does not match shape");
   const out = await runStages(await model.runner(), m, { stage: header.fromStage, rows: Array.from({ length: rows }, (_, i) => i), data }, m.stages.length, header.exitThreshold);
   return { results: [...out.results].map(([row, r]) => ({ row, ...r })), timings: out.timings };
 }

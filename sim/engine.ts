@@ -116,7 +116,10 @@ class SlotHeap {
       b.set(this.a);
       this.a = b;
     }
-    let i = this.n++;
+    this.siftUp(this.n++, v);
+  }
+  /** Puts v at slot i or above it; returns where it landed. */
+  private siftUp(i: number, v: number): number {
     const a = this.a;
     while (i > 0) {
       const p = (i - 1) >> 1;
@@ -125,6 +128,7 @@ class SlotHeap {
       i = p;
     }
     a[i] = v;
+    return i;
   }
   /** Replaces the minimum with v. */
   replaceTop(v: number): void {
@@ -158,16 +162,7 @@ class SlotHeap {
     if (m < this.n) {
       // The largest entry has no children below it that are smaller than `last`'s parent chain
       // requires: put `last` there and let it rise (it cannot need to sink below a maximum's place).
-      const a = this.a;
-      let i = m;
-      while (i > 0) {
-        const p = (i - 1) >> 1;
-        if (a[p] <= last) break;
-        a[i] = a[p];
-        i = p;
-      }
-      a[i] = last;
-      if (i === m) this.siftDown(m, last);
+      if (this.siftUp(m, last) === m) this.siftDown(m, last);
     }
     return v;
   }
