@@ -6,22 +6,13 @@ import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
+import { rssMbByCommand } from "../scripts/proc.js";
 
 const ROUND_S = 20;
 
-function workerdRssMb(): number {
-  let mb = 0;
-  for (const d of readdirSync("/proc")) {
-    try {
-      if (/^\d+$/.test(d) && readFileSync(`/proc/${d}/comm`, "utf8").trim() === "workerd") mb += Number(readFileSync(`/proc/${d}/status`, "utf8").match(/VmRSS:\s+(\d+)/)![1]) / 1024;
-    } catch {}
-  }
-  return Math.round(mb);
-}
-
 async function rounds(label: string, url: string, init: RequestInit | undefined, n: number) {
   for (let r = 0; r < n; r++) {
-    const before = workerdRssMb();
+    const before = rssMbByCommand("workerd");
     const end = Date.now() + ROUND_S * 1000;
     let sent = 0;
     while (Date.now() < end) {
@@ -29,7 +20,7 @@ async function rounds(label: string, url: string, init: RequestInit | undefined,
       sent += 10;
       await new Promise((res) => setTimeout(res, 90));
     }
-    console.log(`${label}: ${sent} requests, workerd RSS ${before} -> ${workerdRssMb()} MB`);
+    console.log(`${label}: ${sent} requests, workerd RSS ${before} -> ${rssMbByCommand("workerd")} MB`);
   }
 }
 

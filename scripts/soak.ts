@@ -1,7 +1,8 @@
 // `npm run soak -- [--minutes 5] [--rps 100]`: a steady load against the whole local stack (Worker,
 // Durable Objects, VM pool with VMs in use), reporting throughput, failures and each process's memory
 // at start and end. Writes bench/soak.json.
-import { readFileSync, readdirSync, writeFileSync, mkdtempSync } from "node:fs";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { processTree, rssMb } from "./proc.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -15,41 +16,10 @@ const rps = Number(a.rps);
 /** Memory may grow by at most this much over the soak (caches warm in the first seconds). */
 export const MAX_RSS_GROWTH_MB = 64;
 
-function rssMb(pid: number): number | null {
-  try {
-    const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-/** pid -> command name for a process and all its descendants. */
-function tree(root: number): Map<number, string> {
-  const children = new Map<number, number[]>();
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
-    } catch {}
-  }
-  const out = new Map<number, string>();
-  const walk = (p: number) => {
-    try {
-      out.set(p, readFileSync(`/proc/${p}/comm`, "utf8").trim());
-    } catch {}
-    for (const c of children.get(p) ?? []) walk(c);
-  };
-  walk(root);
-  return out;
-}
-
 function snapshot(roots: Array<[string, number]>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [label, pid] of roots) {
-    for (const [p, comm] of tree(pid)) {
+    for (const [p, comm] of processTree(pid)) {
       const mb = rssMb(p);
       if (mb !== null && mb > 5) out[`${label}:${comm}:${p}`] = Math.round(mb * 10) / 10;
     }

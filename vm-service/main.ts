@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_VM_SERVICE, VmService } from "./server.js";
-import { loadModels } from "./models.js";
+import { loadModels, modelDirs, readManifest } from "./models.js";
 import { readDevVars } from "../scripts/dev-vars.js";
 
 const { values: a } = parseArgs({
@@ -38,12 +38,21 @@ if (!(bootDelayS >= 0)) fail(`--boot-delay-s must be a number >= 0, got "${a["bo
 const signingKey = process.env.SERFLOW_SIGNING_KEY ?? readDevVars().SERFLOW_SIGNING_KEY;
 if (!signingKey) fail("SERFLOW_SIGNING_KEY is not set (env or .dev.vars): VMs never serve unsigned calls");
 
+// Manifests are read (and checked) before the boot delay, so the VM registers for its models at once.
+let models: string[] = [];
+try {
+  models = modelDirs(a.models!).map((d) => readManifest(d).name);
+} catch (err) {
+  fail((err as Error).message);
+}
+
 const vm = new VmService({
   ...DEFAULT_VM_SERVICE,
   id: a.id ?? `vm-${randomUUID().slice(0, 8)}`,
   publicUrl: a["public-url"] ?? `http://${a.host}:${port}`,
   signingKey: signingKey!,
   slots,
+  models,
   queueMs,
   controllerUrl: a.controller ?? null,
 });

@@ -13,7 +13,7 @@ export interface LoadedModel {
   runner: StageRunner;
 }
 
-export async function loadModel(dir: string): Promise<LoadedModel> {
+export function readManifest(dir: string): ModelManifest {
   const manifestPath = join(dir, "manifest.json");
   let raw: unknown;
   try {
@@ -21,7 +21,11 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   } catch (err) {
     throw new InvalidManifestError(`${manifestPath}: ${(err as Error).message}`);
   }
-  const manifest = parseManifest(raw, manifestPath);
+  return parseManifest(raw, manifestPath);
+}
+
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  const manifest = readManifest(dir);
   const sessions = [];
   for (const s of manifest.stages) {
     const file = join(dir, s.file);
@@ -38,13 +42,17 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
 }
 
 /** Every subdirectory of `root` that has a manifest.json. */
+export function modelDirs(root: string): string[] {
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(root, d.name, "manifest.json")))
+    .map((d) => join(root, d.name));
+}
+
 export async function loadModels(root: string): Promise<Map<string, LoadedModel>> {
   const out = new Map<string, LoadedModel>();
-  for (const d of readdirSync(root, { withFileTypes: true })) {
-    if (d.isDirectory() && existsSync(join(root, d.name, "manifest.json"))) {
-      const m = await loadModel(join(root, d.name));
-      out.set(m.manifest.name, m);
-    }
+  for (const dir of modelDirs(root)) {
+    const m = await loadModel(dir);
+    out.set(m.manifest.name, m);
   }
   return out;
 }

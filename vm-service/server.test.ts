@@ -25,7 +25,7 @@ const call = async (body: Uint8Array, key = KEY) => {
 const frameOf = (i: number) => encodeFrame({ model: "mnist", fromStage: 1, shape: [1, 16, 14, 14], exitThreshold: 1 }, h0[i]);
 
 beforeAll(async () => {
-  vm = new VmService({ ...DEFAULT_VM_SERVICE, id: "t", publicUrl: "http://127.0.0.1:1", signingKey: KEY, controllerUrl: null, slots: 2 });
+  vm = new VmService({ ...DEFAULT_VM_SERVICE, id: "t", publicUrl: "http://127.0.0.1:1", signingKey: KEY, controllerUrl: null, slots: 2, models: ["mnist"] });
   vm.ready(models);
   h0 = await Promise.all(rows.slice(0, 20).map(async (r) => (await runStages(mnist.runner, mnist.manifest, { stage: 0, rows: [0], data: r }, 1, 1)).pending!.data));
 });
@@ -60,7 +60,7 @@ describe("vm-service", () => {
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2);
     expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
-    const drainer = new VmService({ ...DEFAULT_VM_SERVICE, id: "d", publicUrl: "http://127.0.0.1:1", signingKey: KEY, controllerUrl: null });
+    const drainer = new VmService({ ...DEFAULT_VM_SERVICE, id: "d", publicUrl: "http://127.0.0.1:1", signingKey: KEY, controllerUrl: null, models: ["mnist"] });
     drainer.ready(models);
     await drainer.drain();
     const headers = await signRequest(KEY, "POST", DEEP_PATH, frameOf(0));
@@ -100,7 +100,7 @@ describe("vm-service", () => {
 describe("waiting for a slot (vm.queue_ms)", () => {
   it("a full VM lets a request wait up to queue_ms for a slot, then answers 503", async () => {
     const one = (queueMs: number) => {
-      const v = new VmService({ ...DEFAULT_VM_SERVICE, id: `q${queueMs}`, publicUrl: "http://127.0.0.1:1", signingKey: KEY, controllerUrl: null, slots: 1, queueMs });
+      const v = new VmService({ ...DEFAULT_VM_SERVICE, id: `q${queueMs}`, publicUrl: "http://127.0.0.1:1", signingKey: KEY, controllerUrl: null, slots: 1, queueMs, models: ["mnist"] });
       v.ready(models);
       return v;
     };

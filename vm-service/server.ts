@@ -14,6 +14,8 @@ export interface VmServiceConfig {
   publicUrl: string;
   signingKey: string;
   slots: number;
+  /** Models this VM serves: it registers and beats for each, from boot on. */
+  models: string[];
   /** How long a request may wait for a slot on a full VM before it gets 503 (0: never). */
   queueMs: number;
   /** Worker base URL for registration and heartbeats; none: standalone. */
@@ -22,7 +24,7 @@ export interface VmServiceConfig {
   drainTimeoutMs: number;
 }
 
-export const DEFAULT_VM_SERVICE: Omit<VmServiceConfig, "id" | "publicUrl" | "signingKey" | "controllerUrl"> = {
+export const DEFAULT_VM_SERVICE: Omit<VmServiceConfig, "id" | "publicUrl" | "signingKey" | "controllerUrl" | "models"> = {
   slots: 4,
   queueMs: 0,
   heartbeatIntervalMs: 1_000,
@@ -123,8 +125,7 @@ export class VmService {
   /** Registration and heartbeat in one signed call per model; failures are logged and retried next beat. */
   async heartbeat(): Promise<void> {
     if (!this.config.controllerUrl) return;
-    const names = this.models.size ? [...this.models.keys()] : ["mnist"];
-    await Promise.all(names.map((m) => this.post(`/internal/v1/vms/${m}/heartbeat`, {
+    await Promise.all(this.config.models.map((m) => this.post(`/internal/v1/vms/${m}/heartbeat`, {
       id: this.config.id,
       url: this.config.publicUrl,
       state: this.state,
@@ -154,8 +155,7 @@ export class VmService {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     if (this.config.controllerUrl) {
-      const names = this.models.size ? [...this.models.keys()] : ["mnist"];
-      await Promise.all(names.map((m) => this.post(`/internal/v1/vms/${m}/deregister`, { id: this.config.id })));
+      await Promise.all(this.config.models.map((m) => this.post(`/internal/v1/vms/${m}/deregister`, { id: this.config.id })));
     }
   }
 

@@ -68,9 +68,7 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
   // The page is opened in a browser, which cannot send a bearer header on navigation: ?token= here only.
   app.get("/dashboard", (c) => {
     requireAdmin(c, c.req.query("token"));
-    const name = c.req.query("model") ?? modelNames()[0];
-    if (!getModel(name)) throw new NotFoundError(`unknown model "${name}"`);
-    return c.html(dashboardHtml(name));
+    return c.html(dashboardHtml(bundled(c.req.query("model") ?? modelNames()[0]).manifest.name));
   });
   app.get("/dashboard/uplot.js", (c) => c.body(UPLOT_JS, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=86400" }));
   app.get("/dashboard/uplot.css", (c) => c.body(UPLOT_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=86400" }));
@@ -111,7 +109,10 @@ export function execCtx(c: C): ExecutionContext {
 }
 
 function model(c: C): BundledModel {
-  const name = c.req.param("model") ?? "";
+  return bundled(c.req.param("model") ?? "");
+}
+
+function bundled(name: string): BundledModel {
   const m = getModel(name);
   if (!m) throw new NotFoundError(`unknown model "${name}"; available: ${modelNames().join(", ")}`);
   return m;
