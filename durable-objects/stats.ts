@@ -87,9 +87,7 @@ export class StatsDO extends DurableObject<Env> {
         this.sql.exec(`INSERT INTO windowed VALUES (?, ?, ?, ?) ON CONFLICT(bucket_s, stage) DO UPDATE SET arrivals = arrivals + excluded.arrivals, exits = exits + excluded.exits`, bucket, stage, s.arrivals, s.exits);
       }
       for (const tier of ["worker", "vm"] as const) {
-        for (const ms of s.serviceMs[tier]) {
-          this.sql.exec(`INSERT INTO hist VALUES (?, ?, ?, 1) ON CONFLICT(stage, tier, bucket) DO UPDATE SET count = count + 1`, stage, tier, bucketOf(ms));
-        }
+        this.addHist(stage, tier, s.serviceMs[tier]);
       }
     });
     for (const [sec, n] of Object.entries(batch.perSecond)) {
@@ -101,18 +99,23 @@ export class StatsDO extends DurableObject<Env> {
     for (const tier of ["worker", "vm"] as const) {
       this.bump(`deep_calls:${tier}`, batch.deepCalls[tier]);
       this.bump(`compute_ms:${tier}`, batch.computeMs[tier]);
-      for (const ms of batch.queueMs[tier]) {
-        this.sql.exec(`INSERT INTO hist VALUES (?, ?, ?, 1) ON CONFLICT(stage, tier, bucket) DO UPDATE SET count = count + 1`, QUEUE_STAGE, tier, bucketOf(ms));
-      }
+      this.addHist(QUEUE_STAGE, tier, batch.queueMs[tier]);
     }
     for (const [route, n] of Object.entries(batch.routes)) this.bump(`route:${route}`, n);
-    for (const ms of batch.latencyMs) {
-      this.sql.exec(`INSERT INTO latency VALUES (?, ?, 1) ON CONFLICT(bucket_s, bucket) DO UPDATE SET count = count + 1`, bucket, bucketOf(ms));
+    for (const [b, n] of bucketCounts(batch.latencyMs)) {
+      this.sql.exec(`INSERT INTO latency VALUES (?, ?, ?) ON CONFLICT(bucket_s, bucket) DO UPDATE SET count = count + excluded.count`, bucket, b, n);
     }
     const cutoffS = Math.floor(nowMs / 1000) - RETENTION_S;
     this.sql.exec(`DELETE FROM latency WHERE bucket_s < ?`, cutoffS);
     this.sql.exec(`DELETE FROM rate WHERE second < ?`, cutoffS);
     this.sql.exec(`DELETE FROM windowed WHERE bucket_s < ?`, cutoffS);
+  }
+
+  /** One upsert per histogram bucket touched, not one per sample. */
+  private addHist(stage: number, tier: TierName, samplesMs: number[]): void {
+    for (const [b, n] of bucketCounts(samplesMs)) {
+      this.sql.exec(`INSERT INTO hist VALUES (?, ?, ?, ?) ON CONFLICT(stage, tier, bucket) DO UPDATE SET count = count + excluded.count`, stage, tier, b, n);
+    }
   }
 
   private bump(key: string, n: number): void {
@@ -192,4 +195,13 @@ export class StatsDO extends DurableObject<Env> {
     }
     return out;
   }
+}
+
+function bucketCounts(samplesMs: number[]): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const ms of samplesMs) {
+    const b = bucketOf(ms);
+    counts.set(b, (counts.get(b) ?? 0) + 1);
+  }
+  return counts;
 }
