@@ -3,20 +3,22 @@
 //   2. vm-service throughput over HTTP as a ratio to onnxruntime-node in-process on the same stages;
 //   3. the Worker's overhead per request over the bare onnxruntime-web chain in the same isolate;
 //   4. simulator speed in simulated requests per second.
-import { writeFileSync } from "node:fs";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startStack } from "../scripts/stack.js";
+import { startStack, waitFor } from "../scripts/stack.js";
 import { loadHeldout } from "../model/heldout.js";
 import { loadModel } from "../vm-service/models.js";
 import { runStages } from "../core/engine.js";
 import { encodeFrame } from "../core/frame.js";
 import { signRequest } from "../core/signing.js";
 import { DEEP_PATH } from "../core/deep.js";
-import { Hono } from "hono";
-import { serve } from "@hono/node-server";
+import { spawn, type ChildProcess } from "node:child_process";
+import { cpuMs } from "../scripts/proc.js";
+import { rawLoad, serialise } from "./http-load.js";
+import { parseArgs as parseSimArgs } from "../sim/cli.js";
+import { simulate } from "../sim/run.js";
 
 const OUT = fileURLToPath(new URL("./results.json", import.meta.url));
 const { rows } = loadHeldout();
@@ -51,39 +53,72 @@ async function throughput(total: number, concurrency: number, fn: (i: number) =>
   return total / ((performance.now() - t) / 1000);
 }
 
-async function vmRatio(vmUrl: string, key: string) {
+/** An HTTP server that reads the body and answers a small JSON: what HTTP alone costs here. */
+function emptyServer(port: number): ChildProcess {
+  const src = `require("node:http").createServer((q, s) => { q.resume(); q.on("end", () => { s.writeHead(200, { "content-type": "application/json", "content-length": 11 }); s.end('{"ok":true}'); }); }).listen(${port}, "127.0.0.1");`;
+  return spawn(process.execPath, ["-e", src], { stdio: "ignore" });
+}
+
+/**
+ * vm-service over HTTP vs onnxruntime-node in-process on the same stages (1-2), batch 1 per request,
+ * CONCURRENCY in flight. The client is bench/http-load.ts with requests signed beforehand, so the
+ * figure is the server's; an empty node:http server measured the same way is the ceiling HTTP puts
+ * on this machine. Rounds alternate between the three, medians reported.
+ */
+async function vmRatio(vmUrl: string, vmPid: number, key: string) {
+  const CONCURRENCY = 8;
+  const PER_ROUND = 4000;
+  const ROUNDS = 5;
   const model = await loadModel(fileURLToPath(new URL("../models/mnist", import.meta.url)));
   const m = model.manifest;
   // Stage 0 once per digit: the hidden states the deep stages start from.
   const hidden = await Promise.all(rows.slice(0, 100).map(async (r) => (await runStages(model.runner, m, { stage: 0, rows: [0], data: r }, 1, 1)).pending!.data));
-  const frames = hidden.map((h) => encodeFrame({ model: "mnist", fromStage: 1, shape: [1, 16, 14, 14], exitThreshold: 1 }, h));
-  const total = 2000;
-  const concurrency = 4;
-  const inProcess = await throughput(total, concurrency, async (i) => {
-    await runStages(model.runner, m, { stage: 1, rows: [0], data: hidden[i % hidden.length] }, m.stages.length, 1);
-  });
-  const overHttp = await throughput(total, concurrency, async (i) => {
-    const frame = frames[i % frames.length];
-    const headers = await signRequest(key, "POST", DEEP_PATH, frame);
-    const res = await fetch(vmUrl + DEEP_PATH, { method: "POST", body: frame as Uint8Array<ArrayBuffer>, headers });
-    if (!res.ok) throw new Error(`vm answered ${res.status}`);
-    await res.arrayBuffer();
-  });
-  // What plain HTTP costs here: an empty hono handler taking the same body, same client, same concurrency.
-  const app = new Hono();
-  app.post("/x", async (c) => {
-    await c.req.arrayBuffer();
-    return c.json({ ok: true });
-  });
-  const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
-  await new Promise((r) => server.once("listening", r));
-  const bareUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/x`;
-  const bareHttp = await throughput(total, concurrency, async (i) => {
-    const res = await fetch(bareUrl, { method: "POST", body: frames[i % frames.length] as Uint8Array<ArrayBuffer> });
-    await res.arrayBuffer();
-  });
-  server.close();
-  return { in_process_rps: inProcess, http_rps: overHttp, ratio: overHttp / inProcess, empty_http_handler_rps: bareHttp, ratio_to_empty_http: overHttp / bareHttp, batch: 1, concurrency, stages: "1-2" };
+  const frames = hidden.map((h) => encodeFrame({ model: "mnist", fromStage: 1, shape: [1, ...m.stages[0].hidden_shape!.slice(1)], exitThreshold: 1 }, h));
+  const signed = async (n: number) => Promise.all(Array.from({ length: n }, async (_, i) => {
+    const body = frames[i % frames.length];
+    return serialise("127.0.0.1", { method: "POST", path: DEEP_PATH, headers: await signRequest(key, "POST", DEEP_PATH, body), body });
+  }));
+  const emptyPort = Number(new URL(vmUrl).port) + 50;
+  const empty = emptyServer(emptyPort);
+  const emptyUrl = `http://127.0.0.1:${emptyPort}`;
+  await waitFor(emptyUrl, 10_000);
+  const inProcess: number[] = [];
+  const overHttp: number[] = [];
+  const emptyHttp: number[] = [];
+  const vmCpuUsPerReq: number[] = [];
+  try {
+    await rawLoad(vmUrl, await signed(500), CONCURRENCY); // warm-up
+    for (let r = 0; r < ROUNDS; r++) {
+      inProcess.push(await throughput(PER_ROUND, CONCURRENCY, async (i) => {
+        await runStages(model.runner, m, { stage: 1, rows: [0], data: hidden[i % hidden.length] }, m.stages.length, 1);
+      }));
+      const reqs = await signed(PER_ROUND); // signed within the 30 s window, outside the clock
+      const cpu0 = cpuMs(vmPid);
+      const vm = await rawLoad(vmUrl, reqs, CONCURRENCY);
+      vmCpuUsPerReq.push(((cpuMs(vmPid) - cpu0) * 1000) / PER_ROUND);
+      if (vm.statuses[200] !== PER_ROUND) throw new Error(`vm-service answered ${JSON.stringify(vm.statuses)}`);
+      overHttp.push(vm.rps);
+      emptyHttp.push((await rawLoad(emptyUrl, reqs, CONCURRENCY)).rps);
+      log(`  round ${r + 1}/${ROUNDS}: in-process ${inProcess[r].toFixed(0)} req/s, vm-service ${overHttp[r].toFixed(0)} req/s, empty HTTP server ${emptyHttp[r].toFixed(0)} req/s`);
+    }
+  } finally {
+    empty.kill();
+  }
+  const [ip, http, bare] = [median(inProcess), median(overHttp), median(emptyHttp)];
+  return {
+    in_process_rps: ip,
+    http_rps: http,
+    ratio: http / ip,
+    empty_http_server_rps: bare,
+    empty_http_server_to_in_process: bare / ip,
+    ratio_to_empty_http: http / bare,
+    vm_cpu_us_per_request: median(vmCpuUsPerReq),
+    batch: 1,
+    concurrency: CONCURRENCY,
+    rounds: ROUNDS,
+    requests_per_round: PER_ROUND,
+    stages: "1-2",
+  };
 }
 
 /** Median of the full infer handler minus median of the bare ORT chain, interleaved, same HTTP path. */
@@ -111,7 +146,18 @@ async function workerOverhead(url: string, token: string, n: number) {
   return { n, bare_chain_ms_median: median(bare), infer_handler_ms_median: median(full), overhead_ms_median: median(full) - median(bare) };
 }
 
+/** The simulator on the wits trace with the mnist profile, every policy; run before the stack starts, on an idle machine. */
+function simulatorSpeed() {
+  const trace = process.env.SERFLOW_TRACES ? `${process.env.SERFLOW_TRACES}/wits.txt` : fileURLToPath(new URL("../../shared/traces/wits.txt", import.meta.url));
+  const settings = parseSimArgs(["--trace", trace, "--profile", "mnist", "--policies", "all", "--out", tmpdir()]);
+  const out = simulate(settings);
+  return { trace: "wits", profile: "mnist", policies: settings.policies.length, simulated_requests: out.simulatedRequests, wall_s: out.wallS, requests_per_s: out.simulatedRequests / out.wallS };
+}
+
 async function main() {
+  log("bench: simulator speed (wits trace, mnist profile, all policies) ...");
+  const sim = simulatorSpeed();
+  log(`  ${(sim.simulated_requests / 1e6).toFixed(1)} M requests in ${sim.wall_s.toFixed(1)} s`);
   const port = 18700 + Math.floor(Math.random() * 200);
   log("bench: starting the Worker and one VM ...");
   const stack = await startStack({ port, config: { vm: { min: 1, max: 1, boot_s: 0, concurrency: 8 } }, persistDir: mkdtempSync(join(tmpdir(), "serflow-bench-")), firstVmPort: port + 1, log: () => {} });
@@ -128,7 +174,7 @@ async function main() {
     const worker = await latency(stack.url, "worker", 200);
     const vm = await latency(stack.url, "vm", 200);
     log("bench: vm-service over HTTP vs onnxruntime-node in-process ...");
-    const ratio = await vmRatio(vmUrl, stack.signingKey);
+    const ratio = await vmRatio(vmUrl, stack.pool!.pids()[0], stack.signingKey);
     log("bench: Worker overhead over the bare onnxruntime-web chain in the same isolate ...");
     const overhead = await workerOverhead(stack.url, stack.adminToken, 300);
     const results = {
@@ -138,6 +184,7 @@ async function main() {
       latency_worker_vm: vm,
       vm_service_vs_in_process: ratio,
       worker_overhead: overhead,
+      simulator: sim,
     };
     writeFileSync(OUT, JSON.stringify(results, null, 2) + "\n");
     console.log(JSON.stringify(results, null, 2));

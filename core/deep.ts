@@ -17,11 +17,19 @@ export interface DeepResult {
 
 export const DEEP_PATH = "/internal/v1/deep";
 
-/** Decodes, checks the frame against the model, runs every remaining stage. */
-export async function runDeep(
-  models: (name: string) => { manifest: ModelManifest; runner: () => Promise<StageRunner> } | undefined,
-  bytes: Uint8Array,
-): Promise<DeepResult> {
+export type ModelLookup = (name: string) => { manifest: ModelManifest; runner: () => Promise<StageRunner> } | undefined;
+
+/** A decoded frame checked against its model: ready to run. */
+interface DeepJob {
+  manifest: ModelManifest;
+  runner: () => Promise<StageRunner>;
+  fromStage: number;
+  exitThreshold: number | undefined;
+  rows: number;
+  data: Float32Array;
+}
+
+function prepare(models: ModelLookup, bytes: Uint8Array): DeepJob {
   const { header, data } = decodeFrame(bytes);
   const model = models(header.model);
   if (!model) throw new InvalidInputError(`frame: unknown model "${header.model}"`);
@@ -35,6 +43,71 @@ export async function runDeep(
   if (header.shape.length !== want.length || header.shape.some((d, i) => d !== want[i])) {
     throw new InvalidInputError(`frame: shape ${JSON.stringify(header.shape)} does not match stage ${header.fromStage} input ${JSON.stringify(want)}`);
   }
-  const out = await runStages(await model.runner(), m, { stage: header.fromStage, rows: Array.from({ length: rows }, (_, i) => i), data }, m.stages.length, header.exitThreshold);
-  return { results: [...out.results].map(([row, r]) => ({ row, ...r })), timings: out.timings };
+  return { manifest: m, runner: model.runner, fromStage: header.fromStage, exitThreshold: header.exitThreshold, rows, data };
+}
+
+/** Runs the jobs (same model, start stage and threshold) as one batch and splits the outcome per job:
+ *  each gets its own rows, and per stage its own row and exit counts with the batch's time. */
+async function runBatch(jobs: DeepJob[]): Promise<DeepResult[]> {
+  const { manifest: m, fromStage, exitThreshold } = jobs[0];
+  const total = jobs.reduce((n, j) => n + j.rows, 0);
+  const data = jobs.length === 1 ? jobs[0].data : new Float32Array(total * (jobs[0].data.length / jobs[0].rows));
+  if (jobs.length > 1) jobs.reduce((off, j) => (data.set(j.data, off), off + j.data.length), 0);
+  const out = await runStages(await jobs[0].runner(), m, { stage: fromStage, rows: Array.from({ length: total }, (_, i) => i), data }, m.stages.length, exitThreshold);
+  let first = 0;
+  return jobs.map((j) => {
+    const results: DeepRow[] = [];
+    for (let r = 0; r < j.rows; r++) results.push({ row: r, ...out.results.get(first + r)! });
+    first += j.rows;
+    const timings = out.timings
+      .map((t) => ({ stage: t.stage, rows: results.filter((r) => r.exitStage >= t.stage).length, exits: results.filter((r) => r.exitStage === t.stage).length, ms: t.ms }))
+      .filter((t) => t.rows > 0);
+    return { results, timings };
+  });
+}
+
+/** Decodes, checks the frame against the model, runs every remaining stage. */
+export async function runDeep(models: ModelLookup, bytes: Uint8Array): Promise<DeepResult> {
+  return (await runBatch([prepare(models, bytes)]))[0];
+}
+
+/**
+ * Runs frames like runDeep, but frames that arrive while their model is busy wait and then run
+ * together as one batch (up to maxRows rows). No timer: an idle VM runs a frame at once, a busy
+ * one amortises the runtime's fixed cost per call over every frame that queued meanwhile.
+ */
+export class DeepBatcher {
+  private queues = new Map<string, Array<{ job: DeepJob; done: (r: DeepResult) => void; fail: (e: unknown) => void }>>();
+  /** Runtime calls made so far (frames served / batches = mean frames per batch). */
+  batches = 0;
+  constructor(private readonly models: ModelLookup, private readonly maxRows = 64) {}
+
+  run(bytes: Uint8Array): Promise<DeepResult> {
+    const job = prepare(this.models, bytes); // a bad frame fails alone, before it joins a batch
+    const key = `${job.manifest.name}\n${job.fromStage}\n${job.exitThreshold}`;
+    return new Promise((done, fail) => {
+      const q = this.queues.get(key);
+      if (q) return void q.push({ job, done, fail }); // a batch of this key is running: join the next
+      this.queues.set(key, [{ job, done, fail }]);
+      void this.drain(key);
+    });
+  }
+
+  private async drain(key: string): Promise<void> {
+    const q = this.queues.get(key)!;
+    while (q.length) {
+      let rows = 0;
+      let n = 0;
+      while (n < q.length && (n === 0 || rows + q[n].job.rows <= this.maxRows)) rows += q[n++].job.rows;
+      const batch = q.splice(0, n);
+      this.batches++;
+      try {
+        const out = await runBatch(batch.map((b) => b.job));
+        batch.forEach((b, i) => b.done(out[i]));
+      } catch (err) {
+        batch.forEach((b) => b.fail(err));
+      }
+    }
+    this.queues.delete(key);
+  }
 }

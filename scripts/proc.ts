@@ -44,3 +44,9 @@ export function rssMbByCommand(comm: string): number {
   }
   return Math.round(mb);
 }
+
+/** CPU time (user + system, ms) a process has used so far. */
+export function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms (USER_HZ = 100 on Linux)
+}

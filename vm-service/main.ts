@@ -1,6 +1,6 @@
 // vm-service entry point: `npm run vm -- --port 9101 --controller http://127.0.0.1:8787`.
 // The signing key comes from SERFLOW_SIGNING_KEY (env or .dev.vars), never from the command line.
-import { serve } from "@hono/node-server";
+import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -57,7 +57,7 @@ const vm = new VmService({
   controllerUrl: a.controller ?? null,
 });
 
-const server = serve({ fetch: vm.app.fetch, port, hostname: a.host });
+const server = createServer(vm.listener()).listen(port, a.host);
 vm.startHeartbeats();
 console.log(`vm-service ${vm.config.id} listening on ${vm.config.publicUrl}, booting for ${bootDelayS}s`);
 

@@ -1,13 +1,17 @@
-// vm-service with the real model on onnxruntime-node, called in-process through its hono app:
-// signatures, admission (full -> 503), draining, and hostile frames (never a 5xx, never a crash).
+// vm-service with the real model on onnxruntime-node, over real HTTP on a loopback port: signatures,
+// admission (full -> 503), draining, batching of concurrent frames, size limits, and hostile frames
+// (never a 5xx, never a crash).
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_VM_SERVICE, VmService } from "./server.js";
 import { loadModels } from "./models.js";
 import { DEEP_PATH } from "../core/deep.js";
 import { encodeFrame } from "../core/frame.js";
-import { signRequest } from "../core/signing.js";
+import { signRequest, verifyRequest, webCryptoHashes } from "../core/signing.js";
+import { nodeHashes } from "./hashes.js";
 import { runStages } from "../core/engine.js";
 import { loadHeldout } from "../model/heldout.js";
 
@@ -18,10 +22,24 @@ const { labels, rows } = loadHeldout();
 let vm: VmService;
 let h0: Float32Array[];
 
-const call = async (body: Uint8Array, key = KEY) => {
+// One HTTP server per VmService, on a free port.
+const servers = new Map<VmService, { server: Server; url: string }>();
+async function urlOf(v: VmService): Promise<string> {
+  if (!servers.has(v)) {
+    const server = createServer(v.listener());
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    servers.set(v, { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  }
+  return servers.get(v)!.url;
+}
+afterAll(() => servers.forEach(({ server }) => server.close()));
+
+const request = async (v: VmService, path: string, init?: RequestInit) => fetch((await urlOf(v)) + path, init);
+const post = async (v: VmService, body: Uint8Array, key = KEY) => {
   const headers = await signRequest(key, "POST", DEEP_PATH, body);
-  return vm.app.request(DEEP_PATH, { method: "POST", body: body as Uint8Array<ArrayBuffer>, headers });
+  return request(v, DEEP_PATH, { method: "POST", body: body as Uint8Array<ArrayBuffer>, headers });
 };
+const call = (body: Uint8Array, key = KEY) => post(vm, body, key);
 const frameOf = (i: number) => encodeFrame({ model: "mnist", fromStage: 1, shape: [1, 16, 14, 14], exitThreshold: 1 }, h0[i]);
 
 beforeAll(async () => {
@@ -46,11 +64,11 @@ describe("vm-service", () => {
 
   it("refuses unsigned, wrongly signed and replayed calls", async () => {
     const body = frameOf(0);
-    expect((await vm.app.request(DEEP_PATH, { method: "POST", body: body as Uint8Array<ArrayBuffer> })).status).toBe(401);
+    expect((await request(vm, DEEP_PATH, { method: "POST", body: body as Uint8Array<ArrayBuffer> })).status).toBe(401);
     expect((await call(body, "other-key")).status).toBe(401);
     const headers = await signRequest(KEY, "POST", DEEP_PATH, body);
-    expect((await vm.app.request(DEEP_PATH, { method: "POST", body: body as Uint8Array<ArrayBuffer>, headers })).status).toBe(200);
-    const replay = await vm.app.request(DEEP_PATH, { method: "POST", body: body as Uint8Array<ArrayBuffer>, headers });
+    expect((await request(vm, DEEP_PATH, { method: "POST", body: body as Uint8Array<ArrayBuffer>, headers })).status).toBe(200);
+    const replay = await request(vm, DEEP_PATH, { method: "POST", body: body as Uint8Array<ArrayBuffer>, headers });
     expect(replay.status).toBe(401);
     expect(((await replay.json()) as any).error).toMatch(/replayed/);
   });
@@ -63,8 +81,7 @@ describe("vm-service", () => {
     const drainer = new VmService({ ...DEFAULT_VM_SERVICE, id: "d", publicUrl: "http://127.0.0.1:1", signingKey: KEY, controllerUrl: null, models: ["mnist"] });
     drainer.ready(models);
     await drainer.drain();
-    const headers = await signRequest(KEY, "POST", DEEP_PATH, frameOf(0));
-    const res = await drainer.app.request(DEEP_PATH, { method: "POST", body: frameOf(0) as Uint8Array<ArrayBuffer>, headers });
+    const res = await post(drainer, frameOf(0));
     expect(res.status).toBe(503);
     expect(((await res.json()) as any).error).toMatch(/draining/);
   });
@@ -97,6 +114,50 @@ describe("vm-service", () => {
   });
 });
 
+describe("batching, limits, hashes", () => {
+  it("frames that arrive together run as fewer batches, and each gets the answer it gets alone", async () => {
+    const v = new VmService({ ...DEFAULT_VM_SERVICE, id: "b", publicUrl: "http://127.0.0.1:1", signingKey: KEY, controllerUrl: null, slots: 16, models: ["mnist"] });
+    v.ready(models);
+    // Threshold 0 exits every row at stage 1: a different batch key, run beside the others.
+    const frame = (i: number) => encodeFrame({ model: "mnist", fromStage: 1, shape: [1, 16, 14, 14], exitThreshold: i % 4 === 0 ? 0 : 1 }, h0[i]);
+    const alone: any[] = [];
+    for (let i = 0; i < 16; i++) alone.push(await (await post(v, frame(i))).json());
+    const batchesBefore = v.batches;
+    const together = await Promise.all(Array.from({ length: 16 }, async (_, i) => (await post(v, frame(i))).json()));
+    expect(v.batches - batchesBefore).toBeLessThan(16);
+    together.forEach((out: any, i) => {
+      const one = alone[i].results[0];
+      expect(out.results).toHaveLength(1);
+      expect(out.results[0].exitStage).toBe(one.exitStage);
+      expect(out.results[0].exitStage).toBe(i % 4 === 0 ? 1 : 2);
+      expect(out.results[0].label).toBe(one.label);
+      out.results[0].probs.forEach((p: number, k: number) => expect(p).toBeCloseTo(one.probs[k], 5));
+      // Its own counts per stage, whatever it was batched with.
+      expect(out.timings.map((t: any) => [t.stage, t.rows, t.exits])).toEqual(i % 4 === 0 ? [[1, 1, 1]] : [[1, 1, 0], [2, 1, 1]]);
+    });
+  });
+
+  it("refuses a frame over the size limit with 413, declared or streamed", async () => {
+    const v = new VmService({ ...DEFAULT_VM_SERVICE, id: "l", publicUrl: "http://127.0.0.1:1", signingKey: KEY, controllerUrl: null, models: ["mnist"], maxBodyBytes: 1000 });
+    v.ready(models);
+    const res = await post(v, frameOf(0)); // 12.5 kB
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as any).error).toMatch(/exceeds the limit of 1000 bytes/);
+    const stream = new ReadableStream({ start: (c) => (c.enqueue(new Uint8Array(600)), c.enqueue(new Uint8Array(600)), c.close()) });
+    const chunked = await request(v, DEEP_PATH, { method: "POST", body: stream, duplex: "half" } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect((await post(v, new Uint8Array(10))).status).toBe(400); // and it keeps serving
+  });
+
+  it("node:crypto and WebCrypto signatures verify each other", async () => {
+    const body = frameOf(3);
+    const get = (h: Record<string, string>) => ({ get: (k: string) => h[k] ?? null });
+    await expect(verifyRequest(KEY, "POST", DEEP_PATH, body, get(await signRequest(KEY, "POST", DEEP_PATH, body, Date.now(), nodeHashes)), null, Date.now(), webCryptoHashes)).resolves.toBeUndefined();
+    await expect(verifyRequest(KEY, "POST", DEEP_PATH, body, get(await signRequest(KEY, "POST", DEEP_PATH, body)), null, Date.now(), nodeHashes)).resolves.toBeUndefined();
+    await expect(verifyRequest("other", "POST", DEEP_PATH, body, get(await signRequest(KEY, "POST", DEEP_PATH, body)), null, Date.now(), nodeHashes)).rejects.toThrow(/bad request signature/);
+  });
+});
+
 describe("waiting for a slot (vm.queue_ms)", () => {
   it("a full VM lets a request wait up to queue_ms for a slot, then answers 503", async () => {
     const one = (queueMs: number) => {
@@ -104,11 +165,7 @@ describe("waiting for a slot (vm.queue_ms)", () => {
       v.ready(models);
       return v;
     };
-    const send = async (v: VmService, i: number) => {
-      const body = frameOf(i);
-      const headers = await signRequest(KEY, "POST", DEEP_PATH, body);
-      return (await v.app.request(DEEP_PATH, { method: "POST", body: body as Uint8Array<ArrayBuffer>, headers })).status;
-    };
+    const send = async (v: VmService, i: number) => (await post(v, frameOf(i))).status;
     // 6 at once on one slot: with a generous wait all are served in turn, never more than one at a time.
     const patient = one(2_000);
     let maxInflight = 0;

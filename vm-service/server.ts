@@ -1,12 +1,17 @@
 // vm-service: runs the deep stages of early-exit models with onnxruntime-node for signed callers only,
 // admits at most `slots` requests at once (a full VM answers 503 at once, so the Worker overflows to
 // FaaS instead of queueing), reports itself to the controller by heartbeat, and drains on shutdown.
+// The deep-stage call is served by plain node:http (hono's Request/Response adapter costs about as
+// much CPU as the two stages of the demo model); health and metrics go through hono.
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { Hono } from "hono";
-import { runDeep, DEEP_PATH } from "../core/deep.js";
-import { errorResponse, UnavailableError } from "../core/errors.js";
+import { getRequestListener } from "@hono/node-server";
+import { DeepBatcher, DEEP_PATH } from "../core/deep.js";
+import { errorResponse, PayloadTooLargeError, UnavailableError } from "../core/errors.js";
 import { ReplayGuard, signRequest, verifyRequest } from "../core/signing.js";
 import type { VmState } from "../core/routing.js";
 import type { LoadedModel } from "./models.js";
+import { nodeHashes } from "./hashes.js";
 
 export interface VmServiceConfig {
   id: string;
@@ -22,6 +27,8 @@ export interface VmServiceConfig {
   controllerUrl: string | null;
   heartbeatIntervalMs: number;
   drainTimeoutMs: number;
+  /** Largest frame accepted (413 beyond): 256 rows of the demo's widest hidden state are 3.2 MB. */
+  maxBodyBytes: number;
 }
 
 export const DEFAULT_VM_SERVICE: Omit<VmServiceConfig, "id" | "publicUrl" | "signingKey" | "controllerUrl" | "models"> = {
@@ -29,6 +36,7 @@ export const DEFAULT_VM_SERVICE: Omit<VmServiceConfig, "id" | "publicUrl" | "sig
   queueMs: 0,
   heartbeatIntervalMs: 1_000,
   drainTimeoutMs: 10_000,
+  maxBodyBytes: 8 * 1024 * 1024,
 };
 
 const RECENT = 1024;
@@ -42,6 +50,10 @@ export class VmService {
   private recentMs: number[] = [];
   private models = new Map<string, LoadedModel>();
   private guard = new ReplayGuard();
+  private readonly batcher = new DeepBatcher((name) => {
+    const m = this.models.get(name);
+    return m && { manifest: m.manifest, runner: async () => m.runner };
+  });
   private waiters: Array<(gotSlot: boolean) => void> = [];
   private timer: ReturnType<typeof setInterval> | null = null;
   readonly app = new Hono();
@@ -56,35 +68,71 @@ export class VmService {
     app.get("/health/live", (c) => c.json({ live: true }));
     app.get("/health/ready", (c) => c.json({ ready: this.state === "running", state: this.state }, this.state === "running" ? 200 : 503));
     app.get("/metrics", (c) => c.text(this.metrics(), 200, { "content-type": "text/plain; version=0.0.4" }));
-    app.post(DEEP_PATH, async (c) => {
-      const body = new Uint8Array(await c.req.arrayBuffer());
-      await verifyRequest(this.config.signingKey, "POST", DEEP_PATH, body, { get: (h) => c.req.header(h) ?? null }, this.guard);
-      if (this.state !== "running") throw new UnavailableError(`VM ${this.config.id} is ${this.state}`, 1);
-      // A free slot is taken now; a full VM lets the request wait up to queueMs for one to be handed over.
-      const admitted = this.inflight < this.config.slots ? (this.inflight++, true) : await this.waitForSlot();
-      if (!admitted) {
-        this.rejected++;
-        throw new UnavailableError(`VM ${this.config.id} is full (${this.inflight}/${this.config.slots} slots busy)`, 1);
-      }
-      const t0 = performance.now();
-      try {
-        const out = await runDeep((name) => {
-          const m = this.models.get(name);
-          return m && { manifest: m.manifest, runner: async () => m.runner };
-        }, body);
-        this.served++;
-        this.recentMs[this.served % RECENT] = performance.now() - t0;
-        return c.json(out);
-      } catch (err) {
-        if (errorResponse(err).status >= 500) this.failed++;
-        throw err;
-      } finally {
-        // The slot passes straight to the oldest waiter (FIFO), so a newcomer cannot take it in between.
-        const next = this.waiters.shift();
-        if (next) next(true);
-        else this.inflight--;
-      }
+  }
+
+  /** The node:http listener: the deep-stage call directly, everything else through hono. */
+  listener(): RequestListener {
+    const rest = getRequestListener(this.app.fetch);
+    return (req, res) => {
+      if (req.url !== DEEP_PATH || req.method !== "POST") return void rest(req, res);
+      this.readBody(req)
+        .then((body) => this.deep(body, (h) => (req.headers[h] as string | undefined) ?? null))
+        .then((out) => send(res, 200, out), (err) => {
+          const e = errorResponse(err);
+          if (e.status === 500) console.error(err);
+          send(res, e.status, e.body, e.headers);
+        });
+    };
+  }
+
+  private readBody(req: IncomingMessage): Promise<Uint8Array> {
+    const limit = this.config.maxBodyBytes;
+    return new Promise((resolve, reject) => {
+      if (Number(req.headers["content-length"] ?? 0) > limit) return reject(new PayloadTooLargeError(`frame of ${req.headers["content-length"]} bytes exceeds the limit of ${limit} bytes`));
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limit) {
+          req.removeAllListeners("data");
+          req.resume(); // discard the rest, answer 413 once it is in
+          reject(new PayloadTooLargeError(`frame exceeds the limit of ${limit} bytes`));
+        } else chunks.push(chunk);
+      });
+      req.on("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+      req.on("error", reject);
     });
+  }
+
+  /** A signed frame in, the deep stages' results out; throws the domain errors. */
+  async deep(body: Uint8Array, header: (name: string) => string | null): Promise<unknown> {
+    await verifyRequest(this.config.signingKey, "POST", DEEP_PATH, body, { get: header }, this.guard, Date.now(), nodeHashes);
+    if (this.state !== "running") throw new UnavailableError(`VM ${this.config.id} is ${this.state}`, 1);
+    // A free slot is taken now; a full VM lets the request wait up to queueMs for one to be handed over.
+    const admitted = this.inflight < this.config.slots ? (this.inflight++, true) : await this.waitForSlot();
+    if (!admitted) {
+      this.rejected++;
+      throw new UnavailableError(`VM ${this.config.id} is full (${this.inflight}/${this.config.slots} slots busy)`, 1);
+    }
+    const t0 = performance.now();
+    try {
+      const out = await this.batcher.run(body);
+      this.served++;
+      this.recentMs[this.served % RECENT] = performance.now() - t0;
+      return out;
+    } catch (err) {
+      if (errorResponse(err).status >= 500) this.failed++;
+      throw err;
+    } finally {
+      // The slot passes straight to the oldest waiter (FIFO), so a newcomer cannot take it in between.
+      const next = this.waiters.shift();
+      if (next) next(true);
+      else this.inflight--;
+    }
+  }
+
+  get batches(): number {
+    return this.batcher.batches;
   }
 
   /** Waits at most queueMs for a slot (false: none came, or waiting is off). */
@@ -138,7 +186,7 @@ export class VmService {
   private async post(path: string, payload: unknown): Promise<void> {
     const body = new TextEncoder().encode(JSON.stringify(payload));
     try {
-      const headers = await signRequest(this.config.signingKey, "POST", path, body);
+      const headers = await signRequest(this.config.signingKey, "POST", path, body, Date.now(), nodeHashes);
       const res = await fetch(this.config.controllerUrl + path, { method: "POST", body, headers: { ...headers, "content-type": "application/json" }, signal: AbortSignal.timeout(2_000) });
       if (!res.ok) console.warn(`vm ${this.config.id}: ${path} answered ${res.status}: ${await res.text()}`);
     } catch (err) {
@@ -167,6 +215,9 @@ export class VmService {
       `serflow_vm_requests_total{${id},outcome="ok"} ${this.served}`,
       `serflow_vm_requests_total{${id},outcome="rejected_full"} ${this.rejected}`,
       `serflow_vm_requests_total{${id},outcome="failed"} ${this.failed}`,
+      "# HELP serflow_vm_batches_total Runtime calls for deep stages (requests / batches = mean batch).",
+      "# TYPE serflow_vm_batches_total counter",
+      `serflow_vm_batches_total{${id}} ${this.batches}`,
       "# HELP serflow_vm_inflight_requests Requests being served now.",
       "# TYPE serflow_vm_inflight_requests gauge",
       `serflow_vm_inflight_requests{${id}} ${this.inflight}`,
@@ -180,4 +231,10 @@ export class VmService {
       "",
     ].join("\n");
   }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(json) });
+  res.end(json);
 }
