@@ -86,8 +86,15 @@ async function vmRatio(vmUrl: string, vmPid: number, key: string) {
   const overHttp: number[] = [];
   const emptyHttp: number[] = [];
   const vmCpuUsPerReq: number[] = [];
+  const counters = async () => {
+    const text = await (await fetch(`${vmUrl}/metrics`)).text();
+    const get = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+    return { served: get(/serflow_vm_requests_total\{[^}]*outcome="ok"\} (\d+)/), batches: get(/serflow_vm_batches_total\{[^}]*\} (\d+)/) };
+  };
+  let before = { served: 0, batches: 0 };
   try {
     await rawLoad(vmUrl, await signed(500), CONCURRENCY); // warm-up
+    before = await counters();
     for (let r = 0; r < ROUNDS; r++) {
       inProcess.push(await throughput(PER_ROUND, CONCURRENCY, async (i) => {
         await runStages(model.runner, m, { stage: 1, rows: [0], data: hidden[i % hidden.length] }, m.stages.length, 1);
@@ -104,6 +111,7 @@ async function vmRatio(vmUrl: string, vmPid: number, key: string) {
   } finally {
     empty.kill();
   }
+  const after = await counters();
   const [ip, http, bare] = [median(inProcess), median(overHttp), median(emptyHttp)];
   return {
     in_process_rps: ip,
@@ -113,6 +121,7 @@ async function vmRatio(vmUrl: string, vmPid: number, key: string) {
     empty_http_server_to_in_process: bare / ip,
     ratio_to_empty_http: http / bare,
     vm_cpu_us_per_request: median(vmCpuUsPerReq),
+    vm_mean_frames_per_batch: (after.served - before.served) / (after.batches - before.batches),
     batch: 1,
     concurrency: CONCURRENCY,
     rounds: ROUNDS,
