@@ -1,5 +1,6 @@
 // Control plane end to end: 1,000 real requests, the stats add up and match the model's own figures,
-// and survive a restart of the local server (Durable Object storage on disk).
+// and survive a restart of the local server (Durable Object storage on disk), as does the controller's
+// plan state.
 import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
@@ -29,7 +30,7 @@ async function send(url: string, n: number): Promise<void> {
 
 describe("stats after 1,000 requests, and after a restart", () => {
   it("adds up, matches the model's exit figures, and survives the restart", async () => {
-    stack = await testStack({}, undefined, false);
+    stack = await testStack({ control_period_s: 1 }, undefined, false);
     await send(stack.url, 1000);
     const stats = await until("1,000 requests in the stats", async () => {
       const s = await admin(stack!, "/v2/models/mnist/stats");
@@ -58,10 +59,19 @@ describe("stats after 1,000 requests, and after a restart", () => {
     const plan = await admin(stack, "/v2/models/mnist/plan");
     expect(plan.stages).toHaveLength(3);
     expect(plan.reason).toMatch(/Workers|VM/);
+    const planBefore = await until("5 control periods", async () => {
+      const p = await admin(stack!, "/v2/models/mnist/plan");
+      return p.ticks_total >= 5 && p;
+    }, 20_000);
 
     const persistDir = stack.persistDir;
     await stack.stop();
-    stack = await testStack({}, persistDir, false);
+    stack = await testStack({ control_period_s: 1 }, persistDir, false);
+    // A controller that lost its state would count its ticks from 0 again.
+    const planAfter = await admin(stack, "/v2/models/mnist/plan");
+    expect(planAfter.ticks_total).toBeGreaterThanOrEqual(planBefore.ticks_total);
+    expect(planAfter.stages.map((s: any) => s.stage)).toEqual([0, 1, 2]);
+    expect(Date.parse(planAfter.computed_at)).toBeGreaterThanOrEqual(Date.parse(planBefore.computed_at));
     const after = await admin(stack, "/v2/models/mnist/stats");
     expect(after.requests).toBe(1000);
     expect(after.stages.map((s: any) => s.arrivals)).toEqual(stats.stages.map((s: any) => s.arrivals));
