@@ -60,74 +60,85 @@ function emptyServer(port: number): ChildProcess {
 }
 
 /**
- * vm-service over HTTP vs onnxruntime-node in-process on the same stages (1-2), batch 1 per request,
- * CONCURRENCY in flight. The client is bench/http-load.ts with requests signed beforehand, so the
- * figure is the server's; an empty node:http server measured the same way is the ceiling HTTP puts
- * on this machine. Rounds alternate between the three, medians reported.
+ * vm-service over HTTP vs onnxruntime-node in-process on the same stages (1-2), CONCURRENCY requests in
+ * flight, at 1 row per request (the target) and at more rows, where compute outweighs the HTTP hop.
+ * The client is bench/http-load.ts with requests signed beforehand, so the figure is the server's; an
+ * empty node:http server measured the same way is the ceiling HTTP puts on this machine. Rounds
+ * alternate between the three, medians reported.
  */
-async function vmRatio(vmUrl: string, vmPid: number, key: string) {
+async function vmRatios(vmUrl: string, vmPid: number, key: string) {
   const CONCURRENCY = 8;
-  const PER_ROUND = 4000;
   const ROUNDS = 5;
   const model = await loadModel(fileURLToPath(new URL("../models/mnist", import.meta.url)));
   const m = model.manifest;
   // Stage 0 once per digit: the hidden states the deep stages start from.
-  const hidden = await Promise.all(rows.slice(0, 100).map(async (r) => (await runStages(model.runner, m, { stage: 0, rows: [0], data: r }, 1, 1)).pending!.data));
-  const frames = hidden.map((h) => encodeFrame({ model: "mnist", fromStage: 1, shape: [1, ...m.stages[0].hidden_shape!.slice(1)], exitThreshold: 1 }, h));
-  const signed = async (n: number) => Promise.all(Array.from({ length: n }, async (_, i) => {
-    const body = frames[i % frames.length];
-    return serialise("127.0.0.1", { method: "POST", path: DEEP_PATH, headers: await signRequest(key, "POST", DEEP_PATH, body), body });
-  }));
+  const hidden = await Promise.all(rows.slice(0, 128).map(async (r) => (await runStages(model.runner, m, { stage: 0, rows: [0], data: r }, 1, 1)).pending!.data));
+  const width = hidden[0].length;
   const emptyPort = Number(new URL(vmUrl).port) + 50;
   const empty = emptyServer(emptyPort);
   const emptyUrl = `http://127.0.0.1:${emptyPort}`;
-  await waitFor(emptyUrl, 10_000);
-  const inProcess: number[] = [];
-  const overHttp: number[] = [];
-  const emptyHttp: number[] = [];
-  const vmCpuUsPerReq: number[] = [];
   const counters = async () => {
     const text = await (await fetch(`${vmUrl}/metrics`)).text();
     const get = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
     return { served: get(/serflow_vm_requests_total\{[^}]*outcome="ok"\} (\d+)/), batches: get(/serflow_vm_batches_total\{[^}]*\} (\d+)/) };
   };
-  let before = { served: 0, batches: 0 };
-  try {
-    await rawLoad(vmUrl, await signed(500), CONCURRENCY); // warm-up
-    before = await counters();
+  const one = async (rowsPerRequest: number) => {
+    const perRound = Math.max(400, Math.round(4000 / rowsPerRequest));
+    const inputs = Array.from({ length: 16 }, (_, k) => {
+      const data = new Float32Array(rowsPerRequest * width);
+      for (let r = 0; r < rowsPerRequest; r++) data.set(hidden[(k * rowsPerRequest + r) % hidden.length], r * width);
+      return data;
+    });
+    const frames = inputs.map((data) => encodeFrame({ model: "mnist", fromStage: 1, shape: [rowsPerRequest, ...m.stages[0].hidden_shape!.slice(1)], exitThreshold: 1 }, data));
+    const signed = async (n: number) => Promise.all(Array.from({ length: n }, async (_, i) => {
+      const body = frames[i % frames.length];
+      return serialise("127.0.0.1", { method: "POST", path: DEEP_PATH, headers: await signRequest(key, "POST", DEEP_PATH, body), body });
+    }));
+    const inProcess: number[] = [];
+    const overHttp: number[] = [];
+    const emptyHttp: number[] = [];
+    const vmCpuUsPerReq: number[] = [];
+    await rawLoad(vmUrl, await signed(perRound / 4), CONCURRENCY); // warm-up
+    const before = await counters();
     for (let r = 0; r < ROUNDS; r++) {
-      inProcess.push(await throughput(PER_ROUND, CONCURRENCY, async (i) => {
-        await runStages(model.runner, m, { stage: 1, rows: [0], data: hidden[i % hidden.length] }, m.stages.length, 1);
+      inProcess.push(await throughput(perRound, CONCURRENCY, async (i) => {
+        await runStages(model.runner, m, { stage: 1, rows: Array.from({ length: rowsPerRequest }, (_, k) => k), data: inputs[i % inputs.length] }, m.stages.length, 1);
       }));
-      const reqs = await signed(PER_ROUND); // signed within the 30 s window, outside the clock
+      const reqs = await signed(perRound); // signed within the 30 s window, outside the clock
       const cpu0 = cpuMs(vmPid);
       const vm = await rawLoad(vmUrl, reqs, CONCURRENCY);
-      vmCpuUsPerReq.push(((cpuMs(vmPid) - cpu0) * 1000) / PER_ROUND);
-      if (vm.statuses[200] !== PER_ROUND) throw new Error(`vm-service answered ${JSON.stringify(vm.statuses)}`);
+      vmCpuUsPerReq.push(((cpuMs(vmPid) - cpu0) * 1000) / perRound);
+      if (vm.statuses[200] !== perRound) throw new Error(`vm-service answered ${JSON.stringify(vm.statuses)}`);
       overHttp.push(vm.rps);
       emptyHttp.push((await rawLoad(emptyUrl, reqs, CONCURRENCY)).rps);
-      log(`  round ${r + 1}/${ROUNDS}: in-process ${inProcess[r].toFixed(0)} req/s, vm-service ${overHttp[r].toFixed(0)} req/s, empty HTTP server ${emptyHttp[r].toFixed(0)} req/s`);
+      log(`  ${rowsPerRequest} row(s)/request, round ${r + 1}/${ROUNDS}: in-process ${inProcess[r].toFixed(0)} req/s, vm-service ${overHttp[r].toFixed(0)} req/s, empty HTTP server ${emptyHttp[r].toFixed(0)} req/s`);
     }
+    const after = await counters();
+    const [ip, http, bare] = [median(inProcess), median(overHttp), median(emptyHttp)];
+    return {
+      rows_per_request: rowsPerRequest,
+      in_process_rps: ip,
+      http_rps: http,
+      ratio: http / ip,
+      empty_http_server_rps: bare,
+      empty_http_server_to_in_process: bare / ip,
+      ratio_to_empty_http: http / bare,
+      vm_cpu_us_per_request: median(vmCpuUsPerReq),
+      vm_mean_frames_per_batch: (after.served - before.served) / (after.batches - before.batches),
+      concurrency: CONCURRENCY,
+      rounds: ROUNDS,
+      requests_per_round: perRound,
+      stages: "1-2",
+    };
+  };
+  try {
+    await waitFor(emptyUrl, 10_000);
+    const out = [];
+    for (const n of [1, 8, 32]) out.push(await one(n));
+    return out;
   } finally {
     empty.kill();
   }
-  const after = await counters();
-  const [ip, http, bare] = [median(inProcess), median(overHttp), median(emptyHttp)];
-  return {
-    in_process_rps: ip,
-    http_rps: http,
-    ratio: http / ip,
-    empty_http_server_rps: bare,
-    empty_http_server_to_in_process: bare / ip,
-    ratio_to_empty_http: http / bare,
-    vm_cpu_us_per_request: median(vmCpuUsPerReq),
-    vm_mean_frames_per_batch: (after.served - before.served) / (after.batches - before.batches),
-    batch: 1,
-    concurrency: CONCURRENCY,
-    rounds: ROUNDS,
-    requests_per_round: PER_ROUND,
-    stages: "1-2",
-  };
 }
 
 /** Median of the full infer handler minus median of the bare ORT chain, interleaved, same HTTP path. */
@@ -183,7 +194,7 @@ async function main() {
     const worker = await latency(stack.url, "worker", 200);
     const vm = await latency(stack.url, "vm", 200);
     log("bench: vm-service over HTTP vs onnxruntime-node in-process ...");
-    const ratio = await vmRatio(vmUrl, stack.pool!.pids()[0], stack.signingKey);
+    const ratios = await vmRatios(vmUrl, stack.pool!.pids()[0], stack.signingKey);
     log("bench: Worker overhead over the bare onnxruntime-web chain in the same isolate ...");
     const overhead = await workerOverhead(stack.url, stack.adminToken, 300);
     const results = {
@@ -191,7 +202,8 @@ async function main() {
       machine: `${process.platform} ${process.arch}, Node ${process.version}`,
       latency_worker_only: worker,
       latency_worker_vm: vm,
-      vm_service_vs_in_process: ratio,
+      vm_service_vs_in_process: ratios[0],
+      vm_service_vs_in_process_by_rows: ratios,
       worker_overhead: overhead,
       simulator: sim,
     };
