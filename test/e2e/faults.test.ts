@@ -39,6 +39,13 @@ describe("faults under load", () => {
     expect(summary.routes["w0,w1,w2"]).toBeGreaterThan(0);
     // The hung VM cost at most the VM timeout per request it held.
     expect(summary.latencyMs.max).toBeLessThan(3_000);
+    // Nothing lost from the books either: every answered request is counted, each row exited once.
+    const stats = await until("every request counted", async () => {
+      const st = await admin(s, "/v2/models/mnist/stats");
+      return st.requests >= summary.sent && st;
+    }, 20_000);
+    expect(stats.requests).toBe(summary.sent);
+    expect(stats.stages.reduce((a: number, st: any) => a + st.exits, 0)).toBe(summary.sent);
     // The pool brings the count back to vm.min.
     await until("two running VMs again", async () => (await admin(s, "/v2/models/mnist/plan")).vms.running >= 2, 60_000);
   });
