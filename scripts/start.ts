@@ -70,9 +70,9 @@ Ctrl-C to stop.`);
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  stack.wrangler.on("exit", (code) => {
+  stack.onWorkerExit(() => {
     if (!stopping) {
-      console.error(`serflow: the Worker exited (${code}); stopping`);
+      console.error("serflow: the Worker's workerd process exited; stopping");
       void stop();
     }
   });
