@@ -105,7 +105,12 @@ export async function startWorker(opts: WorkerOptions, config = readWorkerConfig
       message.split("\n").filter((l) => l.trim()).forEach((l) => log(`${tag} ${l}`));
     },
   };
+  // Miniflare's constructor adds SIGINT/SIGTERM listeners that exit at once, ahead of the caller's own
+  // (npm start drains the VMs first). Its `exit` hook stays: workerd is killed however the process ends.
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  const before = signals.map((s) => process.listeners(s));
   const mf = new Miniflare(options);
+  signals.forEach((s, i) => process.listeners(s).filter((l) => !before[i].includes(l)).forEach((l) => process.off(s, l)));
   try {
     return { mf, url: (await mf.ready).toString().replace(/\/$/, "") };
   } catch (err) {
