@@ -33,16 +33,13 @@ export function processTree(root: number): Map<number, string> {
   return out;
 }
 
-/** Summed RSS (MB) of every process with this command name. */
-export function rssMbByCommand(comm: string): number {
-  let mb = 0;
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/comm`, "utf8").trim() === comm) mb += rssMb(Number(d)) ?? 0;
-    } catch {}
+/** pids of this process's descendants with this command name ([] without /proc). */
+export function descendantPids(comm: string): number[] {
+  try {
+    return [...processTree(process.pid)].filter(([p, c]) => c === comm && p !== process.pid).map(([p]) => p);
+  } catch {
+    return [];
   }
-  return Math.round(mb);
 }
 
 /** CPU time (user + system, ms) a process has used so far. */

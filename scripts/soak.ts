@@ -38,7 +38,8 @@ const stack = await startStack({
 try {
   console.error(`soak: ${rps} req/s for ${durationS} s against ${stack.url} ...`);
   await new Promise((r) => setTimeout(r, 10_000)); // VMs boot, isolates warm
-  const roots = (): Array<[string, number]> => [["worker", stack.wrangler.pid!], ...stack.pool!.pids().map((p) => ["vm", p] as [string, number])];
+  if (stack.workerPid === null) throw new Error("soak: no workerd process found under this one (needs Linux /proc)");
+  const roots = (): Array<[string, number]> => [["worker", stack.workerPid!], ...stack.pool!.pids().map((p) => ["vm", p] as [string, number])];
   let start: Record<string, number> = {};
   let last = 0;
   const series: Array<{ t_s: number } & Record<string, number>> = [];

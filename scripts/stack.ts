@@ -1,21 +1,25 @@
-// Starts the local stack: wrangler dev (Worker + Durable Objects, local mode) and the local VM pool.
-// Used by `npm start` and by the end-to-end tests, so both run the same thing.
-import { spawn, type ChildProcess } from "node:child_process";
+// Starts the local stack: the Worker with its Durable Objects in Miniflare (one workerd process, a child
+// of this one; scripts/bundle.ts) and the local VM pool. Used by `npm start`, the soak, the benchmark and
+// the end-to-end tests, so all run the same thing.
 import { fileURLToPath } from "node:url";
+import type { Miniflare } from "miniflare";
 import { parseControlConfig, type ControlConfig } from "../core/config.js";
 import { LocalPool } from "./local-pool.js";
 import { ensureDevVars } from "./dev-vars.js";
+import { startWorker } from "./bundle.js";
+import { descendantPids } from "./proc.js";
 
 export interface StackOptions {
   port: number;
   /** SERFLOW_CONFIG JSON (already read from the file). */
   config: unknown;
-  /** Where wrangler keeps local DO storage; counts survive restarts when this is kept. */
+  /** Where Durable Object storage lives; counts survive restarts when this is kept. In memory when unset. */
   persistDir?: string;
   log?: (line: string) => void;
   /** Start the VM pool (the e2e tests of the Worker alone do not). */
   vmPool?: boolean;
   firstVmPort?: number;
+  /** Where .dev.vars is (default: the repository root). */
   cwd?: string;
   /** Extra Worker vars (e.g. SERFLOW_VM_TIMEOUT_MS). */
   vars?: Record<string, string>;
@@ -27,56 +31,48 @@ export interface Stack {
   signingKey: string;
   config: ControlConfig;
   pool: LocalPool | null;
-  wrangler: ChildProcess;
+  /** The workerd process serving the Worker (Linux: found through /proc), or null when not found. */
+  workerPid: number | null;
+  /** Calls `fn` once if workerd goes away while the stack is up (checked every second). */
+  onWorkerExit(fn: () => void): void;
   stop(): Promise<void>;
 }
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const DEFAULT_PORT = 8787;
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const config = parseControlConfig(opts.config); // throws a message naming the bad key
-  const cwd = opts.cwd ?? ROOT;
-  const { vars } = ensureDevVars(`${cwd}/.dev.vars`);
-  const url = `http://127.0.0.1:${opts.port}`;
-  const wranglerBin = `${ROOT}node_modules/wrangler/bin/wrangler.js`;
-  const args = [wranglerBin, "dev", "--local", "--ip", "127.0.0.1", "--port", String(opts.port), "--var", `SERFLOW_CONFIG:${JSON.stringify(opts.config ?? {})}`, "--log-level", "warn", "--show-interactive-dev-session=false"];
-  if (opts.persistDir) args.push("--persist-to", opts.persistDir);
-  for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
-  const wrangler = spawn(process.execPath, args, {
-    cwd,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true, // its own process group, so workerd goes down with it
+  const { vars } = ensureDevVars(`${opts.cwd ?? ROOT}/.dev.vars`);
+  log("serflow: building the Worker bundle (wrangler deploy --dry-run) ...");
+  const before = new Set(descendantPids("workerd"));
+  const { mf, url } = await startWorker({
+    // .dev.vars as wrangler dev reads it, then the caller's vars; the config always wins.
+    bindings: { ...vars, ...opts.vars, SERFLOW_CONFIG: JSON.stringify(opts.config ?? {}) },
+    port: opts.port,
+    persistDir: opts.persistDir,
+    log,
   });
-  // Offline, wrangler cannot fetch the `Request.cf` placeholder and says so at length: not our news.
-  const noise = /Request\.cf|ENOTFOUND workers\.cloudflare\.com|GetAddrInfoReqWrap/;
-  const relay = (chunk: Buffer) => chunk.toString().trimEnd().split("\n").filter((l) => l && !noise.test(l)).forEach((l) => log(`[worker] ${l}`));
-  wrangler.stdout!.on("data", relay);
-  wrangler.stderr!.on("data", relay);
-  let exited = false;
-  wrangler.on("exit", () => (exited = true));
-
-  const stopWrangler = async () => {
-    if (exited) return;
-    const gone = new Promise((r) => wrangler.once("exit", r));
-    try {
-      process.kill(-wrangler.pid!, "SIGTERM");
-    } catch {}
-    const t = setTimeout(() => {
-      try {
-        process.kill(-wrangler.pid!, "SIGKILL");
-      } catch {}
-    }, 5_000);
-    await gone;
-    clearTimeout(t);
+  const workerPid = descendantPids("workerd").find((p) => !before.has(p)) ?? null;
+  let stopped = false;
+  const stopWorker = async (mf: Miniflare) => {
+    stopped = true;
+    await mf.dispose(); // SIGKILLs workerd and waits for it
   };
-
   try {
-    await waitFor(`${url}/v2/health/ready`, 90_000, () => exited);
+    await waitFor(`${url}/v2/health/ready`, 30_000); // the first request loads the models
   } catch (err) {
-    await stopWrangler();
+    await stopWorker(mf);
     throw err;
   }
 
@@ -103,18 +99,29 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     signingKey: vars.SERFLOW_SIGNING_KEY,
     config,
     pool,
-    wrangler,
+    workerPid,
+    onWorkerExit(fn) {
+      // Miniflare keeps its workerd ChildProcess private, so poll the pid instead.
+      if (workerPid === null) return;
+      const timer = setInterval(() => {
+        if (stopped) clearInterval(timer);
+        else if (!alive(workerPid)) {
+          clearInterval(timer);
+          fn();
+        }
+      }, 1_000);
+      timer.unref();
+    },
     async stop() {
       await pool?.stop();
-      await stopWrangler();
+      if (!stopped) await stopWorker(mf);
     },
   };
 }
 
-export async function waitFor(url: string, timeoutMs: number, gaveUp: () => boolean = () => false): Promise<void> {
+export async function waitFor(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (gaveUp()) throw new Error(`gave up waiting for ${url}: the process exited`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       if (res.ok) return;

@@ -40,7 +40,8 @@ async function main() {
   console.log(`serflow: starting the Worker on port ${port} ...`);
   let stack;
   try {
-    stack = await startStack({ port, config });
+    // Durable Object storage where `wrangler dev` kept it, so counts survive restarts (and earlier runs').
+    stack = await startStack({ port, config, persistDir: ".wrangler/state/v3" });
   } catch (err) {
     console.error(`serflow: ${(err as Error).message}`);
     process.exit(1);
@@ -70,9 +71,9 @@ Ctrl-C to stop.`);
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  stack.wrangler.on("exit", (code) => {
+  stack.onWorkerExit(() => {
     if (!stopping) {
-      console.error(`serflow: the Worker exited (${code}); stopping`);
+      console.error("serflow: the Worker's workerd process exited; stopping");
       void stop();
     }
   });
