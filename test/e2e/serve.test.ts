@@ -1,5 +1,5 @@
-// End to end: real wrangler dev (workerd, Durable Objects on SQLite) and real vm-service processes with
-// onnxruntime-node, real held-out digits over real HTTP.
+// End to end: the real local stack (workerd through Miniflare, Durable Objects on SQLite) and real
+// vm-service processes with onnxruntime-node, real held-out digits over real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Stack } from "../../scripts/stack.js";
 import { admin, digitsBody, heldout, infer, testStack, until } from "./helpers.js";
