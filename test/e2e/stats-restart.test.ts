@@ -60,7 +60,10 @@ describe("stats after 1,000 requests, and after a restart", () => {
     expect(plan.reason).toMatch(/Workers|VM/);
 
     const persistDir = stack.persistDir;
+    const workerd = stack.workerPid;
+    expect(workerd).not.toBeNull();
     await stack.stop();
+    expect(() => process.kill(workerd!, 0)).toThrow(); // stop() leaves no workerd behind
     stack = await testStack({}, persistDir, false);
     const after = await admin(stack, "/v2/models/mnist/stats");
     expect(after.requests).toBe(1000);
