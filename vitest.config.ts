@@ -1,5 +1,6 @@
 // Three projects: `unit` (Node, tests beside the code), `workers` (inside workerd, the real Workers
-// runtime with Durable Objects on SQLite) and `e2e` (real wrangler dev + real vm-service processes).
+// runtime with Durable Objects on SQLite) and `e2e` (the local stack: the Worker in Miniflare, real
+// vm-service processes).
 import { defineConfig } from "vitest/config";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 

@@ -68,7 +68,7 @@ export async function buildWorker(): Promise<{ modules: ModuleDefinition[]; modu
   }
 }
 
-export interface WorkerOptions {
+export interface StartWorkerOptions {
   bindings: Record<string, string>;
   host?: string;
   port?: number;
@@ -79,7 +79,7 @@ export interface WorkerOptions {
 }
 
 /** Starts Serflow's Worker with its Durable Objects in a Miniflare instance; resolves once it listens. */
-export async function startWorker(opts: WorkerOptions, config = readWorkerConfig()): Promise<{ mf: Miniflare; url: string }> {
+export async function startWorker(opts: StartWorkerOptions, config = readWorkerConfig()): Promise<{ mf: Miniflare; url: string }> {
   const log = opts.log ?? (() => {});
   const { modules, modulesRoot } = await buildWorker();
   class RelayLog extends Log {

@@ -1,4 +1,4 @@
-// End to end: the real local stack (workerd through Miniflare, Durable Objects on SQLite) and real
+// End to end: the local stack (the Worker in Miniflare: workerd, Durable Objects on SQLite) and real
 // vm-service processes with onnxruntime-node, real held-out digits over real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Stack } from "../../scripts/stack.js";
@@ -46,5 +46,25 @@ describe("a real early-exit model served by a Worker and a VM", () => {
     const res = await fetch(`${url}/internal/v1/deep`, { method: "POST", body: new Uint8Array(16) });
     expect(res.status).toBe(401);
     expect((await res.json()).error).toMatch(/missing request signature/);
+  });
+});
+
+describe("SERFLOW_FAAS_DEEP=separate", () => {
+  it("runs the deep stages through the DeepStages entrypoint (ctx.exports) in the local stack", async () => {
+    const own = await testStack({}, undefined, false, { SERFLOW_FAAS_DEEP: "separate" });
+    try {
+      const { status, json } = await infer(own.url, digitsBody(0, 20, { serflow_force: "worker", exit_threshold: 1 }));
+      expect(status).toBe(200);
+      expect(json.parameters.serflow_route).toBe("w0,w1,w2");
+      expect(json.outputs[1].data.filter((l: number, i: number) => l === heldout.labels[i]).length).toBeGreaterThanOrEqual(18);
+      // Only the separate invocation counts as a deep call on Workers (inline stages do not).
+      const stats = await until("the deep call in the stats", async () => {
+        const s = await admin(own, "/v2/models/mnist/stats");
+        return s.totals.deep_calls.worker >= 1 && s;
+      }, 20_000);
+      expect(stats.totals.deep_calls.worker).toBe(1);
+    } finally {
+      await own.stop();
+    }
   });
 });

@@ -65,7 +65,10 @@ describe("stats after 1,000 requests, and after a restart", () => {
     }, 20_000);
 
     const persistDir = stack.persistDir;
+    const workerd = stack.workerPid;
+    expect(workerd).not.toBeNull();
     await stack.stop();
+    expect(() => process.kill(workerd!, 0)).toThrow(); // stop() leaves no workerd behind
     stack = await testStack({ control_period_s: 1 }, persistDir, false);
     // A controller that lost its state would count its ticks from 0 again.
     const planAfter = await admin(stack, "/v2/models/mnist/plan");
