@@ -5,7 +5,7 @@ import { runDeep, type DeepResult } from "../core/deep.js";
 import { createApp, execCtx, requireAdmin } from "./app.js";
 import { runStages } from "../core/engine.js";
 import { getModel } from "./models.js";
-import { runnerFor } from "./ort.js";
+import { ortWasmMemoryBytes, runnerFor } from "./ort.js";
 import type { Env } from "./env.js";
 import type { DeepStagesRpc } from "./infer.js";
 
@@ -32,7 +32,8 @@ app.post("/internal/v1/bench/bare", async (c) => {
   const { data } = (await c.req.json()) as { data: number[] };
   const m = getModel("mnist")!;
   const out = await runStages(await runnerFor(m.manifest, m.files), m.manifest, { stage: 0, rows: [0], data: new Float32Array(data) }, m.manifest.stages.length, 1);
-  return c.json({ label: out.results.get(0)!.label });
+  // The WASM heap size lets a memory soak tell ORT's heap from the rest of the isolate.
+  return c.json({ label: out.results.get(0)!.label, ort_wasm_memory_bytes: ortWasmMemoryBytes() });
 });
 
 export default { fetch: app.fetch } satisfies ExportedHandler<Env>;

@@ -13,11 +13,23 @@ ort.env.wasm.proxy = false;
 ort.env.wasm.wasmBinary = new Uint8Array(8); // placeholder: ORT's instantiate call gets `ortWasm` instead
 ort.env.logLevel = "error";
 
+let ortMemory: WebAssembly.Memory | null = null;
+
+/** Size of ORT's WASM heap in this isolate (null before the first session): it only ever grows. */
+export function ortWasmMemoryBytes(): number | null {
+  return ortMemory?.buffer.byteLength ?? null;
+}
+
 /** Runs `fn` (which makes ORT instantiate its WASM) with WebAssembly.instantiate bound to the bundled module. */
 async function withBundledWasm<T>(fn: () => Promise<T>): Promise<T> {
   const original = WebAssembly.instantiate;
   const wasm = WebAssembly as { instantiate: unknown };
-  wasm.instantiate = async (_bytes: unknown, imports: WebAssembly.Imports) => ({ instance: await original(ortWasm, imports), module: ortWasm });
+  wasm.instantiate = async (_bytes: unknown, imports: WebAssembly.Imports) => {
+    const instance = await original(ortWasm, imports);
+    const all = [...Object.values(instance.exports), ...Object.values(imports).flatMap((m) => Object.values(m))];
+    ortMemory = (all.find((v) => v instanceof WebAssembly.Memory) as WebAssembly.Memory | undefined) ?? null;
+    return { instance, module: ortWasm };
+  };
   try {
     return await fn();
   } finally {
