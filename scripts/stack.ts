@@ -2,7 +2,6 @@
 // of this one; scripts/bundle.ts) and the local VM pool. Used by `npm start`, the soak, the benchmark and
 // the end-to-end tests, so all run the same thing.
 import { fileURLToPath } from "node:url";
-import type { Miniflare } from "miniflare";
 import { parseControlConfig, type ControlConfig } from "../core/config.js";
 import { LocalPool } from "./local-pool.js";
 import { ensureDevVars } from "./dev-vars.js";
@@ -65,14 +64,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   });
   const workerPid = descendantPids("workerd").find((p) => !before.has(p)) ?? null;
   let stopped = false;
-  const stopWorker = async (mf: Miniflare) => {
+  const stopWorker = async () => {
     stopped = true;
     await mf.dispose(); // SIGKILLs workerd and waits for it
   };
   try {
     await waitFor(`${url}/v2/health/ready`, 30_000); // the first request loads the models
   } catch (err) {
-    await stopWorker(mf);
+    await stopWorker();
     throw err;
   }
 
@@ -114,7 +113,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     },
     async stop() {
       await pool?.stop();
-      if (!stopped) await stopWorker(mf);
+      if (!stopped) await stopWorker();
     },
   };
 }

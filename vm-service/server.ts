@@ -7,7 +7,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import { Hono } from "hono";
 import { getRequestListener } from "@hono/node-server";
 import { DeepBatcher, DEEP_PATH } from "../core/deep.js";
-import { errorResponse, PayloadTooLargeError, UnavailableError } from "../core/errors.js";
+import { errorResponse, PayloadTooLargeError, UnavailableError, type ErrorResponse } from "../core/errors.js";
 import { ReplayGuard, signRequest, verifyRequest } from "../core/signing.js";
 import type { VmState } from "../core/routing.js";
 import type { LoadedModel } from "./models.js";
@@ -61,8 +61,7 @@ export class VmService {
   constructor(readonly config: VmServiceConfig) {
     const app = this.app;
     app.onError((err, c) => {
-      const e = errorResponse(err);
-      if (e.status === 500) console.error(err);
+      const e = failure(err);
       return c.json(e.body, e.status as 400, e.headers);
     });
     app.get("/health/live", (c) => c.json({ live: true }));
@@ -78,8 +77,7 @@ export class VmService {
       this.readBody(req)
         .then((body) => this.deep(body, (h) => (req.headers[h] as string | undefined) ?? null))
         .then((out) => send(res, 200, out), (err) => {
-          const e = errorResponse(err);
-          if (e.status === 500) console.error(err);
+          const e = failure(err);
           send(res, e.status, e.body, e.headers);
         });
     };
@@ -231,6 +229,13 @@ export class VmService {
       "",
     ].join("\n");
   }
+}
+
+/** The domain error's response; an unexpected one (500) is logged, the caller's mistakes are not. */
+function failure(err: unknown): ErrorResponse {
+  const e = errorResponse(err);
+  if (e.status === 500) console.error(err);
+  return e;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
