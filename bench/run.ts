@@ -19,6 +19,7 @@ import { cpuMs } from "../scripts/proc.js";
 import { rawLoad, serialise } from "./http-load.js";
 import { parseArgs as parseSimArgs } from "../sim/cli.js";
 import { simulate } from "../sim/run.js";
+import { traceFile } from "../sim/trace.js";
 
 const OUT = fileURLToPath(new URL("./results.json", import.meta.url));
 const { rows } = loadHeldout();
@@ -168,8 +169,7 @@ async function workerOverhead(url: string, token: string, n: number) {
 
 /** The simulator on the wits trace with the mnist profile, every policy; run before the stack starts, on an idle machine. */
 function simulatorSpeed() {
-  const trace = process.env.SERFLOW_TRACES ? `${process.env.SERFLOW_TRACES}/wits.txt` : fileURLToPath(new URL("../../shared/traces/wits.txt", import.meta.url));
-  const settings = parseSimArgs(["--trace", trace, "--profile", "mnist", "--policies", "all", "--out", tmpdir()]);
+  const settings = parseSimArgs(["--trace", traceFile("wits"), "--profile", "mnist", "--policies", "all", "--out", tmpdir()]);
   const out = simulate(settings);
   return { trace: "wits", profile: "mnist", policies: settings.policies.length, simulated_requests: out.simulatedRequests, wall_s: out.wallS, requests_per_s: out.simulatedRequests / out.wallS };
 }

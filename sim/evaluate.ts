@@ -8,11 +8,10 @@ import type { RunResult } from "./engine.js";
 import { POLICIES } from "./policies.js";
 import { loadProfile } from "./profile.js";
 import { costChart, ORACLE_NOTE, PRESET_VM, SIM_DEFAULTS, settingsTable, simulate, timelineChart, type SimOutput, type SimSettings } from "./run.js";
-import { loadTrace } from "./trace.js";
+import { loadTrace, traceFile } from "./trace.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const TRACES = { wits: "../shared/traces/wits.txt", berkeley: "../shared/traces/berkeley.txt" };
-const TRACE_DIR = process.env.SERFLOW_TRACES ?? `${ROOT}../shared/traces/`;
 const SLO_MS = 200;
 
 interface Run {
@@ -52,10 +51,9 @@ function runs(quick: boolean): Run[] {
 
 function settingsOf(r: Run): SimSettings {
   const profile = loadProfile(`${ROOT}sim/profiles/${r.profile}.json`);
-  const traceFile = `${TRACE_DIR}${r.trace}.txt`;
   return {
     traceFile: TRACES[r.trace],
-    trace: loadTrace(traceFile),
+    trace: loadTrace(traceFile(r.trace)),
     profileName: profile.name,
     profile,
     policies: [...POLICIES],

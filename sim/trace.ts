@@ -1,5 +1,12 @@
 // Traces: one non-negative integer per line, the requests arriving in that second.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The shared trace `name` (wits, berkeley): from SERFLOW_TRACES, else ../shared/traces beside the repo. */
+export function traceFile(name: string): string {
+  return join(process.env.SERFLOW_TRACES ?? fileURLToPath(new URL("../../shared/traces/", import.meta.url)), `${name}.txt`);
+}
 
 export function parseTrace(text: string, source = "trace"): number[] {
   const out: number[] = [];
