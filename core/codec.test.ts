@@ -33,6 +33,17 @@ describe("frame", () => {
     expect(back.header).toEqual({ model: "tiny", fromStage: 1, shape: [3, 3], exitThreshold: 0.5 });
     expect(Array.from(back.data)).toEqual(Array.from(data));
   });
+  it("decodes a frame at any byte offset (a view when 4-aligned, a copy when not)", () => {
+    const data = new Float32Array([1.5, -2, Math.PI, 1e-30]);
+    const frame = encodeFrame({ model: "tiny", fromStage: 1, shape: [2, 2] }, data);
+    for (const offset of [0, 1, 2, 3, 4]) {
+      const bytes = new Uint8Array(offset + frame.length);
+      bytes.set(frame, offset);
+      const back = decodeFrame(bytes.subarray(offset));
+      expect(Array.from(back.data)).toEqual(Array.from(data));
+      expect(back.data.buffer === bytes.buffer).toBe(offset % 4 === 0);
+    }
+  });
   it("refuses truncated or inconsistent frames", () => {
     const ok = encodeFrame({ model: "tiny", fromStage: 1, shape: [2, 3] }, new Float32Array(6));
     expect(() => decodeFrame(ok.subarray(0, ok.length - 4))).toThrow(/needs 24 data bytes, got 20/);

@@ -55,7 +55,9 @@ export function decodeFrame(bytes: Uint8Array): DeepRequest {
   if (bytes.byteLength - dataOffset !== elements * 4) {
     throw new InvalidInputError(`frame: shape ${JSON.stringify(header.shape)} needs ${elements * 4} data bytes, got ${bytes.byteLength - dataOffset}`);
   }
-  // Copy into an aligned buffer: the incoming bytes need not be 4-aligned.
+  // A view when the data is 4-aligned in memory (a frame read into a buffer of its own), else a copy.
+  const start = bytes.byteOffset + dataOffset;
+  if (start % 4 === 0) return { header, data: new Float32Array(bytes.buffer, start, elements) };
   const data = new Float32Array(elements);
   new Uint8Array(data.buffer).set(bytes.subarray(dataOffset));
   return { header, data };

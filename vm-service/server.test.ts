@@ -149,6 +149,25 @@ describe("batching, limits, hashes", () => {
     expect((await post(v, new Uint8Array(10))).status).toBe(400); // and it keeps serving
   });
 
+  it("a frame streamed in odd-sized chunks without Content-Length gets the answer it gets sent whole", async () => {
+    const data = new Float32Array(8 * h0[0].length);
+    h0.slice(0, 8).forEach((h, i) => data.set(h, i * h.length));
+    const body = encodeFrame({ model: "mnist", fromStage: 1, shape: [8, 16, 14, 14], exitThreshold: 1 }, data); // 100 kB
+    const whole = (await (await call(body)).json()) as any;
+    const headers = await signRequest(KEY, "POST", DEEP_PATH, body);
+    const stream = new ReadableStream({
+      start(c) {
+        for (let at = 0; at < body.length; at += 4099) c.enqueue(body.slice(at, at + 4099));
+        c.close();
+      },
+    });
+    const res = await request(vm, DEEP_PATH, { method: "POST", body: stream, headers, duplex: "half" } as RequestInit);
+    expect(res.status).toBe(200);
+    const streamed = (await res.json()) as any;
+    expect(streamed.results).toHaveLength(8);
+    expect(streamed.results).toEqual(whole.results);
+  });
+
   it("node:crypto and WebCrypto signatures verify each other", async () => {
     const body = frameOf(3);
     const get = (h: Record<string, string>) => ({ get: (k: string) => h[k] ?? null });

@@ -83,21 +83,26 @@ export class VmService {
     };
   }
 
+  /** The body in a buffer of its own (so the frame's data can be viewed in place, not copied again). */
   private readBody(req: IncomingMessage): Promise<Uint8Array> {
     const limit = this.config.maxBodyBytes;
     return new Promise((resolve, reject) => {
-      if (Number(req.headers["content-length"] ?? 0) > limit) return reject(new PayloadTooLargeError(`frame of ${req.headers["content-length"]} bytes exceeds the limit of ${limit} bytes`));
-      const chunks: Buffer[] = [];
+      const declared = req.headers["content-length"] === undefined ? null : Number(req.headers["content-length"]);
+      if (declared !== null && declared > limit) return reject(new PayloadTooLargeError(`frame of ${declared} bytes exceeds the limit of ${limit} bytes`));
+      // node:http has checked Content-Length is a number and ends the body there.
+      let buf = Buffer.allocUnsafeSlow(declared ?? 64 * 1024);
       let size = 0;
       req.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > limit) {
+        if (size + chunk.length > limit) {
           req.removeAllListeners("data");
           req.resume(); // discard the rest, answer 413 once it is in
-          reject(new PayloadTooLargeError(`frame exceeds the limit of ${limit} bytes`));
-        } else chunks.push(chunk);
+          return reject(new PayloadTooLargeError(`frame exceeds the limit of ${limit} bytes`));
+        }
+        if (size + chunk.length > buf.length) buf = Buffer.concat([buf.subarray(0, size)], Math.min(limit, 2 * (size + chunk.length)));
+        chunk.copy(buf, size);
+        size += chunk.length;
       });
-      req.on("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+      req.on("end", () => resolve(buf.subarray(0, size)));
       req.on("error", reject);
     });
   }
