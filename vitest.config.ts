@@ -37,7 +37,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["core/**/*.test.ts", "sim/**/*.test.ts", "vm-service/**/*.test.ts", "scripts/**/*.test.ts", "model/**/*.test.ts"],
+          include: ["core/**/*.test.ts", "sim/**/*.test.ts", "vm-service/**/*.test.ts", "scripts/**/*.test.ts", "model/**/*.test.ts", "bench/**/*.test.ts"],
           environment: "node",
         },
       },

@@ -1,9 +1,10 @@
 // `npm run bench`: figures, side by side in one run, printed and saved to bench/results.json.
 //   1. warm request latency (median of 200) through the real Worker, Worker-only and Worker+VM routes;
-//   2. vm-service throughput over HTTP as a ratio to onnxruntime-node in-process on the same stages;
+//   2. vm-service throughput over HTTP as a ratio to onnxruntime-node in-process on the same stages, for
+//      the demo model and for one with heavier deep stages (bench/wide-model.ts);
 //   3. the Worker's overhead per request over the bare onnxruntime-web chain in the same isolate;
 //   4. simulator speed in simulated requests per second.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,8 +21,10 @@ import { rawLoad, serialise } from "./http-load.js";
 import { parseArgs as parseSimArgs } from "../sim/cli.js";
 import { simulate } from "../sim/run.js";
 import { traceFile } from "../sim/trace.js";
+import { writeWideModel } from "./wide-model.js";
 
 const OUT = fileURLToPath(new URL("./results.json", import.meta.url));
+const MNIST_DIR = fileURLToPath(new URL("../models/mnist", import.meta.url));
 const { rows } = loadHeldout();
 const log = (s: string) => process.stderr.write(s + "\n");
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -67,10 +70,10 @@ function emptyServer(port: number): ChildProcess {
  * empty node:http server measured the same way is the ceiling HTTP puts on this machine. Rounds
  * alternate between the three, medians reported.
  */
-async function vmRatios(vmUrl: string, vmPid: number, key: string) {
+async function vmRatios(vmUrl: string, vmPid: number, key: string, modelDir: string, rowCounts: number[], requestsAtOneRow: number) {
   const CONCURRENCY = 8;
   const ROUNDS = 5;
-  const model = await loadModel(fileURLToPath(new URL("../models/mnist", import.meta.url)));
+  const model = await loadModel(modelDir);
   const m = model.manifest;
   // Stage 0 once per digit: the hidden states the deep stages start from.
   const hidden = await Promise.all(rows.slice(0, 128).map(async (r) => (await runStages(model.runner, m, { stage: 0, rows: [0], data: r }, 1, 1)).pending!.data));
@@ -84,13 +87,13 @@ async function vmRatios(vmUrl: string, vmPid: number, key: string) {
     return { served: get(/serflow_vm_requests_total\{[^}]*outcome="ok"\} (\d+)/), batches: get(/serflow_vm_batches_total\{[^}]*\} (\d+)/) };
   };
   const one = async (rowsPerRequest: number) => {
-    const perRound = Math.max(400, Math.round(4000 / rowsPerRequest));
+    const perRound = Math.max(400, Math.round(requestsAtOneRow / rowsPerRequest));
     const inputs = Array.from({ length: 16 }, (_, k) => {
       const data = new Float32Array(rowsPerRequest * width);
       for (let r = 0; r < rowsPerRequest; r++) data.set(hidden[(k * rowsPerRequest + r) % hidden.length], r * width);
       return data;
     });
-    const frames = inputs.map((data) => encodeFrame({ model: "mnist", fromStage: 1, shape: [rowsPerRequest, ...m.stages[0].hidden_shape!.slice(1)], exitThreshold: 1 }, data));
+    const frames = inputs.map((data) => encodeFrame({ model: m.name, fromStage: 1, shape: [rowsPerRequest, ...m.stages[0].hidden_shape!.slice(1)], exitThreshold: 1 }, data));
     const signed = async (n: number) => Promise.all(Array.from({ length: n }, async (_, i) => {
       const body = frames[i % frames.length];
       return serialise("127.0.0.1", { method: "POST", path: DEEP_PATH, headers: await signRequest(key, "POST", DEEP_PATH, body), body });
@@ -112,11 +115,13 @@ async function vmRatios(vmUrl: string, vmPid: number, key: string) {
       if (vm.statuses[200] !== perRound) throw new Error(`vm-service answered ${JSON.stringify(vm.statuses)}`);
       overHttp.push(vm.rps);
       emptyHttp.push((await rawLoad(emptyUrl, reqs, CONCURRENCY)).rps);
-      log(`  ${rowsPerRequest} row(s)/request, round ${r + 1}/${ROUNDS}: in-process ${inProcess[r].toFixed(0)} req/s, vm-service ${overHttp[r].toFixed(0)} req/s, empty HTTP server ${emptyHttp[r].toFixed(0)} req/s`);
+      log(`  ${m.name}, ${rowsPerRequest} row(s)/request, round ${r + 1}/${ROUNDS}: in-process ${inProcess[r].toFixed(0)} req/s, vm-service ${overHttp[r].toFixed(0)} req/s, empty HTTP server ${emptyHttp[r].toFixed(0)} req/s`);
     }
     const after = await counters();
     const [ip, http, bare] = [median(inProcess), median(overHttp), median(emptyHttp)];
     return {
+      model: m.name,
+      in_process_us_per_request: 1e6 / ip,
       rows_per_request: rowsPerRequest,
       in_process_rps: ip,
       http_rps: http,
@@ -135,10 +140,28 @@ async function vmRatios(vmUrl: string, vmPid: number, key: string) {
   try {
     await waitFor(emptyUrl, 10_000);
     const out = [];
-    for (const n of [1, 8, 32]) out.push(await one(n));
+    for (const n of rowCounts) out.push(await one(n));
     return out;
   } finally {
     empty.kill();
+  }
+}
+
+/** vmRatios on bench/wide-model.ts, served by a vm-service of its own (standalone: no controller). */
+async function wideRatios(vmPort: number, key: string) {
+  const root = mkdtempSync(join(tmpdir(), "serflow-wide-"));
+  const dir = writeWideModel(root);
+  const vm = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../vm-service/main.ts", import.meta.url)), "--port", String(vmPort), "--slots", "8", "--models", root], {
+    env: { ...process.env, SERFLOW_SIGNING_KEY: key },
+    stdio: "ignore",
+  });
+  const url = `http://127.0.0.1:${vmPort}`;
+  try {
+    await waitFor(`${url}/health/ready`, 30_000);
+    return await vmRatios(url, vm.pid!, key, dir, [1], 1000);
+  } finally {
+    vm.kill();
+    rmSync(root, { recursive: true, force: true });
   }
 }
 
@@ -194,7 +217,9 @@ async function main() {
     const worker = await latency(stack.url, "worker", 200);
     const vm = await latency(stack.url, "vm", 200);
     log("bench: vm-service over HTTP vs onnxruntime-node in-process ...");
-    const ratios = await vmRatios(vmUrl, stack.pool!.pids()[0], stack.signingKey);
+    const ratios = await vmRatios(vmUrl, stack.pool!.pids()[0], stack.signingKey, MNIST_DIR, [1, 8, 32], 4000);
+    log("bench: the same on a model with heavier deep stages (bench/wide-model.ts) ...");
+    const wide = await wideRatios(port + 20, stack.signingKey);
     log("bench: Worker overhead over the bare onnxruntime-web chain in the same isolate ...");
     const overhead = await workerOverhead(stack.url, stack.adminToken, 300);
     const results = {
@@ -204,6 +229,7 @@ async function main() {
       latency_worker_vm: vm,
       vm_service_vs_in_process: ratios[0],
       vm_service_vs_in_process_by_rows: ratios,
+      vm_service_vs_in_process_wide_model: wide,
       worker_overhead: overhead,
       simulator: sim,
     };

@@ -28,7 +28,7 @@ const node = (opType: string, input: string[], output: string[], ints: Record<st
     opType, input, output,
     attribute: Object.entries(ints).map(([name, v]) => onnx.AttributeProto.create({ name, ints: v, type: 7 /* INTS */ })),
   });
-const valueInfo = (name: string, dims: Array<number | "N">) =>
+export const valueInfo = (name: string, dims: Array<number | "N">) =>
   onnx.ValueInfoProto.create({
     name,
     type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => (d === "N" ? { dimParam: "N" } : { dimValue: d })) } } },
@@ -51,7 +51,7 @@ function nchwRows(w: Float32Array, cols: number, [h, wd, c]: number[]): Float32A
 }
 
 /** Builds one stage graph; `conv`/`gemm` append a layer and return its output name. */
-function stage(weights: Weights) {
+export function stage(weights: Weights) {
   const nodes: unknown[] = [];
   const inits: unknown[] = [];
   let n = 0;
@@ -77,7 +77,7 @@ function stage(weights: Weights) {
   };
 }
 
-function save(path: string, s: ReturnType<typeof stage>, inputs: unknown[], outputs: unknown[]) {
+export function save(path: string, s: ReturnType<typeof stage>, inputs: unknown[], outputs: unknown[]) {
   const graph = onnx.GraphProto.create({ name: path.replace(/.*\//, ""), node: s.nodes, initializer: s.inits, input: inputs, output: outputs });
   const model = onnx.ModelProto.create({ irVersion: 7, opsetImport: [{ domain: "", version: 13 }], producerName: "serflow model/build.ts", graph });
   writeFileSync(path, onnx.ModelProto.encode(model).finish());
