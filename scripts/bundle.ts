@@ -95,8 +95,8 @@ export async function startWorker(opts: StartWorkerOptions, config = readWorkerC
     durableObjects: config.durableObjects,
     bindings: { ...config.vars, ...opts.bindings },
     // Requests go to the Worker on a socket of its own, not through Miniflare's entry worker (pretty
-    // error pages, live reload, request logs): under load that second isolate per request made workerd
-    // grow ~100 MB in 4 minutes for a Worker that only returns "ok", which levels at ~85 MB without it.
+    // error pages, live reload, request logs): under load that second Worker per request made workerd grow
+    // 49 -> 166 MB in 5 minutes for a Worker that only returns "ok", 49 -> 88 without it (bench:memory).
     unsafeDirectSockets: [{ host: opts.host ?? "127.0.0.1", port: opts.port ?? 0 }],
     host: "127.0.0.1",
     port: 0,

@@ -19,7 +19,7 @@ export const MAX_VM_RSS_GROWTH_MB = 64;
  * workerd's ceiling. V8 recompiles onnxruntime-web's 13.6 MB WASM with its optimizing compiler one
  * function at a time as each gets hot, so workerd grows in steps towards the size of the module fully
  * optimized: with every function optimized up front (v8 flag --no-wasm-dynamic-tiering, plain workerd
- * serve, the ORT chain at 95 req/s) it held at 343-358 MB (README, Reliability).
+ * serve, the ORT chain at ~95 req/s) it sat at 349-369 MB for 5 minutes (`npm run bench:memory`).
  */
 export const MAX_WORKERD_RSS_MB = 400;
 
