@@ -1,5 +1,5 @@
 // A heavier model for the benchmark: mnist's stage 0 with wider deep stages (128 and 256 channels, two
-// convolutions each, untrained He-normal weights: ~150 MFLOP per row, about a CIFAR ResNet-56's). The
+// convolutions each, untrained He-normal weights: 76 M multiply-adds per row, half a CIFAR ResNet-56's). The
 // hidden state that crosses to the VM is mnist's 12.5 kB per row. It shows vm-service's fixed cost per
 // request against stages that cost what a real model's do.
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
