@@ -65,7 +65,8 @@ function emptyServer(port: number): ChildProcess {
 
 /**
  * vm-service over HTTP vs onnxruntime-node in-process on the same stages (1-2), CONCURRENCY requests in
- * flight, at 1 row per request (the target) and at more rows, where compute outweighs the HTTP hop.
+ * flight, at 1 row per request (the target) and at more rows (where the hidden state's bytes grow with the
+ * compute).
  * The client is bench/http-load.ts with requests signed beforehand, so the figure is the server's; an
  * empty node:http server measured the same way is the ceiling HTTP puts on this machine. Rounds
  * alternate between the three, medians reported.
