@@ -13,7 +13,10 @@ const calls: Record<string, { n: number; signed: boolean }> = {};
 async function fakeVmEdge(request: Request): Promise<Response> {
   const host = new URL(request.url).hostname;
   if (host === "vm-log.test") return Response.json(calls);
-  calls[host] = { n: (calls[host]?.n ?? 0) + 1, signed: /^[0-9a-f]{64}$/.test(request.headers.get("x-serflow-signature") ?? "") };
+  calls[host] = {
+    n: (calls[host]?.n ?? 0) + 1,
+    signed: /^[0-9a-f]{64}$/.test(request.headers.get("x-serflow-signature") ?? ""),
+  };
   switch (host) {
     case "vm-down.test":
       throw new Error("connection refused");
@@ -37,7 +40,14 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["core/**/*.test.ts", "sim/**/*.test.ts", "vm-service/**/*.test.ts", "scripts/**/*.test.ts", "model/**/*.test.ts", "bench/**/*.test.ts"],
+          include: [
+            "core/**/*.test.ts",
+            "sim/**/*.test.ts",
+            "vm-service/**/*.test.ts",
+            "scripts/**/*.test.ts",
+            "model/**/*.test.ts",
+            "bench/**/*.test.ts",
+          ],
           environment: "node",
         },
       },
@@ -47,7 +57,12 @@ export default defineConfig({
             main: "./worker/index.ts",
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { SERFLOW_ADMIN_TOKEN: TEST_ADMIN_TOKEN, SERFLOW_SIGNING_KEY: TEST_SIGNING_KEY, SERFLOW_CONFIG: "{}", SERFLOW_VM_TIMEOUT_MS: "300" },
+              bindings: {
+                SERFLOW_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+                SERFLOW_SIGNING_KEY: TEST_SIGNING_KEY,
+                SERFLOW_CONFIG: "{}",
+                SERFLOW_VM_TIMEOUT_MS: "300",
+              },
               outboundService: fakeVmEdge as never,
             },
           }),

@@ -12,7 +12,12 @@ export interface RawRequest {
 }
 
 export function serialise(host: string, r: RawRequest): Buffer {
-  const head = [`${r.method} ${r.path} HTTP/1.1`, `host: ${host}`, "connection: keep-alive", `content-length: ${r.body.length}`]
+  const head = [
+    `${r.method} ${r.path} HTTP/1.1`,
+    `host: ${host}`,
+    "connection: keep-alive",
+    `content-length: ${r.body.length}`,
+  ]
     .concat(Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`))
     .join("\r\n");
   return Buffer.concat([Buffer.from(head + "\r\n\r\n"), r.body]);
@@ -59,25 +64,37 @@ function readResponse(socket: Socket, pending: { buf: Buffer }): Promise<number>
 }
 
 /** Sends every request once over `concurrency` connections; requests/s and the statuses seen. */
-export async function rawLoad(url: string, requests: Buffer[], concurrency: number): Promise<{ rps: number; statuses: Record<number, number> }> {
+export async function rawLoad(
+  url: string,
+  requests: Buffer[],
+  concurrency: number,
+): Promise<{ rps: number; statuses: Record<number, number> }> {
   const { hostname, port } = new URL(url);
   const statuses: Record<number, number> = {};
   let next = 0;
-  const sockets = await Promise.all(Array.from({ length: concurrency }, () => new Promise<Socket>((resolve, reject) => {
-    const s = connect(Number(port), hostname, () => resolve(s));
-    s.setNoDelay(true);
-    s.once("error", reject);
-  })));
+  const sockets = await Promise.all(
+    Array.from(
+      { length: concurrency },
+      () =>
+        new Promise<Socket>((resolve, reject) => {
+          const s = connect(Number(port), hostname, () => resolve(s));
+          s.setNoDelay(true);
+          s.once("error", reject);
+        }),
+    ),
+  );
   const t = performance.now();
-  await Promise.all(sockets.map(async (s) => {
-    const pending = { buf: Buffer.alloc(0) };
-    while (next < requests.length) {
-      const req = requests[next++];
-      s.write(req);
-      const status = await readResponse(s, pending);
-      statuses[status] = (statuses[status] ?? 0) + 1;
-    }
-  }));
+  await Promise.all(
+    sockets.map(async (s) => {
+      const pending = { buf: Buffer.alloc(0) };
+      while (next < requests.length) {
+        const req = requests[next++];
+        s.write(req);
+        const status = await readResponse(s, pending);
+        statuses[status] = (statuses[status] ?? 0) + 1;
+      }
+    }),
+  );
   const rps = requests.length / ((performance.now() - t) / 1000);
   sockets.forEach((s) => s.destroy());
   return { rps, statuses };

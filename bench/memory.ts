@@ -43,11 +43,22 @@ async function trivialWorker(direct: boolean): Promise<Target & { mf: Miniflare 
   });
   const url = (direct ? await mf.unsafeGetDirectURL() : await mf.ready).toString();
   const pid = descendantPids("workerd").find((p) => !before.has(p))!;
-  return { mf, pid, label: `trivial Worker, ${direct ? "direct socket" : "Miniflare entry worker"}`, send: () => fetch(url) };
+  return {
+    mf,
+    pid,
+    label: `trivial Worker, ${direct ? "direct socket" : "Miniflare entry worker"}`,
+    send: () => fetch(url),
+  };
 }
 
 /** Serflow's bundle in a plain `workerd serve` (capnp config written here), with the given V8 flags. */
-async function plainWorkerd(modules: ModuleDefinition[], config: WorkerConfig, dir: string, port: number, v8Flags: string[]): Promise<Target & { stop: () => void }> {
+async function plainWorkerd(
+  modules: ModuleDefinition[],
+  config: WorkerConfig,
+  dir: string,
+  port: number,
+  v8Flags: string[],
+): Promise<Target & { stop: () => void }> {
   mkdirSync(join(dir, "do"), { recursive: true });
   const kind = { ESModule: "esModule", Data: "data", CompiledWasm: "wasm", Text: "text" } as Record<string, string>;
   const mods = modules.map((m) => {
@@ -55,11 +66,25 @@ async function plainWorkerd(modules: ModuleDefinition[], config: WorkerConfig, d
     writeFileSync(join(dir, name), m.contents!);
     return `(name = ${JSON.stringify(name)}, ${kind[m.type]} = embed ${JSON.stringify(name)})`;
   });
-  const bindings = Object.entries({ ...config.vars, SERFLOW_ADMIN_TOKEN: TOKEN, SERFLOW_SIGNING_KEY: "bench", SERFLOW_CONFIG: "{}" })
+  const bindings = Object.entries({
+    ...config.vars,
+    SERFLOW_ADMIN_TOKEN: TOKEN,
+    SERFLOW_SIGNING_KEY: "bench",
+    SERFLOW_CONFIG: "{}",
+  })
     .map(([k, v]) => `(name = ${JSON.stringify(k)}, text = ${JSON.stringify(v)})`)
-    .concat(Object.entries(config.durableObjects).map(([k, d]) => `(name = ${JSON.stringify(k)}, durableObjectNamespace = ${JSON.stringify(d.className)})`));
-  const namespaces = Object.values(config.durableObjects).map((d) => `(className = ${JSON.stringify(d.className)}, uniqueKey = "bench-${d.className}", enableSql = ${d.useSQLite})`);
-  writeFileSync(join(dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
+    .concat(
+      Object.entries(config.durableObjects).map(
+        ([k, d]) => `(name = ${JSON.stringify(k)}, durableObjectNamespace = ${JSON.stringify(d.className)})`,
+      ),
+    );
+  const namespaces = Object.values(config.durableObjects).map(
+    (d) =>
+      `(className = ${JSON.stringify(d.className)}, uniqueKey = "bench-${d.className}", enableSql = ${d.useSQLite})`,
+  );
+  writeFileSync(
+    join(dir, "config.capnp"),
+    `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   v8Flags = [ ${v8Flags.map((f) => JSON.stringify(f)).join(", ")} ],
   services = [ (name = "main", worker = .w), (name = "disk", disk = (path = ${JSON.stringify(join(dir, "do"))}, writable = true)) ],
@@ -72,7 +97,8 @@ const w :Workerd.Worker = (
   durableObjectNamespaces = [ ${namespaces.join(", ")} ],
   durableObjectStorage = (localDisk = "disk"),
 );
-`);
+`,
+  );
   const proc = spawn(workerdBin, ["serve", "--experimental", join(dir, "config.capnp")], { stdio: "ignore" });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/v2/health/live`, 60_000);
@@ -81,7 +107,12 @@ const w :Workerd.Worker = (
   return {
     pid: proc.pid!,
     label: `Serflow's ORT chain, plain workerd${v8Flags.length ? `, ${v8Flags.join(" ")}` : ""}`,
-    send: () => fetch(`${url}/internal/v1/bench/bare`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ data: Array.from(rows[i++ % rows.length]) }) }),
+    send: () =>
+      fetch(`${url}/internal/v1/bench/bare`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify({ data: Array.from(rows[i++ % rows.length]) }),
+      }),
     stop: () => proc.kill(),
   };
 }
@@ -90,11 +121,13 @@ const w :Workerd.Worker = (
 async function load(t: Target, deadline: number): Promise<number> {
   let sent = 0;
   while (Date.now() < deadline) {
-    await Promise.all(Array.from({ length: 10 }, async () => {
-      const res = await t.send();
-      await res.arrayBuffer();
-      if (!res.ok) throw new Error(`${t.label}: ${res.status}`);
-    }));
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const res = await t.send();
+        await res.arrayBuffer();
+        if (!res.ok) throw new Error(`${t.label}: ${res.status}`);
+      }),
+    );
     sent += 10;
     await new Promise((r) => setTimeout(r, 90));
   }
@@ -113,7 +146,9 @@ const targets = [entry, direct, dynamic, eager];
 try {
   const rss = () => targets.map((t) => Math.round(rssMb(t.pid) ?? NaN));
   const series = [rss()];
-  console.error(`bench:memory: ${a.minutes} min, RSS (MB) every 30 s of:\n${targets.map((t, i) => `  ${i + 1}. ${t.label}`).join("\n")}`);
+  console.error(
+    `bench:memory: ${a.minutes} min, RSS (MB) every 30 s of:\n${targets.map((t, i) => `  ${i + 1}. ${t.label}`).join("\n")}`,
+  );
   console.error(`  0 s: ${series[0].join(" / ")}`);
   const start = Date.now();
   const timer = setInterval(() => {
@@ -123,7 +158,9 @@ try {
   const sent = await Promise.all(targets.map((t) => load(t, start + durationMs)));
   clearInterval(timer);
   series.push(rss());
-  targets.forEach((t, i) => console.log(`${t.label}: ${sent[i]} requests, RSS ${series.map((s) => s[i]).join(" -> ")} MB`));
+  targets.forEach((t, i) =>
+    console.log(`${t.label}: ${sent[i]} requests, RSS ${series.map((s) => s[i]).join(" -> ")} MB`),
+  );
 } finally {
   dynamic.stop();
   eager.stop();

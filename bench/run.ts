@@ -28,13 +28,17 @@ const MNIST_DIR = fileURLToPath(new URL("../models/mnist", import.meta.url));
 const { rows } = loadHeldout();
 const log = (s: string) => process.stderr.write(s + "\n");
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+const pct = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
 async function latency(url: string, force: "worker" | "vm", n: number) {
   const ms: number[] = [];
   const routes = new Set<string>();
   for (let i = 0; i < n + 20; i++) {
-    const body = JSON.stringify({ inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(rows[i % rows.length]) }], parameters: { exit_threshold: 1, serflow_force: force } });
+    const body = JSON.stringify({
+      inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(rows[i % rows.length]) }],
+      parameters: { exit_threshold: 1, serflow_force: force },
+    });
     const t = performance.now();
     const res = await fetch(`${url}/v2/models/mnist/infer`, { method: "POST", body });
     const out = (await res.json()) as any;
@@ -51,9 +55,11 @@ async function latency(url: string, force: "worker" | "vm", n: number) {
 async function throughput(total: number, concurrency: number, fn: (i: number) => Promise<void>) {
   let next = 0;
   const t = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < total) await fn(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) await fn(next++);
+    }),
+  );
   return total / ((performance.now() - t) / 1000);
 }
 
@@ -71,13 +77,24 @@ function emptyServer(port: number): ChildProcess {
  * empty node:http server measured the same way is the ceiling HTTP puts on this machine. Rounds
  * alternate between the three, medians reported.
  */
-async function vmRatios(vmUrl: string, vmPid: number, key: string, modelDir: string, rowCounts: number[], requestsAtOneRow: number) {
+async function vmRatios(
+  vmUrl: string,
+  vmPid: number,
+  key: string,
+  modelDir: string,
+  rowCounts: number[],
+  requestsAtOneRow: number,
+) {
   const CONCURRENCY = 8;
   const ROUNDS = 5;
   const model = await loadModel(modelDir);
   const m = model.manifest;
   // Stage 0 once per digit: the hidden states the deep stages start from.
-  const hidden = await Promise.all(rows.slice(0, 128).map(async (r) => (await runStages(model.runner, m, { stage: 0, rows: [0], data: r }, 1, 1)).pending!.data));
+  const hidden = await Promise.all(
+    rows
+      .slice(0, 128)
+      .map(async (r) => (await runStages(model.runner, m, { stage: 0, rows: [0], data: r }, 1, 1)).pending!.data),
+  );
   const width = hidden[0].length;
   const emptyPort = Number(new URL(vmUrl).port) + 50;
   const empty = emptyServer(emptyPort);
@@ -85,7 +102,10 @@ async function vmRatios(vmUrl: string, vmPid: number, key: string, modelDir: str
   const counters = async () => {
     const text = await (await fetch(`${vmUrl}/metrics`)).text();
     const get = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
-    return { served: get(/serflow_vm_requests_total\{[^}]*outcome="ok"\} (\d+)/), batches: get(/serflow_vm_batches_total\{[^}]*\} (\d+)/) };
+    return {
+      served: get(/serflow_vm_requests_total\{[^}]*outcome="ok"\} (\d+)/),
+      batches: get(/serflow_vm_batches_total\{[^}]*\} (\d+)/),
+    };
   };
   const one = async (rowsPerRequest: number) => {
     const perRound = Math.max(400, Math.round(requestsAtOneRow / rowsPerRequest));
@@ -94,11 +114,29 @@ async function vmRatios(vmUrl: string, vmPid: number, key: string, modelDir: str
       for (let r = 0; r < rowsPerRequest; r++) data.set(hidden[(k * rowsPerRequest + r) % hidden.length], r * width);
       return data;
     });
-    const frames = inputs.map((data) => encodeFrame({ model: m.name, fromStage: 1, shape: [rowsPerRequest, ...m.stages[0].hidden_shape!.slice(1)], exitThreshold: 1 }, data));
-    const signed = async (n: number) => Promise.all(Array.from({ length: n }, async (_, i) => {
-      const body = frames[i % frames.length];
-      return serialise("127.0.0.1", { method: "POST", path: DEEP_PATH, headers: await signRequest(key, "POST", DEEP_PATH, body), body });
-    }));
+    const frames = inputs.map((data) =>
+      encodeFrame(
+        {
+          model: m.name,
+          fromStage: 1,
+          shape: [rowsPerRequest, ...m.stages[0].hidden_shape!.slice(1)],
+          exitThreshold: 1,
+        },
+        data,
+      ),
+    );
+    const signed = async (n: number) =>
+      Promise.all(
+        Array.from({ length: n }, async (_, i) => {
+          const body = frames[i % frames.length];
+          return serialise("127.0.0.1", {
+            method: "POST",
+            path: DEEP_PATH,
+            headers: await signRequest(key, "POST", DEEP_PATH, body),
+            body,
+          });
+        }),
+      );
     const inProcess: number[] = [];
     const overHttp: number[] = [];
     const emptyHttp: number[] = [];
@@ -106,9 +144,17 @@ async function vmRatios(vmUrl: string, vmPid: number, key: string, modelDir: str
     await rawLoad(vmUrl, await signed(perRound / 4), CONCURRENCY); // warm-up
     const before = await counters();
     for (let r = 0; r < ROUNDS; r++) {
-      inProcess.push(await throughput(perRound, CONCURRENCY, async (i) => {
-        await runStages(model.runner, m, { stage: 1, rows: Array.from({ length: rowsPerRequest }, (_, k) => k), data: inputs[i % inputs.length] }, m.stages.length, 1);
-      }));
+      inProcess.push(
+        await throughput(perRound, CONCURRENCY, async (i) => {
+          await runStages(
+            model.runner,
+            m,
+            { stage: 1, rows: Array.from({ length: rowsPerRequest }, (_, k) => k), data: inputs[i % inputs.length] },
+            m.stages.length,
+            1,
+          );
+        }),
+      );
       const reqs = await signed(perRound); // signed within the 30 s window, outside the clock
       const cpu0 = cpuMs(vmPid);
       const vm = await rawLoad(vmUrl, reqs, CONCURRENCY);
@@ -116,7 +162,9 @@ async function vmRatios(vmUrl: string, vmPid: number, key: string, modelDir: str
       if (vm.statuses[200] !== perRound) throw new Error(`vm-service answered ${JSON.stringify(vm.statuses)}`);
       overHttp.push(vm.rps);
       emptyHttp.push((await rawLoad(emptyUrl, reqs, CONCURRENCY)).rps);
-      log(`  ${m.name}, ${rowsPerRequest} row(s)/request, round ${r + 1}/${ROUNDS}: in-process ${inProcess[r].toFixed(0)} req/s, vm-service ${overHttp[r].toFixed(0)} req/s, empty HTTP server ${emptyHttp[r].toFixed(0)} req/s`);
+      log(
+        `  ${m.name}, ${rowsPerRequest} row(s)/request, round ${r + 1}/${ROUNDS}: in-process ${inProcess[r].toFixed(0)} req/s, vm-service ${overHttp[r].toFixed(0)} req/s, empty HTTP server ${emptyHttp[r].toFixed(0)} req/s`,
+      );
     }
     const after = await counters();
     const [ip, http, bare] = [median(inProcess), median(overHttp), median(emptyHttp)];
@@ -152,10 +200,24 @@ async function vmRatios(vmUrl: string, vmPid: number, key: string, modelDir: str
 async function wideRatios(vmPort: number, key: string) {
   const root = mkdtempSync(join(tmpdir(), "serflow-wide-"));
   const dir = writeWideModel(root);
-  const vm = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../vm-service/main.ts", import.meta.url)), "--port", String(vmPort), "--slots", "8", "--models", root], {
-    env: { ...process.env, SERFLOW_SIGNING_KEY: key },
-    stdio: "ignore",
-  });
+  const vm = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      fileURLToPath(new URL("../vm-service/main.ts", import.meta.url)),
+      "--port",
+      String(vmPort),
+      "--slots",
+      "8",
+      "--models",
+      root,
+    ],
+    {
+      env: { ...process.env, SERFLOW_SIGNING_KEY: key },
+      stdio: "ignore",
+    },
+  );
   const url = `http://127.0.0.1:${vmPort}`;
   try {
     await waitFor(`${url}/health/ready`, 30_000);
@@ -170,10 +232,17 @@ async function wideRatios(vmPort: number, key: string) {
 async function workerOverhead(url: string, token: string, n: number) {
   const data = Array.from(rows[0]);
   const bareBody = JSON.stringify({ data });
-  const inferBody = JSON.stringify({ inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data }], parameters: { exit_threshold: 1, serflow_force: "worker" } });
+  const inferBody = JSON.stringify({
+    inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data }],
+    parameters: { exit_threshold: 1, serflow_force: "worker" },
+  });
   const time = async (path: string, body: string, auth: boolean) => {
     const t = performance.now();
-    const res = await fetch(url + path, { method: "POST", body, headers: auth ? { authorization: `Bearer ${token}` } : {} });
+    const res = await fetch(url + path, {
+      method: "POST",
+      body,
+      headers: auth ? { authorization: `Bearer ${token}` } : {},
+    });
     await res.arrayBuffer();
     if (!res.ok) throw new Error(`${path}: ${res.status}`);
     return performance.now() - t;
@@ -188,14 +257,35 @@ async function workerOverhead(url: string, token: string, n: number) {
       full.push(f);
     }
   }
-  return { n, bare_chain_ms_median: median(bare), infer_handler_ms_median: median(full), overhead_ms_median: median(full) - median(bare) };
+  return {
+    n,
+    bare_chain_ms_median: median(bare),
+    infer_handler_ms_median: median(full),
+    overhead_ms_median: median(full) - median(bare),
+  };
 }
 
 /** The simulator on the wits trace with the mnist profile, every policy; run before the stack starts, on an idle machine. */
 function simulatorSpeed() {
-  const settings = parseSimArgs(["--trace", traceFile("wits"), "--profile", "mnist", "--policies", "all", "--out", tmpdir()]);
+  const settings = parseSimArgs([
+    "--trace",
+    traceFile("wits"),
+    "--profile",
+    "mnist",
+    "--policies",
+    "all",
+    "--out",
+    tmpdir(),
+  ]);
   const out = simulate(settings);
-  return { trace: "wits", profile: "mnist", policies: settings.policies.length, simulated_requests: out.simulatedRequests, wall_s: out.wallS, requests_per_s: out.simulatedRequests / out.wallS };
+  return {
+    trace: "wits",
+    profile: "mnist",
+    policies: settings.policies.length,
+    simulated_requests: out.simulatedRequests,
+    wall_s: out.wallS,
+    requests_per_s: out.simulatedRequests / out.wallS,
+  };
 }
 
 async function main() {
@@ -204,12 +294,20 @@ async function main() {
   log(`  ${(sim.simulated_requests / 1e6).toFixed(1)} M requests in ${sim.wall_s.toFixed(1)} s`);
   const port = 18700 + Math.floor(Math.random() * 200);
   log("bench: starting the Worker and one VM ...");
-  const stack = await startStack({ port, config: { vm: { min: 1, max: 1, boot_s: 0, concurrency: 8 } }, persistDir: mkdtempSync(join(tmpdir(), "serflow-bench-")), firstVmPort: port + 1, log: () => {} });
+  const stack = await startStack({
+    port,
+    config: { vm: { min: 1, max: 1, boot_s: 0, concurrency: 8 } },
+    persistDir: mkdtempSync(join(tmpdir(), "serflow-bench-")),
+    firstVmPort: port + 1,
+    log: () => {},
+  });
   try {
     const deadline = Date.now() + 60_000;
     let vmUrl = "";
     while (!vmUrl && Date.now() < deadline) {
-      const plan = (await (await fetch(`${stack.url}/v2/models/mnist/plan`, { headers: { authorization: `Bearer ${stack.adminToken}` } })).json()) as any;
+      const plan = (await (
+        await fetch(`${stack.url}/v2/models/mnist/plan`, { headers: { authorization: `Bearer ${stack.adminToken}` } })
+      ).json()) as any;
       vmUrl = plan.vms.instances.find((v: any) => v.state === "running")?.url ?? "";
       if (!vmUrl) await new Promise((r) => setTimeout(r, 300));
     }

@@ -18,7 +18,15 @@ it("writes a model whose deep stages take mnist's hidden state", async () => {
   expect(m.name).toBe("mnist-wide");
   expect(m.stages[1].hidden_shape).toEqual([-1, 128, 7, 7]);
   const { rows } = loadHeldout();
-  const h0 = (await runStages(model.runner, m, { stage: 0, rows: [0, 1], data: Float32Array.from([...rows[0], ...rows[1]]) }, 1, 1)).pending!;
+  const h0 = (
+    await runStages(
+      model.runner,
+      m,
+      { stage: 0, rows: [0, 1], data: Float32Array.from([...rows[0], ...rows[1]]) },
+      1,
+      1,
+    )
+  ).pending!;
   const out = await runStages(model.runner, m, h0, m.stages.length, 1);
   expect([...out.results.keys()].sort()).toEqual([0, 1]);
   for (const r of out.results.values()) {

@@ -14,8 +14,12 @@ const MNIST = fileURLToPath(new URL("../models/mnist", import.meta.url));
 /** name, tfjs weight shape (conv [kh,kw,in,out], dense [in,out]) */
 const [C1, C2] = [128, 256];
 const LAYERS: Array<[string, number[]]> = [
-  ["a1", [3, 3, 16, C1]], ["b1", [3, 3, C1, C1]], ["d1", [7 * 7 * C1, 10]],
-  ["a2", [3, 3, C1, C2]], ["b2", [3, 3, C2, C2]], ["d2", [3 * 3 * C2, 10]],
+  ["a1", [3, 3, 16, C1]],
+  ["b1", [3, 3, C1, C1]],
+  ["d1", [7 * 7 * C1, 10]],
+  ["a2", [3, 3, C1, C2]],
+  ["b2", [3, 3, C2, C2]],
+  ["d2", [3 * 3 * C2, 10]],
 ];
 
 function heWeights(seed: number): Weights {
@@ -40,7 +44,12 @@ export function writeWideModel(root: string): string {
   const s1 = stage(w);
   const h1 = s1.conv(s1.conv("h0", "a1", false), "b1", true, "h1");
   s1.next("Softmax", [s1.gemm(h1, "d1", [7, 7, C1])], undefined, "probs1");
-  save(join(dir, "stage1.onnx"), s1, [valueInfo("h0", ["N", 16, 14, 14])], [valueInfo("h1", ["N", C1, 7, 7]), valueInfo("probs1", ["N", 10])]);
+  save(
+    join(dir, "stage1.onnx"),
+    s1,
+    [valueInfo("h0", ["N", 16, 14, 14])],
+    [valueInfo("h1", ["N", C1, 7, 7]), valueInfo("probs1", ["N", 10])],
+  );
 
   const s2 = stage(w);
   const h2 = s2.conv(s2.conv("h1", "a2", false), "b2", true);

@@ -6,7 +6,6 @@ import { shouldExit, entropy } from "./exit.js";
 import { InvalidInputError, InvalidManifestError, errorResponse, UnavailableError } from "./errors.js";
 import { TINY_MANIFEST } from "./fixtures.js";
 
-
 describe("manifest", () => {
   it("accepts a valid manifest", () => {
     const m = parseManifest(TINY_MANIFEST);
@@ -16,9 +15,21 @@ describe("manifest", () => {
   it.each([
     [{ ...TINY_MANIFEST, name: "bad name!" }, /"name"/],
     [{ ...TINY_MANIFEST, stages: [] }, /"stages"/],
-    [{ ...TINY_MANIFEST, stages: [TINY_MANIFEST.stages[0], { ...TINY_MANIFEST.stages[1], input: "x" }] }, /stages\[1\]\.input "x" must equal stages\[0\]\.hidden_output "h0"/],
-    [{ ...TINY_MANIFEST, stages: [{ ...TINY_MANIFEST.stages[0], exit: { rule: "max_softmax", threshold: 2 } }, TINY_MANIFEST.stages[1]] }, /stages\[0\]\.exit\.threshold/],
-    [{ ...TINY_MANIFEST, stages: [{ ...TINY_MANIFEST.stages[0], file: "../x.onnx" }, TINY_MANIFEST.stages[1]] }, /stages\[0\]\.file/],
+    [
+      { ...TINY_MANIFEST, stages: [TINY_MANIFEST.stages[0], { ...TINY_MANIFEST.stages[1], input: "x" }] },
+      /stages\[1\]\.input "x" must equal stages\[0\]\.hidden_output "h0"/,
+    ],
+    [
+      {
+        ...TINY_MANIFEST,
+        stages: [{ ...TINY_MANIFEST.stages[0], exit: { rule: "max_softmax", threshold: 2 } }, TINY_MANIFEST.stages[1]],
+      },
+      /stages\[0\]\.exit\.threshold/,
+    ],
+    [
+      { ...TINY_MANIFEST, stages: [{ ...TINY_MANIFEST.stages[0], file: "../x.onnx" }, TINY_MANIFEST.stages[1]] },
+      /stages\[0\]\.file/,
+    ],
   ])("names the file and the problem (%#)", (raw, msg) => {
     expect(() => parseManifest(raw, "models/tiny/manifest.json")).toThrow(InvalidManifestError);
     expect(() => parseManifest(raw, "models/tiny/manifest.json")).toThrow(msg);
@@ -61,7 +72,19 @@ describe("open inference protocol", () => {
   });
   it("parses flat and nested data", () => {
     expect(Array.from(parseInferRequest(body(), m).data)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    expect(Array.from(parseInferRequest(body({ data: [[0, 1, 2, 3], [4, 5, 6, 7]] }), m).data)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(
+      Array.from(
+        parseInferRequest(
+          body({
+            data: [
+              [0, 1, 2, 3],
+              [4, 5, 6, 7],
+            ],
+          }),
+          m,
+        ).data,
+      ),
+    ).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
   it.each([
     [body({ name: "x" }), /inputs\[0\]\.name must be "input"/],
@@ -76,20 +99,39 @@ describe("open inference protocol", () => {
     ["x", /JSON object/],
   ])("rejects bad input with a message that says what is wrong (%#)", (b, msg) => {
     expect(() => parseInferRequest(b, m)).toThrow(msg);
-    expect(errorResponse((() => { try { parseInferRequest(b, m); } catch (e) { return e; } })()).status).toBe(400);
+    expect(
+      errorResponse(
+        (() => {
+          try {
+            parseInferRequest(b, m);
+          } catch (e) {
+            return e;
+          }
+        })(),
+      ).status,
+    ).toBe(400);
   });
   it("limits the batch size", () => {
     expect(() => parseInferRequest(body(), m, { maxBatchRows: 1 })).toThrow(/exceeds the limit of 1/);
   });
   it("builds the response with outputs and the route", () => {
     const req = parseInferRequest(body(), m);
-    const res = buildInferResponse(m, req, [
-      { probs: [0.9, 0.1], label: 0, confidence: 0.9, exitStage: 0 },
-      { probs: [0.2, 0.8], label: 1, confidence: 0.8, exitStage: 1 },
-    ], routeString(["w", "v"])) as any;
+    const res = buildInferResponse(
+      m,
+      req,
+      [
+        { probs: [0.9, 0.1], label: 0, confidence: 0.9, exitStage: 0 },
+        { probs: [0.2, 0.8], label: 1, confidence: 0.8, exitStage: 1 },
+      ],
+      routeString(["w", "v"]),
+    ) as any;
     expect(res.id).toBe("r1");
     expect(res.parameters.serflow_route).toBe("w0,v1");
-    expect(res.outputs.map((o: any) => [o.name, o.datatype, o.shape])).toEqual([["probabilities", "FP32", [2, 2]], ["label", "INT64", [2]], ["exit_stage", "INT32", [2]]]);
+    expect(res.outputs.map((o: any) => [o.name, o.datatype, o.shape])).toEqual([
+      ["probabilities", "FP32", [2, 2]],
+      ["label", "INT64", [2]],
+      ["exit_stage", "INT32", [2]],
+    ]);
   });
 });
 

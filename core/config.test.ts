@@ -20,7 +20,11 @@ describe("parseControlConfig", () => {
     expect(parseControlConfig(null)).toEqual(DEFAULT_CONTROL);
   });
   it("reads the INTERFACE.md keys exactly", () => {
-    const c = parseControlConfig({ vm: { usd_per_hour: 0.5, concurrency: 8, boot_s: 3, min: 1, max: 4 }, slo_ms: 150, control_period_s: 2 });
+    const c = parseControlConfig({
+      vm: { usd_per_hour: 0.5, concurrency: 8, boot_s: 3, min: 1, max: 4 },
+      slo_ms: 150,
+      control_period_s: 2,
+    });
     expect(c.vm).toEqual({ ...DEFAULT_CONTROL.vm, costUsdPerHour: 0.5, slots: 8, bootTimeS: 3, min: 1, max: 4 });
     expect(c.sloMs).toBe(150);
     expect(c.controlPeriodS).toBe(2);
@@ -40,7 +44,14 @@ describe("parseControlConfig", () => {
     });
     expect(c.prices).toEqual(LAMBDA_PRICES);
     expect(c.faasDeep).toBe("separate");
-    expect([c.windowS, c.scaleDownDelayS, c.entry, c.transferMs, c.transferMBps, c.transferUsdPerGb]).toEqual([900, 60, "router", 3, 50, 0.01]);
+    expect([c.windowS, c.scaleDownDelayS, c.entry, c.transferMs, c.transferMBps, c.transferUsdPerGb]).toEqual([
+      900,
+      60,
+      "router",
+      3,
+      50,
+      0.01,
+    ]);
     expect(c.allowedPlacement).toEqual(["worker", "auto", "vm"]);
     expect(c.vm.minBilledS).toBe(0);
     const custom = parseControlConfig({ prices: { preset: "workers", usd_per_million_requests: 0.5 } });
@@ -58,7 +69,9 @@ describe("parseControlConfig", () => {
     expect(errorOf({ control_period_s: -1 })).toMatch(/control_period_s/);
     expect(errorOf({ window_s: 30, vm: { boot_s: 60 } })).toMatch(/window_s \(30\) must be >= vm\.boot_s \(60\)/);
     expect(errorOf({ prices: "azure" })).toMatch(/prices must be one of "workers", "lambda"/);
-    expect(errorOf({ prices: { usd_per_million_requests: -1 } })).toMatch(/prices\.usd_per_million_requests must be >= 0/);
+    expect(errorOf({ prices: { usd_per_million_requests: -1 } })).toMatch(
+      /prices\.usd_per_million_requests must be >= 0/,
+    );
     expect(errorOf({ entry: "edge" })).toMatch(/entry must be "worker" or "router"/);
     expect(errorOf({ faas_deep: "x" })).toMatch(/faas_deep must be "inline" or "separate"/);
     expect(errorOf({ placement: ["gpu"] })).toMatch(/placement must be an array/);

@@ -61,7 +61,15 @@ export interface ControlConfig {
 }
 
 /** c6i.large (2 vCPU), 4 requests at once, a minute to boot, per-second billing with a 60 s minimum. */
-export const DEFAULT_VM: VmConfig = { costUsdPerHour: 0.085, slots: 4, bootTimeS: 60, min: 0, max: 10, minBilledS: 60, queueMs: 0 };
+export const DEFAULT_VM: VmConfig = {
+  costUsdPerHour: 0.085,
+  slots: 4,
+  bootTimeS: 60,
+  min: 0,
+  max: 10,
+  minBilledS: 60,
+  queueMs: 0,
+};
 export const DEFAULT_WINDOW_S = 600;
 
 export const DEFAULT_CONTROL: ControlConfig = {
@@ -78,9 +86,29 @@ export const DEFAULT_CONTROL: ControlConfig = {
   transferUsdPerGb: 0,
 };
 
-const TOP_KEYS = ["vm", "slo_ms", "control_period_s", "prices", "window_s", "scale_down_delay_s", "entry", "faas_deep", "transfer_ms", "transfer_mb_per_s", "transfer_usd_per_gb", "placement"];
+const TOP_KEYS = [
+  "vm",
+  "slo_ms",
+  "control_period_s",
+  "prices",
+  "window_s",
+  "scale_down_delay_s",
+  "entry",
+  "faas_deep",
+  "transfer_ms",
+  "transfer_mb_per_s",
+  "transfer_usd_per_gb",
+  "placement",
+];
 const VM_KEYS = ["usd_per_hour", "concurrency", "boot_s", "min", "max", "min_billed_s", "queue_ms"];
-const PRICE_KEYS = ["preset", "usd_per_million_requests", "usd_per_million_cpu_ms", "usd_per_gb_s", "memory_mb", "billing_increment_ms"];
+const PRICE_KEYS = [
+  "preset",
+  "usd_per_million_requests",
+  "usd_per_million_cpu_ms",
+  "usd_per_gb_s",
+  "memory_mb",
+  "billing_increment_ms",
+];
 
 function fail(msg: string): never {
   throw new InvalidConfigError(`SERFLOW_CONFIG: ${msg}`);
@@ -92,7 +120,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function checkKeys(obj: Record<string, unknown>, known: string[], prefix: string): void {
   for (const k of Object.keys(obj)) {
-    if (!known.includes(k)) fail(`unknown key "${prefix}${k}"; known keys here: ${known.map((x) => prefix + x).join(", ")}`);
+    if (!known.includes(k))
+      fail(`unknown key "${prefix}${k}"; known keys here: ${known.map((x) => prefix + x).join(", ")}`);
   }
 }
 
@@ -117,7 +146,12 @@ function parsePrices(raw: unknown, dflt: FaasPrices): FaasPrices {
   if (raw === undefined) return dflt;
   if (typeof raw === "string") {
     const p = (PRICE_PRESETS as Record<string, FaasPrices>)[raw];
-    if (!p) fail(`prices must be one of ${Object.keys(PRICE_PRESETS).map((k) => `"${k}"`).join(", ")} or an object (got "${raw}")`);
+    if (!p)
+      fail(
+        `prices must be one of ${Object.keys(PRICE_PRESETS)
+          .map((k) => `"${k}"`)
+          .join(", ")} or an object (got "${raw}")`,
+      );
     return p;
   }
   if (!isObject(raw)) fail(`prices must be a preset name or an object with ${PRICE_KEYS.join(", ")}`);
@@ -125,17 +159,32 @@ function parsePrices(raw: unknown, dflt: FaasPrices): FaasPrices {
   let base: FaasPrices = WORKERS_PRICES;
   if (raw.preset !== undefined) {
     const p = typeof raw.preset === "string" ? (PRICE_PRESETS as Record<string, FaasPrices>)[raw.preset] : undefined;
-    if (!p) fail(`prices.preset must be one of ${Object.keys(PRICE_PRESETS).map((k) => `"${k}"`).join(", ")} (got ${JSON.stringify(raw.preset)})`);
+    if (!p)
+      fail(
+        `prices.preset must be one of ${Object.keys(PRICE_PRESETS)
+          .map((k) => `"${k}"`)
+          .join(", ")} (got ${JSON.stringify(raw.preset)})`,
+      );
     base = p;
   }
   const custom = PRICE_KEYS.some((k) => k !== "preset" && raw[k] !== undefined);
   return {
     name: custom ? "custom" : base.name,
-    usdPerMillionRequests: num(raw, "usd_per_million_requests", "prices.usd_per_million_requests", base.usdPerMillionRequests, { min: 0 }),
-    usdPerMillionCpuMs: num(raw, "usd_per_million_cpu_ms", "prices.usd_per_million_cpu_ms", base.usdPerMillionCpuMs, { min: 0 }),
+    usdPerMillionRequests: num(
+      raw,
+      "usd_per_million_requests",
+      "prices.usd_per_million_requests",
+      base.usdPerMillionRequests,
+      { min: 0 },
+    ),
+    usdPerMillionCpuMs: num(raw, "usd_per_million_cpu_ms", "prices.usd_per_million_cpu_ms", base.usdPerMillionCpuMs, {
+      min: 0,
+    }),
     usdPerGbS: num(raw, "usd_per_gb_s", "prices.usd_per_gb_s", base.usdPerGbS, { min: 0 }),
     memoryMb: num(raw, "memory_mb", "prices.memory_mb", base.memoryMb, { above: 0 }),
-    billingIncrementMs: num(raw, "billing_increment_ms", "prices.billing_increment_ms", base.billingIncrementMs, { min: 0 }),
+    billingIncrementMs: num(raw, "billing_increment_ms", "prices.billing_increment_ms", base.billingIncrementMs, {
+      min: 0,
+    }),
   };
 }
 
@@ -145,7 +194,10 @@ function parsePrices(raw: unknown, dflt: FaasPrices): FaasPrices {
  */
 export function parseControlConfig(raw: unknown, base: ControlConfig = DEFAULT_CONTROL): ControlConfig {
   if (raw === undefined || raw === null) raw = {};
-  if (!isObject(raw)) fail(`must be a JSON object like {"vm":{"usd_per_hour":0.085,"concurrency":4,"boot_s":60,"min":0,"max":10},"slo_ms":200,"control_period_s":10}`);
+  if (!isObject(raw))
+    fail(
+      `must be a JSON object like {"vm":{"usd_per_hour":0.085,"concurrency":4,"boot_s":60,"min":0,"max":10},"slo_ms":200,"control_period_s":10}`,
+    );
   checkKeys(raw, TOP_KEYS, "");
   const vmRaw = raw.vm ?? {};
   if (!isObject(vmRaw)) fail(`vm must be an object with ${VM_KEYS.join(", ")}`);
@@ -164,17 +216,23 @@ export function parseControlConfig(raw: unknown, base: ControlConfig = DEFAULT_C
     fail(`vm.min (${vm.min}) must be <= vm.max (${vm.max}): lower vm.min or raise vm.max`);
   }
   const entry = raw.entry ?? d.entry;
-  if (entry !== "worker" && entry !== "router") fail(`entry must be "worker" or "router" (got ${JSON.stringify(raw.entry)})`);
+  if (entry !== "worker" && entry !== "router")
+    fail(`entry must be "worker" or "router" (got ${JSON.stringify(raw.entry)})`);
   const faasDeep = raw.faas_deep ?? d.faasDeep;
-  if (faasDeep !== "inline" && faasDeep !== "separate") fail(`faas_deep must be "inline" or "separate" (got ${JSON.stringify(raw.faas_deep)})`);
+  if (faasDeep !== "inline" && faasDeep !== "separate")
+    fail(`faas_deep must be "inline" or "separate" (got ${JSON.stringify(raw.faas_deep)})`);
   const controlPeriodS = num(raw, "control_period_s", "control_period_s", d.controlPeriodS, { above: 0 });
   const windowGiven = raw.window_s !== undefined;
   const windowS = num(raw, "window_s", "window_s", Math.max(d.windowS, 2 * vm.bootTimeS), { above: 0 });
   if (windowGiven && windowS < vm.bootTimeS) {
-    fail(`window_s (${windowS}) must be >= vm.boot_s (${vm.bootTimeS}): the rate distribution has to cover a boot time; raise window_s`);
+    fail(
+      `window_s (${windowS}) must be >= vm.boot_s (${vm.bootTimeS}): the rate distribution has to cover a boot time; raise window_s`,
+    );
   }
   if (windowS < controlPeriodS) {
-    fail(`window_s (${windowS}) must be >= control_period_s (${controlPeriodS}): raise window_s or lower control_period_s`);
+    fail(
+      `window_s (${windowS}) must be >= control_period_s (${controlPeriodS}): raise window_s or lower control_period_s`,
+    );
   }
   const cfg: ControlConfig = {
     vm,
@@ -197,7 +255,9 @@ export function parseControlConfig(raw: unknown, base: ControlConfig = DEFAULT_C
     cfg.allowedPlacement = p as Placement[];
   }
   if (cfg.entry === "worker" && cfg.allowedPlacement?.[0] === "vm") {
-    fail(`placement[0] is "vm" but entry is "worker": stage 0 runs where the request enters; set entry to "router" or placement[0] to "auto"`);
+    fail(
+      `placement[0] is "vm" but entry is "worker": stage 0 runs where the request enters; set entry to "router" or placement[0] to "auto"`,
+    );
   }
   return cfg;
 }

@@ -1,5 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { billedMs, costByTier, faasComputeUsd, faasInvocationUsd, faasRequestUsd, faasWaitUsd, LAMBDA_PRICES, vmBilledS, vmUsd, vmUsdPerS, WORKERS_PRICES } from "./cost.js";
+import {
+  billedMs,
+  costByTier,
+  faasComputeUsd,
+  faasInvocationUsd,
+  faasRequestUsd,
+  faasWaitUsd,
+  LAMBDA_PRICES,
+  vmBilledS,
+  vmUsd,
+  vmUsdPerS,
+  WORKERS_PRICES,
+} from "./cost.js";
 
 describe("cost model", () => {
   it("Workers: $0.30 per million requests and $0.02 per million CPU-ms, wall time free", () => {
@@ -23,7 +35,11 @@ describe("cost model", () => {
     expect(vmBilledS(100, 0)).toBe(100);
   });
   it("cost by tier adds the deep invocations' fees", () => {
-    const c = costByTier({ requests: 1e6, workerDeepCalls: 1e6, workerComputeMs: 1e6, vmSeconds: 3600, doRequests: 1e6 }, WORKERS_PRICES, 0.1);
+    const c = costByTier(
+      { requests: 1e6, workerDeepCalls: 1e6, workerComputeMs: 1e6, vmSeconds: 3600, doRequests: 1e6 },
+      WORKERS_PRICES,
+      0.1,
+    );
     expect(c.worker).toBeCloseTo(0.6 + 0.02, 10);
     expect(c.vm).toBeCloseTo(0.1, 10);
     expect(c.control).toBeCloseTo(0.15, 10);

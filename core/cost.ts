@@ -16,8 +16,22 @@ export interface FaasPrices {
   billingIncrementMs: number;
 }
 
-export const WORKERS_PRICES: FaasPrices = { name: "workers", usdPerMillionRequests: 0.3, usdPerMillionCpuMs: 0.02, usdPerGbS: 0, memoryMb: 128, billingIncrementMs: 0 };
-export const LAMBDA_PRICES: FaasPrices = { name: "lambda", usdPerMillionRequests: 0.2, usdPerMillionCpuMs: 0, usdPerGbS: 0.0000166667, memoryMb: 1024, billingIncrementMs: 1 };
+export const WORKERS_PRICES: FaasPrices = {
+  name: "workers",
+  usdPerMillionRequests: 0.3,
+  usdPerMillionCpuMs: 0.02,
+  usdPerGbS: 0,
+  memoryMb: 128,
+  billingIncrementMs: 0,
+};
+export const LAMBDA_PRICES: FaasPrices = {
+  name: "lambda",
+  usdPerMillionRequests: 0.2,
+  usdPerMillionCpuMs: 0,
+  usdPerGbS: 0.0000166667,
+  memoryMb: 1024,
+  billingIncrementMs: 1,
+};
 export const PRICE_PRESETS = { workers: WORKERS_PRICES, lambda: LAMBDA_PRICES } as const;
 export type PricePreset = keyof typeof PRICE_PRESETS;
 
@@ -78,7 +92,11 @@ export interface CostInputs {
 }
 
 /** Cost attribution by tier, in USD. */
-export function costByTier(c: CostInputs, prices: FaasPrices, vmUsdPerHour: number): { worker: number; vm: number; control: number } {
+export function costByTier(
+  c: CostInputs,
+  prices: FaasPrices,
+  vmUsdPerHour: number,
+): { worker: number; vm: number; control: number } {
   return {
     worker: (c.requests + c.workerDeepCalls) * faasRequestUsd(prices) + faasComputeUsd(prices, c.workerComputeMs),
     vm: c.vmSeconds * vmUsdPerS(vmUsdPerHour),

@@ -41,9 +41,18 @@ function prepare(models: ModelLookup, bytes: Uint8Array): DeepJob {
   const rows = header.shape[0];
   const want = stageInputShape(m, header.fromStage, rows);
   if (header.shape.length !== want.length || header.shape.some((d, i) => d !== want[i])) {
-    throw new InvalidInputError(`frame: shape ${JSON.stringify(header.shape)} does not match stage ${header.fromStage} input ${JSON.stringify(want)}`);
+    throw new InvalidInputError(
+      `frame: shape ${JSON.stringify(header.shape)} does not match stage ${header.fromStage} input ${JSON.stringify(want)}`,
+    );
   }
-  return { manifest: m, runner: model.runner, fromStage: header.fromStage, exitThreshold: header.exitThreshold, rows, data };
+  return {
+    manifest: m,
+    runner: model.runner,
+    fromStage: header.fromStage,
+    exitThreshold: header.exitThreshold,
+    rows,
+    data,
+  };
 }
 
 /** Runs the jobs (same model, start stage and threshold) as one batch and splits the outcome per job:
@@ -52,15 +61,32 @@ async function runBatch(jobs: DeepJob[]): Promise<DeepResult[]> {
   const { manifest: m, fromStage, exitThreshold } = jobs[0];
   const total = jobs.reduce((n, j) => n + j.rows, 0);
   const data = jobs.length === 1 ? jobs[0].data : new Float32Array(total * (jobs[0].data.length / jobs[0].rows));
-  if (jobs.length > 1) jobs.reduce((off, j) => (data.set(j.data, off), off + j.data.length), 0);
-  const out = await runStages(await jobs[0].runner(), m, { stage: fromStage, rows: Array.from({ length: total }, (_, i) => i), data }, m.stages.length, exitThreshold);
+  if (jobs.length > 1) {
+    let off = 0;
+    for (const j of jobs) {
+      data.set(j.data, off);
+      off += j.data.length;
+    }
+  }
+  const out = await runStages(
+    await jobs[0].runner(),
+    m,
+    { stage: fromStage, rows: Array.from({ length: total }, (_, i) => i), data },
+    m.stages.length,
+    exitThreshold,
+  );
   let first = 0;
   return jobs.map((j) => {
     const results: DeepRow[] = [];
     for (let r = 0; r < j.rows; r++) results.push({ row: r, ...out.results.get(first + r)! });
     first += j.rows;
     const timings = out.timings
-      .map((t) => ({ stage: t.stage, rows: results.filter((r) => r.exitStage >= t.stage).length, exits: results.filter((r) => r.exitStage === t.stage).length, ms: t.ms }))
+      .map((t) => ({
+        stage: t.stage,
+        rows: results.filter((r) => r.exitStage >= t.stage).length,
+        exits: results.filter((r) => r.exitStage === t.stage).length,
+        ms: t.ms,
+      }))
       .filter((t) => t.rows > 0);
     return { results, timings };
   });
@@ -77,10 +103,16 @@ export async function runDeep(models: ModelLookup, bytes: Uint8Array): Promise<D
  * one amortises the runtime's fixed cost per call over every frame that queued meanwhile.
  */
 export class DeepBatcher {
-  private queues = new Map<string, Array<{ job: DeepJob; done: (r: DeepResult) => void; fail: (e: unknown) => void }>>();
+  private queues = new Map<
+    string,
+    Array<{ job: DeepJob; done: (r: DeepResult) => void; fail: (e: unknown) => void }>
+  >();
   /** Runtime calls made so far (frames served / batches = mean frames per batch). */
   batches = 0;
-  constructor(private readonly models: ModelLookup, private readonly maxRows = 64) {}
+  constructor(
+    private readonly models: ModelLookup,
+    private readonly maxRows = 64,
+  ) {}
 
   run(bytes: Uint8Array): Promise<DeepResult> {
     const job = prepare(this.models, bytes); // a bad frame fails alone, before it joins a batch

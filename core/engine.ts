@@ -75,7 +75,12 @@ export async function runStages(
       const off = r * classes;
       if (!out.hidden || shouldExit(out.probs, off, classes, crit)) {
         const { label, conf } = maxProb(out.probs, off, classes);
-        results.set(rows[r], { probs: Array.from(out.probs.subarray(off, off + classes)), label, confidence: conf, exitStage: stage });
+        results.set(rows[r], {
+          probs: Array.from(out.probs.subarray(off, off + classes)),
+          label,
+          confidence: conf,
+          exitStage: stage,
+        });
       } else keep.push(r);
     }
     timings.push({ stage, rows: rows.length, exits: rows.length - keep.length, ms });

@@ -15,7 +15,10 @@ export class PayloadTooLargeError extends SerflowError {}
 export class UnauthorizedError extends SerflowError {}
 /** Not ready yet, or overloaded: the client should retry after `retryAfterS`. */
 export class UnavailableError extends SerflowError {
-  constructor(message: string, readonly retryAfterS = 1) {
+  constructor(
+    message: string,
+    readonly retryAfterS = 1,
+  ) {
     super(message);
   }
 }

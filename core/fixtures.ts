@@ -5,7 +5,23 @@ export const TINY_MANIFEST = {
   input: { name: "input", datatype: "FP32", shape: [-1, 4] },
   classes: 2,
   stages: [
-    { file: "s0.onnx", input: "input", hidden_output: "h0", hidden_shape: [-1, 3], probs_output: "p0", exit: { rule: "max_softmax", threshold: 0.9 }, placement: "worker" },
-    { file: "s1.onnx", input: "h0", hidden_output: null, hidden_shape: null, probs_output: "p1", exit: { rule: "max_softmax", threshold: 0 }, placement: "auto" },
+    {
+      file: "s0.onnx",
+      input: "input",
+      hidden_output: "h0",
+      hidden_shape: [-1, 3],
+      probs_output: "p0",
+      exit: { rule: "max_softmax", threshold: 0.9 },
+      placement: "worker",
+    },
+    {
+      file: "s1.onnx",
+      input: "h0",
+      hidden_output: null,
+      hidden_shape: null,
+      probs_output: "p1",
+      exit: { rule: "max_softmax", threshold: 0 },
+      placement: "auto",
+    },
   ],
 };

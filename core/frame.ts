@@ -34,7 +34,8 @@ export function decodeFrame(bytes: Uint8Array): DeepRequest {
   if (bytes.byteLength < 4) throw new InvalidInputError("frame: shorter than its 4-byte header length");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = view.getUint32(0, true);
-  if (headerLen > MAX_HEADER_BYTES || 4 + headerLen > bytes.byteLength) throw new InvalidInputError(`frame: header length ${headerLen} is out of range`);
+  if (headerLen > MAX_HEADER_BYTES || 4 + headerLen > bytes.byteLength)
+    throw new InvalidInputError(`frame: header length ${headerLen} is out of range`);
   let header: DeepRequestHeader;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLen)));
@@ -43,17 +44,27 @@ export function decodeFrame(bytes: Uint8Array): DeepRequest {
   }
   if (typeof header !== "object" || header === null) throw new InvalidInputError("frame: header must be an object");
   if (typeof header.model !== "string") throw new InvalidInputError("frame: header.model must be a string");
-  if (!Number.isInteger(header.fromStage) || header.fromStage < 0) throw new InvalidInputError("frame: header.fromStage must be an integer >= 0");
-  if (!Array.isArray(header.shape) || header.shape.length < 2 || !header.shape.every((d) => Number.isInteger(d) && d > 0)) {
+  if (!Number.isInteger(header.fromStage) || header.fromStage < 0)
+    throw new InvalidInputError("frame: header.fromStage must be an integer >= 0");
+  if (
+    !Array.isArray(header.shape) ||
+    header.shape.length < 2 ||
+    !header.shape.every((d) => Number.isInteger(d) && d > 0)
+  ) {
     throw new InvalidInputError("frame: header.shape must be positive integers, batch first");
   }
-  if (header.exitThreshold !== undefined && !(typeof header.exitThreshold === "number" && header.exitThreshold >= 0 && header.exitThreshold <= 1)) {
+  if (
+    header.exitThreshold !== undefined &&
+    !(typeof header.exitThreshold === "number" && header.exitThreshold >= 0 && header.exitThreshold <= 1)
+  ) {
     throw new InvalidInputError("frame: header.exitThreshold must be a number in [0, 1]");
   }
   const dataOffset = align4(4 + headerLen);
   const elements = header.shape.reduce((a, b) => a * b, 1);
   if (bytes.byteLength - dataOffset !== elements * 4) {
-    throw new InvalidInputError(`frame: shape ${JSON.stringify(header.shape)} needs ${elements * 4} data bytes, got ${bytes.byteLength - dataOffset}`);
+    throw new InvalidInputError(
+      `frame: shape ${JSON.stringify(header.shape)} needs ${elements * 4} data bytes, got ${bytes.byteLength - dataOffset}`,
+    );
   }
   // A view when the data is 4-aligned in memory (a frame read into a buffer of its own), else a copy.
   const start = bytes.byteOffset + dataOffset;

@@ -47,10 +47,13 @@ export function parseManifest(raw: unknown, source = "manifest.json"): ModelMani
   if (!Number.isInteger(m.classes) || (m.classes as number) < 2) fail(`"classes" must be an integer >= 2`);
   if (!Array.isArray(m.stages) || m.stages.length === 0) fail(`"stages" must be a non-empty array`);
   const stages = (m.stages as unknown[]).map((s, i) => parseStage(s, i, (m.stages as unknown[]).length, fail));
-  if (stages[0].input !== input.name) fail(`stages[0].input "${stages[0].input}" must equal input.name "${input.name}"`);
+  if (stages[0].input !== input.name)
+    fail(`stages[0].input "${stages[0].input}" must equal input.name "${input.name}"`);
   for (let i = 1; i < stages.length; i++) {
     if (stages[i].input !== stages[i - 1].hidden_output) {
-      fail(`stages[${i}].input "${stages[i].input}" must equal stages[${i - 1}].hidden_output "${stages[i - 1].hidden_output}"`);
+      fail(
+        `stages[${i}].input "${stages[i].input}" must equal stages[${i - 1}].hidden_output "${stages[i - 1].hidden_output}"`,
+      );
     }
   }
   return {
@@ -66,26 +69,30 @@ function parseStage(raw: unknown, i: number, n: number, fail: (m: string) => nev
   const at = `stages[${i}]`;
   if (!isObject(raw)) fail(`${at} must be an object`);
   const s = raw as Record<string, unknown>;
-  if (typeof s.file !== "string" || !s.file.endsWith(".onnx") || s.file.includes("..")) fail(`${at}.file must be a relative .onnx path`);
+  if (typeof s.file !== "string" || !s.file.endsWith(".onnx") || s.file.includes(".."))
+    fail(`${at}.file must be a relative .onnx path`);
   if (typeof s.input !== "string") fail(`${at}.input must be a string`);
   if (typeof s.probs_output !== "string") fail(`${at}.probs_output must be a string`);
   const last = i === n - 1;
   let hidden_output: string | null = null;
   let hidden_shape: number[] | null = null;
   if (!last) {
-    if (typeof s.hidden_output !== "string") fail(`${at}.hidden_output must be a string (only the last stage has none)`);
+    if (typeof s.hidden_output !== "string")
+      fail(`${at}.hidden_output must be a string (only the last stage has none)`);
     hidden_output = s.hidden_output as string;
     hidden_shape = checkShape(s.hidden_shape, `${at}.hidden_shape`, fail);
   }
   const exit = s.exit as Record<string, unknown>;
   if (!isObject(exit)) fail(`${at}.exit must be an object`);
-  if (exit.rule !== "max_softmax" && exit.rule !== "entropy") fail(`${at}.exit.rule must be "max_softmax" or "entropy"`);
+  if (exit.rule !== "max_softmax" && exit.rule !== "entropy")
+    fail(`${at}.exit.rule must be "max_softmax" or "entropy"`);
   const t = exit.threshold;
   if (typeof t !== "number" || !Number.isFinite(t) || t < 0 || (exit.rule === "max_softmax" && t > 1)) {
     fail(`${at}.exit.threshold must be a finite number >= 0 (and <= 1 for max_softmax)`);
   }
   const placement = s.placement ?? "auto";
-  if (placement !== "worker" && placement !== "vm" && placement !== "auto") fail(`${at}.placement must be "worker", "vm" or "auto"`);
+  if (placement !== "worker" && placement !== "vm" && placement !== "auto")
+    fail(`${at}.placement must be "worker", "vm" or "auto"`);
   return {
     file: s.file as string,
     input: s.input as string,
@@ -115,6 +122,10 @@ export function rowSize(shape: number[]): number {
 
 /** ONNX files start with a protobuf field tag; this catches an HTML page or empty file early. */
 export function checkOnnxBytes(bytes: Uint8Array, file: string): void {
-  if (bytes.byteLength < 16) throw new InvalidManifestError(`${file}: ONNX file is empty or truncated (${bytes.byteLength} bytes)`);
-  if (bytes[0] !== 0x08) throw new InvalidManifestError(`${file}: not an ONNX model (expected a protobuf ModelProto starting with ir_version)`);
+  if (bytes.byteLength < 16)
+    throw new InvalidManifestError(`${file}: ONNX file is empty or truncated (${bytes.byteLength} bytes)`);
+  if (bytes[0] !== 0x08)
+    throw new InvalidManifestError(
+      `${file}: not an ONNX model (expected a protobuf ModelProto starting with ir_version)`,
+    );
 }

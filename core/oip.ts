@@ -19,39 +19,60 @@ export interface InferRequest {
 }
 
 /** Parses and validates a v2 infer request body (already JSON-parsed) against the model's input. */
-export function parseInferRequest(body: unknown, m: ModelManifest, limits: InferLimits = DEFAULT_INFER_LIMITS): InferRequest {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new InvalidInputError("request body must be a JSON object");
+export function parseInferRequest(
+  body: unknown,
+  m: ModelManifest,
+  limits: InferLimits = DEFAULT_INFER_LIMITS,
+): InferRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw new InvalidInputError("request body must be a JSON object");
   const b = body as Record<string, unknown>;
   if (b.id !== undefined && typeof b.id !== "string") throw new InvalidInputError(`"id" must be a string`);
-  if (!Array.isArray(b.inputs) || b.inputs.length !== 1) throw new InvalidInputError(`"inputs" must be an array with exactly one tensor named "${m.input.name}"`);
+  if (!Array.isArray(b.inputs) || b.inputs.length !== 1)
+    throw new InvalidInputError(`"inputs" must be an array with exactly one tensor named "${m.input.name}"`);
   const t = b.inputs[0] as Record<string, unknown>;
   if (typeof t !== "object" || t === null) throw new InvalidInputError(`inputs[0] must be an object`);
-  if (t.name !== m.input.name) throw new InvalidInputError(`inputs[0].name must be "${m.input.name}", got ${JSON.stringify(t.name)}`);
-  if (t.datatype !== "FP32") throw new InvalidInputError(`inputs[0].datatype must be "FP32", got ${JSON.stringify(t.datatype)}`);
+  if (t.name !== m.input.name)
+    throw new InvalidInputError(`inputs[0].name must be "${m.input.name}", got ${JSON.stringify(t.name)}`);
+  if (t.datatype !== "FP32")
+    throw new InvalidInputError(`inputs[0].datatype must be "FP32", got ${JSON.stringify(t.datatype)}`);
   const width = rowSize(m.input.shape);
   const shape = t.shape;
-  if (!Array.isArray(shape) || shape.length !== m.input.shape.length || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new InvalidInputError(`inputs[0].shape must be [N, ${m.input.shape.slice(1).join(", ")}], got ${JSON.stringify(shape)}`);
+  if (
+    !Array.isArray(shape) ||
+    shape.length !== m.input.shape.length ||
+    !shape.every((d) => Number.isInteger(d) && d >= 0)
+  ) {
+    throw new InvalidInputError(
+      `inputs[0].shape must be [N, ${m.input.shape.slice(1).join(", ")}], got ${JSON.stringify(shape)}`,
+    );
   }
   if (shape.slice(1).some((d, i) => d !== m.input.shape[i + 1])) {
-    throw new InvalidInputError(`inputs[0].shape must be [N, ${m.input.shape.slice(1).join(", ")}], got ${JSON.stringify(shape)}`);
+    throw new InvalidInputError(
+      `inputs[0].shape must be [N, ${m.input.shape.slice(1).join(", ")}], got ${JSON.stringify(shape)}`,
+    );
   }
   const rows = shape[0] as number;
   if (rows < 1) throw new InvalidInputError("inputs[0].shape[0] (batch size) must be at least 1");
-  if (rows > limits.maxBatchRows) throw new InvalidInputError(`batch of ${rows} rows exceeds the limit of ${limits.maxBatchRows}`);
+  if (rows > limits.maxBatchRows)
+    throw new InvalidInputError(`batch of ${rows} rows exceeds the limit of ${limits.maxBatchRows}`);
   const data = flattenData(t.data, rows * width);
   const params = (b.parameters ?? {}) as Record<string, unknown>;
-  if (typeof params !== "object" || Array.isArray(params)) throw new InvalidInputError(`"parameters" must be an object`);
+  if (typeof params !== "object" || Array.isArray(params))
+    throw new InvalidInputError(`"parameters" must be an object`);
   let exitThreshold: number | undefined;
   if (params.exit_threshold !== undefined) {
     const v = params.exit_threshold;
-    if (typeof v !== "number" || !(v >= 0 && v <= 1)) throw new InvalidInputError(`parameters.exit_threshold must be a number in [0, 1], got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !(v >= 0 && v <= 1))
+      throw new InvalidInputError(`parameters.exit_threshold must be a number in [0, 1], got ${JSON.stringify(v)}`);
     exitThreshold = v;
   }
   let force: ForceTier | undefined;
   if (params.serflow_force !== undefined) {
     if (params.serflow_force !== "worker" && params.serflow_force !== "vm") {
-      throw new InvalidInputError(`parameters.serflow_force must be "worker" or "vm", got ${JSON.stringify(params.serflow_force)}`);
+      throw new InvalidInputError(
+        `parameters.serflow_force must be "worker" or "vm", got ${JSON.stringify(params.serflow_force)}`,
+      );
     }
     force = params.serflow_force;
   }
@@ -62,11 +83,13 @@ export function parseInferRequest(body: unknown, m: ModelManifest, limits: Infer
 function flattenData(data: unknown, expected: number): Float32Array {
   if (!Array.isArray(data)) throw new InvalidInputError("inputs[0].data must be an array of numbers");
   const flat = (data as unknown[]).flat(8);
-  if (flat.length !== expected) throw new InvalidInputError(`inputs[0].data has ${flat.length} values but shape needs ${expected}`);
+  if (flat.length !== expected)
+    throw new InvalidInputError(`inputs[0].data has ${flat.length} values but shape needs ${expected}`);
   const out = new Float32Array(expected);
   for (let i = 0; i < expected; i++) {
     const v = flat[i];
-    if (typeof v !== "number") throw new InvalidInputError(`inputs[0].data[${i}] is not a number: ${JSON.stringify(v)}`);
+    if (typeof v !== "number")
+      throw new InvalidInputError(`inputs[0].data[${i}] is not a number: ${JSON.stringify(v)}`);
     if (!Number.isFinite(v)) throw new InvalidInputError(`inputs[0].data[${i}] is not finite`);
     out[i] = v;
   }
@@ -113,7 +136,12 @@ export function modelMetadata(m: ModelManifest): Record<string, unknown> {
       { name: "exit_stage", datatype: "INT32", shape: [-1] },
     ],
     parameters: {
-      stages: m.stages.map((s, i) => ({ stage: i, exit_rule: s.exit.rule, exit_threshold: s.exit.threshold, placement: s.placement })),
+      stages: m.stages.map((s, i) => ({
+        stage: i,
+        exit_rule: s.exit.rule,
+        exit_threshold: s.exit.threshold,
+        placement: s.placement,
+      })),
     },
   };
 }

@@ -15,7 +15,9 @@ export function ortRunner(Tensor: TensorCtor, sessions: SessionLike[], m: ModelM
   return {
     async run(stage, input, rows) {
       const s = m.stages[stage];
-      const out = await sessions[stage].run({ [s.input]: new Tensor("float32", input, stageInputShape(m, stage, rows)) });
+      const out = await sessions[stage].run({
+        [s.input]: new Tensor("float32", input, stageInputShape(m, stage, rows)),
+      });
       const probs = out[s.probs_output]?.data as Float32Array | undefined;
       if (!probs) throw new Error(`stage ${stage} produced no "${s.probs_output}" output`);
       const hidden = s.hidden_output ? (out[s.hidden_output]?.data as Float32Array) : undefined;

@@ -1,10 +1,25 @@
 // The policy ticked control period by control period: no sleeps, time is a number.
 import { describe, expect, it } from "vitest";
 import { parseControlConfig, type ControlConfig } from "./config.js";
-import { erlangB, initialPolicyState, nthVmUtilisation, plan, reach, type Observations, type Plan, type PolicyState, type StageObservation } from "./policy.js";
+import {
+  erlangB,
+  initialPolicyState,
+  nthVmUtilisation,
+  plan,
+  reach,
+  type Observations,
+  type Plan,
+  type PolicyState,
+  type StageObservation,
+} from "./policy.js";
 
 const ms = (m: number) => ({ mean: m, p50: m, p95: 1.5 * m, p99: 2 * m });
-const stage = (exitFraction: number, vmMs = 20, faasMs = 40, allowed?: StageObservation["allowed"]): StageObservation => ({
+const stage = (
+  exitFraction: number,
+  vmMs = 20,
+  faasMs = 40,
+  allowed?: StageObservation["allowed"],
+): StageObservation => ({
   exitFraction,
   vmMs: ms(vmMs),
   faasMs: ms(faasMs),
@@ -13,7 +28,12 @@ const stage = (exitFraction: number, vmMs = 20, faasMs = 40, allowed?: StageObse
 });
 
 // Workers prices; a cheap VM of 4 slots: deep stages pay off on VMs when many requests reach them.
-const CFG = parseControlConfig({ vm: { usd_per_hour: 0.05, concurrency: 4, boot_s: 60, min: 0, max: 50 }, slo_ms: 500, control_period_s: 5, scale_down_delay_s: 300 });
+const CFG = parseControlConfig({
+  vm: { usd_per_hour: 0.05, concurrency: 4, boot_s: 60, min: 0, max: 50 },
+  slo_ms: 500,
+  control_period_s: 5,
+  scale_down_delay_s: 300,
+});
 
 function obs(perSecond: number[], exits: number[], running = 0, booting = 0): Observations {
   return { stages: exits.map((e) => stage(e)), rate: { perSecond }, vms: { running, booting } };
@@ -70,8 +90,16 @@ describe("arithmetic", () => {
     // Saving per request on a VM = fee + CPU = 0.3e-6 + 10 * 0.02e-6 = 0.5e-6 $; W = 0.01 s.
     // VM at $0.036/h = 1e-5 $/s -> u* = 1e-5 * 0.01 / 0.5e-6 = 0.2.
     // n-th VM utilisation: 1 - B(1) = 0.5; B(1) - B(2) = 0.3; B(2) - B(3) = 0.1375 < 0.2 -> 2 VMs.
-    const cfg = parseControlConfig({ vm: { usd_per_hour: 0.036, concurrency: 1, boot_s: 0, max: 10 }, entry: "router", slo_ms: 100 });
-    const o: Observations = { stages: [stage(1, 10, 10)], rate: { perSecond: constant(100, 600) }, vms: { running: 2, booting: 0 } };
+    const cfg = parseControlConfig({
+      vm: { usd_per_hour: 0.036, concurrency: 1, boot_s: 0, max: 10 },
+      entry: "router",
+      slo_ms: 100,
+    });
+    const o: Observations = {
+      stages: [stage(1, 10, 10)],
+      rate: { perSecond: constant(100, 600) },
+      vms: { running: 2, booting: 0 },
+    };
     const { plan: p } = plan(initialPolicyState(), o, cfg, 0);
     expect(p.breakEvenUtilisation).toBeCloseTo(0.2, 4);
     expect(p.targetVms).toBe(2);
@@ -126,9 +154,17 @@ describe("placement (S-CIP)", () => {
   it("the group starts where it is cheapest: a big hidden state keeps the hand-over after stage 1", () => {
     // Stage 0 hands 1 MB of hidden state to stage 1, stage 1 hands 4 KB to stage 2; the hop is priced.
     // Starting the group at 2 moves 250x fewer bytes than starting it at 1.
-    const o: Observations = { stages: [stage(0, 5, 10), stage(0.5, 5, 10), stage(1, 50, 100)], rate: { perSecond: constant(200, 600) }, vms: { running: 0, booting: 0 } };
+    const o: Observations = {
+      stages: [stage(0, 5, 10), stage(0.5, 5, 10), stage(1, 50, 100)],
+      rate: { perSecond: constant(200, 600) },
+      vms: { running: 0, booting: 0 },
+    };
     o.stages[0].stateBytes = 1e6;
-    const cfg = parseControlConfig({ vm: { usd_per_hour: 0.05, concurrency: 4, max: 50 }, slo_ms: 2000, transfer_usd_per_gb: 0.09 });
+    const cfg = parseControlConfig({
+      vm: { usd_per_hour: 0.05, concurrency: 4, max: 50 },
+      slo_ms: 2000,
+      transfer_usd_per_gb: 0.09,
+    });
     const p = plan(initialPolicyState(), o, cfg, 0).plan;
     expect(p.vmGroupStart).toBe(2);
     expect(p.reason).toMatch(/stages 0-1 on Workers/);
@@ -183,7 +219,9 @@ describe("scaling over time (T-CIP, look-ahead, hysteresis)", () => {
     const firstLowerDesired = ticks.find((t) => t.t > 1200 && t.plan.desiredVms < high)!;
     // The last tick that wanted the high count was one period before the first lower target.
     expect(firstLowerDesired.t - (firstLowerTarget.t - CFG.controlPeriodS)).toBeGreaterThanOrEqual(CFG.scaleDownDelayS);
-    expect(ticks.find((t) => t.t === firstLowerDesired.t - CFG.controlPeriodS)!.plan.reason).toMatch(/hysteresis keeps/);
+    expect(ticks.find((t) => t.t === firstLowerDesired.t - CFG.controlPeriodS)!.plan.reason).toMatch(
+      /hysteresis keeps/,
+    );
   });
   it("a change of exit fractions moves the plan", () => {
     // At t = 1200 most requests start to exit at stage 0: the deep group no longer pays.
@@ -219,7 +257,12 @@ describe("scaling over time (T-CIP, look-ahead, hysteresis)", () => {
     const legacy = { desiredVms: 3, lowerSinceS: null } as unknown as PolicyState;
     const p = plan(legacy, obs(constant(0, 600), [0, 0, 1]), CFG, 20).plan;
     expect(p.desiredVms).toBe(0);
-    const empty = plan(initialPolicyState(), { stages: [stage(1)], rate: { perSecond: [] }, vms: { running: 0, booting: 0 } }, CFG, 0).plan;
+    const empty = plan(
+      initialPolicyState(),
+      { stages: [stage(1)], rate: { perSecond: [] }, vms: { running: 0, booting: 0 } },
+      CFG,
+      0,
+    ).plan;
     expect(empty.desiredVms).toBe(0);
     expect(empty.reason.length).toBeGreaterThan(20);
   });

@@ -139,7 +139,7 @@ export function rateDistribution(perSecond: number[], meanRps: number, stdRps: n
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = 0; i < n; i++) {
-    const v = perSecond[i] > 0 ? perSecond[i] : 0;
+    const v = Math.max(perSecond[i], 0);
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
@@ -151,7 +151,7 @@ export function rateDistribution(perSecond: number[], meanRps: number, stdRps: n
   let total = 0;
   let mean = 0;
   for (let i = n - 1; i >= 0; i--) {
-    const v = perSecond[i] > 0 ? perSecond[i] : 0;
+    const v = Math.max(perSecond[i], 0);
     const b = Math.min(BINS - 1, Math.floor((v - lo) / width));
     sumW[b] += w;
     sumV[b] += w * v;
@@ -262,14 +262,19 @@ function erlangStep(b: number, a: number, c: number, k: number): number {
 
 /** A state stored by an older policy version (or corrupted) restarts the hysteresis, keeping the count. */
 function normalise(state: PolicyState | null | undefined): PolicyState {
-  if (!state || state.version !== 1 || !Array.isArray(state.wanted)) {
+  if (state?.version !== 1 || !Array.isArray(state.wanted)) {
     const d = (state as { desiredVms?: unknown } | null | undefined)?.desiredVms;
     return { ...initialPolicyState(), desiredVms: typeof d === "number" && Number.isFinite(d) ? d : 0 };
   }
   return state;
 }
 
-export function plan(stateIn: PolicyState, obs: Observations, config: ControlConfig, nowS: number): { plan: Plan; state: PolicyState } {
+export function plan(
+  stateIn: PolicyState,
+  obs: Observations,
+  config: ControlConfig,
+  nowS: number,
+): { plan: Plan; state: PolicyState } {
   const state = normalise(stateIn);
   const N = obs.stages.length;
   const { vm, prices } = config;
@@ -326,13 +331,27 @@ export function plan(stateIn: PolicyState, obs: Observations, config: ControlCon
     // Per request reaching j and carried: the deep invocation's fee and compute are saved; a Lambda
     // prefix is billed while it waits for the VM; the hidden state may have a transfer price.
     const groupMsPerReach = r[j] > 0 ? (1000 * workS) / r[j] : 0;
-    const extraPerReach = j > 0 ? faasWaitUsd(prices, hopMs + groupMsPerReach) + (stateBytes * config.transferUsdPerGb) / 1e9 : 0;
+    const extraPerReach =
+      j > 0 ? faasWaitUsd(prices, hopMs + groupMsPerReach) + (stateBytes * config.transferUsdPerGb) / 1e9 : 0;
     // The fee is saved when the whole request avoids FaaS (j = 0) or when the deep stages would have
     // had an invocation of their own (faasDeep "separate", which then charges the group's overflow).
     const deepFee = j > 0 && config.faasDeep === "separate" ? fee : 0;
     const savingUsd = (j === 0 ? fee : deepFee) * r[j] + compute - r[j] * extraPerReach;
     const penaltyUsd = deepFee * r[j];
-    const g: GroupEval = { start: j, workS, savingUsd, penaltyUsd, uStar: Infinity, wantedVms: 0, nextUtil: 0, lastUtil: 0, costUsdPerS: faasOnlyPerS, p99PathMs: p99, feasible: false, why: "" };
+    const g: GroupEval = {
+      start: j,
+      workS,
+      savingUsd,
+      penaltyUsd,
+      uStar: Infinity,
+      wantedVms: 0,
+      nextUtil: 0,
+      lastUtil: 0,
+      costUsdPerS: faasOnlyPerS,
+      p99PathMs: p99,
+      feasible: false,
+      why: "",
+    };
     groups.push(g);
     if (r[j] <= 0 || workS <= 0) {
       g.why = `no request reaches stage ${j}`;
@@ -372,7 +391,8 @@ export function plan(stateIn: PolicyState, obs: Observations, config: ControlCon
     let carriedRps = 0;
     for (let b = 0; b < dist.rates.length; b++) carriedRps += dist.weights[b] * dist.rates[b] * (1 - B[b]);
     g.costUsdPerS = n * pVmS + faasOnlyPerS + dist.mean * penaltyUsd - carriedRps * savingUsd;
-    if (n > 0 && g.costUsdPerS >= faasOnlyPerS) g.why = `${n} VM(s) would cost ${usdH(g.costUsdPerS)}, not less than ${usdH(faasOnlyPerS)} all on FaaS`;
+    if (n > 0 && g.costUsdPerS >= faasOnlyPerS)
+      g.why = `${n} VM(s) would cost ${usdH(g.costUsdPerS)}, not less than ${usdH(faasOnlyPerS)} all on FaaS`;
   }
 
   // Choose the group: lowest expected cost, below "all on FaaS"; keep the current one if within 1%.
@@ -396,12 +416,17 @@ export function plan(stateIn: PolicyState, obs: Observations, config: ControlCon
   if (!group && desiredVms > 0) {
     const feasible = groups.filter((g) => g.feasible);
     group = feasible.find((g) => g.start === state.vmGroupStart) ?? null;
-    if (!group) for (const g of feasible.length > 0 ? feasible : groups) if (!group || g.costUsdPerS < group.costUsdPerS) group = g;
+    if (!group)
+      for (const g of feasible.length > 0 ? feasible : groups)
+        if (!group || g.costUsdPerS < group.costUsdPerS) group = g;
   }
   const j = desiredVms > 0 && group ? group.start : null;
 
   // Shares now (running VMs) and expected costs at the desired count.
-  const shareNow = group && j !== null ? carriedShare(group.workS, Math.min(obs.vms.running, Math.max(desiredVms, obs.vms.running))) : 0;
+  const shareNow =
+    group && j !== null
+      ? carriedShare(group.workS, Math.min(obs.vms.running, Math.max(desiredVms, obs.vms.running)))
+      : 0;
   const shareTarget = group && j !== null ? carriedShare(group.workS, desiredVms) : 0;
   const stages: StagePlan[] = obs.stages.map((_, i) => ({
     stage: i,
@@ -409,14 +434,34 @@ export function plan(stateIn: PolicyState, obs: Observations, config: ControlCon
     vmShare: j !== null && i >= j ? round(shareNow, 4) : 0,
   }));
   const vmUsdS = desiredVms * pVmS;
-  const faasUsdS = group && j !== null ? Math.max(0, faasOnlyPerS + dist.mean * (group.penaltyUsd - shareTarget * group.savingUsd)) : faasOnlyPerS;
+  const faasUsdS =
+    group && j !== null
+      ? Math.max(0, faasOnlyPerS + dist.mean * (group.penaltyUsd - shareTarget * group.savingUsd))
+      : faasOnlyPerS;
   const cost: PlanCost = {
     vmUsdPerHour: round(vmUsdS * 3600, 6),
     faasUsdPerHour: round(faasUsdS * 3600, 6),
     totalUsdPerHour: round((vmUsdS + faasUsdS) * 3600, 6),
     faasOnlyUsdPerHour: round(faasOnlyPerS * 3600, 6),
   };
-  const reason = explain({ groups, group, j, N, r, desiredVms, targetVms, held, running: obs.vms.running, booting: obs.vms.booting, shareNow, dist, config, faasOnlyPerS, vmUsdS, faasUsdS });
+  const reason = explain({
+    groups,
+    group,
+    j,
+    N,
+    r,
+    desiredVms,
+    targetVms,
+    held,
+    running: obs.vms.running,
+    booting: obs.vms.booting,
+    shareNow,
+    dist,
+    config,
+    faasOnlyPerS,
+    vmUsdS,
+    faasUsdS,
+  });
   const out: Plan = {
     stages,
     vmGroupStart: j,
@@ -459,26 +504,47 @@ function explain(a: ExplainArgs): string {
   const rate = `${a.dist.mean.toFixed(1)} req/s (recent, time-weighted)`;
   const whyNot = (g: GroupEval) => {
     if (!g.feasible) return `from stage ${g.start} (reached by ${pct(a.r[g.start])}): ${g.why}`;
-    if (g.wantedVms === 0) return `from stage ${g.start} (reached by ${pct(a.r[g.start])}) a first VM would be ${pct(g.nextUtil)} busy < break-even u* ${pct(g.uStar)}`;
+    if (g.wantedVms === 0)
+      return `from stage ${g.start} (reached by ${pct(a.r[g.start])}) a first VM would be ${pct(g.nextUtil)} busy < break-even u* ${pct(g.uStar)}`;
     return `from stage ${g.start}: ${g.why}`;
   };
   if (a.j === null || !a.group) {
     const whys = a.groups.map(whyNot);
-    parts.push(`All ${a.N} stages on Workers at ${rate}: no VM group pays for itself (S-CIP)${whys.length ? ": " + whys.join("; ") : ""}.`);
+    parts.push(
+      `All ${a.N} stages on Workers at ${rate}: no VM group pays for itself (S-CIP)${whys.length ? ": " + whys.join("; ") : ""}.`,
+    );
     parts.push(`Expected ${usdH(a.faasOnlyPerS)} on FaaS.`);
     return parts.join(" ");
   }
   const g = a.group;
-  parts.push(`VM group ${stageRange(a.j, a.N - 1)} (reached by ${pct(a.r[a.j])} of requests at ${rate}) on ${a.desiredVms} VM${a.desiredVms === 1 ? "" : "s"} of ${a.config.vm.slots} slots.`);
+  parts.push(
+    `VM group ${stageRange(a.j, a.N - 1)} (reached by ${pct(a.r[a.j])} of requests at ${rate}) on ${a.desiredVms} VM${a.desiredVms === 1 ? "" : "s"} of ${a.config.vm.slots} slots.`,
+  );
   if (a.j > 0) {
-    const others = a.groups.filter((x) => x.start < a.j!).map((x) => (x.feasible && x.wantedVms > 0 && x.costUsdPerS < a.faasOnlyPerS ? `from stage ${x.start} would cost ${usdH(x.costUsdPerS)} vs ${usdH(g.costUsdPerS)}` : whyNot(x)));
-    parts.push(`${stageRange(0, a.j - 1)} on Workers${a.config.entry === "worker" ? " (stage 0 runs where requests enter)" : ""}${others.length ? `: a group ${others.join("; ")}` : ""}.`);
+    const others = a.groups
+      .filter((x) => x.start < a.j!)
+      .map((x) =>
+        x.feasible && x.wantedVms > 0 && x.costUsdPerS < a.faasOnlyPerS
+          ? `from stage ${x.start} would cost ${usdH(x.costUsdPerS)} vs ${usdH(g.costUsdPerS)}`
+          : whyNot(x),
+      );
+    parts.push(
+      `${stageRange(0, a.j - 1)} on Workers${a.config.entry === "worker" ? " (stage 0 runs where requests enter)" : ""}${others.length ? `: a group ${others.join("; ")}` : ""}.`,
+    );
   }
   if (g.why) parts.push(`Kept although ${g.why}.`);
-  parts.push(`Break-even utilisation u* = ${pct(g.uStar)}: the cost model wants ${a.targetVms} VM${a.targetVms === 1 ? "" : "s"}${a.targetVms > 0 ? ` (the last one ${pct(g.lastUtil)} busy)` : ""}; another would be ${pct(g.nextUtil)} busy (T-CIP: the rest of the load and its bursts go to FaaS).`);
-  if (a.held > a.targetVms) parts.push(`Scale-down hysteresis keeps ${a.held} (wanted within the last ${a.config.scaleDownDelayS} s).`);
+  parts.push(
+    `Break-even utilisation u* = ${pct(g.uStar)}: the cost model wants ${a.targetVms} VM${a.targetVms === 1 ? "" : "s"}${a.targetVms > 0 ? ` (the last one ${pct(g.lastUtil)} busy)` : ""}; another would be ${pct(g.nextUtil)} busy (T-CIP: the rest of the load and its bursts go to FaaS).`,
+  );
+  if (a.held > a.targetVms)
+    parts.push(`Scale-down hysteresis keeps ${a.held} (wanted within the last ${a.config.scaleDownDelayS} s).`);
   if (a.desiredVms !== a.held) parts.push(`Bounded by vm.min ${a.config.vm.min} / vm.max ${a.config.vm.max}.`);
-  if (a.running < a.desiredVms) parts.push(`${a.running} running, ${a.booting} booting: FaaS carries the gap until they register (VM share now ${pct(a.shareNow)}).`);
-  parts.push(`Expected ${usdH(a.vmUsdS + a.faasUsdS)} (VMs ${usdH(a.vmUsdS)}, FaaS ${usdH(a.faasUsdS)}) vs ${usdH(a.faasOnlyPerS)} all on FaaS.`);
+  if (a.running < a.desiredVms)
+    parts.push(
+      `${a.running} running, ${a.booting} booting: FaaS carries the gap until they register (VM share now ${pct(a.shareNow)}).`,
+    );
+  parts.push(
+    `Expected ${usdH(a.vmUsdS + a.faasUsdS)} (VMs ${usdH(a.vmUsdS)}, FaaS ${usdH(a.faasUsdS)}) vs ${usdH(a.faasOnlyPerS)} all on FaaS.`,
+  );
   return parts.join(" ");
 }

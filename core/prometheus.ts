@@ -10,7 +10,9 @@ export class Exposition {
   }
 
   sample(name: string, labels: Labels, value: number): this {
-    const l = Object.entries(labels).map(([k, v]) => `${k}="${String(v).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`).join(",");
+    const l = Object.entries(labels)
+      .map(([k, v]) => `${k}="${String(v).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
+      .join(",");
     this.lines.push(`${name}${l ? `{${l}}` : ""} ${formatValue(value)}`);
     return this;
   }
@@ -43,4 +45,6 @@ function formatValue(v: number): string {
 }
 
 /** Fixed Prometheus bucket bounds (seconds) that the log histogram is folded into. */
-export const LATENCY_BOUNDS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const LATENCY_BOUNDS_S = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];

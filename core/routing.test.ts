@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { chooseVms, handoverStage, type VmView } from "./routing.js";
 import { bucketOf, bucketValueMs, ewmaStats, quantileMs } from "./histogram.js";
 
-const vm = (id: string, inflight: number, state: VmView["state"] = "running"): VmView => ({ id, url: `http://${id}`, state, inflight, slots: 4 });
+const vm = (id: string, inflight: number, state: VmView["state"] = "running"): VmView => ({
+  id,
+  url: `http://${id}`,
+  state,
+  inflight,
+  slots: 4,
+});
 
 describe("chooseVms", () => {
   it("skips full, booting and draining VMs", () => {
@@ -46,7 +52,10 @@ describe("histogram", () => {
     expect(flat.std).toBeCloseTo(0);
     const step = ewmaStats([...Array(300).fill(10), ...Array(300).fill(50)], 60);
     expect(step.mean).toBeGreaterThan(49);
-    const noisy = ewmaStats(Array.from({ length: 600 }, (_, i) => (i % 2 ? 20 : 0)), 60);
+    const noisy = ewmaStats(
+      Array.from({ length: 600 }, (_, i) => (i % 2 ? 20 : 0)),
+      60,
+    );
     expect(noisy.mean).toBeCloseTo(10, 0);
     expect(noisy.std).toBeGreaterThan(8);
   });

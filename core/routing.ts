@@ -24,7 +24,11 @@ export const SAFE_ROUTING: RoutingTable = { vmGroupStart: null, vms: [] };
  * VMs to try in order, at most two: power of two choices among running VMs with a free slot, using
  * the larger of the reported in-flight count and this isolate's own (heartbeats lag).
  */
-export function chooseVms(vms: VmView[], localInflight: ReadonlyMap<string, number>, rand: () => number = Math.random): VmView[] {
+export function chooseVms(
+  vms: VmView[],
+  localInflight: ReadonlyMap<string, number>,
+  rand: () => number = Math.random,
+): VmView[] {
   const load = (v: VmView) => Math.max(v.inflight, localInflight.get(v.id) ?? 0);
   const free = vms.filter((v) => v.state === "running" && load(v) < v.slots);
   if (free.length <= 1) return free;

@@ -13,11 +13,19 @@ describe("signed requests", () => {
   });
   it("refuses a wrong key, a tampered body or path, an old timestamp, no signature", async () => {
     const h = await signRequest("k", "POST", "/p", body, 1_000_000);
-    await expect(verifyRequest("other", "POST", "/p", body, asHeaders(h), null, 1_000_000)).rejects.toThrow(/bad request signature/);
-    await expect(verifyRequest("k", "POST", "/p", new TextEncoder().encode("payloaD"), asHeaders(h), null, 1_000_000)).rejects.toThrow(/bad/);
+    await expect(verifyRequest("other", "POST", "/p", body, asHeaders(h), null, 1_000_000)).rejects.toThrow(
+      /bad request signature/,
+    );
+    await expect(
+      verifyRequest("k", "POST", "/p", new TextEncoder().encode("payloaD"), asHeaders(h), null, 1_000_000),
+    ).rejects.toThrow(/bad/);
     await expect(verifyRequest("k", "POST", "/q", body, asHeaders(h), null, 1_000_000)).rejects.toThrow(/bad/);
-    await expect(verifyRequest("k", "POST", "/p", body, asHeaders(h), null, 1_000_000 + SIGNATURE_WINDOW_MS + 1)).rejects.toThrow(/expired/);
-    await expect(verifyRequest("k", "POST", "/p", body, asHeaders({ ...h, [H_SIGNATURE]: "zz" }), null, 1_000_000)).rejects.toThrow(/malformed/);
+    await expect(
+      verifyRequest("k", "POST", "/p", body, asHeaders(h), null, 1_000_000 + SIGNATURE_WINDOW_MS + 1),
+    ).rejects.toThrow(/expired/);
+    await expect(
+      verifyRequest("k", "POST", "/p", body, asHeaders({ ...h, [H_SIGNATURE]: "zz" }), null, 1_000_000),
+    ).rejects.toThrow(/malformed/);
     await expect(verifyRequest("k", "POST", "/p", body, asHeaders({}), null, 1_000_000)).rejects.toThrow(/missing/);
   });
   it("compares tokens exactly", () => {

@@ -33,17 +33,37 @@ function hex(buf: ArrayBuffer): string {
 
 export const webCryptoHashes: SigningHashes = {
   sha256Hex: async (data) => hex(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>)),
-  hmacSha256Hex: async (secret, message) => hex(await crypto.subtle.sign("HMAC", await hmacKey(secret), enc.encode(message))),
+  hmacSha256Hex: async (secret, message) =>
+    hex(await crypto.subtle.sign("HMAC", await hmacKey(secret), enc.encode(message))),
 };
 
-async function signature(h: SigningHashes, secret: string, method: string, path: string, ts: string, nonce: string, body: Uint8Array): Promise<string> {
+async function signature(
+  h: SigningHashes,
+  secret: string,
+  method: string,
+  path: string,
+  ts: string,
+  nonce: string,
+  body: Uint8Array,
+): Promise<string> {
   return h.hmacSha256Hex(secret, `${method.toUpperCase()}\n${path}\n${ts}\n${nonce}\n${await h.sha256Hex(body)}`);
 }
 
-export async function signRequest(secret: string, method: string, path: string, body: Uint8Array, nowMs = Date.now(), hashes = webCryptoHashes): Promise<Record<string, string>> {
+export async function signRequest(
+  secret: string,
+  method: string,
+  path: string,
+  body: Uint8Array,
+  nowMs = Date.now(),
+  hashes = webCryptoHashes,
+): Promise<Record<string, string>> {
   const ts = String(nowMs);
   const nonce = hex(crypto.getRandomValues(new Uint8Array(12)).buffer as ArrayBuffer);
-  return { [H_TIMESTAMP]: ts, [H_NONCE]: nonce, [H_SIGNATURE]: await signature(hashes, secret, method, path, ts, nonce, body) };
+  return {
+    [H_TIMESTAMP]: ts,
+    [H_NONCE]: nonce,
+    [H_SIGNATURE]: await signature(hashes, secret, method, path, ts, nonce, body),
+  };
 }
 
 /** Remembers nonces seen within the window so a captured request cannot be replayed. */
@@ -80,7 +100,8 @@ export async function verifyRequest(
   const sig = headers.get(H_SIGNATURE);
   if (!ts || !nonce || !sig) throw new UnauthorizedError("missing request signature");
   const t = Number(ts);
-  if (!Number.isFinite(t) || Math.abs(nowMs - t) > SIGNATURE_WINDOW_MS) throw new UnauthorizedError("request signature expired or from the future");
+  if (!Number.isFinite(t) || Math.abs(nowMs - t) > SIGNATURE_WINDOW_MS)
+    throw new UnauthorizedError("request signature expired or from the future");
   if (!/^[0-9a-f]{64}$/.test(sig)) throw new UnauthorizedError("malformed request signature");
   // tokenEquals compares in constant time.
   const ok = tokenEquals(sig, await signature(hashes, secret, method, path, ts, nonce, body));

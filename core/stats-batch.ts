@@ -38,7 +38,12 @@ export function emptyBatch(model: string, stages: number): StatsBatch {
     perSecond: {},
     requests: 0,
     failures: 0,
-    stages: Array.from({ length: stages }, () => ({ arrivals: 0, exits: 0, serviceMs: { worker: [], vm: [] }, runs: { worker: 0, vm: 0 } })),
+    stages: Array.from({ length: stages }, () => ({
+      arrivals: 0,
+      exits: 0,
+      serviceMs: { worker: [], vm: [] },
+      runs: { worker: 0, vm: 0 },
+    })),
     routes: {},
     queueMs: { worker: [], vm: [] },
     deepCalls: { worker: 0, vm: 0 },

@@ -27,11 +27,19 @@ export function parseVmReport(raw: unknown): VmReport {
   parseVmId(raw);
   const r = raw as Record<string, unknown>;
   if (typeof r.url !== "string" || !/^https?:\/\//.test(r.url)) bad("url must be an http(s) URL");
-  if (r.state !== "booting" && r.state !== "running" && r.state !== "draining") bad(`state must be booting, running or draining`);
+  if (r.state !== "booting" && r.state !== "running" && r.state !== "draining")
+    bad(`state must be booting, running or draining`);
   if (!Number.isInteger(r.inflight) || (r.inflight as number) < 0) bad("inflight must be an integer >= 0");
   if (!Number.isInteger(r.slots) || (r.slots as number) < 1) bad("slots must be an integer >= 1");
   const sm = r.service_ms as VmReport["service_ms"];
-  return { id: r.id as string, url: r.url as string, state: r.state as VmReport["state"], inflight: r.inflight as number, slots: r.slots as number, service_ms: sm && { p50: numOrNull(sm.p50), p99: numOrNull(sm.p99) } };
+  return {
+    id: r.id as string,
+    url: r.url as string,
+    state: r.state as VmReport["state"],
+    inflight: r.inflight as number,
+    slots: r.slots as number,
+    service_ms: sm && { p50: numOrNull(sm.p50), p99: numOrNull(sm.p99) },
+  };
 }
 
 function numOrNull(v: unknown): number | null {

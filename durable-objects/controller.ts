@@ -3,7 +3,13 @@
 // The DO only loads, calls, saves and re-arms; every decision is in the policy.
 import { DurableObject } from "cloudflare:workers";
 import { parseControlConfig, type ControlConfig } from "../core/config.js";
-import { initialPolicyState, plan as runPolicy, type Observations, type Plan, type PolicyState } from "../core/policy.js";
+import {
+  initialPolicyState,
+  plan as runPolicy,
+  type Observations,
+  type Plan,
+  type PolicyState,
+} from "../core/policy.js";
 import type { RoutingTable, VmState, VmView } from "../core/routing.js";
 import type { VmReport } from "../core/vm-report.js";
 import type { VmProvider } from "../core/providers/provider.js";
@@ -20,10 +26,14 @@ export const HEARTBEAT_TIMEOUT_MS = 5_000;
 /** Dead VMs stay listed this long, then are forgotten. */
 export const DEAD_RETENTION_MS = 60_000;
 
-
 export interface PlanView {
   stages: { stage: number; placement: "worker" | "vm"; vm_share: number }[];
-  vms: { desired: number; running: number; booting: number; instances: { id: string; url: string; state: VmState; inflight: number; slots: number; last_heartbeat: string }[] };
+  vms: {
+    desired: number;
+    running: number;
+    booting: number;
+    instances: { id: string; url: string; state: VmState; inflight: number; slots: number; last_heartbeat: string }[];
+  };
   reason: string;
   computed_at: string | null;
   vm_group_start: number | null;
@@ -80,7 +90,11 @@ export class ControllerDO extends DurableObject<Env> {
   }
 
   private put(key: string, value: unknown): void {
-    this.sql.exec(`INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, JSON.stringify(value));
+    this.sql.exec(
+      `INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+      key,
+      JSON.stringify(value),
+    );
   }
 
   /** One control period. Idempotent: a tick reads the state, computes, writes; re-armed whatever happens. */
@@ -107,7 +121,12 @@ export class ControllerDO extends DurableObject<Env> {
     // VMs are billed from the scale-up decision, boot included: count what runs or boots each period.
     const lastTick = this.get<number>("last_tick_ms");
     const live = vms.filter((v) => v.state === "running" || v.state === "booting").length;
-    if (lastTick !== null) this.put("vm_seconds_total", (this.get<number>("vm_seconds_total") ?? 0) + (live * Math.min(nowMs - lastTick, 10 * this.config.controlPeriodS * 1000)) / 1000);
+    if (lastTick !== null)
+      this.put(
+        "vm_seconds_total",
+        (this.get<number>("vm_seconds_total") ?? 0) +
+          (live * Math.min(nowMs - lastTick, 10 * this.config.controlPeriodS * 1000)) / 1000,
+      );
     this.put("last_tick_ms", nowMs);
     this.put("ticks_total", (this.get<number>("ticks_total") ?? 0) + 1);
     this.put("policy_state", out.state);
@@ -118,7 +137,10 @@ export class ControllerDO extends DurableObject<Env> {
   }
 
   private expireVms(nowMs: number): void {
-    this.sql.exec(`UPDATE vms SET state = 'dead' WHERE state != 'dead' AND last_heartbeat_ms < ?`, nowMs - HEARTBEAT_TIMEOUT_MS);
+    this.sql.exec(
+      `UPDATE vms SET state = 'dead' WHERE state != 'dead' AND last_heartbeat_ms < ?`,
+      nowMs - HEARTBEAT_TIMEOUT_MS,
+    );
     this.sql.exec(`DELETE FROM vms WHERE state = 'dead' AND last_heartbeat_ms < ?`, nowMs - DEAD_RETENTION_MS);
   }
 
@@ -131,7 +153,15 @@ export class ControllerDO extends DurableObject<Env> {
     this.sql.exec(
       `INSERT INTO vms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET url = excluded.url, state = excluded.state,
        inflight = excluded.inflight, slots = excluded.slots, last_heartbeat_ms = excluded.last_heartbeat_ms, p50_ms = excluded.p50_ms, p99_ms = excluded.p99_ms`,
-      r.id, r.url, r.state, r.inflight, r.slots, nowMs, nowMs, r.service_ms?.p50 ?? null, r.service_ms?.p99 ?? null,
+      r.id,
+      r.url,
+      r.state,
+      r.inflight,
+      r.slots,
+      nowMs,
+      nowMs,
+      r.service_ms?.p50 ?? null,
+      r.service_ms?.p99 ?? null,
     );
     return { desired: this.get<Plan>("plan")?.desiredVms ?? this.config.vm.min };
   }
@@ -166,7 +196,14 @@ export class ControllerDO extends DurableObject<Env> {
         desired: p?.desiredVms ?? this.config.vm.min,
         running: count("running"),
         booting: count("booting"),
-        instances: rows.map((v) => ({ id: v.id, url: v.url, state: v.state, inflight: v.inflight, slots: v.slots, last_heartbeat: new Date(v.last_heartbeat_ms).toISOString() })),
+        instances: rows.map((v) => ({
+          id: v.id,
+          url: v.url,
+          state: v.state,
+          inflight: v.inflight,
+          slots: v.slots,
+          last_heartbeat: new Date(v.last_heartbeat_ms).toISOString(),
+        })),
       },
       reason: p?.reason ?? "no plan yet: the first control period has not run",
       computed_at: this.get<string>("computed_at"),

@@ -21,7 +21,11 @@ function pct(own: TierPercentiles | undefined, other: TierPercentiles | undefine
   return { mean: f(t.mean), p50: f(t.p50), p95: f(t.p95), p99: f(t.p99) };
 }
 
-export function observationsFrom(stats: StatsView, vms: { state: string }[], manifest: ModelManifest | undefined): Observations {
+export function observationsFrom(
+  stats: StatsView,
+  vms: { state: string }[],
+  manifest: ModelManifest | undefined,
+): Observations {
   const n = manifest?.stages.length ?? stats.stages.length;
   const stages = Array.from({ length: n }, (_, i) => {
     const s = stats.stages[i];
@@ -41,6 +45,9 @@ export function observationsFrom(stats: StatsView, vms: { state: string }[], man
   return {
     stages,
     rate: { perSecond: stats.per_second },
-    vms: { running: vms.filter((v) => v.state === "running").length, booting: vms.filter((v) => v.state === "booting").length },
+    vms: {
+      running: vms.filter((v) => v.state === "running").length,
+      booting: vms.filter((v) => v.state === "booting").length,
+    },
   };
 }

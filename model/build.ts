@@ -16,7 +16,8 @@ import { mulberry32, shuffled } from "./prng.js";
 import { checkWasmConvGradients, registerWasmConvGradients } from "./wasm-conv-grad.js";
 
 // SERFLOW_MODEL_DIR: build elsewhere (trials) without touching the committed model.
-const OUT = (process.env.SERFLOW_MODEL_DIR?.replace(/\/?$/, "/")) ?? fileURLToPath(new URL("../models/mnist/", import.meta.url));
+const OUT =
+  process.env.SERFLOW_MODEL_DIR?.replace(/\/?$/, "/") ?? fileURLToPath(new URL("../models/mnist/", import.meta.url));
 const BUILD = {
   seed: 20261128,
   split: { train: 7_000, val: 1_000, test: 2_000 },
@@ -50,7 +51,8 @@ function loadSplits(): Split[] {
   const rows: { px: Uint8Array; y: number }[] = [];
   for (let d = 0; d < 10; d++) {
     const raw: number[] = require(`mnist/src/digits/${d}.json`).data;
-    for (let i = 0; i + 784 <= raw.length; i += 784) rows.push({ px: Uint8Array.from(raw.slice(i, i + 784), (v) => Math.round(v * 255)), y: d });
+    for (let i = 0; i + 784 <= raw.length; i += 784)
+      rows.push({ px: Uint8Array.from(raw.slice(i, i + 784), (v) => Math.round(v * 255)), y: d });
   }
   const order = shuffled(rows.length, mulberry32(BUILD.seed)); // its own stream: the split never moves
   let at = 0;
@@ -95,10 +97,18 @@ function train(p: Params, tr: Split, va: Split) {
       });
       const loss = tf.tidy(() => {
         const xb = tf.tensor2d(bx, [bs, 784]);
-        const yb = tf.oneHot(tf.tensor1d(idx.map((r) => tr.y[r]), "int32"), 10);
+        const yb = tf.oneHot(
+          tf.tensor1d(
+            idx.map((r) => tr.y[r]),
+            "int32",
+          ),
+          10,
+        );
         return opt.minimize(() => {
           const logits = forward(p, xb, BUILD.dropout);
-          return tf.addN(logits.map((l, k) => tf.losses.softmaxCrossEntropy(yb, l).mul(BUILD.exitLossWeights[k]))) as tf.Scalar;
+          return tf.addN(
+            logits.map((l, k) => tf.losses.softmaxCrossEntropy(yb, l).mul(BUILD.exitLossWeights[k])),
+          ) as tf.Scalar;
         }, true)!;
       });
       lossSum += loss.dataSync()[0];
@@ -118,7 +128,11 @@ function predict(p: Params, set: Split): Float32Array[] {
   const out = [0, 1, 2].map(() => new Float32Array(set.n * 10));
   for (let s = 0; s < set.n; s += 500) {
     const n = Math.min(500, set.n - s);
-    tf.tidy(() => forward(p, tf.tensor2d(set.x.subarray(s * 784, (s + n) * 784), [n, 784])).forEach((l, k) => out[k].set(tf.softmax(l).dataSync(), s * 10)));
+    tf.tidy(() =>
+      forward(p, tf.tensor2d(set.x.subarray(s * 784, (s + n) * 784), [n, 784])).forEach((l, k) =>
+        out[k].set(tf.softmax(l).dataSync(), s * 10),
+      ),
+    );
   }
   return out;
 }
@@ -128,7 +142,8 @@ function argmax(p: Float32Array, r: number): [label: number, confidence: number]
   for (let c = 1; c < 10; c++) if (p[r * 10 + c] > p[r * 10 + b]) b = c;
   return [b, p[r * 10 + b]];
 }
-const headAccuracy = (probs: Float32Array[], y: Int32Array) => probs.map((p) => y.filter((l, r) => argmax(p, r)[0] === l).length / y.length);
+const headAccuracy = (probs: Float32Array[], y: Int32Array) =>
+  probs.map((p) => y.filter((l, r) => argmax(p, r)[0] === l).length / y.length);
 
 /** The chain at these thresholds (the last stage always exits): where digits exit and how well. */
 function measure(probs: Float32Array[], y: Int32Array, thresholds: number[]) {
@@ -159,7 +174,10 @@ function chooseThresholds(probs: Float32Array[], y: Int32Array): number[] {
     for (const t1 of BUILD.thresholdGrid) {
       const m = measure(probs, y, [t0, t1, 0]);
       const early = 1 - m.exit_fractions_by_stage[2];
-      if (m.overall_accuracy >= floor - 1e-9 && (early > best.early || (early === best.early && m.overall_accuracy > best.acc))) {
+      if (
+        m.overall_accuracy >= floor - 1e-9 &&
+        (early > best.early || (early === best.early && m.overall_accuracy > best.acc))
+      ) {
         best = { t: [t0, t1, 0], early, acc: m.overall_accuracy };
       }
     }
@@ -186,7 +204,9 @@ async function main() {
   Math.random = mulberry32(BUILD.seed ^ 0x5eed); // tfjs seeds its initial weights and dropout from Math.random
 
   const [tr, va, te] = loadSplits();
-  console.error(`digits: ${tr.n} train / ${va.n} validation / ${te.n} test, seed ${BUILD.seed}, tfjs backend ${tf.getBackend()}`);
+  console.error(
+    `digits: ${tr.n} train / ${va.n} validation / ${te.n} test, seed ${BUILD.seed}, tfjs backend ${tf.getBackend()}`,
+  );
   const p = initParams();
   const tTrain = Date.now();
   train(p, tr, va);
@@ -197,7 +217,10 @@ async function main() {
 
   mkdirSync(OUT, { recursive: true });
   const weights: Weights = Object.fromEntries(
-    Object.entries(p).map(([k, l]) => [k, { w: l.w.dataSync() as Float32Array, wShape: l.w.shape, b: l.b.dataSync() as Float32Array }]),
+    Object.entries(p).map(([k, l]) => [
+      k,
+      { w: l.w.dataSync() as Float32Array, wShape: l.w.shape, b: l.b.dataSync() as Float32Array },
+    ]),
   );
   const manifest: ModelManifest = {
     name: "mnist",
@@ -223,7 +246,11 @@ async function main() {
     test_digits: te.n,
     ...measure(onnx, te.y, thresholds),
     thresholds,
-    heldout_exit_fractions_by_stage: measure(onnx.map((o) => o.subarray(0, nh * 10)), te.y.subarray(0, nh), thresholds).exit_fractions_by_stage,
+    heldout_exit_fractions_by_stage: measure(
+      onnx.map((o) => o.subarray(0, nh * 10)),
+      te.y.subarray(0, nh),
+      thresholds,
+    ).exit_fractions_by_stage,
     max_abs_diff_vs_tfjs: maxDiff,
     train_seconds: Math.round(trainSeconds),
     build_seconds: Math.round((Date.now() - t0) / 1000),
@@ -231,7 +258,10 @@ async function main() {
     seed: BUILD.seed,
   };
   writeFileSync(`${OUT}metrics.json`, JSON.stringify(metrics, null, 2) + "\n");
-  writeFileSync(`${OUT}heldout.json`, JSON.stringify(encodeHeldout(Array.from(te.y.subarray(0, nh)), te.px.subarray(0, nh * 784))) + "\n");
+  writeFileSync(
+    `${OUT}heldout.json`,
+    JSON.stringify(encodeHeldout(Array.from(te.y.subarray(0, nh)), te.px.subarray(0, nh * 784))) + "\n",
+  );
   console.log(JSON.stringify(metrics, null, 2));
 }
 

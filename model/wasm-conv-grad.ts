@@ -13,8 +13,21 @@ interface WasmBackend extends tf.KernelBackend {
 const run = (name: string, inputs: Record<string, Info>, attrs: object, backend: WasmBackend) =>
   tf.getKernel(name, "wasm")!.kernelFunc({ inputs, attrs: attrs as tf.NamedAttrMap, backend }) as Info;
 
-function stride1Pads(xShape: number[], filterShape: number[], a: tf.Conv2DBackpropFilterAttrs | tf.Conv2DBackpropInputAttrs) {
-  const info = tf.backend_util.computeConv2DInfo(xShape as Shape4, filterShape as Shape4, a.strides, 1, a.pad, a.dimRoundingMode, false, "channelsLast");
+function stride1Pads(
+  xShape: number[],
+  filterShape: number[],
+  a: tf.Conv2DBackpropFilterAttrs | tf.Conv2DBackpropInputAttrs,
+) {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as Shape4,
+    filterShape as Shape4,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    "channelsLast",
+  );
   if (a.dataFormat !== "NHWC" || info.strideHeight !== 1 || info.strideWidth !== 1) {
     throw new Error("wasm conv gradients: only stride-1 NHWC convolutions are supported");
   }
@@ -23,7 +36,22 @@ function stride1Pads(xShape: number[], filterShape: number[], a: tf.Conv2DBackpr
 
 function conv(x: Info, filter: Info, pads: number[], be: WasmBackend): Info {
   const [t, b, l, r] = pads;
-  return run("Conv2D", { x, filter }, { strides: [1, 1], dilations: [1, 1], dataFormat: "NHWC", pad: [[0, 0], [t, b], [l, r], [0, 0]] }, be);
+  return run(
+    "Conv2D",
+    { x, filter },
+    {
+      strides: [1, 1],
+      dilations: [1, 1],
+      dataFormat: "NHWC",
+      pad: [
+        [0, 0],
+        [t, b],
+        [l, r],
+        [0, 0],
+      ],
+    },
+    be,
+  );
 }
 
 export function registerWasmConvGradients(): void {
@@ -68,16 +96,30 @@ export function registerWasmConvGradients(): void {
 /** Max relative difference of conv gradients (input and filter) between the wasm and cpu backends on small cases. */
 export async function checkWasmConvGradients(): Promise<number> {
   let worst = 0;
-  const cases: [Shape4, Shape4, "same" | "valid"][] = [[[3, 7, 6, 2], [3, 3, 2, 4], "same"], [[2, 9, 9, 3], [3, 3, 3, 5], "valid"], [[2, 8, 8, 2], [5, 5, 2, 3], "same"], [[2, 7, 6, 3], [4, 2, 3, 2], "same"]];
+  const cases: [Shape4, Shape4, "same" | "valid"][] = [
+    [[3, 7, 6, 2], [3, 3, 2, 4], "same"],
+    [[2, 9, 9, 3], [3, 3, 3, 5], "valid"],
+    [[2, 8, 8, 2], [5, 5, 2, 3], "same"],
+    [[2, 7, 6, 3], [4, 2, 3, 2], "same"],
+  ];
   for (const [xs, fs, pad] of cases) {
     const grads: Float32Array[][] = [];
     for (const backend of ["cpu", "wasm"]) {
       await tf.setBackend(backend);
       let s = 7; // same inputs on both backends
-      const rand = (n: number) => Float32Array.from({ length: n }, () => (s = (s * 16807) % 2147483647) / 2147483647 - 0.5);
+      const rand = (n: number) =>
+        Float32Array.from({ length: n }, () => {
+          s = (s * 16807) % 2147483647;
+          return s / 2147483647 - 0.5;
+        });
       const x = tf.tensor4d(rand(xs.reduce((a, b) => a * b)), xs);
       const w = tf.tensor4d(rand(fs.reduce((a, b) => a * b)), fs);
-      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, pad).square().sum())([x, w]);
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf
+          .conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, pad)
+          .square()
+          .sum(),
+      )([x, w]);
       grads.push(g.map((t) => t.dataSync() as Float32Array));
       tf.dispose([x, w, ...g]);
     }

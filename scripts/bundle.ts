@@ -29,40 +29,67 @@ export function readWorkerConfig(path = join(ROOT, "wrangler.toml")): WorkerConf
     const table = line.match(/^\s*\[\[?([\w.]+)\]\]?\s*$/);
     if (table) tables.push({ name: table[1], keys: {} });
     const kv = line.match(/^\s*(\w+)\s*=\s*(".*"|\[.*\])\s*(#.*)?$/);
-    if (kv) tables[tables.length - 1].keys[kv[1]] = kv[2].startsWith("[") ? [...kv[2].matchAll(/"([^"]*)"/g)].map((m) => m[1]) : JSON.parse(kv[2]);
+    if (kv)
+      tables[tables.length - 1].keys[kv[1]] = kv[2].startsWith("[")
+        ? [...kv[2].matchAll(/"([^"]*)"/g)].map((m) => m[1])
+        : JSON.parse(kv[2]);
   }
   const top = tables[0].keys;
-  if (typeof top.name !== "string" || typeof top.compatibility_date !== "string") throw new Error(`${path}: name and compatibility_date must be set`);
+  if (typeof top.name !== "string" || typeof top.compatibility_date !== "string")
+    throw new Error(`${path}: name and compatibility_date must be set`);
   const sqlite = new Set(tables.filter((t) => t.name === "migrations").flatMap((t) => t.keys.new_sqlite_classes ?? []));
   const durableObjects: WorkerConfig["durableObjects"] = {};
   for (const t of tables.filter((t) => t.name === "durable_objects.bindings")) {
     const className = String(t.keys.class_name);
     durableObjects[String(t.keys.name)] = { className, useSQLite: sqlite.has(className) };
   }
-  const vars = Object.fromEntries(Object.entries(tables.find((t) => t.name === "vars")?.keys ?? {}).map(([k, v]) => [k, String(v)]));
+  const vars = Object.fromEntries(
+    Object.entries(tables.find((t) => t.name === "vars")?.keys ?? {}).map(([k, v]) => [k, String(v)]),
+  );
   return { name: top.name, compatibilityDate: top.compatibility_date, vars, durableObjects };
 }
 
 // The module type of each file wrangler writes; the rules match wrangler.toml's (`index.js.map` and the
 // README are not modules). Miniflare cannot infer these from `scriptPath` for a bundle like this one.
 const typeOf = (f: string): ModuleDefinition["type"] | null =>
-  f === "index.js" ? "ESModule" : f.endsWith(".onnx") ? "Data" : f.endsWith(".wasm") ? "CompiledWasm" : /\.(js|css)$/.test(f) ? "Text" : null;
+  f === "index.js"
+    ? "ESModule"
+    : f.endsWith(".onnx")
+      ? "Data"
+      : f.endsWith(".wasm")
+        ? "CompiledWasm"
+        : /\.(js|css)$/.test(f)
+          ? "Text"
+          : null;
 
 /** Bundles the Worker with `wrangler deploy --dry-run` and returns its modules, entry first, in memory. */
 export async function buildWorker(): Promise<{ modules: ModuleDefinition[]; modulesRoot: string }> {
   const dir = mkdtempSync(join(tmpdir(), "serflow-bundle-"));
   try {
-    await promisify(execFile)(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", dir], {
-      cwd: ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
-      maxBuffer: 16 << 20,
-    }).catch((err) => {
+    await promisify(execFile)(
+      process.execPath,
+      [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", dir],
+      {
+        cwd: ROOT,
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+        maxBuffer: 16 << 20,
+      },
+    ).catch((err) => {
       throw new Error(`building the Worker bundle failed: ${err.stderr || err.message}`);
     });
-    const files = readdirSync(dir).filter((f) => typeOf(f)).sort((a, b) => Number(b === "index.js") - Number(a === "index.js"));
+    const files = readdirSync(dir)
+      .filter((f) => typeOf(f))
+      .sort((a, b) => Number(b === "index.js") - Number(a === "index.js"));
     // Paths stay relative to modulesRoot (the import specifiers in index.js); contents are read now, so
     // the directory can go.
-    return { modules: files.map((f) => ({ type: typeOf(f)!, path: join(dir, f), contents: readFileSync(join(dir, f)) as Uint8Array<ArrayBuffer> })), modulesRoot: dir };
+    return {
+      modules: files.map((f) => ({
+        type: typeOf(f)!,
+        path: join(dir, f),
+        contents: readFileSync(join(dir, f)) as Uint8Array<ArrayBuffer>,
+      })),
+      modulesRoot: dir,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -79,7 +106,10 @@ export interface StartWorkerOptions {
 }
 
 /** Starts Serflow's Worker with its Durable Objects in a Miniflare instance; resolves once it listens. */
-export async function startWorker(opts: StartWorkerOptions, config = readWorkerConfig()): Promise<{ mf: Miniflare; url: string }> {
+export async function startWorker(
+  opts: StartWorkerOptions,
+  config = readWorkerConfig(),
+): Promise<{ mf: Miniflare; url: string }> {
   const log = opts.log ?? (() => {});
   const { modules, modulesRoot } = await buildWorker();
   class RelayLog extends Log {
@@ -106,7 +136,10 @@ export async function startWorker(opts: StartWorkerOptions, config = readWorkerC
     // workerd's own noise is already dropped by Miniflare; console.warn/error keep their level.
     handleStructuredLogs: ({ level, message }) => {
       const tag = level === "log" || level === "info" ? "[worker]" : `[worker] ${level}:`;
-      message.split("\n").filter((l) => l.trim()).forEach((l) => log(`${tag} ${l}`));
+      message
+        .split("\n")
+        .filter((l) => l.trim())
+        .forEach((l) => log(`${tag} ${l}`));
     },
   };
   // Miniflare's constructor adds SIGINT/SIGTERM listeners that exit at once, ahead of the caller's own
@@ -114,7 +147,12 @@ export async function startWorker(opts: StartWorkerOptions, config = readWorkerC
   const signals = ["SIGINT", "SIGTERM"] as const;
   const before = signals.map((s) => process.listeners(s));
   const mf = new Miniflare(options);
-  signals.forEach((s, i) => process.listeners(s).filter((l) => !before[i].includes(l)).forEach((l) => process.off(s, l)));
+  signals.forEach((s, i) =>
+    process
+      .listeners(s)
+      .filter((l) => !before[i].includes(l))
+      .forEach((l) => process.off(s, l)),
+  );
   try {
     await mf.ready;
     return { mf, url: (await mf.unsafeGetDirectURL()).toString().replace(/\/$/, "") };

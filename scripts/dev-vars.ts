@@ -25,6 +25,13 @@ export function ensureDevVars(path = DEV_VARS_PATH): { vars: Record<string, stri
       created = true;
     }
   }
-  if (created) writeFileSync(path, Object.entries(vars).map(([k, v]) => `${k}="${v}"`).join("\n") + "\n", { mode: 0o600 });
+  if (created)
+    writeFileSync(
+      path,
+      Object.entries(vars)
+        .map(([k, v]) => `${k}="${v}"`)
+        .join("\n") + "\n",
+      { mode: 0o600 },
+    );
   return { vars, created };
 }

@@ -17,7 +17,11 @@ export interface LoadOptions {
   timeoutMs: number;
 }
 
-export const DEFAULT_LOAD: Omit<LoadOptions, "url" | "rps" | "durationS" | "pattern"> = { model: "mnist", maxInflight: 1_000, timeoutMs: 30_000 };
+export const DEFAULT_LOAD: Omit<LoadOptions, "url" | "rps" | "durationS" | "pattern"> = {
+  model: "mnist",
+  maxInflight: 1_000,
+  timeoutMs: 30_000,
+};
 
 export interface LoadSummary {
   sent: number;
@@ -64,10 +68,32 @@ function percentile(sorted: number[], q: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0;
 }
 
-export async function runLoad(o: LoadOptions, onProgress?: (p: LoadProgress) => void, signal?: AbortSignal): Promise<LoadSummary> {
+export async function runLoad(
+  o: LoadOptions,
+  onProgress?: (p: LoadProgress) => void,
+  signal?: AbortSignal,
+): Promise<LoadSummary> {
   const { labels, rows } = loadHeldout();
-  const bodies = rows.map((r) => JSON.stringify({ inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(r, (v) => Math.round(v * 1000) / 1000) }], ...(o.parameters ? { parameters: o.parameters } : {}) }));
-  const s: LoadSummary = { sent: 0, ok: 0, failed: 0, skipped: 0, correct: 0, statuses: {}, latencyMs: { p50: 0, p95: 0, p99: 0, max: 0 }, routes: {}, durationS: 0, achievedRps: 0 };
+  const bodies = rows.map((r) =>
+    JSON.stringify({
+      inputs: [
+        { name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(r, (v) => Math.round(v * 1000) / 1000) },
+      ],
+      ...(o.parameters ? { parameters: o.parameters } : {}),
+    }),
+  );
+  const s: LoadSummary = {
+    sent: 0,
+    ok: 0,
+    failed: 0,
+    skipped: 0,
+    correct: 0,
+    statuses: {},
+    latencyMs: { p50: 0, p95: 0, p99: 0, max: 0 },
+    routes: {},
+    durationS: 0,
+    achievedRps: 0,
+  };
   const latencies: number[] = [];
   const pending = new Set<Promise<void>>();
   const start = performance.now();
@@ -77,7 +103,12 @@ export async function runLoad(o: LoadOptions, onProgress?: (p: LoadProgress) => 
   const one = async (i: number) => {
     const t0 = performance.now();
     try {
-      const res = await fetch(`${o.url}/v2/models/${o.model}/infer`, { method: "POST", headers: { "content-type": "application/json" }, body: bodies[i], signal: AbortSignal.timeout(o.timeoutMs) });
+      const res = await fetch(`${o.url}/v2/models/${o.model}/infer`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: bodies[i],
+        signal: AbortSignal.timeout(o.timeoutMs),
+      });
       const body = (await res.json()) as any;
       s.statuses[res.status] = (s.statuses[res.status] ?? 0) + 1;
       if (res.ok) {
@@ -123,6 +154,11 @@ export async function runLoad(o: LoadOptions, onProgress?: (p: LoadProgress) => 
   s.durationS = (performance.now() - start) / 1000;
   s.achievedRps = s.sent / s.durationS;
   latencies.sort((a, b) => a - b);
-  s.latencyMs = { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99), max: latencies[latencies.length - 1] ?? 0 };
+  s.latencyMs = {
+    p50: percentile(latencies, 0.5),
+    p95: percentile(latencies, 0.95),
+    p99: percentile(latencies, 0.99),
+    max: latencies[latencies.length - 1] ?? 0,
+  };
   return s;
 }

@@ -26,18 +26,32 @@ const durationS = Number(a.duration);
 if (!(rps > 0)) fail(`--rps must be a number > 0, got "${a.rps}"`);
 if (!(durationS > 0)) fail(`--duration must be seconds > 0, got "${a.duration}"`);
 const pattern = a.pattern as Pattern;
-if (!["steady", "step", "burst", "trace"].includes(pattern)) fail(`--pattern must be steady, step, burst or trace FILE, got "${a.pattern}"`);
+if (!["steady", "step", "burst", "trace"].includes(pattern))
+  fail(`--pattern must be steady, step, burst or trace FILE, got "${a.pattern}"`);
 let trace: number[] | undefined;
 if (pattern === "trace") {
   const file = positionals[0] ?? fail("--pattern trace needs a FILE (one requests-per-second number per line)");
-  trace = readFileSync(file, "utf8").split("\n").filter((l) => l.trim()).map(Number);
+  trace = readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map(Number);
   if (trace.some((x) => !(x >= 0))) fail(`${file}: every line must be a number >= 0`);
 }
 
 const tty = process.stderr.isTTY;
 let lastLine = 0;
 const summary = await runLoad(
-  { ...DEFAULT_LOAD, url: a.url!, model: a.model!, rps, durationS, pattern, trace, maxInflight: Number(a["max-inflight"]), parameters: a.force ? { serflow_force: a.force } : undefined },
+  {
+    ...DEFAULT_LOAD,
+    url: a.url!,
+    model: a.model!,
+    rps,
+    durationS,
+    pattern,
+    trace,
+    maxInflight: Number(a["max-inflight"]),
+    parameters: a.force ? { serflow_force: a.force } : undefined,
+  },
   (p) => {
     const width = 30;
     const done = Math.min(1, p.elapsedS / durationS);
@@ -50,7 +64,10 @@ const summary = await runLoad(
   },
 );
 if (tty) process.stderr.write("\n");
-const routes = Object.entries(summary.routes).sort((x, y) => y[1] - x[1]).map(([r, n]) => `${r} ${((100 * n) / Math.max(1, summary.ok)).toFixed(1)}%`).join(", ");
+const routes = Object.entries(summary.routes)
+  .sort((x, y) => y[1] - x[1])
+  .map(([r, n]) => `${r} ${((100 * n) / Math.max(1, summary.ok)).toFixed(1)}%`)
+  .join(", ");
 console.log(`sent ${summary.sent}  ok ${summary.ok}  failed ${summary.failed}  skipped ${summary.skipped}  (${summary.achievedRps.toFixed(1)} rps over ${summary.durationS.toFixed(1)} s)
 latency ms: p50 ${summary.latencyMs.p50.toFixed(1)}  p95 ${summary.latencyMs.p95.toFixed(1)}  p99 ${summary.latencyMs.p99.toFixed(1)}  max ${summary.latencyMs.max.toFixed(1)}
 accuracy ${((100 * summary.correct) / Math.max(1, summary.ok)).toFixed(2)}%   statuses ${JSON.stringify(summary.statuses)}

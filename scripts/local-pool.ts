@@ -71,13 +71,38 @@ export class LocalPool {
     let port = this.cfg.firstPort;
     while (used.has(port)) port++;
     const id = `local-${++this.seq}`;
-    const proc = spawn(process.execPath, ["--import", "tsx", VM_MAIN, "--port", String(port), "--id", id, "--controller", this.cfg.workerUrl, "--slots", String(this.cfg.slots), "--queue-ms", String(this.cfg.queueMs), "--boot-delay-s", String(this.cfg.bootDelayS)], {
-      env: { ...process.env, SERFLOW_SIGNING_KEY: this.cfg.signingKey },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const proc = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        VM_MAIN,
+        "--port",
+        String(port),
+        "--id",
+        id,
+        "--controller",
+        this.cfg.workerUrl,
+        "--slots",
+        String(this.cfg.slots),
+        "--queue-ms",
+        String(this.cfg.queueMs),
+        "--boot-delay-s",
+        String(this.cfg.bootDelayS),
+      ],
+      {
+        env: { ...process.env, SERFLOW_SIGNING_KEY: this.cfg.signingKey },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const vm: LocalVm = { id, port, proc, stopping: false };
     this.vms.push(vm);
-    const prefix = (chunk: Buffer) => chunk.toString().trimEnd().split("\n").forEach((l) => this.cfg.log(`[${id}] ${l}`));
+    const prefix = (chunk: Buffer) =>
+      chunk
+        .toString()
+        .trimEnd()
+        .split("\n")
+        .forEach((l) => this.cfg.log(`[${id}] ${l}`));
     proc.stdout!.on("data", prefix);
     proc.stderr!.on("data", prefix);
     proc.on("exit", (code, signal) => {
@@ -97,7 +122,9 @@ export class LocalPool {
   /** Stops every VM and waits for the processes to exit. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    const exits = this.vms.map((v) => new Promise((r) => (v.proc.exitCode !== null ? r(null) : v.proc.once("exit", r))));
+    const exits = this.vms.map(
+      (v) => new Promise((r) => (v.proc.exitCode !== null ? r(null) : v.proc.once("exit", r))),
+    );
     for (const vm of this.vms) this.stopVm(vm);
     await Promise.all(exits);
   }

@@ -10,7 +10,9 @@ import { fileURLToPath } from "node:url";
 import { startStack } from "./stack.js";
 import { DEFAULT_LOAD, runLoad } from "./load-gen.js";
 
-const { values: a } = parseArgs({ options: { minutes: { type: "string", default: "5" }, rps: { type: "string", default: "100" } } });
+const { values: a } = parseArgs({
+  options: { minutes: { type: "string", default: "5" }, rps: { type: "string", default: "100" } },
+});
 const durationS = Number(a.minutes) * 60;
 const rps = Number(a.rps);
 /** A vm-service may grow by at most this much over the soak (caches warm in the first seconds). */
@@ -46,7 +48,10 @@ try {
   console.error(`soak: ${rps} req/s for ${durationS} s against ${stack.url} ...`);
   await new Promise((r) => setTimeout(r, 10_000)); // VMs boot, isolates warm
   if (stack.workerPid === null) throw new Error("soak: no workerd process found under this one (needs Linux /proc)");
-  const roots = (): Array<[string, number]> => [["worker", stack.workerPid!], ...stack.pool!.pids().map((p) => ["vm", p] as [string, number])];
+  const roots = (): Array<[string, number]> => [
+    ["worker", stack.workerPid!],
+    ...stack.pool!.pids().map((p) => ["vm", p] as [string, number]),
+  ];
   let start: Record<string, number> = {};
   let last = 0;
   const series: Array<{ t_s: number } & Record<string, number>> = [];
@@ -56,11 +61,17 @@ try {
       last = p.elapsedS;
       const snap = snapshot(roots());
       series.push({ t_s: Math.round(p.elapsedS), ...snap });
-      console.error(`  ${p.elapsedS.toFixed(0)}/${durationS}s sent ${p.sent} ok ${p.ok} failed ${p.failed}  rss MB ${Object.values(snap).join(" ")}`);
+      console.error(
+        `  ${p.elapsedS.toFixed(0)}/${durationS}s sent ${p.sent} ok ${p.ok} failed ${p.failed}  rss MB ${Object.values(snap).join(" ")}`,
+      );
     }
   });
   const end = snapshot(roots());
-  const growth = Object.fromEntries(Object.keys(end).filter((k) => k in start).map((k) => [k, Math.round((end[k] - start[k]) * 10) / 10]));
+  const growth = Object.fromEntries(
+    Object.keys(end)
+      .filter((k) => k in start)
+      .map((k) => [k, Math.round((end[k] - start[k]) * 10) / 10]),
+  );
   const result = {
     measured_at: new Date().toISOString(),
     rps_target: rps,
@@ -78,9 +89,14 @@ try {
     rss_growth_mb: growth,
     bounds: { vm_growth_mb: MAX_VM_RSS_GROWTH_MB, workerd_rss_mb: MAX_WORKERD_RSS_MB },
     over_bounds: [
-      ...Object.entries(growth).filter(([k, mb]) => k.startsWith("vm:") && mb > MAX_VM_RSS_GROWTH_MB).map(([k, mb]) => `${k} grew ${mb} MB`),
-      ...Object.keys(end).filter((k) => k.startsWith("worker:")).map((k) => [k, Math.max(end[k], ...series.map((s) => s[k] ?? 0))] as const)
-        .filter(([, peak]) => peak > MAX_WORKERD_RSS_MB).map(([k, peak]) => `${k} peaked at ${peak} MB`),
+      ...Object.entries(growth)
+        .filter(([k, mb]) => k.startsWith("vm:") && mb > MAX_VM_RSS_GROWTH_MB)
+        .map(([k, mb]) => `${k} grew ${mb} MB`),
+      ...Object.keys(end)
+        .filter((k) => k.startsWith("worker:"))
+        .map((k) => [k, Math.max(end[k], ...series.map((s) => s[k] ?? 0))] as const)
+        .filter(([, peak]) => peak > MAX_WORKERD_RSS_MB)
+        .map(([k, peak]) => `${k} peaked at ${peak} MB`),
     ],
   };
   writeFileSync(fileURLToPath(new URL("../bench/soak.json", import.meta.url)), JSON.stringify(result, null, 2) + "\n");

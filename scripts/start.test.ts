@@ -11,7 +11,11 @@ const START = fileURLToPath(new URL("./start.ts", import.meta.url));
 function start(config: string) {
   const dir = mkdtempSync(join(tmpdir(), "serflow-cfg-"));
   writeFileSync(join(dir, "config.json"), config);
-  return spawnSync(process.execPath, ["--import", "tsx", START], { env: { ...process.env, SERFLOW_CONFIG: join(dir, "config.json"), PORT: "1" }, encoding: "utf8", timeout: 30_000 });
+  return spawnSync(process.execPath, ["--import", "tsx", START], {
+    env: { ...process.env, SERFLOW_CONFIG: join(dir, "config.json"), PORT: "1" },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
 }
 
 describe("npm start with a bad SERFLOW_CONFIG", () => {

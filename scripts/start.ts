@@ -17,9 +17,11 @@ function readConfig(): Record<string, any> {
     } catch (err) {
       throw new Error(`SERFLOW_CONFIG=${file}: ${(err as Error).message}`);
     }
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error(`SERFLOW_CONFIG=${file}: must hold a JSON object`);
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+      throw new Error(`SERFLOW_CONFIG=${file}: must hold a JSON object`);
   }
-  const vm = (raw.vm ??= {});
+  raw.vm ??= {};
+  const vm = raw.vm;
   if (typeof vm === "object" && vm !== null) {
     if (process.env.SERFLOW_VM_BOOT_S !== undefined) vm.boot_s = Number(process.env.SERFLOW_VM_BOOT_S);
     vm.boot_s ??= DEFAULT_LOCAL_BOOT_S;
@@ -38,7 +40,7 @@ async function main() {
   }
   console.log(`serflow: secrets in ${DEV_VARS_PATH} (created with random keys when missing)`);
   console.log(`serflow: starting the Worker on port ${port} ...`);
-  let stack;
+  let stack: Awaited<ReturnType<typeof startStack>>;
   try {
     // Durable Object storage where `wrangler dev` kept it, so counts survive restarts (and earlier runs').
     stack = await startStack({ port, config, persistDir: ".wrangler/state/v3" });
@@ -49,7 +51,13 @@ async function main() {
   // A real held-out digit as the example request.
   const { labels, rows } = loadHeldout();
   mkdirSync(".serflow", { recursive: true });
-  writeFileSync(".serflow/example-request.json", JSON.stringify({ id: "example", inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(rows[0]) }] }));
+  writeFileSync(
+    ".serflow/example-request.json",
+    JSON.stringify({
+      id: "example",
+      inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(rows[0]) }],
+    }),
+  );
   console.log(`
 serflow is up: ${stack.url}
   model mnist, VM pool: local (boot ${stack.config.vm.bootTimeS}s, ${stack.config.vm.slots} slots each, min ${stack.config.vm.min}, max ${stack.config.vm.max})

@@ -31,7 +31,23 @@ export function parseArgs(argv: string[]): SimSettings & { out: string } {
     if (v === undefined) throw new UsageError(`--${k} needs a value`);
     args.set(k, v);
   }
-  const known = ["trace", "profile", "policies", "out", "scale", "slo-ms", "boot-s", "prices", "vm-usd-per-hour", "vm-concurrency", "seed", "entry", "control-period-s", "config", "vm-queue-ms"];
+  const known = [
+    "trace",
+    "profile",
+    "policies",
+    "out",
+    "scale",
+    "slo-ms",
+    "boot-s",
+    "prices",
+    "vm-usd-per-hour",
+    "vm-concurrency",
+    "seed",
+    "entry",
+    "control-period-s",
+    "config",
+    "vm-queue-ms",
+  ];
   for (const k of args.keys()) if (!known.includes(k)) throw new UsageError(`unknown option --${k}\n${USAGE}`);
   const need = (k: string) => {
     const v = args.get(k);
@@ -49,14 +65,18 @@ export function parseArgs(argv: string[]): SimSettings & { out: string } {
   if (!existsSync(traceFile)) throw new UsageError(`--trace ${traceFile}: no such file`);
   const profileArg = need("profile");
   const profileFile = existsSync(profileArg) ? profileArg : `${PROFILES_DIR}${profileArg}.json`;
-  if (!existsSync(profileFile)) throw new UsageError(`--profile ${profileArg}: neither a file nor a profile in sim/profiles/`);
+  if (!existsSync(profileFile))
+    throw new UsageError(`--profile ${profileArg}: neither a file nor a profile in sim/profiles/`);
   const list = need("policies");
   const policies = (list === "all" ? [...POLICIES] : list.split(",").map((p) => p.trim())) as PolicyName[];
-  for (const p of policies) if (!POLICIES.includes(p)) throw new UsageError(`--policies: unknown policy "${p}" (known: ${POLICIES.join(", ")}, or all)`);
+  for (const p of policies)
+    if (!POLICIES.includes(p))
+      throw new UsageError(`--policies: unknown policy "${p}" (known: ${POLICIES.join(", ")}, or all)`);
   const prices = (args.get("prices") ?? SIM_DEFAULTS.prices) as PricePreset;
   if (!(prices in PRICE_PRESETS)) throw new UsageError(`--prices must be workers or lambda (got "${prices}")`);
   const entry = args.get("entry") ?? SIM_DEFAULTS.entry;
-  if (entry !== "router" && entry !== "worker") throw new UsageError(`--entry must be router or worker (got "${entry}")`);
+  if (entry !== "router" && entry !== "worker")
+    throw new UsageError(`--entry must be router or worker (got "${entry}")`);
   let extraConfig: Record<string, unknown> | undefined;
   if (args.has("config")) {
     try {
@@ -79,9 +99,19 @@ export function parseArgs(argv: string[]): SimSettings & { out: string } {
     sloMs: num("slo-ms", SIM_DEFAULTS.sloMs, (v) => v > 0, "a number of ms > 0"),
     bootS: num("boot-s", SIM_DEFAULTS.bootS, (v) => v >= 0, "a number of seconds >= 0"),
     vmUsdPerHour: num("vm-usd-per-hour", PRESET_VM[prices].usdPerHour, (v) => v >= 0, "a price >= 0"),
-    vmConcurrency: num("vm-concurrency", PRESET_VM[prices].concurrency, (v) => Number.isInteger(v) && v >= 1, "an integer >= 1"),
+    vmConcurrency: num(
+      "vm-concurrency",
+      PRESET_VM[prices].concurrency,
+      (v) => Number.isInteger(v) && v >= 1,
+      "an integer >= 1",
+    ),
     entry,
-    controlPeriodS: num("control-period-s", SIM_DEFAULTS.controlPeriodS, (v) => Number.isInteger(v) && v >= 1, "an integer >= 1"),
+    controlPeriodS: num(
+      "control-period-s",
+      SIM_DEFAULTS.controlPeriodS,
+      (v) => Number.isInteger(v) && v >= 1,
+      "an integer >= 1",
+    ),
     extraConfig,
     vmQueueMs: num("vm-queue-ms", 0, (v) => v >= 0, "a number of ms >= 0"),
   };
@@ -103,7 +133,7 @@ function main(): void {
     if (line !== last) process.stderr.write(`\r${line}`);
     last = line;
   };
-  let out;
+  let out: ReturnType<typeof simulate>;
   try {
     out = simulate(s, progress);
   } catch (err) {
@@ -114,9 +144,13 @@ function main(): void {
   if (tty) process.stderr.write("\r" + " ".repeat(40) + "\r");
   writeOutputs(s.out, s, out);
   for (const r of out.results) {
-    console.log(`${r.policy.padEnd(13)} $${r.cost_usd.toFixed(3).padStart(9)}  SLO ${(r.slo_attainment * 100).toFixed(2)}%  p99 ${r.p99_ms.toFixed(1)} ms  VM-s ${r.vm_seconds}  FaaS ${r.faas_requests}`);
+    console.log(
+      `${r.policy.padEnd(13)} $${r.cost_usd.toFixed(3).padStart(9)}  SLO ${(r.slo_attainment * 100).toFixed(2)}%  p99 ${r.p99_ms.toFixed(1)} ms  VM-s ${r.vm_seconds}  FaaS ${r.faas_requests}`,
+    );
   }
-  console.log(`${out.simulatedRequests.toLocaleString("en-US")} requests simulated in ${out.wallS.toFixed(1)} s; wrote ${s.out}/results.json, report.md, cost.svg, timeline.svg`);
+  console.log(
+    `${out.simulatedRequests.toLocaleString("en-US")} requests simulated in ${out.wallS.toFixed(1)} s; wrote ${s.out}/results.json, report.md, cost.svg, timeline.svg`,
+  );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();

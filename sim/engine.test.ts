@@ -14,12 +14,22 @@ import { Workload } from "./workload.js";
 function constProfile(stages: { exit: number; vm: number; faas: number; bytes?: number }[]): Profile {
   return parseProfile({
     name: "const",
-    stages: stages.map((s) => ({ exit_fraction: s.exit, vm_ms: { median: s.vm, p99: s.vm }, faas_ms: { median: s.faas, p99: s.faas }, state_bytes: s.bytes ?? 0 })),
+    stages: stages.map((s) => ({
+      exit_fraction: s.exit,
+      vm_ms: { median: s.vm, p99: s.vm },
+      faas_ms: { median: s.faas, p99: s.faas },
+      state_bytes: s.bytes ?? 0,
+    })),
   });
 }
 
 function cfg(extra: Record<string, unknown> = {}, vm: Record<string, unknown> = {}): ControlConfig {
-  return parseControlConfig({ entry: "router", slo_ms: 1000, vm: { usd_per_hour: 0.36, concurrency: 1, boot_s: 5, min: 0, max: 100, min_billed_s: 60, ...vm }, ...extra });
+  return parseControlConfig({
+    entry: "router",
+    slo_ms: 1000,
+    vm: { usd_per_hour: 0.36, concurrency: 1, boot_s: 5, min: 0, max: 100, min_billed_s: 60, ...vm },
+    ...extra,
+  });
 }
 
 const fixed = (vms: number, groupStart: number | null, mode: Controller["mode"] = "noqueue"): Controller => ({
@@ -32,7 +42,10 @@ const fixed = (vms: number, groupStart: number | null, mode: Controller["mode"] 
 describe("conservation", () => {
   it("every request is served exactly once, by every policy", () => {
     const trace = [5, 0, 12, 7, 30, 2, 0, 9, 14, 3];
-    const p = constProfile([{ exit: 0.5, vm: 10, faas: 20 }, { exit: 1, vm: 10, faas: 20 }]);
+    const p = constProfile([
+      { exit: 0.5, vm: 10, faas: 20 },
+      { exit: 1, vm: 10, faas: 20 },
+    ]);
     const w = new Workload(trace, 1, p, cfg(), 3);
     for (const name of POLICIES) {
       const r = name === "oracle" ? lowerBound(w).result : runPolicy(w, makeController(name, 5)).result;
@@ -50,7 +63,10 @@ describe("conservation", () => {
 });
 
 describe("cost accounting equals hand computation", () => {
-  const p = constProfile([{ exit: 0, vm: 10, faas: 20 }, { exit: 1, vm: 10, faas: 20 }]);
+  const p = constProfile([
+    { exit: 0, vm: 10, faas: 20 },
+    { exit: 1, vm: 10, faas: 20 },
+  ]);
   it("FaaS only, Workers: fee + CPU-ms per request", () => {
     const w = new Workload([3, 2], 1, p, cfg(), 1);
     const r = runPolicy(w, makeController("faas-only", 5)).result;
@@ -163,7 +179,12 @@ describe("oracle", () => {
         (trace, stages, prices, usd, k, boot, entry, seed) => {
           const profile = parseProfile({
             name: "r",
-            stages: stages.map((s) => ({ exit_fraction: s.exit, vm_ms: { median: s.vm, p99: s.vm * s.tail }, faas_ms: { median: s.vm * s.slow, p99: s.vm * s.slow * s.tail }, state_bytes: 1000 })),
+            stages: stages.map((s) => ({
+              exit_fraction: s.exit,
+              vm_ms: { median: s.vm, p99: s.vm * s.tail },
+              faas_ms: { median: s.vm * s.slow, p99: s.vm * s.slow * s.tail },
+              state_bytes: 1000,
+            })),
           });
           const out = simulate({
             traceFile: "r",
@@ -182,7 +203,8 @@ describe("oracle", () => {
             controlPeriodS: 5,
           });
           const oracle = out.results.find((r) => r.policy === "oracle")!;
-          for (const r of out.results) expect(oracle.cost_usd, `${r.policy}`).toBeLessThanOrEqual(r.cost_usd * (1 + 1e-9) + 1e-15);
+          for (const r of out.results)
+            expect(oracle.cost_usd, `${r.policy}`).toBeLessThanOrEqual(r.cost_usd * (1 + 1e-9) + 1e-15);
         },
       ),
       { numRuns: Number(process.env.ORACLE_RUNS ?? 40) },

@@ -178,7 +178,11 @@ interface Vm {
   ready: number;
 }
 
-export function runPolicy(w: Workload, ctl: Controller, opts: RunOptions = {}): { result: RunResult; series?: RunSeries } {
+export function runPolicy(
+  w: Workload,
+  ctl: Controller,
+  opts: RunOptions = {},
+): { result: RunResult; series?: RunSeries } {
   const t0 = Date.now();
   const cfg = w.cfg;
   const { trace, scale, N } = w;
@@ -262,7 +266,17 @@ export function runPolicy(w: Workload, ctl: Controller, opts: RunOptions = {}): 
   let seg = 0;
   let cum = w.segCum[0];
   const progressEvery = Math.max(1, Math.floor(T / 100));
-  const view: EngineView = { t: 0, arrivals, exits, running: 0, booting: 0, busySlotS: 0, capacitySlotS: 0, workload: w, cfg };
+  const view: EngineView = {
+    t: 0,
+    arrivals,
+    exits,
+    running: 0,
+    booting: 0,
+    busySlotS: 0,
+    capacitySlotS: 0,
+    workload: w,
+    cfg,
+  };
 
   for (let t = 0; t < T; t++) {
     let running = 0;
@@ -338,7 +352,8 @@ export function runPolicy(w: Workload, ctl: Controller, opts: RunOptions = {}): 
           fees += 2;
           if (lambdaLike) {
             const deep = faasPS[o + e + 1] - faasPS[o + j];
-            wallBilledMs += (incr > 0 ? Math.ceil(lat / incr) * incr : lat) + (incr > 0 ? Math.ceil(deep / incr) * incr : deep);
+            wallBilledMs +=
+              (incr > 0 ? Math.ceil(lat / incr) * incr : lat) + (incr > 0 ? Math.ceil(deep / incr) * incr : deep);
           }
         } else {
           fees++;
@@ -356,7 +371,10 @@ export function runPolicy(w: Workload, ctl: Controller, opts: RunOptions = {}): 
   for (const vm of vms) bill(vm, vm.ready > T ? T : drainEnd);
 
   const vmCost = vmUsd(cfg.vm.costUsdPerHour, vmSeconds);
-  const faasCost = fees * fee + (cpuMs * prices.usdPerMillionCpuMs) / 1e6 + (wallBilledMs / 1000) * (prices.memoryMb / 1024) * prices.usdPerGbS;
+  const faasCost =
+    fees * fee +
+    (cpuMs * prices.usdPerMillionCpuMs) / 1e6 +
+    (wallBilledMs / 1000) * (prices.memoryMb / 1024) * prices.usdPerGbS;
   const result: RunResult = {
     policy: ctl.name,
     cost_usd: vmCost + faasCost + transferUsd,

@@ -22,7 +22,10 @@ const PER_OCTAVE = 64;
 const OFFSET = 60 * PER_OCTAVE;
 const NB = 120 * PER_OCTAVE;
 
-export function lowerBound(w: Workload, opts: { progress?: (f: number) => void } = {}): { result: RunResult; vmsPerSecond: Float32Array; faasPerSecond: Int32Array } {
+export function lowerBound(
+  w: Workload,
+  opts: { progress?: (f: number) => void } = {},
+): { result: RunResult; vmsPerSecond: Float32Array; faasPerSecond: Int32Array } {
   const t0 = Date.now();
   const cfg = w.cfg;
   const { trace, scale, N, P } = w;

@@ -78,7 +78,12 @@ function autoscale(name: string, mode: "queue" | "spock"): Controller {
         if (u > AUTOSCALE.scaleOutAbove) {
           n = Math.min(v.cfg.vm.max * 100, Math.max(total + 1, Math.ceil((v.running * u) / AUTOSCALE.scaleOutAbove)));
           lastChange = v.t;
-        } else if (u < AUTOSCALE.scaleInBelow && v.booting === 0 && v.t - lastChange >= AUTOSCALE.scaleInCooldownS && total > 1) {
+        } else if (
+          u < AUTOSCALE.scaleInBelow &&
+          v.booting === 0 &&
+          v.t - lastChange >= AUTOSCALE.scaleInCooldownS &&
+          total > 1
+        ) {
           n = total - 1;
           lastChange = v.t;
         }
@@ -132,7 +137,10 @@ export function libra(): Controller {
 /** Serflow: the observations the stats DO would report, handed to core/policy.ts plan() unchanged. */
 export function serflow(): Controller {
   let state: PolicyState = initialPolicyState();
-  let pcts: { vm: ReturnType<typeof percentilesFromMedianP99>[]; faas: ReturnType<typeof percentilesFromMedianP99>[] } | null = null;
+  let pcts: {
+    vm: ReturnType<typeof percentilesFromMedianP99>[];
+    faas: ReturnType<typeof percentilesFromMedianP99>[];
+  } | null = null;
   return {
     name: "serflow",
     mode: "noqueue",

@@ -27,15 +27,22 @@ function quantile(sorted: number[], q: number): number {
 }
 
 async function main(): Promise<void> {
-  const manifest = parseManifest(JSON.parse(readFileSync(`${MODEL_DIR}manifest.json`, "utf8")), "models/mnist/manifest.json");
+  const manifest = parseManifest(
+    JSON.parse(readFileSync(`${MODEL_DIR}manifest.json`, "utf8")),
+    "models/mnist/manifest.json",
+  );
   const { rows } = loadHeldout();
   const N = manifest.stages.length;
   const files = manifest.stages.map((s) => readFileSync(`${MODEL_DIR}${s.file}`));
 
   ortWeb.env.wasm.numThreads = 1;
   ortWeb.env.wasm.proxy = false;
-  const nodeSessions = (await Promise.all(files.map((b) => ortNode.InferenceSession.create(b, { intraOpNumThreads: 1, interOpNumThreads: 1 })))) as unknown as Session[];
-  const webSessions = (await Promise.all(files.map((b) => ortWeb.InferenceSession.create(new Uint8Array(b))))) as unknown as Session[];
+  const nodeSessions = (await Promise.all(
+    files.map((b) => ortNode.InferenceSession.create(b, { intraOpNumThreads: 1, interOpNumThreads: 1 })),
+  )) as unknown as Session[];
+  const webSessions = (await Promise.all(
+    files.map((b) => ortWeb.InferenceSession.create(new Uint8Array(b))),
+  )) as unknown as Session[];
 
   async function measure(sessions: Session[], Tensor: TensorCtor, label: string) {
     const times: number[][] = Array.from({ length: N }, () => []);
@@ -47,7 +54,8 @@ async function main(): Promise<void> {
       // Time every stage for every row (the chain's hidden states are real), but count exits as routed.
       for (let i = 0; i < N; i++) {
         const s = manifest.stages[i];
-        const dims = i === 0 ? [1, ...manifest.input.shape.slice(1)] : [1, ...manifest.stages[i - 1].hidden_shape!.slice(1)];
+        const dims =
+          i === 0 ? [1, ...manifest.input.shape.slice(1)] : [1, ...manifest.stages[i - 1].hidden_shape!.slice(1)];
         const t0 = performance.now();
         const out = await sessions[i].run({ [s.input]: new Tensor("float32", input, dims) });
         const ms = performance.now() - t0;
@@ -65,7 +73,11 @@ async function main(): Promise<void> {
     return {
       ms: times.map((t) => {
         const s = [...t].sort((a, b) => a - b);
-        return { median: round(quantile(s, 0.5)), p99: round(Math.max(quantile(s, 0.99), quantile(s, 0.5))), n: s.length };
+        return {
+          median: round(quantile(s, 0.5)),
+          p99: round(Math.max(quantile(s, 0.99), quantile(s, 0.5))),
+          n: s.length,
+        };
       }),
       exitsAt,
     };
@@ -100,7 +112,9 @@ async function main(): Promise<void> {
   writeFileSync(OUT, JSON.stringify(profile, null, 2) + "\n");
   console.log(`wrote ${OUT}`);
   for (let i = 0; i < N; i++) {
-    console.log(`stage ${i}: exit ${exitFraction[i]}  vm p50/p99 ${vm.ms[i].median}/${vm.ms[i].p99} ms  faas p50/p99 ${faas.ms[i].median}/${faas.ms[i].p99} ms`);
+    console.log(
+      `stage ${i}: exit ${exitFraction[i]}  vm p50/p99 ${vm.ms[i].median}/${vm.ms[i].p99} ms  faas p50/p99 ${faas.ms[i].median}/${faas.ms[i].p99} ms`,
+    );
   }
 }
 

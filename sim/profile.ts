@@ -31,7 +31,14 @@ export class ProfileError extends Error {}
 
 function checkMs(v: unknown, at: string): MedianP99 {
   const o = v as Record<string, unknown>;
-  if (typeof o !== "object" || o === null || typeof o.median !== "number" || typeof o.p99 !== "number" || !(o.median > 0) || !(o.p99 >= (o.median as number))) {
+  if (
+    typeof o !== "object" ||
+    o === null ||
+    typeof o.median !== "number" ||
+    typeof o.p99 !== "number" ||
+    !(o.median > 0) ||
+    !(o.p99 >= (o.median as number))
+  ) {
     throw new ProfileError(`${at} must be {"median": m, "p99": p} with 0 < m <= p (ms)`);
   }
   return { median: o.median as number, p99: o.p99 as number };
@@ -41,7 +48,8 @@ export function parseProfile(raw: unknown, source = "profile"): Profile {
   const p = raw as Record<string, unknown>;
   if (typeof p !== "object" || p === null) throw new ProfileError(`${source}: must be a JSON object`);
   if (typeof p.name !== "string") throw new ProfileError(`${source}: "name" must be a string`);
-  if (!Array.isArray(p.stages) || p.stages.length === 0) throw new ProfileError(`${source}: "stages" must be a non-empty array`);
+  if (!Array.isArray(p.stages) || p.stages.length === 0)
+    throw new ProfileError(`${source}: "stages" must be a non-empty array`);
   const stages = (p.stages as unknown[]).map((s, i): StageProfile => {
     const at = `${source}: stages[${i}]`;
     const o = s as Record<string, unknown>;
@@ -53,7 +61,14 @@ export function parseProfile(raw: unknown, source = "profile"): Profile {
       if (ef.length === 0) throw new ProfileError(`${at}.exit_fraction schedule is empty`);
       let last = -Infinity;
       for (const pair of ef) {
-        if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "number" || typeof pair[1] !== "number" || !(pair[1] >= 0 && pair[1] <= 1) || pair[0] < last) {
+        if (
+          !Array.isArray(pair) ||
+          pair.length !== 2 ||
+          typeof pair[0] !== "number" ||
+          typeof pair[1] !== "number" ||
+          !(pair[1] >= 0 && pair[1] <= 1) ||
+          pair[0] < last
+        ) {
           throw new ProfileError(`${at}.exit_fraction schedule must be [[t_s, f], ...] sorted by t_s with f in [0, 1]`);
         }
         last = pair[0];
@@ -98,7 +113,8 @@ export function exitFractionAt(p: Profile, i: number, tS: number): number {
 /** Times at which any stage's exit fraction changes (sorted, unique, > 0). */
 export function scheduleBreaks(p: Profile): number[] {
   const s = new Set<number>();
-  for (const st of p.stages) if (Array.isArray(st.exit_fraction)) for (const [t] of st.exit_fraction) if (t > 0) s.add(t);
+  for (const st of p.stages)
+    if (Array.isArray(st.exit_fraction)) for (const [t] of st.exit_fraction) if (t > 0) s.add(t);
   return [...s].sort((a, b) => a - b);
 }
 

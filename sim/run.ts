@@ -38,7 +38,15 @@ export interface SimSettings {
   vmQueueMs?: number;
 }
 
-export const SIM_DEFAULTS = { scale: 1, seed: 1, prices: "workers" as PricePreset, sloMs: 200, bootS: 100, entry: "router" as const, controlPeriodS: 10 };
+export const SIM_DEFAULTS = {
+  scale: 1,
+  seed: 1,
+  prices: "workers" as PricePreset,
+  sloMs: 200,
+  bootS: 100,
+  entry: "router" as const,
+  controlPeriodS: 10,
+};
 
 /** The ControlConfig the simulated world and the serflow policy share. */
 export function simConfig(s: SimSettings): ControlConfig {
@@ -46,7 +54,14 @@ export function simConfig(s: SimSettings): ControlConfig {
   // Lambda bills GB-s at the function's memory: the largest a stage needs (at least 128 MB).
   const memory = Math.max(128, ...s.profile.stages.map((st) => st.memory_mb ?? 128));
   const base = parseControlConfig({
-    vm: { usd_per_hour: s.vmUsdPerHour, concurrency: s.vmConcurrency, boot_s: s.bootS, min: 0, max: 1000, min_billed_s: 60 },
+    vm: {
+      usd_per_hour: s.vmUsdPerHour,
+      concurrency: s.vmConcurrency,
+      boot_s: s.bootS,
+      min: 0,
+      max: 1000,
+      min_billed_s: 60,
+    },
     slo_ms: s.sloMs,
     control_period_s: s.controlPeriodS,
     entry: s.entry,
@@ -77,7 +92,11 @@ export function simulate(s: SimSettings, progress?: (policy: string, f: number) 
       results.push(lb.result);
       series.set(name, { arrivals: new Int32Array(0), vms: lb.vmsPerSecond, faas: lb.faasPerSecond });
     } else {
-      const out = runPolicy(w, makeController(name, config.controlPeriodS), { progress: (f) => progress?.(name, f), series: true, vmQueueMs: s.vmQueueMs });
+      const out = runPolicy(w, makeController(name, config.controlPeriodS), {
+        progress: (f) => progress?.(name, f),
+        series: true,
+        vmQueueMs: s.vmQueueMs,
+      });
       results.push(out.result);
       series.set(name, out.series!);
     }
@@ -110,17 +129,36 @@ function round(x: number, d: number): number {
 
 export function settingsTable(s: SimSettings, c: ControlConfig): string {
   const rows: [string, string][] = [
-    ["trace", `${s.traceFile} (${s.trace.length} s, mean ${(s.trace.reduce((a, b) => a + b, 0) / s.trace.length).toFixed(1)} req/s, peak ${Math.max(...s.trace)} req/s)`],
+    [
+      "trace",
+      `${s.traceFile} (${s.trace.length} s, mean ${(s.trace.reduce((a, b) => a + b, 0) / s.trace.length).toFixed(1)} req/s, peak ${Math.max(...s.trace)} req/s)`,
+    ],
     ["scale", String(s.scale)],
     ["profile", `${s.profileName} (${s.profile.stages.length} stages)`],
-    ["FaaS prices", `${s.prices}: $${c.prices.usdPerMillionRequests}/M requests, $${c.prices.usdPerMillionCpuMs}/M CPU-ms, $${c.prices.usdPerGbS}/GB-s at ${c.prices.memoryMb} MB, rounded to ${c.prices.billingIncrementMs || "no"} ms`],
-    ["VM", `$${c.vm.costUsdPerHour}/h, ${c.vm.slots} slots, boot ${c.vm.bootTimeS} s, billed per second from the scale-up decision (minimum ${c.vm.minBilledS} s)`],
+    [
+      "FaaS prices",
+      `${s.prices}: $${c.prices.usdPerMillionRequests}/M requests, $${c.prices.usdPerMillionCpuMs}/M CPU-ms, $${c.prices.usdPerGbS}/GB-s at ${c.prices.memoryMb} MB, rounded to ${c.prices.billingIncrementMs || "no"} ms`,
+    ],
+    [
+      "VM",
+      `$${c.vm.costUsdPerHour}/h, ${c.vm.slots} slots, boot ${c.vm.bootTimeS} s, billed per second from the scale-up decision (minimum ${c.vm.minBilledS} s)`,
+    ],
     ["SLO", `${c.sloMs} ms`],
-    ["entry", c.entry === "router" ? "router (not billed; a request sent straight to a VM pays no FaaS fee)" : "Worker (every request pays one Worker invocation; stage 0 runs there)"],
+    [
+      "entry",
+      c.entry === "router"
+        ? "router (not billed; a request sent straight to a VM pays no FaaS fee)"
+        : "Worker (every request pays one Worker invocation; stage 0 runs there)",
+    ],
     ["hand-over", `${c.transferMs} ms one way + state bytes at ${c.transferMBps} MB/s`],
-    ["serflow policy", `core/policy.ts plan() every ${c.controlPeriodS} s, window ${c.windowS} s, scale-down delay ${c.scaleDownDelayS} s`],
+    [
+      "serflow policy",
+      `core/policy.ts plan() every ${c.controlPeriodS} s, window ${c.windowS} s, scale-down delay ${c.scaleDownDelayS} s`,
+    ],
     ["seed", String(s.seed)],
-    ...(s.vmQueueMs ? [["what-if", `no-queue policies may wait up to ${s.vmQueueMs} ms for a VM slot`] as [string, string]] : []),
+    ...(s.vmQueueMs
+      ? [["what-if", `no-queue policies may wait up to ${s.vmQueueMs} ms for a VM slot`] as [string, string]]
+      : []),
   ];
   return ["| setting | value |", "| --- | --- |", ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join("\n");
 }
@@ -153,8 +191,14 @@ export function writeOutputs(dir: string, s: SimSettings, out: SimOutput): void 
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "results.json"), JSON.stringify(resultsJson(out.results), null, 2) + "\n");
   writeFileSync(join(dir, "details.json"), JSON.stringify(out.results, null, 2) + "\n");
-  writeFileSync(join(dir, "cost.svg"), costChart(`Cost per policy: ${s.profileName} on ${baseName(s.traceFile)}, ${s.prices} prices`, out.results));
-  writeFileSync(join(dir, "timeline.svg"), timelineChart(`${s.profileName} on ${baseName(s.traceFile)} (${s.prices})`, out));
+  writeFileSync(
+    join(dir, "cost.svg"),
+    costChart(`Cost per policy: ${s.profileName} on ${baseName(s.traceFile)}, ${s.prices} prices`, out.results),
+  );
+  writeFileSync(
+    join(dir, "timeline.svg"),
+    timelineChart(`${s.profileName} on ${baseName(s.traceFile)} (${s.prices})`, out),
+  );
   const md = [
     `# Simulation: ${s.profileName} on ${baseName(s.traceFile)}`,
     "",
@@ -179,14 +223,22 @@ export function writeOutputs(dir: string, s: SimSettings, out: SimOutput): void 
 }
 
 export function baseName(f: string): string {
-  return f.split("/").pop()!.replace(/\.txt$/, "");
+  return f
+    .split("/")
+    .pop()!
+    .replace(/\.txt$/, "");
 }
 
 export function costChart(title: string, results: RunResult[]): string {
   return barChart(
     title,
     "cost (USD)",
-    results.map((r) => ({ label: r.policy, value: r.cost_usd, note: r.cost_usd.toFixed(2), highlight: r.policy === "serflow" })),
+    results.map((r) => ({
+      label: r.policy,
+      value: r.cost_usd,
+      note: r.cost_usd.toFixed(2),
+      highlight: r.policy === "serflow",
+    })),
   );
 }
 
@@ -197,7 +249,7 @@ export function timelineChart(title: string, out: SimOutput): string {
   const show = ["serflow", "libra", "vm-autoscale", "oracle"].filter((p) => out.series.has(p));
   const vmLines: Line[] = show.map((p) => ({ label: p, ys: downsample(out.series.get(p)!.vms, bin) }));
   const shareLines: Line[] = show
-    .filter((p) => anySeries)
+    .filter((_p) => anySeries)
     .map((p) => {
       const f = downsample(out.series.get(p)!.faas, bin);
       return { label: p, ys: f.map((v, i) => (load[i] > 0 ? v / load[i] : 0)) };

@@ -48,7 +48,9 @@ export function barChart(title: string, yLabel: string, bars: Bar[], width = 720
   const y = (v: number) => m.t + h - (v / top) * h;
   const bw = (w / Math.max(1, bars.length)) * 0.7;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   out.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`);
   for (const t of ticks) {
@@ -60,8 +62,12 @@ export function barChart(title: string, yLabel: string, bars: Bar[], width = 720
     const cx = m.l + (w / bars.length) * (i + 0.5);
     const x = cx - bw / 2;
     const yy = y(b.value);
-    out.push(`<rect x="${fmt(x)}" y="${fmt(yy)}" width="${fmt(bw)}" height="${fmt(m.t + h - yy)}" fill="${b.highlight ? PALETTE[1] : PALETTE[0]}"/>`);
-    out.push(`<text x="${fmt(cx)}" y="${fmt(yy - 5)}" text-anchor="middle">${esc(b.note ?? tickLabel(b.value))}</text>`);
+    out.push(
+      `<rect x="${fmt(x)}" y="${fmt(yy)}" width="${fmt(bw)}" height="${fmt(m.t + h - yy)}" fill="${b.highlight ? PALETTE[1] : PALETTE[0]}"/>`,
+    );
+    out.push(
+      `<text x="${fmt(cx)}" y="${fmt(yy - 5)}" text-anchor="middle">${esc(b.note ?? tickLabel(b.value))}</text>`,
+    );
     out.push(`<text x="${fmt(cx)}" y="${m.t + h + 18}" text-anchor="middle">${esc(b.label)}</text>`);
   });
   out.push(`<line x1="${m.l}" x2="${m.l + w}" y1="${m.t + h}" y2="${m.t + h}" stroke="black"/>`);
@@ -83,7 +89,14 @@ export interface Panel {
 }
 
 /** Stacked line-chart panels sharing an x axis (x in hours when dx is in seconds and xUnit "h"). */
-export function linePanels(title: string, panels: Panel[], dx: number, xLabel: string, width = 900, panelHeight = 170): string {
+export function linePanels(
+  title: string,
+  panels: Panel[],
+  dx: number,
+  xLabel: string,
+  width = 900,
+  panelHeight = 170,
+): string {
   const m = { l: 70, r: 150, t: 40, b: 45 };
   const w = width - m.l - m.r;
   const gap = 25;
@@ -93,13 +106,16 @@ export function linePanels(title: string, panels: Panel[], dx: number, xLabel: s
   const xTicks = niceTicks(xMax, 8);
   const x = (v: number) => m.l + (v / xTicks[xTicks.length - 1]) * w;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   out.push(`<text x="${m.l + w / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`);
   panels.forEach((p, pi) => {
     const top = m.t + pi * (panelHeight + gap);
     let max = p.yMax ?? 0;
-    if (p.yMax === undefined) for (const l of p.lines) for (let i = 0; i < l.ys.length; i++) if (l.ys[i] > max) max = l.ys[i];
+    if (p.yMax === undefined)
+      for (const l of p.lines) for (let i = 0; i < l.ys.length; i++) if (l.ys[i] > max) max = l.ys[i];
     const ticks = p.yMax !== undefined ? niceTicks(p.yMax, 4) : niceTicks(max, 4);
     const yTop = ticks[ticks.length - 1];
     const y = (v: number) => top + panelHeight - (v / yTop) * panelHeight;
@@ -107,17 +123,24 @@ export function linePanels(title: string, panels: Panel[], dx: number, xLabel: s
       out.push(`<line x1="${m.l}" x2="${m.l + w}" y1="${fmt(y(t))}" y2="${fmt(y(t))}" stroke="#e5e5e5"/>`);
       out.push(`<text x="${m.l - 6}" y="${fmt(y(t) + 4)}" text-anchor="end">${tickLabel(t)}</text>`);
     }
-    out.push(`<text transform="translate(16 ${top + panelHeight / 2}) rotate(-90)" text-anchor="middle">${esc(p.yLabel)}</text>`);
+    out.push(
+      `<text transform="translate(16 ${top + panelHeight / 2}) rotate(-90)" text-anchor="middle">${esc(p.yLabel)}</text>`,
+    );
     p.lines.forEach((l, li) => {
       const pts: string[] = [];
       for (let i = 0; i < l.ys.length; i++) pts.push(`${fmt(x(i * dx))},${fmt(y(Math.min(l.ys[i], yTop)))}`);
-      out.push(`<polyline fill="none" stroke="${PALETTE[li % PALETTE.length]}" stroke-width="1.2" points="${pts.join(" ")}"/>`);
-      out.push(`<text x="${m.l + w + 10}" y="${top + 14 + li * 16}" fill="${PALETTE[li % PALETTE.length]}">${esc(l.label)}</text>`);
+      out.push(
+        `<polyline fill="none" stroke="${PALETTE[li % PALETTE.length]}" stroke-width="1.2" points="${pts.join(" ")}"/>`,
+      );
+      out.push(
+        `<text x="${m.l + w + 10}" y="${top + 14 + li * 16}" fill="${PALETTE[li % PALETTE.length]}">${esc(l.label)}</text>`,
+      );
     });
     out.push(`<line x1="${m.l}" x2="${m.l + w}" y1="${top + panelHeight}" y2="${top + panelHeight}" stroke="black"/>`);
   });
   const base = m.t + panels.length * panelHeight + (panels.length - 1) * gap;
-  for (const t of xTicks) out.push(`<text x="${fmt(x(t))}" y="${base + 16}" text-anchor="middle">${tickLabel(t)}</text>`);
+  for (const t of xTicks)
+    out.push(`<text x="${fmt(x(t))}" y="${base + 16}" text-anchor="middle">${tickLabel(t)}</text>`);
   out.push(`<text x="${m.l + w / 2}" y="${base + 36}" text-anchor="middle">${esc(xLabel)}</text>`);
   out.push("</svg>");
   return out.join("\n");

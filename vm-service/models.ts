@@ -33,7 +33,13 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     const bytes = readFileSync(file);
     checkOnnxBytes(bytes, file);
     try {
-      sessions.push(await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: "all" }));
+      sessions.push(
+        await ort.InferenceSession.create(bytes, {
+          intraOpNumThreads: 1,
+          interOpNumThreads: 1,
+          graphOptimizationLevel: "all",
+        }),
+      );
     } catch (err) {
       throw new InvalidManifestError(`${file}: onnxruntime could not load it: ${(err as Error).message}`);
     }

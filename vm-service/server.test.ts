@@ -40,12 +40,28 @@ const post = async (v: VmService, body: Uint8Array, key = KEY) => {
   return request(v, DEEP_PATH, { method: "POST", body: body as Uint8Array<ArrayBuffer>, headers });
 };
 const call = (body: Uint8Array, key = KEY) => post(vm, body, key);
-const frameOf = (i: number) => encodeFrame({ model: "mnist", fromStage: 1, shape: [1, 16, 14, 14], exitThreshold: 1 }, h0[i]);
+const frameOf = (i: number) =>
+  encodeFrame({ model: "mnist", fromStage: 1, shape: [1, 16, 14, 14], exitThreshold: 1 }, h0[i]);
 
 beforeAll(async () => {
-  vm = new VmService({ ...DEFAULT_VM_SERVICE, id: "t", publicUrl: "http://127.0.0.1:1", signingKey: KEY, controllerUrl: null, slots: 2, models: ["mnist"] });
+  vm = new VmService({
+    ...DEFAULT_VM_SERVICE,
+    id: "t",
+    publicUrl: "http://127.0.0.1:1",
+    signingKey: KEY,
+    controllerUrl: null,
+    slots: 2,
+    models: ["mnist"],
+  });
   vm.ready(models);
-  h0 = await Promise.all(rows.slice(0, 20).map(async (r) => (await runStages(mnist.runner, mnist.manifest, { stage: 0, rows: [0], data: r }, 1, 1)).pending!.data));
+  h0 = await Promise.all(
+    rows
+      .slice(0, 20)
+      .map(
+        async (r) =>
+          (await runStages(mnist.runner, mnist.manifest, { stage: 0, rows: [0], data: r }, 1, 1)).pending!.data,
+      ),
+  );
 });
 
 describe("vm-service", () => {
@@ -67,7 +83,9 @@ describe("vm-service", () => {
     expect((await request(vm, DEEP_PATH, { method: "POST", body: body as Uint8Array<ArrayBuffer> })).status).toBe(401);
     expect((await call(body, "other-key")).status).toBe(401);
     const headers = await signRequest(KEY, "POST", DEEP_PATH, body);
-    expect((await request(vm, DEEP_PATH, { method: "POST", body: body as Uint8Array<ArrayBuffer>, headers })).status).toBe(200);
+    expect(
+      (await request(vm, DEEP_PATH, { method: "POST", body: body as Uint8Array<ArrayBuffer>, headers })).status,
+    ).toBe(200);
     const replay = await request(vm, DEEP_PATH, { method: "POST", body: body as Uint8Array<ArrayBuffer>, headers });
     expect(replay.status).toBe(401);
     expect(((await replay.json()) as any).error).toMatch(/replayed/);
@@ -78,7 +96,14 @@ describe("vm-service", () => {
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2);
     expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
-    const drainer = new VmService({ ...DEFAULT_VM_SERVICE, id: "d", publicUrl: "http://127.0.0.1:1", signingKey: KEY, controllerUrl: null, models: ["mnist"] });
+    const drainer = new VmService({
+      ...DEFAULT_VM_SERVICE,
+      id: "d",
+      publicUrl: "http://127.0.0.1:1",
+      signingKey: KEY,
+      controllerUrl: null,
+      models: ["mnist"],
+    });
     drainer.ready(models);
     await drainer.drain();
     const res = await post(drainer, frameOf(0));
@@ -89,15 +114,22 @@ describe("vm-service", () => {
   it("signed hostile frames get a 4xx JSON error, never a 5xx, and valid frames are still served", async () => {
     const hostile = fc.oneof(
       fc.uint8Array({ maxLength: 300 }),
-      fc.record({ model: fc.oneof(fc.constant("mnist"), fc.string()), fromStage: fc.oneof(fc.integer({ min: -2, max: 5 }), fc.double()), shape: fc.array(fc.integer({ min: -1, max: 20 }), { maxLength: 5 }), exitThreshold: fc.oneof(fc.double(), fc.constant(undefined)) }).chain((h) =>
-        fc.float32Array({ maxLength: 64 }).map((d) => {
-          try {
-            return encodeFrame(h as any, d);
-          } catch {
-            return new Uint8Array(0);
-          }
-        }),
-      ),
+      fc
+        .record({
+          model: fc.oneof(fc.constant("mnist"), fc.string()),
+          fromStage: fc.oneof(fc.integer({ min: -2, max: 5 }), fc.double()),
+          shape: fc.array(fc.integer({ min: -1, max: 20 }), { maxLength: 5 }),
+          exitThreshold: fc.oneof(fc.double(), fc.constant(undefined)),
+        })
+        .chain((h) =>
+          fc.float32Array({ maxLength: 64 }).map((d) => {
+            try {
+              return encodeFrame(h as any, d);
+            } catch {
+              return new Uint8Array(0);
+            }
+          }),
+        ),
     );
     let n = 0;
     await fc.assert(
@@ -116,10 +148,19 @@ describe("vm-service", () => {
 
 describe("batching, limits, hashes", () => {
   it("frames that arrive together run as fewer batches, and each gets the answer it gets alone", async () => {
-    const v = new VmService({ ...DEFAULT_VM_SERVICE, id: "b", publicUrl: "http://127.0.0.1:1", signingKey: KEY, controllerUrl: null, slots: 16, models: ["mnist"] });
+    const v = new VmService({
+      ...DEFAULT_VM_SERVICE,
+      id: "b",
+      publicUrl: "http://127.0.0.1:1",
+      signingKey: KEY,
+      controllerUrl: null,
+      slots: 16,
+      models: ["mnist"],
+    });
     v.ready(models);
     // Threshold 0 exits every row at stage 1: a different batch key, run beside the others.
-    const frame = (i: number) => encodeFrame({ model: "mnist", fromStage: 1, shape: [1, 16, 14, 14], exitThreshold: i % 4 === 0 ? 0 : 1 }, h0[i]);
+    const frame = (i: number) =>
+      encodeFrame({ model: "mnist", fromStage: 1, shape: [1, 16, 14, 14], exitThreshold: i % 4 === 0 ? 0 : 1 }, h0[i]);
     const alone: any[] = [];
     for (let i = 0; i < 16; i++) alone.push(await (await post(v, frame(i))).json());
     const batchesBefore = v.batches;
@@ -133,17 +174,38 @@ describe("batching, limits, hashes", () => {
       expect(out.results[0].label).toBe(one.label);
       out.results[0].probs.forEach((p: number, k: number) => expect(p).toBeCloseTo(one.probs[k], 5));
       // Its own counts per stage, whatever it was batched with.
-      expect(out.timings.map((t: any) => [t.stage, t.rows, t.exits])).toEqual(i % 4 === 0 ? [[1, 1, 1]] : [[1, 1, 0], [2, 1, 1]]);
+      expect(out.timings.map((t: any) => [t.stage, t.rows, t.exits])).toEqual(
+        i % 4 === 0
+          ? [[1, 1, 1]]
+          : [
+              [1, 1, 0],
+              [2, 1, 1],
+            ],
+      );
     });
   });
 
   it("refuses a frame over the size limit with 413, declared or streamed", async () => {
-    const v = new VmService({ ...DEFAULT_VM_SERVICE, id: "l", publicUrl: "http://127.0.0.1:1", signingKey: KEY, controllerUrl: null, models: ["mnist"], maxBodyBytes: 1000 });
+    const v = new VmService({
+      ...DEFAULT_VM_SERVICE,
+      id: "l",
+      publicUrl: "http://127.0.0.1:1",
+      signingKey: KEY,
+      controllerUrl: null,
+      models: ["mnist"],
+      maxBodyBytes: 1000,
+    });
     v.ready(models);
     const res = await post(v, frameOf(0)); // 12.5 kB
     expect(res.status).toBe(413);
     expect(((await res.json()) as any).error).toMatch(/exceeds the limit of 1000 bytes/);
-    const stream = new ReadableStream({ start: (c) => (c.enqueue(new Uint8Array(600)), c.enqueue(new Uint8Array(600)), c.close()) });
+    const stream = new ReadableStream({
+      start: (c) => {
+        c.enqueue(new Uint8Array(600));
+        c.enqueue(new Uint8Array(600));
+        c.close();
+      },
+    });
     const chunked = await request(v, DEEP_PATH, { method: "POST", body: stream, duplex: "half" } as RequestInit);
     expect(chunked.status).toBe(413);
     expect((await post(v, new Uint8Array(10))).status).toBe(400); // and it keeps serving
@@ -171,16 +233,58 @@ describe("batching, limits, hashes", () => {
   it("node:crypto and WebCrypto signatures verify each other", async () => {
     const body = frameOf(3);
     const get = (h: Record<string, string>) => ({ get: (k: string) => h[k] ?? null });
-    await expect(verifyRequest(KEY, "POST", DEEP_PATH, body, get(await signRequest(KEY, "POST", DEEP_PATH, body, Date.now(), nodeHashes)), null, Date.now(), webCryptoHashes)).resolves.toBeUndefined();
-    await expect(verifyRequest(KEY, "POST", DEEP_PATH, body, get(await signRequest(KEY, "POST", DEEP_PATH, body)), null, Date.now(), nodeHashes)).resolves.toBeUndefined();
-    await expect(verifyRequest("other", "POST", DEEP_PATH, body, get(await signRequest(KEY, "POST", DEEP_PATH, body)), null, Date.now(), nodeHashes)).rejects.toThrow(/bad request signature/);
+    await expect(
+      verifyRequest(
+        KEY,
+        "POST",
+        DEEP_PATH,
+        body,
+        get(await signRequest(KEY, "POST", DEEP_PATH, body, Date.now(), nodeHashes)),
+        null,
+        Date.now(),
+        webCryptoHashes,
+      ),
+    ).resolves.toBeUndefined();
+    await expect(
+      verifyRequest(
+        KEY,
+        "POST",
+        DEEP_PATH,
+        body,
+        get(await signRequest(KEY, "POST", DEEP_PATH, body)),
+        null,
+        Date.now(),
+        nodeHashes,
+      ),
+    ).resolves.toBeUndefined();
+    await expect(
+      verifyRequest(
+        "other",
+        "POST",
+        DEEP_PATH,
+        body,
+        get(await signRequest(KEY, "POST", DEEP_PATH, body)),
+        null,
+        Date.now(),
+        nodeHashes,
+      ),
+    ).rejects.toThrow(/bad request signature/);
   });
 });
 
 describe("waiting for a slot (vm.queue_ms)", () => {
   it("a full VM lets a request wait up to queue_ms for a slot, then answers 503", async () => {
     const one = (queueMs: number) => {
-      const v = new VmService({ ...DEFAULT_VM_SERVICE, id: `q${queueMs}`, publicUrl: "http://127.0.0.1:1", signingKey: KEY, controllerUrl: null, slots: 1, queueMs, models: ["mnist"] });
+      const v = new VmService({
+        ...DEFAULT_VM_SERVICE,
+        id: `q${queueMs}`,
+        publicUrl: "http://127.0.0.1:1",
+        signingKey: KEY,
+        controllerUrl: null,
+        slots: 1,
+        queueMs,
+        models: ["mnist"],
+      });
       v.ready(models);
       return v;
     };

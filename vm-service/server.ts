@@ -31,13 +31,14 @@ export interface VmServiceConfig {
   maxBodyBytes: number;
 }
 
-export const DEFAULT_VM_SERVICE: Omit<VmServiceConfig, "id" | "publicUrl" | "signingKey" | "controllerUrl" | "models"> = {
-  slots: 4,
-  queueMs: 0,
-  heartbeatIntervalMs: 1_000,
-  drainTimeoutMs: 10_000,
-  maxBodyBytes: 8 * 1024 * 1024,
-};
+export const DEFAULT_VM_SERVICE: Omit<VmServiceConfig, "id" | "publicUrl" | "signingKey" | "controllerUrl" | "models"> =
+  {
+    slots: 4,
+    queueMs: 0,
+    heartbeatIntervalMs: 1_000,
+    drainTimeoutMs: 10_000,
+    maxBodyBytes: 8 * 1024 * 1024,
+  };
 
 const RECENT = 1024;
 
@@ -65,7 +66,9 @@ export class VmService {
       return c.json(e.body, e.status as 400, e.headers);
     });
     app.get("/health/live", (c) => c.json({ live: true }));
-    app.get("/health/ready", (c) => c.json({ ready: this.state === "running", state: this.state }, this.state === "running" ? 200 : 503));
+    app.get("/health/ready", (c) =>
+      c.json({ ready: this.state === "running", state: this.state }, this.state === "running" ? 200 : 503),
+    );
     app.get("/metrics", (c) => c.text(this.metrics(), 200, { "content-type": "text/plain; version=0.0.4" }));
   }
 
@@ -76,10 +79,13 @@ export class VmService {
       if (req.url !== DEEP_PATH || req.method !== "POST") return void rest(req, res);
       this.readBody(req)
         .then((body) => this.deep(body, (h) => (req.headers[h] as string | undefined) ?? null))
-        .then((out) => send(res, 200, out), (err) => {
-          const e = failure(err);
-          send(res, e.status, e.body, e.headers);
-        });
+        .then(
+          (out) => send(res, 200, out),
+          (err) => {
+            const e = failure(err);
+            send(res, e.status, e.body, e.headers);
+          },
+        );
     };
   }
 
@@ -88,7 +94,8 @@ export class VmService {
     const limit = this.config.maxBodyBytes;
     return new Promise((resolve, reject) => {
       const declared = req.headers["content-length"] === undefined ? null : Number(req.headers["content-length"]);
-      if (declared !== null && declared > limit) return reject(new PayloadTooLargeError(`frame of ${declared} bytes exceeds the limit of ${limit} bytes`));
+      if (declared !== null && declared > limit)
+        return reject(new PayloadTooLargeError(`frame of ${declared} bytes exceeds the limit of ${limit} bytes`));
       // node:http has checked Content-Length is a number and ends the body there.
       let buf = Buffer.allocUnsafeSlow(declared ?? 64 * 1024);
       let size = 0;
@@ -98,7 +105,8 @@ export class VmService {
           req.resume(); // discard the rest, answer 413 once it is in
           return reject(new PayloadTooLargeError(`frame exceeds the limit of ${limit} bytes`));
         }
-        if (size + chunk.length > buf.length) buf = Buffer.concat([buf.subarray(0, size)], Math.min(limit, 2 * (size + chunk.length)));
+        if (size + chunk.length > buf.length)
+          buf = Buffer.concat([buf.subarray(0, size)], Math.min(limit, 2 * (size + chunk.length)));
         chunk.copy(buf, size);
         size += chunk.length;
       });
@@ -109,10 +117,21 @@ export class VmService {
 
   /** A signed frame in, the deep stages' results out; throws the domain errors. */
   async deep(body: Uint8Array, header: (name: string) => string | null): Promise<unknown> {
-    await verifyRequest(this.config.signingKey, "POST", DEEP_PATH, body, { get: header }, this.guard, Date.now(), nodeHashes);
+    await verifyRequest(
+      this.config.signingKey,
+      "POST",
+      DEEP_PATH,
+      body,
+      { get: header },
+      this.guard,
+      Date.now(),
+      nodeHashes,
+    );
     if (this.state !== "running") throw new UnavailableError(`VM ${this.config.id} is ${this.state}`, 1);
     // A free slot is taken now; a full VM lets the request wait up to queueMs for one to be handed over.
-    const admitted = this.inflight < this.config.slots ? (this.inflight++, true) : await this.waitForSlot();
+    const free = this.inflight < this.config.slots;
+    if (free) this.inflight++;
+    const admitted = free || (await this.waitForSlot());
     if (!admitted) {
       this.rejected++;
       throw new UnavailableError(`VM ${this.config.id} is full (${this.inflight}/${this.config.slots} slots busy)`, 1);
@@ -176,21 +195,30 @@ export class VmService {
   /** Registration and heartbeat in one signed call per model; failures are logged and retried next beat. */
   async heartbeat(): Promise<void> {
     if (!this.config.controllerUrl) return;
-    await Promise.all(this.config.models.map((m) => this.post(`/internal/v1/vms/${m}/heartbeat`, {
-      id: this.config.id,
-      url: this.config.publicUrl,
-      state: this.state,
-      inflight: this.inflight,
-      slots: this.config.slots,
-      service_ms: { p50: this.percentile(0.5), p99: this.percentile(0.99) },
-    })));
+    await Promise.all(
+      this.config.models.map((m) =>
+        this.post(`/internal/v1/vms/${m}/heartbeat`, {
+          id: this.config.id,
+          url: this.config.publicUrl,
+          state: this.state,
+          inflight: this.inflight,
+          slots: this.config.slots,
+          service_ms: { p50: this.percentile(0.5), p99: this.percentile(0.99) },
+        }),
+      ),
+    );
   }
 
   private async post(path: string, payload: unknown): Promise<void> {
     const body = new TextEncoder().encode(JSON.stringify(payload));
     try {
       const headers = await signRequest(this.config.signingKey, "POST", path, body, Date.now(), nodeHashes);
-      const res = await fetch(this.config.controllerUrl + path, { method: "POST", body, headers: { ...headers, "content-type": "application/json" }, signal: AbortSignal.timeout(2_000) });
+      const res = await fetch(this.config.controllerUrl + path, {
+        method: "POST",
+        body,
+        headers: { ...headers, "content-type": "application/json" },
+        signal: AbortSignal.timeout(2_000),
+      });
       if (!res.ok) console.warn(`vm ${this.config.id}: ${path} answered ${res.status}: ${await res.text()}`);
     } catch (err) {
       console.warn(`vm ${this.config.id}: ${path} failed: ${(err as Error).message}`);
@@ -206,7 +234,9 @@ export class VmService {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     if (this.config.controllerUrl) {
-      await Promise.all(this.config.models.map((m) => this.post(`/internal/v1/vms/${m}/deregister`, { id: this.config.id })));
+      await Promise.all(
+        this.config.models.map((m) => this.post(`/internal/v1/vms/${m}/deregister`, { id: this.config.id })),
+      );
     }
   }
 

@@ -1,6 +1,13 @@
 // HTTP surface of the Worker: Open Inference Protocol v2 plus the Serflow admin extension.
 import { Hono, type Context } from "hono";
-import { errorResponse, InvalidInputError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnauthorizedError } from "../core/errors.js";
+import {
+  errorResponse,
+  InvalidInputError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+} from "../core/errors.js";
 import { modelMetadata } from "../core/oip.js";
 import { ReplayGuard, tokenEquals, verifyRequest } from "../core/signing.js";
 import { parseVmId, parseVmReport } from "../core/vm-report.js";
@@ -29,7 +36,9 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
     throw new NotFoundError("no such route");
   });
 
-  app.get("/v2", (c) => c.json({ name: "serflow", version: SERVER_VERSION, extensions: ["model_repository", "serflow"] }));
+  app.get("/v2", (c) =>
+    c.json({ name: "serflow", version: SERVER_VERSION, extensions: ["model_repository", "serflow"] }),
+  );
   app.get("/v2/health/live", (c) => c.json({ live: true }));
   app.get("/v2/health/ready", (c) => c.json({ ready: modelNames().every((n) => getModel(n)) }));
   app.get("/v2/models/:model", (c) => c.json(modelMetadata(model(c).manifest)));
@@ -58,7 +67,12 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
   app.get("/v2/models/:model/dashboard", async (c) => {
     requireAdmin(c);
     const d = await modelMetrics(c.env, model(c).manifest.name);
-    return c.json({ now_s: d.stats.now_s, stats: { ...d.stats, per_second: d.stats.per_second.slice(-60) }, plan: d.plan, cost_usd: costOf(d) });
+    return c.json({
+      now_s: d.stats.now_s,
+      stats: { ...d.stats, per_second: d.stats.per_second.slice(-60) },
+      plan: d.plan,
+      cost_usd: costOf(d),
+    });
   });
   app.get("/metrics", async (c) => {
     requireAdmin(c);
@@ -70,16 +84,31 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
     requireAdmin(c, c.req.query("token"));
     return c.html(dashboardHtml(bundled(c.req.query("model") ?? modelNames()[0]).manifest.name));
   });
-  app.get("/dashboard/uplot.js", (c) => c.body(UPLOT_JS, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=86400" }));
-  app.get("/dashboard/uplot.css", (c) => c.body(UPLOT_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=86400" }));
+  app.get("/dashboard/uplot.js", (c) =>
+    c.body(UPLOT_JS, 200, {
+      "content-type": "text/javascript; charset=utf-8",
+      "cache-control": "public, max-age=86400",
+    }),
+  );
+  app.get("/dashboard/uplot.css", (c) =>
+    c.body(UPLOT_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=86400" }),
+  );
 
   // VM membership: signed by the VM with the shared key (replays and bad signatures get 401).
   app.post("/internal/v1/vms/:model/:action{heartbeat|deregister}", async (c) => {
     const m = model(c);
     const path = new URL(c.req.url).pathname;
     const body = new Uint8Array(await c.req.arrayBuffer());
-    if (!c.env.SERFLOW_SIGNING_KEY) throw new UnauthorizedError("VM calls are disabled: SERFLOW_SIGNING_KEY is not set");
-    await verifyRequest(c.env.SERFLOW_SIGNING_KEY, "POST", path, body, { get: (h) => c.req.header(h) ?? null }, replayGuard);
+    if (!c.env.SERFLOW_SIGNING_KEY)
+      throw new UnauthorizedError("VM calls are disabled: SERFLOW_SIGNING_KEY is not set");
+    await verifyRequest(
+      c.env.SERFLOW_SIGNING_KEY,
+      "POST",
+      path,
+      body,
+      { get: (h) => c.req.header(h) ?? null },
+      replayGuard,
+    );
     let payload: unknown;
     try {
       payload = JSON.parse(new TextDecoder().decode(body));
@@ -95,7 +124,19 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
   });
 
   // Known paths with the wrong method: 405, not 404.
-  for (const path of ["/metrics", "/dashboard", "/v2/models/:model/dashboard", "/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/:model", "/v2/models/:model/ready", "/v2/models/:model/infer", "/v2/models/:model/stats", "/v2/models/:model/plan"]) {
+  for (const path of [
+    "/metrics",
+    "/dashboard",
+    "/v2/models/:model/dashboard",
+    "/v2",
+    "/v2/health/live",
+    "/v2/health/ready",
+    "/v2/models/:model",
+    "/v2/models/:model/ready",
+    "/v2/models/:model/infer",
+    "/v2/models/:model/stats",
+    "/v2/models/:model/plan",
+  ]) {
     app.all(path, (c) => {
       throw new MethodNotAllowedError(`${c.req.method} is not allowed on ${new URL(c.req.url).pathname}`);
     });
@@ -130,7 +171,8 @@ export function requireAdmin(c: C, queryToken?: string): void {
 async function readJson(c: C): Promise<unknown> {
   const limit = Number(c.env.SERFLOW_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY_BYTES);
   const declared = Number(c.req.header("content-length") ?? "0");
-  if (declared > limit) throw new PayloadTooLargeError(`request body of ${declared} bytes exceeds the limit of ${limit} bytes`);
+  if (declared > limit)
+    throw new PayloadTooLargeError(`request body of ${declared} bytes exceeds the limit of ${limit} bytes`);
   const reader = c.req.raw.body?.getReader();
   if (!reader) throw new InvalidInputError("request body is empty; expected a JSON infer request");
   const chunks: Uint8Array[] = [];

@@ -31,7 +31,13 @@ app.post("/internal/v1/bench/bare", async (c) => {
   requireAdmin(c);
   const { data } = (await c.req.json()) as { data: number[] };
   const m = getModel("mnist")!;
-  const out = await runStages(await runnerFor(m.manifest, m.files), m.manifest, { stage: 0, rows: [0], data: new Float32Array(data) }, m.manifest.stages.length, 1);
+  const out = await runStages(
+    await runnerFor(m.manifest, m.files),
+    m.manifest,
+    { stage: 0, rows: [0], data: new Float32Array(data) },
+    m.manifest.stages.length,
+    1,
+  );
   // The WASM heap size lets a memory soak tell ORT's heap from the rest of the isolate.
   return c.json({ label: out.results.get(0)!.label, ort_wasm_memory_bytes: ortWasmMemoryBytes() });
 });

@@ -1,5 +1,12 @@
 // The inference path: shallow stages in this invocation, the rest on a VM or on Workers.
-import { runStages, stageInputShape, type Pending, type RowResult, type StageRunner, type StageTiming } from "../core/engine.js";
+import {
+  runStages,
+  stageInputShape,
+  type Pending,
+  type RowResult,
+  type StageRunner,
+  type StageTiming,
+} from "../core/engine.js";
 import { DEEP_PATH, type DeepResult } from "../core/deep.js";
 import { encodeFrame } from "../core/frame.js";
 import { buildInferResponse, parseInferRequest, routeString, type InferRequest, type Tier } from "../core/oip.js";
@@ -26,7 +33,10 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
   const req = parseInferRequest(body, m);
   const runner = await runnerFor(m, model.files);
   const table = await currentRouting(env, ctx, m.name);
-  const handover = handoverStage(table, m.stages.map((s) => s.placement));
+  const handover = handoverStage(
+    table,
+    m.stages.map((s) => s.placement),
+  );
   const all = { stage: 0, rows: Array.from({ length: req.rows }, (_, i) => i), data: req.data };
   const shallow = await runStages(runner, m, all, handover, req.exitThreshold);
   const results = shallow.results;
@@ -62,18 +72,33 @@ async function runDeepStages(
   vms: VmView[],
   results: Map<number, RowResult>,
 ): Promise<{ timings: StageTiming[]; tier: Tier }> {
-  const frame = () => encodeFrame({ model: m.name, fromStage: pending.stage, shape: stageInputShape(m, pending.stage, pending.rows.length), exitThreshold: req.exitThreshold }, pending.data);
+  const frame = () =>
+    encodeFrame(
+      {
+        model: m.name,
+        fromStage: pending.stage,
+        shape: stageInputShape(m, pending.stage, pending.rows.length),
+        exitThreshold: req.exitThreshold,
+      },
+      pending.data,
+    );
   const remote = async (tier: Tier, call: () => Promise<DeepResult | null>) => {
     const t0 = Date.now(); // the wall clock advances across I/O even where timers are coarse
     const out = await call();
     if (!out) return null;
     for (const r of out.results) results.set(pending.rows[r.row], r);
-    recordDeepCall(m, tier === "v" ? "vm" : "worker", Date.now() - t0, out.timings.reduce((a, t) => a + t.ms, 0));
+    recordDeepCall(
+      m,
+      tier === "v" ? "vm" : "worker",
+      Date.now() - t0,
+      out.timings.reduce((a, t) => a + t.ms, 0),
+    );
     return { timings: out.timings, tier };
   };
   if (req.force === "vm" || (req.force !== "worker" && vms.length > 0)) {
     const candidates = chooseVms(vms, localInflight);
-    if (req.force === "vm" && !vms.some((v) => v.state === "running")) throw new UnavailableError("serflow_force=vm but no VM is running yet", 5);
+    if (req.force === "vm" && !vms.some((v) => v.state === "running"))
+      throw new UnavailableError("serflow_force=vm but no VM is running yet", 5);
     const body = candidates.length ? frame() : null;
     for (const vm of candidates) {
       const done = await remote("v", () => callVm(env, vm, body!, pending.rows.length));

@@ -31,7 +31,11 @@ function fold(rows: HistRow[]): { buckets: Array<[number, number]>; sumS: number
 
 export async function modelMetrics(env: Env, model: string): Promise<ModelMetrics> {
   const stats = env.STATS.getByName(model);
-  const [s, hist, plan] = await Promise.all([stats.stats(), stats.histograms(), env.CONTROLLER.getByName(model).planView()]);
+  const [s, hist, plan] = await Promise.all([
+    stats.stats(),
+    stats.histograms(),
+    env.CONTROLLER.getByName(model).planView(),
+  ]);
   return { model, stats: s, hist, plan };
 }
 
@@ -59,12 +63,22 @@ export function renderMetrics(models: ModelMetrics[]): string {
   x.family("serflow_request_failures_total", "counter", "Inference requests that failed with a 5xx.");
   each((m) => x.sample("serflow_request_failures_total", { model: m.model }, m.stats.failures));
   x.family("serflow_rows_total", "counter", "Rows answered, by the route of the row that went deepest in its request.");
-  each((m) => Object.entries(m.stats.routes).forEach(([route, n]) => x.sample("serflow_rows_total", { model: m.model, route }, n)));
+  each((m) =>
+    Object.entries(m.stats.routes).forEach(([route, n]) =>
+      x.sample("serflow_rows_total", { model: m.model, route }, n),
+    ),
+  );
 
   x.family("serflow_stage_arrivals_total", "counter", "Rows that reached each stage.");
-  each((m) => m.stats.stages.forEach((s) => x.sample("serflow_stage_arrivals_total", { model: m.model, stage: s.stage }, s.arrivals)));
+  each((m) =>
+    m.stats.stages.forEach((s) =>
+      x.sample("serflow_stage_arrivals_total", { model: m.model, stage: s.stage }, s.arrivals),
+    ),
+  );
   x.family("serflow_stage_exits_total", "counter", "Rows that exited at each stage.");
-  each((m) => m.stats.stages.forEach((s) => x.sample("serflow_stage_exits_total", { model: m.model, stage: s.stage }, s.exits)));
+  each((m) =>
+    m.stats.stages.forEach((s) => x.sample("serflow_stage_exits_total", { model: m.model, stage: s.stage }, s.exits)),
+  );
 
   x.family("serflow_ingestion_rate_rps", "gauge", "Ingestion rate, EWMA mean of requests per second.");
   each((m) => x.sample("serflow_ingestion_rate_rps", { model: m.model }, m.stats.ingestion_rps.mean));
@@ -78,7 +92,11 @@ export function renderMetrics(models: ModelMetrics[]): string {
       x.histogram("serflow_compute_seconds", { model: m.model, stage, tier }, buckets, sumS);
     }
   });
-  x.family("serflow_queue_seconds", "histogram", "Deep-stage call time outside compute (network, queueing, hand-over), by tier.");
+  x.family(
+    "serflow_queue_seconds",
+    "histogram",
+    "Deep-stage call time outside compute (network, queueing, hand-over), by tier.",
+  );
   each((m) => {
     for (const tier of ["worker", "vm"]) {
       const rows = m.hist.filter((h) => h.stage === QUEUE_STAGE && h.tier === tier);
@@ -90,7 +108,13 @@ export function renderMetrics(models: ModelMetrics[]): string {
   });
 
   x.family("serflow_inflight_requests", "gauge", "Deep-stage requests in flight on VMs at their last heartbeat.");
-  each((m) => x.sample("serflow_inflight_requests", { model: m.model, tier: "vm" }, m.plan.vms.instances.filter((i) => i.state !== "dead").reduce((a, i) => a + i.inflight, 0)));
+  each((m) =>
+    x.sample(
+      "serflow_inflight_requests",
+      { model: m.model, tier: "vm" },
+      m.plan.vms.instances.filter((i) => i.state !== "dead").reduce((a, i) => a + i.inflight, 0),
+    ),
+  );
   x.family("serflow_vms", "gauge", "VMs desired by the plan and running or booting by heartbeat.");
   each((m) => {
     x.sample("serflow_vms", { model: m.model, state: "desired" }, m.plan.vms.desired);
@@ -98,11 +122,20 @@ export function renderMetrics(models: ModelMetrics[]): string {
     x.sample("serflow_vms", { model: m.model, state: "booting" }, m.plan.vms.booting);
   });
   x.family("serflow_stage_on_vm", "gauge", "1 when the plan places the stage on VMs, else 0 (Workers).");
-  each((m) => m.plan.stages.forEach((s) => x.sample("serflow_stage_on_vm", { model: m.model, stage: s.stage }, s.placement === "vm" ? 1 : 0)));
+  each((m) =>
+    m.plan.stages.forEach((s) =>
+      x.sample("serflow_stage_on_vm", { model: m.model, stage: s.stage }, s.placement === "vm" ? 1 : 0),
+    ),
+  );
 
-  x.family("serflow_cost_usd_total", "counter", "Estimated cloud cost since the model was loaded, by tier (prices from the controller config).");
+  x.family(
+    "serflow_cost_usd_total",
+    "counter",
+    "Estimated cloud cost since the model was loaded, by tier (prices from the controller config).",
+  );
   each((m) => {
-    for (const [tier, usd] of Object.entries(costOf(m))) x.sample("serflow_cost_usd_total", { model: m.model, tier }, usd);
+    for (const [tier, usd] of Object.entries(costOf(m)))
+      x.sample("serflow_cost_usd_total", { model: m.model, tier }, usd);
   });
   return x.text();
 }

@@ -48,7 +48,9 @@ export function runnerFor(m: ModelManifest, files: Record<string, ArrayBuffer>):
       for (const s of m.stages) {
         const bytes = new Uint8Array(files[s.file]);
         checkOnnxBytes(bytes, s.file);
-        sessions.push(await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" }));
+        sessions.push(
+          await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" }),
+        );
       }
       return ortRunner(ort.Tensor, sessions, m);
     });

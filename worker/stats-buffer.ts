@@ -2,7 +2,16 @@
 // every FLUSH_REQUESTS requests. A failed flush is merged back and carried into the next one.
 import type { StageTiming } from "../core/engine.js";
 import type { ModelManifest } from "../core/manifest.js";
-import { addDeepCall, addRequest, addSample, emptyBatch, isEmpty, mergeBatch, type StatsBatch, type TierName } from "../core/stats-batch.js";
+import {
+  addDeepCall,
+  addRequest,
+  addSample,
+  emptyBatch,
+  isEmpty,
+  mergeBatch,
+  type StatsBatch,
+  type TierName,
+} from "../core/stats-batch.js";
 import type { Env } from "./env.js";
 
 export const FLUSH_INTERVAL_MS = 1_000;
@@ -35,7 +44,14 @@ export function recordDeepCall(m: ModelManifest, tier: TierName, wallMs: number,
   addDeepCall(bufferFor(m).batch, tier, wallMs, computeMs);
 }
 
-export function recordRequest(ctx: ExecutionContext, env: Env, m: ModelManifest, route: string, rows: number, startMs: number): void {
+export function recordRequest(
+  ctx: ExecutionContext,
+  env: Env,
+  m: ModelManifest,
+  route: string,
+  rows: number,
+  startMs: number,
+): void {
   const buf = bufferFor(m);
   const now = Date.now();
   addRequest(buf.batch, now, route, rows, now - startMs);
@@ -48,7 +64,7 @@ export function recordFailure(ctx: ExecutionContext, env: Env, m: ModelManifest)
   maybeFlush(ctx, env, m, buf);
 }
 
-function maybeFlush(ctx: ExecutionContext, env: Env, m: ModelManifest, buf: Buffer): void {
+function maybeFlush(ctx: ExecutionContext, env: Env, _m: ModelManifest, buf: Buffer): void {
   const now = Date.now();
   if (now - buf.lastFlushMs >= FLUSH_INTERVAL_MS || buf.batch.requests >= FLUSH_REQUESTS) {
     ctx.waitUntil(flush(env, buf, now));

@@ -9,7 +9,10 @@ describe("SigV4", () => {
       {
         method: "GET",
         url: "https://examplebucket.s3.amazonaws.com/test.txt",
-        headers: { range: "bytes=0-9", "x-amz-content-sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+        headers: {
+          range: "bytes=0-9",
+          "x-amz-content-sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        },
         body: "",
         region: "us-east-1",
         service: "s3",
@@ -24,15 +27,28 @@ describe("SigV4", () => {
 });
 
 describe("AWS Auto Scaling provider", () => {
-  const cfg = parseAwsAsgEnv({ AWS_REGION: "eu-west-1", SERFLOW_AWS_ASG_NAME: "serflow-deep", AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "secret" });
+  const cfg = parseAwsAsgEnv({
+    AWS_REGION: "eu-west-1",
+    SERFLOW_AWS_ASG_NAME: "serflow-deep",
+    AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+    AWS_SECRET_ACCESS_KEY: "secret",
+  });
 
   it("sends SetDesiredCapacity as the documented Query API form, signed for the autoscaling service", async () => {
     const { url, init } = await setDesiredCapacityRequest(cfg, 3, new Date("2026-11-28T10:00:00Z"));
     expect(url).toBe("https://autoscaling.eu-west-1.amazonaws.com/");
     expect(init.method).toBe("POST");
-    expect(Object.fromEntries(new URLSearchParams(init.body))).toEqual({ Action: "SetDesiredCapacity", AutoScalingGroupName: "serflow-deep", DesiredCapacity: "3", HonorCooldown: "false", Version: "2011-01-01" });
+    expect(Object.fromEntries(new URLSearchParams(init.body))).toEqual({
+      Action: "SetDesiredCapacity",
+      AutoScalingGroupName: "serflow-deep",
+      DesiredCapacity: "3",
+      HonorCooldown: "false",
+      Version: "2011-01-01",
+    });
     expect(init.headers["x-amz-date"]).toBe("20261128T100000Z");
-    expect(init.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/20261128\/eu-west-1\/autoscaling\/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=[0-9a-f]{64}$/);
+    expect(init.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/20261128\/eu-west-1\/autoscaling\/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=[0-9a-f]{64}$/,
+    );
   });
 
   it("calls the API once per change and reports failures", async () => {
@@ -40,14 +56,19 @@ describe("AWS Auto Scaling provider", () => {
     let status = 200;
     const fake = (async (_u: string, init: RequestInit) => {
       calls.push(String(init.body));
-      return new Response(status === 200 ? "<SetDesiredCapacityResponse/>" : "<Error><Code>ValidationError</Code></Error>", { status });
+      return new Response(
+        status === 200 ? "<SetDesiredCapacityResponse/>" : "<Error><Code>ValidationError</Code></Error>",
+        { status },
+      );
     }) as unknown as typeof fetch;
     const p = new AwsAsgProvider(cfg, fake);
     await p.setDesired(2);
     await p.setDesired(2);
     expect(calls).toHaveLength(1);
     status = 400;
-    await expect(p.setDesired(5)).rejects.toThrow(/SetDesiredCapacity\(serflow-deep, 5\) failed: 400 .*ValidationError/);
+    await expect(p.setDesired(5)).rejects.toThrow(
+      /SetDesiredCapacity\(serflow-deep, 5\) failed: 400 .*ValidationError/,
+    );
   });
 
   it("names the missing setting", () => {

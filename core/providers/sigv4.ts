@@ -21,7 +21,13 @@ export interface SigV4Request {
 const hex = (b: ArrayBuffer) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
 const sha256 = async (s: string) => hex(await crypto.subtle.digest("SHA-256", enc.encode(s)));
 async function hmac(key: ArrayBuffer | Uint8Array, msg: string): Promise<ArrayBuffer> {
-  const k = await crypto.subtle.importKey("raw", key as Uint8Array<ArrayBuffer>, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const k = await crypto.subtle.importKey(
+    "raw",
+    key as Uint8Array<ArrayBuffer>,
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
   return crypto.subtle.sign("HMAC", k, enc.encode(msg));
 }
 
@@ -31,7 +37,10 @@ export function uriEncode(s: string): string {
 }
 
 export function amzDate(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  return d
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 }
 
 /** Returns the headers to send: the given ones plus x-amz-date (and the token) and Authorization. */
@@ -41,12 +50,23 @@ export async function signV4(req: SigV4Request, creds: AwsCredentials): Promise<
   const day = stamp.slice(0, 8);
   const headers: Record<string, string> = { ...req.headers, host: url.host, "x-amz-date": stamp };
   if (creds.sessionToken) headers["x-amz-security-token"] = creds.sessionToken;
-  const names = Object.keys(headers).map((h) => h.toLowerCase()).sort();
-  const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), String(v).trim().replace(/\s+/g, " ")]));
-  const query = [...url.searchParams].map(([k, v]) => [uriEncode(k), uriEncode(v)]).sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join("&");
+  const names = Object.keys(headers)
+    .map((h) => h.toLowerCase())
+    .sort();
+  const lower = Object.fromEntries(
+    Object.entries(headers).map(([k, v]) => [k.toLowerCase(), String(v).trim().replace(/\s+/g, " ")]),
+  );
+  const query = [...url.searchParams]
+    .map(([k, v]) => [uriEncode(k), uriEncode(v)])
+    .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`)
+    .join("&");
   const canonical = [
     req.method.toUpperCase(),
-    url.pathname.split("/").map((p) => uriEncode(decodeURIComponent(p))).join("/") || "/",
+    url.pathname
+      .split("/")
+      .map((p) => uriEncode(decodeURIComponent(p)))
+      .join("/") || "/",
     query,
     names.map((n) => `${n}:${lower[n]}\n`).join(""),
     names.join(";"),
@@ -57,5 +77,8 @@ export async function signV4(req: SigV4Request, creds: AwsCredentials): Promise<
   let key = await hmac(enc.encode(`AWS4${creds.secretAccessKey}`), day);
   for (const part of [req.region, req.service, "aws4_request"]) key = await hmac(key, part);
   const signature = hex(await hmac(key, toSign));
-  return { ...headers, authorization: `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${names.join(";")}, Signature=${signature}` };
+  return {
+    ...headers,
+    authorization: `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${names.join(";")}, Signature=${signature}`,
+  };
 }

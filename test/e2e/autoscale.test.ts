@@ -7,7 +7,13 @@ import { runLoad, DEFAULT_LOAD } from "../../scripts/load-gen.js";
 import { admin, testStack, until } from "./helpers.js";
 
 // A short rate window so the test sees the scale-down within a minute of the load ending.
-const CONFIG = { vm: { usd_per_hour: 0.00001, concurrency: 4, boot_s: 4, min: 0, max: 2 }, slo_ms: 1000, control_period_s: 1, scale_down_delay_s: 8, window_s: 40 };
+const CONFIG = {
+  vm: { usd_per_hour: 0.00001, concurrency: 4, boot_s: 4, min: 0, max: 2 },
+  slo_ms: 1000,
+  control_period_s: 1,
+  scale_down_delay_s: 8,
+  window_s: 40,
+};
 let stack: Awaited<ReturnType<typeof testStack>> | null = null;
 afterAll(async () => {
   await stack?.stop();
@@ -35,7 +41,14 @@ describe("autoscaled VMs with cold starts and failover", () => {
         killed++;
       }
     })();
-    const summary = await runLoad({ ...DEFAULT_LOAD, url: s.url, rps: 80, durationS: 30, pattern: "steady", parameters: { exit_threshold: 1 } });
+    const summary = await runLoad({
+      ...DEFAULT_LOAD,
+      url: s.url,
+      rps: 80,
+      durationS: 30,
+      pattern: "steady",
+      parameters: { exit_threshold: 1 },
+    });
     await killer;
     clearInterval(poll);
 
@@ -49,10 +62,14 @@ describe("autoscaled VMs with cold starts and failover", () => {
     expect(summary.routes["w0,v1,v2"]).toBeGreaterThan(0);
 
     // No load: the target drops, and after the hysteresis the pool follows.
-    const down = await until("the pool scaled to zero", async () => {
-      const p = await admin(s, "/v2/models/mnist/plan");
-      return p.vms.desired === 0 && p.vms.running === 0 && p;
-    }, 90_000);
+    const down = await until(
+      "the pool scaled to zero",
+      async () => {
+        const p = await admin(s, "/v2/models/mnist/plan");
+        return p.vms.desired === 0 && p.vms.running === 0 && p;
+      },
+      90_000,
+    );
     expect(down.reason).toMatch(/Workers/);
   });
 });

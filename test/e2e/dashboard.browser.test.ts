@@ -21,7 +21,16 @@ describe("dashboard", () => {
     const load = runLoad({ ...DEFAULT_LOAD, url: stack.url, rps: 60, durationS: 25, pattern: "step" });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const errors: string[] = [];
@@ -29,7 +38,9 @@ describe("dashboard", () => {
     // Without the token the page is refused.
     expect((await page.goto(`${stack.url}/dashboard`))!.status()).toBe(401);
     await page.goto(`${stack.url}/dashboard?token=${stack.adminToken}`);
-    await page.waitForFunction(() => Number(document.getElementById("updated")?.dataset.ticks ?? 0) >= 3, undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => Number(document.getElementById("updated")?.dataset.ticks ?? 0) >= 3, undefined, {
+      timeout: 30_000,
+    });
     expect(await page.locator(".uplot canvas").count()).toBeGreaterThanOrEqual(6);
     const first = await page.evaluate(() => (window as any).serflowCharts["c-rate"].u.data[0].length);
     const requestsBefore = await page.locator("#updated").textContent();
@@ -38,7 +49,9 @@ describe("dashboard", () => {
     expect(later).toBeGreaterThan(first);
     expect(await page.locator("#updated").textContent()).not.toBe(requestsBefore);
     // The rate chart has seen traffic, and the plan explains itself.
-    const maxRate = await page.evaluate(() => Math.max(...(window as any).serflowCharts["c-rate"].u.data[1].filter((x: number | null) => x !== null)));
+    const maxRate = await page.evaluate(() =>
+      Math.max(...(window as any).serflowCharts["c-rate"].u.data[1].filter((x: number | null) => x !== null)),
+    );
     expect(maxRate).toBeGreaterThan(0);
     expect((await page.locator("#plan").textContent())!.length).toBeGreaterThan(20);
     await page.waitForTimeout(8_000);

@@ -4,7 +4,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { runLoad, DEFAULT_LOAD } from "../../scripts/load-gen.js";
 import { admin, testStack, until } from "./helpers.js";
 
-const CONFIG = { vm: { usd_per_hour: 0.00001, concurrency: 4, boot_s: 2, min: 2, max: 2 }, slo_ms: 1000, control_period_s: 1 };
+const CONFIG = {
+  vm: { usd_per_hour: 0.00001, concurrency: 4, boot_s: 2, min: 2, max: 2 },
+  slo_ms: 1000,
+  control_period_s: 1,
+};
 let stack: Awaited<ReturnType<typeof testStack>> | null = null;
 const stopped: number[] = [];
 afterAll(async () => {
@@ -31,7 +35,14 @@ describe("faults under load", () => {
       await new Promise((r) => setTimeout(r, 4_000));
       process.kill(hang, "SIGKILL"); // the pool replaces both
     })();
-    const summary = await runLoad({ ...DEFAULT_LOAD, url: s.url, rps: 60, durationS: 24, pattern: "steady", parameters: { exit_threshold: 1 } });
+    const summary = await runLoad({
+      ...DEFAULT_LOAD,
+      url: s.url,
+      rps: 60,
+      durationS: 24,
+      pattern: "steady",
+      parameters: { exit_threshold: 1 },
+    });
     await faults;
     expect(summary.failed).toBe(0);
     expect(summary.ok).toBe(summary.sent);
@@ -40,13 +51,21 @@ describe("faults under load", () => {
     // The hung VM cost at most the VM timeout per request it held.
     expect(summary.latencyMs.max).toBeLessThan(3_000);
     // Nothing lost from the books either: every answered request is counted, each row exited once.
-    const stats = await until("every request counted", async () => {
-      const st = await admin(s, "/v2/models/mnist/stats");
-      return st.requests >= summary.sent && st;
-    }, 20_000);
+    const stats = await until(
+      "every request counted",
+      async () => {
+        const st = await admin(s, "/v2/models/mnist/stats");
+        return st.requests >= summary.sent && st;
+      },
+      20_000,
+    );
     expect(stats.requests).toBe(summary.sent);
     expect(stats.stages.reduce((a: number, st: any) => a + st.exits, 0)).toBe(summary.sent);
     // The pool brings the count back to vm.min.
-    await until("two running VMs again", async () => (await admin(s, "/v2/models/mnist/plan")).vms.running >= 2, 60_000);
+    await until(
+      "two running VMs again",
+      async () => (await admin(s, "/v2/models/mnist/plan")).vms.running >= 2,
+      60_000,
+    );
   });
 });

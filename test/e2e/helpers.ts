@@ -19,22 +19,46 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function testStack(config: unknown, persistDir = mkdtempSync(join(tmpdir(), "serflow-e2e-")), vmPool = true, vars?: Record<string, string>): Promise<Stack & { persistDir: string }> {
+export async function testStack(
+  config: unknown,
+  persistDir = mkdtempSync(join(tmpdir(), "serflow-e2e-")),
+  vmPool = true,
+  vars?: Record<string, string>,
+): Promise<Stack & { persistDir: string }> {
   const port = await freePort();
   const lines: string[] = [];
-  const stack = await startStack({ port, config, persistDir, vmPool, firstVmPort: port + 1, log: (l) => lines.push(l), vars });
+  const stack = await startStack({
+    port,
+    config,
+    persistDir,
+    vmPool,
+    firstVmPort: port + 1,
+    log: (l) => lines.push(l),
+    vars,
+  });
   return Object.assign(stack, { persistDir, logs: lines });
 }
 
 export function digitsBody(from: number, n: number, parameters?: Record<string, unknown>) {
   return {
-    inputs: [{ name: "input", shape: [n, 784], datatype: "FP32", data: heldout.rows.slice(from, from + n).flatMap((r) => Array.from(r)) }],
+    inputs: [
+      {
+        name: "input",
+        shape: [n, 784],
+        datatype: "FP32",
+        data: heldout.rows.slice(from, from + n).flatMap((r) => Array.from(r)),
+      },
+    ],
     ...(parameters ? { parameters } : {}),
   };
 }
 
 export async function infer(url: string, body: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${url}/v2/models/mnist/infer`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(`${url}/v2/models/mnist/infer`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, json: await res.json() };
 }
 
@@ -44,7 +68,11 @@ export async function admin(stack: Stack, path: string): Promise<any> {
   return res.json();
 }
 
-export async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn().catch(() => null);

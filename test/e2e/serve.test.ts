@@ -18,7 +18,10 @@ afterAll(async () => {
 describe("a real early-exit model served by a Worker and a VM", () => {
   it("classifies held-out digits with the deep stages on the VM", async () => {
     const n = 100;
-    const { status, json } = await infer(stack.url, { id: "e2e", ...digitsBody(0, n, { serflow_force: "vm", exit_threshold: 1 }) });
+    const { status, json } = await infer(stack.url, {
+      id: "e2e",
+      ...digitsBody(0, n, { serflow_force: "vm", exit_threshold: 1 }),
+    });
     expect(status).toBe(200);
     expect(json.id).toBe("e2e");
     expect(json.parameters.serflow_route).toBe("w0,v1,v2");
@@ -56,12 +59,18 @@ describe("SERFLOW_FAAS_DEEP=separate", () => {
       const { status, json } = await infer(own.url, digitsBody(0, 20, { serflow_force: "worker", exit_threshold: 1 }));
       expect(status).toBe(200);
       expect(json.parameters.serflow_route).toBe("w0,w1,w2");
-      expect(json.outputs[1].data.filter((l: number, i: number) => l === heldout.labels[i]).length).toBeGreaterThanOrEqual(18);
+      expect(
+        json.outputs[1].data.filter((l: number, i: number) => l === heldout.labels[i]).length,
+      ).toBeGreaterThanOrEqual(18);
       // Only the separate invocation counts as a deep call on Workers (inline stages do not).
-      const stats = await until("the deep call in the stats", async () => {
-        const s = await admin(own, "/v2/models/mnist/stats");
-        return s.totals.deep_calls.worker >= 1 && s;
-      }, 20_000);
+      const stats = await until(
+        "the deep call in the stats",
+        async () => {
+          const s = await admin(own, "/v2/models/mnist/stats");
+          return s.totals.deep_calls.worker >= 1 && s;
+        },
+        20_000,
+      );
       expect(stats.totals.deep_calls.worker).toBe(1);
     } finally {
       await own.stop();

@@ -6,10 +6,24 @@ import { decodeHeldout } from "../../model/heldout-codec.js";
 
 const ADMIN = { authorization: `Bearer ${(env as any).SERFLOW_ADMIN_TOKEN}` };
 const { labels, rows } = decodeHeldout(heldout as any);
-const call = (path: string, init?: RequestInit): Promise<{ status: number; headers: Headers; json(): Promise<any> }> => (exports as any).default.fetch(new Request(`http://serflow${path}`, init));
+const call = (path: string, init?: RequestInit): Promise<{ status: number; headers: Headers; json(): Promise<any> }> =>
+  (exports as any).default.fetch(new Request(`http://serflow${path}`, init));
 const infer = (body: unknown, model = "mnist") =>
-  call(`/v2/models/${model}/infer`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
-const digits = (from: number, n: number) => ({ inputs: [{ name: "input", shape: [n, 784], datatype: "FP32", data: rows.slice(from, from + n).flatMap((r) => Array.from(r)) }] });
+  call(`/v2/models/${model}/infer`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+const digits = (from: number, n: number) => ({
+  inputs: [
+    {
+      name: "input",
+      shape: [n, 784],
+      datatype: "FP32",
+      data: rows.slice(from, from + n).flatMap((r) => Array.from(r)),
+    },
+  ],
+});
 
 describe("metadata and health", () => {
   it("serves /v2, health and model metadata", async () => {
@@ -20,7 +34,11 @@ describe("metadata and health", () => {
     expect((await call("/v2/health/ready")).status).toBe(200);
     expect((await call("/v2/models/mnist/ready")).status).toBe(200);
     const meta = await (await call("/v2/models/mnist")).json();
-    expect(meta).toMatchObject({ name: "mnist", platform: "onnx_onnxv1", inputs: [{ name: "input", datatype: "FP32", shape: [-1, 784] }] });
+    expect(meta).toMatchObject({
+      name: "mnist",
+      platform: "onnx_onnxv1",
+      inputs: [{ name: "input", datatype: "FP32", shape: [-1, 784] }],
+    });
     expect(meta.outputs.map((o: any) => o.name)).toEqual(["probabilities", "label", "exit_stage"]);
   });
 });
@@ -40,7 +58,8 @@ describe("inference", () => {
     expect(correct / n).toBeGreaterThan(0.93);
     // Rows exit at different stages in one batch, and each row's probabilities sum to 1.
     expect(new Set(exitStage.data).size).toBeGreaterThan(1);
-    for (let i = 0; i < n; i++) expect(probs.data.slice(i * 10, i * 10 + 10).reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 4);
+    for (let i = 0; i < n; i++)
+      expect(probs.data.slice(i * 10, i * 10 + 10).reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 4);
     // No VM registered: the deep stages ran on Workers.
     expect(out.parameters.serflow_route).toMatch(/^w0(,w\d)*$/);
   });
@@ -59,7 +78,10 @@ describe("inference", () => {
     const all = await (await infer({ ...digits(0, 4), parameters: { exit_threshold: 1 } })).json();
     expect(all.outputs[2].data).toEqual([2, 2, 2, 2]);
     expect(all.parameters.serflow_route).toBe("w0,w1,w2");
-    const nested = { inputs: [{ name: "input", shape: [2, 784], datatype: "FP32", data: [Array.from(rows[0]), Array.from(rows[1])] }], parameters: { exit_threshold: 0 } };
+    const nested = {
+      inputs: [{ name: "input", shape: [2, 784], datatype: "FP32", data: [Array.from(rows[0]), Array.from(rows[1])] }],
+      parameters: { exit_threshold: 0 },
+    };
     const first = await (await infer(nested)).json();
     expect(first.outputs[2].data).toEqual([0, 0]);
     expect(first.parameters.serflow_route).toBe("w0");
@@ -76,7 +98,11 @@ describe("errors", () => {
     ["wrong shape", withInput({ shape: [1, 783] }), /shape must be \[N, 784\]/],
     ["length mismatch", withInput({ shape: [2, 784] }), /has 784 values but shape needs 1568/],
     ["NaN as a string", withInput({ data: ["NaN", ...good.inputs[0].data.slice(1)] }), /data\[0\] is not a number/],
-    ["infinite value", `{"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[1e999${",0".repeat(783)}]}]}`, /data\[0\] is not finite/],
+    [
+      "infinite value",
+      `{"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[1e999${",0".repeat(783)}]}]}`,
+      /data\[0\] is not finite/,
+    ],
     ["bad exit_threshold", { ...good, parameters: { exit_threshold: -0.1 } }, /exit_threshold/],
     ["no inputs", {}, /"inputs" must be an array/],
   ])("400 for %s, with a JSON error saying what is wrong", async (_name, body, msg) => {

@@ -9,7 +9,8 @@ import { emptyBatch, addRequest, addSample } from "../../core/stats-batch.js";
 const e = env as any;
 const ADMIN = { authorization: `Bearer ${e.SERFLOW_ADMIN_TOKEN}` };
 const { rows } = decodeHeldout(heldout as any);
-const call = (path: string, init?: RequestInit) => (exports as any).default.fetch(new Request(`http://serflow${path}`, init));
+const call = (path: string, init?: RequestInit) =>
+  (exports as any).default.fetch(new Request(`http://serflow${path}`, init));
 
 describe("stats Durable Object", () => {
   it("sums batches from several isolates and keeps them across an eviction", async () => {
@@ -24,7 +25,10 @@ describe("stats Durable Object", () => {
     }
     const s = await stub.stats(600, now);
     expect(s.requests).toBe(30);
-    expect(s.stages.map((x: any) => [x.arrivals, x.exits])).toEqual([[30, 21], [9, 9]]);
+    expect(s.stages.map((x: any) => [x.arrivals, x.exits])).toEqual([
+      [30, 21],
+      [9, 9],
+    ]);
     expect(s.stages[0].exit_fraction).toBeCloseTo(0.7);
     expect(s.stages[1].service_ms.vm.p50).toBeCloseTo(2, 0);
     expect(s.per_second.reduce((a: number, b: number) => a + b, 0)).toBe(30);
@@ -38,12 +42,22 @@ describe("stats Durable Object", () => {
   it("receives the Worker's batched stats: stage 0 arrivals = requests, exits add up", async () => {
     const n = 40;
     for (let i = 0; i < n; i++) {
-      const res = await call("/v2/models/mnist/infer", { method: "POST", body: JSON.stringify({ inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(rows[i]) }] }) });
+      const res = await call("/v2/models/mnist/infer", {
+        method: "POST",
+        body: JSON.stringify({
+          inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(rows[i]) }],
+        }),
+      });
       expect(res.status).toBe(200);
     }
     // Flushes are batched (once a second or every 200 requests): wait for one more interval.
     await new Promise((r) => setTimeout(r, 1_100));
-    await call("/v2/models/mnist/infer", { method: "POST", body: JSON.stringify({ inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(rows[n]) }] }) });
+    await call("/v2/models/mnist/infer", {
+      method: "POST",
+      body: JSON.stringify({
+        inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(rows[n]) }],
+      }),
+    });
     let stats: any;
     for (let i = 0; i < 50; i++) {
       stats = await (await call("/v2/models/mnist/stats", { headers: ADMIN })).json();
@@ -53,7 +67,8 @@ describe("stats Durable Object", () => {
     expect(stats.requests).toBeGreaterThanOrEqual(n);
     expect(stats.stages[0].arrivals).toBe(stats.requests);
     expect(stats.stages.reduce((a: number, s: any) => a + s.exits, 0)).toBe(stats.requests);
-    for (let i = 1; i < stats.stages.length; i++) expect(stats.stages[i].arrivals).toBe(stats.stages[i - 1].arrivals - stats.stages[i - 1].exits);
+    for (let i = 1; i < stats.stages.length; i++)
+      expect(stats.stages[i].arrivals).toBe(stats.stages[i - 1].arrivals - stats.stages[i - 1].exits);
     expect(stats.ingestion_rps.mean).toBeGreaterThanOrEqual(0);
     // Far fewer DO writes than requests.
     expect(stats.totals.batches).toBeLessThan(stats.requests / 5);
@@ -94,7 +109,15 @@ describe("cloud provider", () => {
   it("SERFLOW_PROVIDER=aws builds the Auto Scaling provider, names what is missing, refuses unknown kinds", async () => {
     const { providerFromEnv } = await import("../../durable-objects/controller.js");
     expect(providerFromEnv({})).toBeNull();
-    expect(providerFromEnv({ SERFLOW_PROVIDER: "aws", AWS_REGION: "eu-west-1", SERFLOW_AWS_ASG_NAME: "g", AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "s" })!.name).toBe("aws");
+    expect(
+      providerFromEnv({
+        SERFLOW_PROVIDER: "aws",
+        AWS_REGION: "eu-west-1",
+        SERFLOW_AWS_ASG_NAME: "g",
+        AWS_ACCESS_KEY_ID: "a",
+        AWS_SECRET_ACCESS_KEY: "s",
+      })!.name,
+    ).toBe("aws");
     expect(() => providerFromEnv({ SERFLOW_PROVIDER: "aws" })).toThrow(/AWS_REGION must be set/);
     expect(() => providerFromEnv({ SERFLOW_PROVIDER: "gcp" })).toThrow(/"local" or "aws"/);
   });

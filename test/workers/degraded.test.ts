@@ -14,7 +14,10 @@ const { labels, rows } = decodeHeldout(heldout as any);
 
 describe("degraded control plane", () => {
   it("an unreachable controller means no VMs (safe), never an error", async () => {
-    const broken = { ...(env as any), CONTROLLER: { getByName: () => ({ routing: () => Promise.reject(new Error("controller unreachable")) }) } };
+    const broken = {
+      ...(env as any),
+      CONTROLLER: { getByName: () => ({ routing: () => Promise.reject(new Error("controller unreachable")) }) },
+    };
     const ctx = createExecutionContext();
     const table = await currentRouting(broken, ctx, "model-without-controller");
     await waitOnExecutionContext(ctx);
@@ -25,7 +28,14 @@ describe("degraded control plane", () => {
     const m = getModel("mnist")!.manifest;
     let fail = true;
     const received: any[] = [];
-    const flaky = { ...(env as any), STATS: { getByName: () => ({ record: async (b: any) => (fail ? Promise.reject(new Error("DO overloaded")) : received.push(b)) }) } };
+    const flaky = {
+      ...(env as any),
+      STATS: {
+        getByName: () => ({
+          record: async (b: any) => (fail ? Promise.reject(new Error("DO overloaded")) : received.push(b)),
+        }),
+      },
+    };
     const ctx = createExecutionContext();
     for (let i = 0; i < 5; i++) recordRequest(ctx, flaky, m, "w0", 1, Date.now());
     await flushAll(flaky);
@@ -44,15 +54,27 @@ describe("degraded control plane", () => {
     const broken = {
       ...(env as any),
       CONTROLLER: { getByName: () => ({ routing: () => Promise.reject(new Error("controller unreachable")) }) },
-      STATS: { getByName: () => ({ record: async (b: any) => (statsDown ? Promise.reject(new Error("stats unreachable")) : received.push(b)) }) },
+      STATS: {
+        getByName: () => ({
+          record: async (b: any) => (statsDown ? Promise.reject(new Error("stats unreachable")) : received.push(b)),
+        }),
+      },
     };
     const N = 120;
     const ctx = createExecutionContext();
-    const answers = await Promise.all(Array.from({ length: N }, async (_, i) => {
-      const body = JSON.stringify({ inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(rows[i]) }] });
-      const res = await worker.fetch(new Request("http://serflow/v2/models/mnist/infer", { method: "POST", body }), broken, ctx);
-      return { status: res.status, out: (await res.json()) as any };
-    }));
+    const answers = await Promise.all(
+      Array.from({ length: N }, async (_, i) => {
+        const body = JSON.stringify({
+          inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(rows[i]) }],
+        });
+        const res = await worker.fetch(
+          new Request("http://serflow/v2/models/mnist/infer", { method: "POST", body }),
+          broken,
+          ctx,
+        );
+        return { status: res.status, out: (await res.json()) as any };
+      }),
+    );
     await waitOnExecutionContext(ctx);
     expect(answers.map((a) => a.status)).toEqual(Array(N).fill(200));
     const correct = answers.filter((a, i) => a.out.outputs[1].data[0] === labels[i]).length;

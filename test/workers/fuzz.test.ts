@@ -15,25 +15,48 @@ const jsonValue = fc.jsonValue({ maxDepth: 4 });
 const hostileTensor = fc.record(
   {
     name: fc.oneof(fc.constant("input"), fc.string(), jsonValue),
-    shape: fc.oneof(fc.constant([1, 784]), fc.array(fc.oneof(fc.integer({ min: -5, max: 2000 }), fc.double(), fc.string()), { maxLength: 4 }), jsonValue),
+    shape: fc.oneof(
+      fc.constant([1, 784]),
+      fc.array(fc.oneof(fc.integer({ min: -5, max: 2000 }), fc.double(), fc.string()), { maxLength: 4 }),
+      jsonValue,
+    ),
     datatype: fc.oneof(fc.constant("FP32"), fc.constantFrom("FP16", "INT64", "BYTES", ""), jsonValue),
     data: fc.oneof(
       fc.array(fc.double(), { maxLength: 800 }),
-      fc.array(fc.oneof(fc.double(), fc.string(), fc.constant(null), fc.array(fc.double(), { maxLength: 3 })), { maxLength: 50 }),
+      fc.array(fc.oneof(fc.double(), fc.string(), fc.constant(null), fc.array(fc.double(), { maxLength: 3 })), {
+        maxLength: 50,
+      }),
       jsonValue,
     ),
   },
   { requiredKeys: [] },
 );
 const hostileBody = fc.oneof(
-  fc.record({ inputs: fc.oneof(fc.array(hostileTensor, { maxLength: 3 }), jsonValue), parameters: fc.oneof(jsonValue, fc.record({ exit_threshold: jsonValue, serflow_force: jsonValue }, { requiredKeys: [] })), id: jsonValue }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+  fc
+    .record(
+      {
+        inputs: fc.oneof(fc.array(hostileTensor, { maxLength: 3 }), jsonValue),
+        parameters: fc.oneof(
+          jsonValue,
+          fc.record({ exit_threshold: jsonValue, serflow_force: jsonValue }, { requiredKeys: [] }),
+        ),
+        id: jsonValue,
+      },
+      { requiredKeys: [] },
+    )
+    .map((o) => JSON.stringify(o)),
   jsonValue.map((v) => JSON.stringify(v)),
   fc.string({ maxLength: 200 }),
   fc.uint8Array({ maxLength: 200 }).map((b) => String.fromCharCode(...b)),
 );
 
 async function validStillServed(i: number): Promise<void> {
-  const res = await post(JSON.stringify({ inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(rows[i]) }], parameters: { exit_threshold: 1 } }));
+  const res = await post(
+    JSON.stringify({
+      inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(rows[i]) }],
+      parameters: { exit_threshold: 1 },
+    }),
+  );
   expect(res.status).toBe(200);
   const out = (await res.json()) as any;
   expect(out.outputs[2].data).toEqual([2]);
@@ -62,12 +85,29 @@ describe("hostile input to the Worker", () => {
   it("hostile headers, paths and methods on admin and internal endpoints: 4xx JSON, never a crash", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom("/v2/models/mnist/stats", "/v2/models/mnist/plan", "/metrics", "/internal/v1/vms/mnist/heartbeat", "/internal/v1/vms/mnist/deregister", "/v2/models/%00/infer", "/v2/models/../../etc/infer"),
+        fc.constantFrom(
+          "/v2/models/mnist/stats",
+          "/v2/models/mnist/plan",
+          "/metrics",
+          "/internal/v1/vms/mnist/heartbeat",
+          "/internal/v1/vms/mnist/deregister",
+          "/v2/models/%00/infer",
+          "/v2/models/../../etc/infer",
+        ),
         fc.constantFrom("GET", "POST", "PUT", "DELETE"),
         fc.string({ maxLength: 64 }),
-        fc.dictionary(fc.constantFrom("x-serflow-signature", "x-serflow-timestamp", "x-serflow-nonce"), fc.string({ maxLength: 70 })),
+        fc.dictionary(
+          fc.constantFrom("x-serflow-signature", "x-serflow-timestamp", "x-serflow-nonce"),
+          fc.string({ maxLength: 70 }),
+        ),
         async (path, method, auth, sig) => {
-          const res: Response = await ex.default.fetch(new Request(`http://serflow${path}`, { method, headers: { authorization: `Bearer ${auth}`, ...sig }, body: method === "GET" ? undefined : "{}" }));
+          const res: Response = await ex.default.fetch(
+            new Request(`http://serflow${path}`, {
+              method,
+              headers: { authorization: `Bearer ${auth}`, ...sig },
+              body: method === "GET" ? undefined : "{}",
+            }),
+          );
           expect(res.status).toBeGreaterThanOrEqual(400);
           expect(res.status).toBeLessThan(500);
           expect(typeof ((await res.json()) as any).error).toBe("string");

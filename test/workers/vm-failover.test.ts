@@ -12,9 +12,20 @@ import { runnerFor } from "../../worker/ort.js";
 const e = env as any;
 const ex = exports as any;
 const { labels, rows } = decodeHeldout(heldout as any);
-const call = (path: string, init?: RequestInit): Promise<{ status: number; json(): Promise<any> }> => ex.default.fetch(new Request(`http://serflow${path}`, init));
+const call = (path: string, init?: RequestInit): Promise<{ status: number; json(): Promise<any> }> =>
+  ex.default.fetch(new Request(`http://serflow${path}`, init));
 const body = (from: number, n: number, parameters: Record<string, unknown>) =>
-  JSON.stringify({ inputs: [{ name: "input", shape: [n, 784], datatype: "FP32", data: rows.slice(from, from + n).flatMap((r) => Array.from(r)) }], parameters });
+  JSON.stringify({
+    inputs: [
+      {
+        name: "input",
+        shape: [n, 784],
+        datatype: "FP32",
+        data: rows.slice(from, from + n).flatMap((r) => Array.from(r)),
+      },
+    ],
+    parameters,
+  });
 
 describe("VM failures at the network edge", () => {
   it("answers every request on Workers when each VM is down, slow, refuses the signature, is full or answers garbage", async () => {
@@ -24,7 +35,10 @@ describe("VM failures at the network edge", () => {
     }
     let n = 0;
     for (let i = 0; i < 12; i++) {
-      const res = await call("/v2/models/mnist/infer", { method: "POST", body: body(i * 4, 4, { serflow_force: "vm", exit_threshold: 1 }) });
+      const res = await call("/v2/models/mnist/infer", {
+        method: "POST",
+        body: body(i * 4, 4, { serflow_force: "vm", exit_threshold: 1 }),
+      });
       expect(res.status).toBe(200);
       const out = await res.json();
       expect(out.parameters.serflow_route).toBe("w0,w1,w2");
@@ -47,11 +61,16 @@ describe("DeepStages entrypoint", () => {
     const n = 6;
     const input = new Float32Array(rows.slice(0, n).flatMap((r) => Array.from(r)));
     const first = await runStages(runner, m.manifest, { stage: 0, rows: [0, 1, 2, 3, 4, 5], data: input }, 1, 1);
-    const frame = encodeFrame({ model: "mnist", fromStage: 1, shape: [n, 16, 14, 14], exitThreshold: 1 }, first.pending!.data);
+    const frame = encodeFrame(
+      { model: "mnist", fromStage: 1, shape: [n, 16, 14, 14], exitThreshold: 1 },
+      first.pending!.data,
+    );
     expect(decodeFrame(frame).data.length).toBe(n * 16 * 14 * 14);
     const remote = await ex.DeepStages.run(frame);
     const inline = await runStages(runner, m.manifest, first.pending!, 3, 1);
-    expect(remote.results.map((r: any) => r.label)).toEqual([0, 1, 2, 3, 4, 5].map((i) => inline.results.get(i)!.label));
+    expect(remote.results.map((r: any) => r.label)).toEqual(
+      [0, 1, 2, 3, 4, 5].map((i) => inline.results.get(i)!.label),
+    );
     expect(remote.timings.map((t: any) => t.stage)).toEqual([1, 2]);
   });
 });
