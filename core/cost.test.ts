@@ -72,5 +72,8 @@ describe("cost model", () => {
     expect(c.vmOnlyVms).toBe(1);
     expect(c.vmOnlyUsd).toBeCloseTo(0.2, 10);
     expect(compareCosts({ ...usage, peakRps: 10_000 }, WORKERS_PRICES, vm, "inline").vmOnlyVms).toBe(5);
+    // Production Workers read 0 ms of compute: the VM's 2 ms a run stands in for the moved runs.
+    const frozen = { ...usage, workerComputeMs: 0, stages: usage.stages.map((s) => ({ ...s, workerMs: 0 })) };
+    expect(compareCosts(frozen, WORKERS_PRICES, vm, "inline").allWorkersUsd).toBeCloseTo(0.3 + (2e5 * 0.02) / 1e6, 10);
   });
 });

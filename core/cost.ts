@@ -137,9 +137,13 @@ export interface CostComparison {
   vmOnlyVms: number;
 }
 
-/** Mean compute of one run of a stage, preferring the given tier's samples. */
+/**
+ * Mean compute of one run of a stage, preferring the given tier's samples. Worker samples that read 0
+ * count as unmeasured: production workerd's clock stands still during compute (the controller, too,
+ * then prices both tiers with the VM's times).
+ */
 function meanMs(s: StageWork, prefer: "worker" | "vm"): number {
-  const worker = s.workerRuns > 0 ? s.workerMs / s.workerRuns : null;
+  const worker = s.workerMs > 0 ? s.workerMs / s.workerRuns : null;
   const vm = s.vmRuns > 0 ? s.vmMs / s.vmRuns : null;
   return (prefer === "worker" ? (worker ?? vm) : (vm ?? worker)) ?? 0;
 }

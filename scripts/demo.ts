@@ -2,11 +2,11 @@
 // (scripts/stack.ts) with VMs cheap enough to pay off at the demo's load, sends real held-out digits,
 // prints the plan, the routes, the VMs and the cost as they change, waits for the VMs to scale back down
 // and stops everything by itself (about 2 minutes). Exit 1 when no VM took a deep stage or a request failed.
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { startStack, type Stack } from "./stack.js";
+import { freePort, startStack, type Stack } from "./stack.js";
 import { DEFAULT_LOAD, runLoad, type LoadSummary } from "./load-gen.js";
 import { processTree } from "./proc.js";
+import { DEFAULT_VM } from "../core/config.js";
 
 export interface DemoOptions {
   /** Load: a quarter of `rps` for the first third, then `rps` (load-gen's "step"). */
@@ -22,7 +22,7 @@ export const DEMO_OPTIONS: DemoOptions = { rps: 80, loadS: 60, drainS: 45, print
 
 /**
  * VMs priced to pay off at the demo's load: the demo model's deep stages take about 0.1 ms, so at real
- * prices ($0.085/h) a VM never pays off and the plan rightly stays on Workers. Short boot, window and
+ * prices (DEFAULT_VM's $0.085/h) a VM never pays off and the plan rightly stays on Workers. Short boot, window and
  * hysteresis so that a whole scale-up and scale-down fits in two minutes.
  */
 export const DEMO_CONFIG = {
@@ -41,7 +41,7 @@ export interface DemoResult {
   costUsd: number;
   allWorkersUsd: number;
   vmOnlyUsd: number;
-  /** workerd and vm-service processes still alive after the stop (should be 0). */
+  /** Processes the demo started (workerd, vm-services) still alive after the stop (should be 0). */
   leftoverProcesses: number;
 }
 
@@ -56,17 +56,6 @@ interface DashboardJson {
   savings: { actualUsd: number; allWorkersUsd: number; vmOnlyUsd: number; vmOnlyVms: number };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
 const usd = (v: number) => `$${v.toFixed(Math.min(10, Math.max(2, 2 - Math.floor(Math.log10(Math.abs(v) || 1)))))}`;
 const pct = (part: number, whole: number) => (whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : "-");
 const vmRowsOf = (routes: Record<string, number>) =>
@@ -77,7 +66,9 @@ export async function runDemo(o: DemoOptions = DEMO_OPTIONS): Promise<DemoResult
   const log = o.log;
   const t0 = Date.now();
   const elapsed = () => `${String(Math.round((Date.now() - t0) / 1000)).padStart(4)} s`;
-  log(`demo: VMs at $${DEMO_CONFIG.vm.usd_per_hour}/h (priced to pay off at this load; real ones cost ~$0.085/h),`);
+  log(
+    `demo: VMs at $${DEMO_CONFIG.vm.usd_per_hour}/h (priced to pay off at this load; the default is $${DEFAULT_VM.costUsdPerHour}/h),`,
+  );
   log(
     `      boot ${DEMO_CONFIG.vm.boot_s} s, control period ${DEMO_CONFIG.control_period_s} s, up to ${DEMO_CONFIG.vm.max} VMs`,
   );
