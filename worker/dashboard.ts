@@ -20,7 +20,7 @@ export function dashboardHtml(model: string): string {
   #plan { white-space: pre-wrap; font-size: 13px; } #err { color: #b00; }
   .note { color: #666; font-size: 12px; margin-top: 4px; }
   .savings { display: grid; grid-template-columns: repeat(3, 1fr); gap: 12px; margin-bottom: 12px; }
-  .savings .k { color: #555; font-size: 13px; } .savings .v { font-size: 28px; font-weight: 600; margin: 2px 0; }
+  .savings .k { color: #555; font-size: 13px; } .savings .v { font-size: 24px; font-weight: 600; margin: 2px 0; }
   .savings .s { color: #666; font-size: 12px; } .good { color: #1a7f37; } .bad { color: #b00; }
   table { border-collapse: collapse; } td, th { padding: 2px 8px; border-bottom: 1px solid #eee; text-align: left; }
 </style></head>
