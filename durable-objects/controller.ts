@@ -2,7 +2,7 @@
 // pure policy of core/policy.ts, and the registry of live VMs (registration and heartbeats).
 // The DO only loads, calls, saves and re-arms; every decision is in the policy.
 import { DurableObject } from "cloudflare:workers";
-import { parseControlConfig, type ControlConfig } from "../core/config.js";
+import type { ControlConfig } from "../core/config.js";
 import {
   initialPolicyState,
   plan as runPolicy,
@@ -14,7 +14,7 @@ import type { RoutingTable, VmState, VmView } from "../core/routing.js";
 import type { VmReport } from "../core/vm-report.js";
 import type { VmProvider } from "../core/providers/provider.js";
 import { AwsAsgProvider, parseAwsAsgEnv } from "../core/providers/aws-asg.js";
-import { InvalidConfigError } from "../core/errors.js";
+import { parseWorkerEnv, workerEnv } from "../core/worker-env.js";
 import type { PlanView, StatsView } from "../core/views.js";
 import { observationsFrom } from "./observations.js";
 import { getModel } from "../worker/models.js";
@@ -47,7 +47,7 @@ export class ControllerDO extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.config = parseControlConfig(JSON.parse(env.SERFLOW_CONFIG || "{}"));
+    this.config = workerEnv(env).control;
     this.provider = providerFromEnv(env as unknown as Record<string, string | undefined>);
     ctx.blockConcurrencyWhile(async () => {
       this.migrate();
@@ -200,8 +200,5 @@ export class ControllerDO extends DurableObject<Env> {
 
 /** SERFLOW_PROVIDER: "local" (default: the local pool polls /plan) or "aws" (an Auto Scaling group). */
 export function providerFromEnv(env: Record<string, string | undefined>): VmProvider | null {
-  const kind = env.SERFLOW_PROVIDER ?? "local";
-  if (kind === "local") return null;
-  if (kind === "aws") return new AwsAsgProvider(parseAwsAsgEnv(env));
-  throw new InvalidConfigError(`SERFLOW_PROVIDER must be "local" or "aws", got "${kind}"`);
+  return parseWorkerEnv(env).provider === "aws" ? new AwsAsgProvider(parseAwsAsgEnv(env)) : null;
 }

@@ -63,7 +63,7 @@ export class VmService {
     const app = this.app;
     app.onError((err, c) => {
       const e = failure(err);
-      return c.json(e.body, e.status as 400, e.headers);
+      return c.json(e.body, e.status, e.headers);
     });
     app.get("/health/live", (c) => c.json({ live: true }));
     app.get("/health/ready", (c) =>

@@ -14,13 +14,11 @@ import { chooseVms, handoverStage, type VmView } from "../core/routing.js";
 import { signRequest } from "../core/signing.js";
 import { UnavailableError } from "../core/errors.js";
 import type { ModelManifest } from "../core/manifest.js";
+import { workerEnv } from "../core/worker-env.js";
 import type { BundledModel } from "./models.js";
 import { runnerFor } from "./ort.js";
 import { currentRouting, localInflight } from "./routing-cache.js";
 import { recordDeepCall, recordRequest, recordTimings } from "./stats-buffer.js";
-
-/** How long a VM may take before its rows are retried on Workers. */
-export const DEFAULT_VM_TIMEOUT_MS = 5_000;
 
 export interface DeepStagesRpc {
   run(frame: Uint8Array): Promise<DeepResult>;
@@ -59,7 +57,7 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
 /**
  * A free VM slot first (unless forced to Workers); a full, failed, slow or stopped VM falls through to
  * Workers with the same hidden state, so a VM going away never fails the request. On Workers the deep
- * stages run in this invocation, or in one of their own when SERFLOW_FAAS_DEEP=separate.
+ * stages run in this invocation, or in one of their own when the config's faas_deep is "separate".
  */
 async function runDeepStages(
   env: Env,
@@ -104,7 +102,7 @@ async function runDeepStages(
       if (done) return done;
     }
   }
-  if (env.SERFLOW_FAAS_DEEP === "separate") return (await remote("w", () => deep.run(frame())))!;
+  if (workerEnv(env).control.faasDeep === "separate") return (await remote("w", () => deep.run(frame())))!;
   const out = await runStages(runner, m, pending, m.stages.length, req.exitThreshold);
   for (const [row, r] of out.results) results.set(row, r);
   return { timings: out.timings, tier: "w" };
@@ -120,7 +118,7 @@ async function callVm(env: Env, vm: VmView, frame: Uint8Array, rows: number): Pr
       method: "POST",
       body: frame,
       headers: { ...headers, "content-type": "application/octet-stream" },
-      signal: AbortSignal.timeout(Number(env.SERFLOW_VM_TIMEOUT_MS ?? DEFAULT_VM_TIMEOUT_MS)),
+      signal: AbortSignal.timeout(workerEnv(env).vmTimeoutMs),
     });
     if (!res.ok) {
       await res.body?.cancel();
