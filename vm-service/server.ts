@@ -203,7 +203,6 @@ export class VmService {
           state: this.state,
           inflight: this.inflight,
           slots: this.config.slots,
-          service_ms: { p50: this.percentile(0.5), p99: this.percentile(0.99) },
         }),
       ),
     );
