@@ -125,8 +125,8 @@ export function repoGraph(root: string): { files: string[]; edges: Edge[]; packa
   const files = tsFiles(root);
   const edges: Edge[] = [];
   const packages: Edge[] = [];
+  // A path into node_modules (the Worker imports uPlot's files by path) is a package, not ours.
   for (const from of files)
-    // A path into node_modules (the Worker imports uPlot's files by path) is a package, not ours.
     for (const to of new Set(importsOf(from, readFileSync(join(root, from), "utf8"), (p) => existsSync(join(root, p)))))
       (isOurs(root, to) ? edges : packages).push({ from, to });
   return { files, edges, packages };
