@@ -20,8 +20,9 @@ export interface VmConfig {
   /** A VM is billed at least this long (AWS per-second billing has a 60 s minimum). */
   minBilledS: number;
   /**
-   * How long a request may wait on a full VM for a slot before it overflows to Workers (JSON
-   * `vm.queue_ms`). 0: never wait. The policy still sizes the pool as if nobody waited (conservative).
+   * Cap on how long a request may wait on a full VM for a slot before it overflows to Workers (JSON
+   * `vm.queue_ms`). The wait budget is the SLO's slack (SLO - the path's p99 without waiting), at most
+   * this; 0: never wait. Default: no cap. The policy sizes the pool for that bounded wait.
    */
   queueMs: number;
 }
@@ -68,7 +69,7 @@ export const DEFAULT_VM: VmConfig = {
   min: 0,
   max: 10,
   minBilledS: 60,
-  queueMs: 0,
+  queueMs: Number.POSITIVE_INFINITY,
 };
 export const DEFAULT_WINDOW_S = 600;
 
