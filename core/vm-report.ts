@@ -7,6 +7,8 @@ export interface VmReport {
   url: string;
   state: Exclude<VmState, "dead">;
   inflight: number;
+  /** Calls waiting for a slot (0 when missing). */
+  queued?: number;
   slots: number;
   service_ms?: { p50: number | null; p99: number | null };
 }
@@ -30,6 +32,8 @@ export function parseVmReport(raw: unknown): VmReport {
   if (r.state !== "booting" && r.state !== "running" && r.state !== "draining")
     bad(`state must be booting, running or draining`);
   if (!Number.isInteger(r.inflight) || (r.inflight as number) < 0) bad("inflight must be an integer >= 0");
+  if (r.queued !== undefined && (!Number.isInteger(r.queued) || (r.queued as number) < 0))
+    bad("queued must be an integer >= 0");
   if (!Number.isInteger(r.slots) || (r.slots as number) < 1) bad("slots must be an integer >= 1");
   const sm = r.service_ms as VmReport["service_ms"];
   return {
@@ -37,6 +41,7 @@ export function parseVmReport(raw: unknown): VmReport {
     url: r.url as string,
     state: r.state as VmReport["state"],
     inflight: r.inflight as number,
+    queued: (r.queued as number | undefined) ?? 0,
     slots: r.slots as number,
     service_ms: sm && { p50: numOrNull(sm.p50), p99: numOrNull(sm.p99) },
   };

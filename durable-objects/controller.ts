@@ -20,7 +20,7 @@ import { observationsFrom } from "./observations.js";
 import type { Env } from "../worker/env.js";
 import { getModel } from "../worker/models.js";
 
-export const CONTROLLER_SCHEMA_VERSION = 1;
+export const CONTROLLER_SCHEMA_VERSION = 2;
 /** A VM that has not sent a heartbeat for this long is dead (heartbeats come every second). */
 export const HEARTBEAT_TIMEOUT_MS = 5_000;
 /** Dead VMs stay listed this long, then are forgotten. */
@@ -54,6 +54,7 @@ type VmRow = {
   registered_ms: number;
   p50_ms: number | null;
   p99_ms: number | null;
+  queued: number;
 };
 
 export class ControllerDO extends DurableObject<Env> {
@@ -81,6 +82,10 @@ export class ControllerDO extends DurableObject<Env> {
     this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS vms (id TEXT PRIMARY KEY, url TEXT NOT NULL, state TEXT NOT NULL, inflight INTEGER NOT NULL, slots INTEGER NOT NULL,
       last_heartbeat_ms INTEGER NOT NULL, registered_ms INTEGER NOT NULL, p50_ms REAL, p99_ms REAL)`);
+    // Version 2: calls waiting on the VM, for routing within the wait budget.
+    const cols = this.sql.exec<{ name: string }>(`PRAGMA table_info(vms)`).toArray();
+    if (!cols.some((c) => c.name === "queued"))
+      this.sql.exec(`ALTER TABLE vms ADD COLUMN queued INTEGER NOT NULL DEFAULT 0`);
     this.put("schema_version", CONTROLLER_SCHEMA_VERSION);
   }
 
@@ -151,8 +156,10 @@ export class ControllerDO extends DurableObject<Env> {
   /** Registration and heartbeat are the same call: the VM reports what it is now. */
   heartbeat(r: VmReport, nowMs = Date.now()): { desired: number } {
     this.sql.exec(
-      `INSERT INTO vms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET url = excluded.url, state = excluded.state,
-       inflight = excluded.inflight, slots = excluded.slots, last_heartbeat_ms = excluded.last_heartbeat_ms, p50_ms = excluded.p50_ms, p99_ms = excluded.p99_ms`,
+      `INSERT INTO vms (id, url, state, inflight, slots, last_heartbeat_ms, registered_ms, p50_ms, p99_ms, queued)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET url = excluded.url, state = excluded.state,
+       inflight = excluded.inflight, slots = excluded.slots, last_heartbeat_ms = excluded.last_heartbeat_ms, p50_ms = excluded.p50_ms, p99_ms = excluded.p99_ms,
+       queued = excluded.queued`,
       r.id,
       r.url,
       r.state,
@@ -162,6 +169,7 @@ export class ControllerDO extends DurableObject<Env> {
       nowMs,
       r.service_ms?.p50 ?? null,
       r.service_ms?.p99 ?? null,
+      r.queued ?? 0,
     );
     return { desired: this.get<Plan>("plan")?.desiredVms ?? this.config.vm.min };
   }
@@ -181,8 +189,16 @@ export class ControllerDO extends DurableObject<Env> {
     const p = this.get<Plan>("plan");
     const vms: VmView[] = this.vmRows()
       .filter((v) => v.state === "running")
-      .map((v) => ({ id: v.id, url: v.url, state: v.state, inflight: v.inflight, slots: v.slots }));
-    return { vmGroupStart: p?.vmGroupStart ?? null, vms };
+      .map((v) => ({
+        id: v.id,
+        url: v.url,
+        state: v.state,
+        inflight: v.inflight,
+        slots: v.slots,
+        queued: v.queued,
+        serviceMs: v.p50_ms,
+      }));
+    return { vmGroupStart: p?.vmGroupStart ?? null, vms, waitBudgetMs: p?.waitBudgetMs ?? 0 };
   }
 
   planView(nowMs = Date.now()): PlanView {

@@ -10,7 +10,7 @@ import {
 import { DEEP_PATH, type DeepResult } from "../core/deep.js";
 import { encodeFrame } from "../core/frame.js";
 import { buildInferResponse, parseInferRequest, routeString, type InferRequest, type Tier } from "../core/oip.js";
-import { chooseVms, handoverStage, type VmView } from "../core/routing.js";
+import { chooseVms, handoverStage, type RoutingTable, type VmView } from "../core/routing.js";
 import { signRequest } from "../core/signing.js";
 import { UnavailableError } from "../core/errors.js";
 import type { ModelManifest } from "../core/manifest.js";
@@ -43,7 +43,7 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
   recordTimings(m, shallow.timings, "worker");
   const tiers: Tier[] = shallow.timings.map(() => "w");
   if (shallow.pending) {
-    const { timings, tier } = await runDeepStages(env, req, m, runner, shallow.pending, deep, table.vms, results);
+    const { timings, tier } = await runDeepStages(env, req, m, runner, shallow.pending, deep, table, results);
     recordTimings(m, timings, tier === "v" ? "vm" : "worker");
     for (const _ of timings) tiers.push(tier);
   }
@@ -58,9 +58,11 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
 }
 
 /**
- * A free VM slot first (unless forced to Workers); a full, failed, slow or stopped VM falls through to
- * Workers with the same hidden state, so a VM going away never fails the request. On Workers the deep
- * stages run in this invocation, or in one of their own when SERFLOW_FAAS_DEEP=separate.
+ * A free VM slot first (unless forced to Workers), else a full VM whose expected wait fits the plan's
+ * wait budget (the call carries what is left of it; the VM answers 503 once it is spent); a full, failed,
+ * slow or stopped VM falls through to Workers with the same hidden state, so a VM going away never fails
+ * the request. On Workers the deep stages run in this invocation, or in one of their own when
+ * SERFLOW_FAAS_DEEP=separate.
  */
 async function runDeepStages(
   env: Env,
@@ -69,16 +71,18 @@ async function runDeepStages(
   runner: StageRunner,
   pending: Pending,
   deep: DeepStagesRpc,
-  vms: VmView[],
+  table: RoutingTable,
   results: Map<number, RowResult>,
 ): Promise<{ timings: StageTiming[]; tier: Tier }> {
-  const frame = () =>
+  const vms = table.vms;
+  const frame = (waitBudgetMs?: number) =>
     encodeFrame(
       {
         model: m.name,
         fromStage: pending.stage,
         shape: stageInputShape(m, pending.stage, pending.rows.length),
         exitThreshold: req.exitThreshold,
+        ...(waitBudgetMs ? { waitBudgetMs: Math.round(waitBudgetMs) } : {}),
       },
       pending.data,
     );
@@ -96,12 +100,15 @@ async function runDeepStages(
     return { timings: out.timings, tier };
   };
   if (req.force === "vm" || (req.force !== "worker" && vms.length > 0)) {
-    const candidates = chooseVms(vms, localInflight);
+    const budgetMs = req.force === "vm" ? 0 : (table.waitBudgetMs ?? 0);
+    const candidates = chooseVms(vms, localInflight, Math.random, budgetMs);
     if (req.force === "vm" && !vms.some((v) => v.state === "running"))
       throw new UnavailableError("serflow_force=vm but no VM is running yet", 5);
-    const body = candidates.length ? frame() : null;
+    const t0 = Date.now();
     for (const vm of candidates) {
-      const done = await remote("v", () => callVm(env, vm, body!, pending.rows.length));
+      // What the first try spent waiting is gone from the budget of the second.
+      const body = frame(Math.max(0, budgetMs - (Date.now() - t0)));
+      const done = await remote("v", () => callVm(env, vm, body, pending.rows.length));
       if (done) return done;
     }
   }
