@@ -268,13 +268,14 @@ export interface LoadView {
 }
 
 /**
- * A level shift: over the last `recentS` seconds, every second sits above the older window's mean
- * plus 3 deviations (and the Poisson noise of that mean), and there is an older window at least as long.
- * Returns the recent level, or null.
+ * A level shift: over the last `recentS` seconds, every second but one (the newest may not be fully
+ * counted yet: stats arrive in batches) sits above the older window's mean plus 3 deviations (and the
+ * Poisson noise of that mean), and there is an older window at least as long. Returns the recent
+ * level, or null.
  */
 export function levelShift(perSecond: number[], recentS: number): number | null {
   const n = perSecond.length;
-  const m = Math.max(1, Math.round(recentS));
+  const m = Math.max(2, Math.round(recentS));
   if (n < 2 * m) return null;
   let s = 0;
   let ss = 0;
@@ -285,13 +286,17 @@ export function levelShift(perSecond: number[], recentS: number): number | null 
   const old = s / (n - m);
   const sd = Math.sqrt(Math.max(0, ss / (n - m) - old * old));
   const bar = old + 3 * Math.max(sd, Math.sqrt(old)) + 1;
-  let lo = Infinity;
+  let below = 0;
   let sum = 0;
+  let top = 0;
   for (let i = n - m; i < n; i++) {
-    lo = Math.min(lo, perSecond[i]);
+    if (!(perSecond[i] > bar)) below++;
     sum += perSecond[i];
+    top = Math.max(top, perSecond[i]);
   }
-  return lo > bar ? sum / m : null;
+  if (below > 1) return null;
+  // The level: the mean of the recent seconds, without a partly counted newest one.
+  return below === 1 && perSecond[n - 1] <= bar ? (sum - perSecond[n - 1]) / (m - 1) : sum / m;
 }
 
 /**
@@ -335,7 +340,10 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
   let dist: RatePoints;
   let lagS = 0;
   if (shift !== null) {
-    dist = rateDistribution(per.slice(per.length - Math.round(recentS)), 0, 0, Infinity);
+    const recent = per.slice(per.length - Math.round(recentS));
+    // A partly counted newest second does not pull the new level down.
+    if (recent.length > 1 && recent[recent.length - 1] < shift / 2) recent.pop();
+    dist = rateDistribution(recent, 0, 0, Infinity);
     lagS = recentS / 2;
   } else {
     dist = rateDistribution(per, obs.rate.meanRps ?? 0, obs.rate.stdRps ?? 0, tauS);

@@ -51,6 +51,10 @@ export class VmService {
   served = 0;
   rejected = 0;
   failed = 0;
+  /** Calls that waited for a slot and got one, calls whose budget ran out, and the longest admitted wait. */
+  waitedAdmitted = 0;
+  waitedOut = 0;
+  maxWaitMs = 0;
   private recentMs: number[] = [];
   private models = new Map<string, LoadedModel>();
   private guard = new ReplayGuard();
@@ -134,7 +138,16 @@ export class VmService {
     // A free slot is taken now; a full VM lets the call wait FIFO for one, at most its own wait budget.
     const free = this.inflight < this.config.slots;
     if (free) this.inflight++;
-    const admitted = free || (await this.waitForSlot(frameWaitBudgetMs(body) ?? this.config.queueMs));
+    let admitted = free;
+    if (!free) {
+      const w0 = performance.now();
+      admitted = await this.waitForSlot(frameWaitBudgetMs(body) ?? this.config.queueMs);
+      const waited = performance.now() - w0;
+      if (admitted) {
+        this.waitedAdmitted++;
+        this.maxWaitMs = Math.max(this.maxWaitMs, waited);
+      } else if (waited > 0) this.waitedOut++;
+    }
     if (!admitted) {
       this.rejected++;
       throw new UnavailableError(`VM ${this.config.id} is full (${this.inflight}/${this.config.slots} slots busy)`, 1);
@@ -264,6 +277,16 @@ export class VmService {
       "# HELP serflow_vm_inflight_requests Requests being served now.",
       "# TYPE serflow_vm_inflight_requests gauge",
       `serflow_vm_inflight_requests{${id}} ${this.inflight}`,
+      "# HELP serflow_vm_queued_requests Calls waiting for a slot now.",
+      "# TYPE serflow_vm_queued_requests gauge",
+      `serflow_vm_queued_requests{${id}} ${this.queued}`,
+      "# HELP serflow_vm_queue_waits_total Calls that waited for a slot, by outcome (admitted, or budget spent: 503).",
+      "# TYPE serflow_vm_queue_waits_total counter",
+      `serflow_vm_queue_waits_total{${id},outcome="admitted"} ${this.waitedAdmitted}`,
+      `serflow_vm_queue_waits_total{${id},outcome="budget_spent"} ${this.waitedOut}`,
+      "# HELP serflow_vm_queue_wait_max_seconds Longest wait of an admitted call.",
+      "# TYPE serflow_vm_queue_wait_max_seconds gauge",
+      `serflow_vm_queue_wait_max_seconds{${id}} ${this.maxWaitMs / 1000}`,
       "# HELP serflow_vm_slots Requests this VM serves at once.",
       "# TYPE serflow_vm_slots gauge",
       `serflow_vm_slots{${id}} ${this.config.slots}`,
