@@ -301,6 +301,16 @@ describe("reading the load", () => {
     });
     expect(trendRise(flat, 120, 60, 0)).toBe(0);
   });
+  it("on a slow ramp the forecast starts VMs earlier than the time-weighted window alone", () => {
+    const ramp = Array.from({ length: 1200 }, (_, i) => i / 4); // +0.25 req/s each second
+    const firstVm = (forecast: boolean) =>
+      run(ramp, () => [0, 0, 1], { ...CFG, forecast }).find((t) => t.plan.desiredVms > 0)!;
+    const withF = firstVm(true);
+    const without = firstVm(false);
+    expect(withF.t).toBeLessThan(without.t);
+    expect(withF.plan.reason).toMatch(/rising trend over the boot time/);
+    expect(without.plan.reason).not.toMatch(/rising trend/);
+  });
   it("hysteresis and bounds are steps of their own", () => {
     let wanted: Array<[number, number]> = [];
     const held: number[] = [];

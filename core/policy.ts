@@ -350,7 +350,7 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
     const d = Math.exp(-1 / Math.max(1, tauS));
     lagS = Math.min(per.length / 2, d / (1 - d));
   }
-  const trendRps = trendRise(per, Math.max(2 * boot, 60), boot, lagS);
+  const trendRps = config.forecast ? trendRise(per, Math.max(2 * boot, 60), boot, lagS) : 0;
   if (trendRps > 0) {
     dist = { rates: dist.rates.map((r) => r + trendRps), weights: dist.weights, mean: dist.mean + trendRps };
   }
