@@ -10,8 +10,12 @@ export type PolicyName = (typeof POLICIES)[number];
 
 /** Reactive autoscaling (vm-autoscale, spock): thresholds on VM utilisation over the period. */
 export const AUTOSCALE = { periodS: 30, scaleOutAbove: 0.7, scaleInBelow: 0.3, scaleInCooldownS: 300 } as const;
-/** LIBRA as described in DESIGN section 6. */
-export const LIBRA = { periodS: 300, alpha: 0.2, vmShare: 0.8 } as const;
+/**
+ * LIBRA as its published simulator runs (github Zongshun96/LIBRA, simulator/manager.py, vm_cloud.py):
+ * EWMA weight of the per-second count and of its absolute deviation, how many deviations above the mean
+ * the VMs are sized for, the share of that rate sent to VMs, and how often the VM count is decided.
+ */
+export const LIBRA = { alpha: 0.2, deviations: 1, vmShare: 0.8, updateS: 300 } as const;
 /** Window over which the serflow adapter measures exit fractions (as the stats DO would). */
 export const EXIT_WINDOW_S = 120;
 
@@ -31,9 +35,19 @@ function maxMeanWorkS(w: Workload): number {
   return best;
 }
 
-/** Whole-model VM time when every stage runs (LIBRA's uniform runtime). */
-function fullModelS(w: Workload): number {
-  return w.profile.stages.reduce((a, s) => a + percentilesFromMedianP99(s.vm_ms.median, s.vm_ms.p99).mean / 1000, 0);
+/**
+ * LIBRA's "uniform runtime": the mean VM time of a request as an operator measures it (exit-aware: a
+ * request that exits early costs less), from the profile's exit fractions at t = 0.
+ */
+export function meanRequestVmS(w: Workload): number {
+  let r = 1;
+  let s = 0;
+  for (let i = 0; i < w.N; i++) {
+    const st = w.profile.stages[i];
+    s += r * percentilesFromMedianP99(st.vm_ms.median, st.vm_ms.p99).mean;
+    r *= 1 - (i === w.N - 1 ? 1 : w.segExit[0][i]);
+  }
+  return s / 1000;
 }
 
 export function faasOnly(): Controller {
@@ -98,38 +112,48 @@ export const vmAutoscale = (): Controller => autoscale("vm-autoscale", "queue");
 export const spock = (): Controller => autoscale("spock", "spock");
 
 /**
- * LIBRA: the whole model as one unit with a uniform runtime (every request costed as the full model);
- * every 300 s, EWMA (alpha 0.2) of the window's mean rate and deviation; VMs for mean + 1 sigma; 80% of
- * that share goes to VMs (a per-second quota, while a slot is free), the rest to FaaS.
+ * LIBRA (manager.py, policy "hybrid"): every second, EWMA of the count x with weight alpha (the deviation
+ * first, from the old mean: dev = (1-a) dev + a |mean - x|; mean = (1-a) mean + a x); from the first
+ * second on and then every 300 s, share = floor(mean + dev), VMs = ceil(share / per-VM rate) where a VM
+ * serves floor(k / uniform runtime) requests per second; the VM quota, floor(0.8 share) requests per
+ * second (the first of each second), is lowered at once but raised only when the added VMs are up (after
+ * bootTimeS). VM requests queue FIFO (vm_cloud.py); the rest go to FaaS. The decision at second t sees
+ * the counts of seconds before t (LIBRA's sees its own second too: it acts one second later here).
  */
 export function libra(): Controller {
-  let mu = -1;
-  let sigma = 0;
+  let mean = -1;
+  let dev = 0;
+  let vms = 0;
+  let quota = 0;
+  let raise: { at: number; quota: number } | null = null;
+  let next = 1;
   return {
     name: "libra",
-    mode: "noqueue",
-    periodS: LIBRA.periodS,
+    mode: "queue",
+    periodS: 1,
     decide(v: EngineView) {
       if (v.t === 0) return { vms: 0, groupStart: 0, vmQuotaPerS: 0 };
-      const from = Math.max(0, v.t - LIBRA.periodS);
-      let s = 0;
-      let ss = 0;
-      for (let i = from; i < v.t; i++) {
-        s += v.arrivals[i];
-        ss += v.arrivals[i] * v.arrivals[i];
+      const x = v.arrivals[v.t - 1];
+      if (mean < 0) mean = x;
+      else {
+        dev = (1 - LIBRA.alpha) * dev + LIBRA.alpha * Math.abs(mean - x);
+        mean = (1 - LIBRA.alpha) * mean + LIBRA.alpha * x;
       }
-      const m = s / (v.t - from);
-      const sd = Math.sqrt(Math.max(0, ss / (v.t - from) - m * m));
-      if (mu < 0) {
-        mu = m;
-        sigma = sd;
-      } else {
-        mu = LIBRA.alpha * m + (1 - LIBRA.alpha) * mu;
-        sigma = LIBRA.alpha * sd + (1 - LIBRA.alpha) * sigma;
+      if (v.t === next) {
+        next += LIBRA.updateS;
+        const share = Math.floor(Math.abs(mean + LIBRA.deviations * dev));
+        const perVm = Math.max(1, Math.floor(v.cfg.vm.slots / meanRequestVmS(v.workload)));
+        const want = Math.ceil(share / perVm);
+        const q = Math.floor(share * LIBRA.vmShare);
+        if (want > vms) raise = { at: v.t + v.cfg.vm.bootTimeS, quota: q };
+        else quota = q;
+        vms = want;
       }
-      const rate = mu + sigma;
-      const vms = Math.ceil((rate * fullModelS(v.workload)) / v.cfg.vm.slots);
-      return { vms, groupStart: 0, vmQuotaPerS: LIBRA.vmShare * rate };
+      if (raise && v.t >= raise.at) {
+        quota = raise.quota;
+        raise = null;
+      }
+      return { vms, groupStart: 0, vmQuotaPerS: quota };
     },
   };
 }
