@@ -1,8 +1,9 @@
 // The policies compared by the simulator (DESIGN section 6). Each is a Controller: a routing mode and
 // a decision every periodS seconds. `serflow` calls core/policy.ts plan() unchanged.
 import { percentilesFromMedianP99 } from "../core/lognormal.js";
-import { initialPolicyState, plan, type Observations, type PolicyState } from "../core/policy.js";
+import { initialPolicyState, type Observations, type Percentiles, type PolicyState, plan } from "../core/policy.js";
 import type { Controller, EngineView } from "./engine.js";
+import { Prng } from "./prng.js";
 import type { Workload } from "./workload.js";
 
 export const POLICIES = ["faas-only", "vm-max", "vm-autoscale", "spock", "libra", "serflow", "oracle"] as const;
@@ -158,13 +159,27 @@ export function libra(): Controller {
   };
 }
 
-/** Serflow: the observations the stats DO would report, handed to core/policy.ts plan() unchanged. */
+/** Service-time samples per stage the stats would hold in a window (drawn from the workload's pool). */
+export const SERVICE_SAMPLES = 200;
+
+function percentilesOf(xs: Float64Array): Percentiles {
+  xs.sort();
+  const q = (p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+  let sum = 0;
+  for (const x of xs) sum += x;
+  return { mean: sum / xs.length, p50: q(0.5), p95: q(0.95), p99: q(0.99) };
+}
+
+/**
+ * Serflow: core/policy.ts plan() fed what the deployed controller observes, not the profile's truth:
+ * exit fractions and rates measured over recent windows, VM service-time percentiles from a window of
+ * noisy samples, and Worker CPU as those VM times x the Worker/VM ratio profiling measured (the
+ * profile's FaaS median over its VM median, as the manifest's worker_cpu_ratio carries it in production).
+ */
 export function serflow(): Controller {
   let state: PolicyState = initialPolicyState();
-  let pcts: {
-    vm: ReturnType<typeof percentilesFromMedianP99>[];
-    faas: ReturnType<typeof percentilesFromMedianP99>[];
-  } | null = null;
+  let rng: Prng | null = null;
+  const xs = new Float64Array(SERVICE_SAMPLES);
   return {
     name: "serflow",
     mode: "noqueue",
@@ -172,10 +187,7 @@ export function serflow(): Controller {
     decide(v: EngineView) {
       const w = v.workload;
       const N = w.N;
-      pcts ??= {
-        vm: w.profile.stages.map((s) => percentilesFromMedianP99(s.vm_ms.median, s.vm_ms.p99)),
-        faas: w.profile.stages.map((s) => percentilesFromMedianP99(s.faas_ms.median, s.faas_ms.p99)),
-      };
+      rng ??= new Prng((w.seed ^ 0x0b5e7) >>> 0); // its own stream: the requests stay common to all policies
       // Exit fractions measured over the recent window; the profile's values before any traffic.
       const from = Math.max(0, v.t - EXIT_WINDOW_S);
       const ex = new Array<number>(N).fill(0);
@@ -189,12 +201,20 @@ export function serflow(): Controller {
       }
       const from2 = Math.max(0, v.t - v.cfg.windowS);
       const obs: Observations = {
-        stages: w.profile.stages.map((s, i) => ({
-          exitFraction: exitFraction[i],
-          vmMs: pcts!.vm[i],
-          faasMs: pcts!.faas[i],
-          stateBytes: s.state_bytes ?? 0,
-        })),
+        stages: w.profile.stages.map((s, i) => {
+          for (let n = 0; n < SERVICE_SAMPLES; n++) {
+            const o = ((rng!.next() * w.P) | 0) * (N + 1);
+            xs[n] = w.vmPS[o + i + 1] - w.vmPS[o + i];
+          }
+          const vmMs = percentilesOf(xs);
+          const ratio = s.faas_ms.median / s.vm_ms.median;
+          return {
+            exitFraction: exitFraction[i],
+            vmMs,
+            faasMs: { mean: vmMs.mean * ratio, p50: vmMs.p50 * ratio, p95: vmMs.p95 * ratio, p99: vmMs.p99 * ratio },
+            stateBytes: s.state_bytes ?? 0,
+          };
+        }),
         rate: { perSecond: Array.from(v.arrivals.subarray(from2, v.t)) },
         vms: { running: v.running, booting: v.booting },
       };
