@@ -1,14 +1,15 @@
 // The simulator's engine: replays a workload second by second through one policy.
 //
-// Each second: (1) at the policy's control period it decides a VM count and a VM-group start (and,
-// for LIBRA, a VM quota); VMs are billed from that decision, serve bootTimeS later, and scale-down
-// cancels booting VMs first, then drains the least busy running one. (2) The second's arrivals are
+// Each second: (1) at the policy's control period it decides a VM count (never below vm.min for a policy
+// that uses VMs) and a VM-group start (and, for LIBRA, a VM quota); VMs are billed from that decision,
+// serve bootTimeS later, and scale-down cancels the booting VM that would be ready last first, then
+// drains the oldest running one. (2) The second's arrivals are
 // routed in time order. A VM pool is a min-heap of slot free times (one entry per slot of every live
 // or booting VM): a request that reaches the VM group takes a slot that is free at its arrival at the
 // VM, or (queueing policies) waits for the earliest one; otherwise it runs on FaaS, which never
 // queues. A request that reaches a VM finishes its remaining stages there. This is event-driven per VM
 // slot without an event queue: slots are the only shared resource, and routing is FIFO in time.
-import { billedMs, faasRequestUsd, vmBilledS, vmUsd } from "../core/cost.js";
+import { billedMs, faasBillUsd, vmBilledS, vmUsd } from "../core/cost.js";
 import type { ControlConfig } from "../core/config.js";
 import { arrivalsInto, Workload } from "./workload.js";
 import { VmQueues } from "./vm-queues.js";
@@ -45,7 +46,10 @@ export interface Controller {
   name: string;
   mode: RouteMode;
   periodS: number;
-  /** VMs running (already booted) at t = 0: a warm start for policies that cannot serve without VMs. */
+  /**
+   * VMs running (already booted) at t = 0: a warm start for policies that cannot serve without VMs.
+   * They are billed from -bootTimeS: every VM the bound lets a policy have pays its boot.
+   */
   initialVms?(w: Workload, cfg: ControlConfig): number;
   decide(view: EngineView): Decision;
 }
@@ -66,6 +70,44 @@ export interface RunResult {
   mean_vms: number;
   vm_utilisation: number;
   wall_s: number;
+}
+
+/** What a run (or a bound) counted, turned into its results row by resultRow(). */
+export interface RunTally {
+  policy: string;
+  requests: number;
+  /** Requests served on a VM and on FaaS (each exactly once: dropped = requests - both). */
+  vmServed: number;
+  faasServed: number;
+  hist: LatencyHistogram;
+  withinSlo: number;
+  vmSeconds: number;
+  vmCostUsd: number;
+  faasCostUsd: number;
+  transferUsd: number;
+  meanVms: number;
+  vmUtilisation: number;
+  startedMs: number;
+}
+
+export function resultRow(t: RunTally): RunResult {
+  return {
+    policy: t.policy,
+    cost_usd: t.vmCostUsd + t.faasCostUsd + t.transferUsd,
+    slo_attainment: t.requests > 0 ? t.withinSlo / t.requests : 1,
+    p50_ms: t.hist.quantile(0.5),
+    p99_ms: t.hist.quantile(0.99),
+    requests: t.requests,
+    dropped: t.requests - t.vmServed - t.faasServed,
+    vm_seconds: t.vmSeconds,
+    faas_requests: t.faasServed,
+    vm_cost_usd: t.vmCostUsd,
+    faas_cost_usd: t.faasCostUsd,
+    transfer_cost_usd: t.transferUsd,
+    mean_vms: t.meanVms,
+    vm_utilisation: t.vmUtilisation,
+    wall_s: (Date.now() - t.startedMs) / 1000,
+  };
 }
 
 export interface RunSeries {
@@ -195,7 +237,6 @@ export function runPolicy(
   const k = cfg.vm.slots;
   const boot = cfg.vm.bootTimeS;
   const prices = cfg.prices;
-  const fee = faasRequestUsd(prices);
   const vmPS = w.vmPS;
   const faasPS = w.faasPS;
   const hopMs = w.hopMs;
@@ -204,11 +245,11 @@ export function runPolicy(
   const entryWorker = cfg.entry === "worker";
   const deepSeparate = cfg.faasDeep === "separate";
   const lambdaLike = prices.usdPerGbS > 0;
-  const incr = prices.billingIncrementMs;
   const mode = ctl.mode;
   const QUEUE = mode === "queue";
   const SPOCK = mode === "spock";
   const useVms = mode !== "faas";
+  const minVms = useVms ? cfg.vm.min : 0;
   const maxWaitS = (opts.vmQueueMs ?? 0) / 1000;
 
   const arrivals = new Int32Array(T);
@@ -231,6 +272,7 @@ export function runPolicy(
   let wallBilledMs = 0;
   let transferUsd = 0;
   let faasRequests = 0;
+  let vmServed = 0;
   let requests = 0;
   let withinSlo = 0;
 
@@ -266,8 +308,8 @@ export function runPolicy(
   };
 
   if (ctl.initialVms) {
-    const n = ctl.initialVms(w, cfg);
-    for (let i = 0; i < n; i++) addVm(0, 0);
+    const n = Math.max(minVms, ctl.initialVms(w, cfg));
+    for (let i = 0; i < n; i++) addVm(-boot, 0);
   }
 
   const rng = w.stream();
@@ -303,7 +345,7 @@ export function runPolicy(
       const d = ctl.decide(view);
       busySlotS = 0;
       capacitySlotS = 0;
-      scaleTo(Math.max(0, Math.round(d.vms)), t);
+      scaleTo(Math.max(minVms, Math.round(d.vms)), t);
       j = d.groupStart === null || d.vms <= 0 ? -1 : d.groupStart;
       quotaPerS = d.vmQuotaPerS ?? Infinity;
       budgetS = (d.waitBudgetMs ?? 0) / 1000;
@@ -356,11 +398,12 @@ export function runPolicy(
           totalBusySlotS += vmt / 1000;
           lat = pre + hop + (start - tv) * 1000 + vmt;
           served = true;
+          vmServed++;
           quota--;
           if (j > 0 || entryWorker) {
             fees++;
             cpuMs += pre;
-            if (lambdaLike) wallBilledMs += incr > 0 ? Math.ceil(lat / incr) * incr : lat;
+            if (lambdaLike) wallBilledMs += billedMs(prices, lat);
             transferUsd += w.hopUsd[j];
           }
         }
@@ -373,14 +416,10 @@ export function runPolicy(
         lat += timedOutMs; // wall time: a Lambda invocation is billed for it below
         if (deepSeparate && j > 0 && e >= j) {
           fees += 2;
-          if (lambdaLike) {
-            const deep = faasPS[o + e + 1] - faasPS[o + j];
-            wallBilledMs +=
-              (incr > 0 ? Math.ceil(lat / incr) * incr : lat) + (incr > 0 ? Math.ceil(deep / incr) * incr : deep);
-          }
+          if (lambdaLike) wallBilledMs += billedMs(prices, lat) + billedMs(prices, faasPS[o + e + 1] - faasPS[o + j]);
         } else {
           fees++;
-          if (lambdaLike) wallBilledMs += incr > 0 ? Math.ceil(lat / incr) * incr : lat;
+          if (lambdaLike) wallBilledMs += billedMs(prices, lat);
         }
       }
       hist.add(lat!);
@@ -393,30 +432,20 @@ export function runPolicy(
   const drainEnd = Math.max(T, queues ? queues.busyUntil() : heap.n > 0 ? heap.max() : T);
   for (const vm of vms) bill(vm, vm.ready > T ? T : drainEnd);
 
-  const vmCost = vmUsd(cfg.vm.costUsdPerHour, vmSeconds);
-  const faasCost =
-    fees * fee +
-    (cpuMs * prices.usdPerMillionCpuMs) / 1e6 +
-    (wallBilledMs / 1000) * (prices.memoryMb / 1024) * prices.usdPerGbS;
-  const result: RunResult = {
+  const result = resultRow({
     policy: ctl.name,
-    cost_usd: vmCost + faasCost + transferUsd,
-    slo_attainment: requests > 0 ? withinSlo / requests : 1,
-    p50_ms: hist.quantile(0.5),
-    p99_ms: hist.quantile(0.99),
     requests,
-    dropped: 0,
-    vm_seconds: vmSeconds,
-    faas_requests: faasRequests,
-    vm_cost_usd: vmCost,
-    faas_cost_usd: faasCost,
-    transfer_cost_usd: transferUsd,
-    mean_vms: vmSecondsLive / T,
-    vm_utilisation: vmSeconds > 0 ? totalBusySlotS / (vmSeconds * k) : 0,
-    wall_s: (Date.now() - t0) / 1000,
-  };
+    vmServed,
+    faasServed: faasRequests,
+    hist,
+    withinSlo,
+    vmSeconds,
+    vmCostUsd: vmUsd(cfg.vm.costUsdPerHour, vmSeconds),
+    faasCostUsd: faasBillUsd(prices, fees, cpuMs, wallBilledMs),
+    transferUsd,
+    meanVms: vmSecondsLive / T,
+    vmUtilisation: vmSeconds > 0 ? totalBusySlotS / (vmSeconds * k) : 0,
+    startedMs: t0,
+  });
   return { result, series: vmSeries ? { arrivals, vms: vmSeries, faas: faasSeries! } : undefined };
 }
-
-/** Billed ms of one invocation (exported for tests). */
-export { billedMs };
