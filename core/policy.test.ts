@@ -282,9 +282,10 @@ describe("queueing within the wait budget", () => {
 
 describe("reading the load", () => {
   it("a level shift is the last few seconds all above the older window's spread", () => {
-    expect(levelShift([...constant(0, 60), ...constant(150, 6)], 6)).toBeCloseTo(150);
+    expect(levelShift([...constant(0, 60), ...constant(150, 6)], 6)).toEqual({ levelRps: 150, lastedS: 6 });
+    expect(levelShift([...constant(0, 60), ...constant(150, 20)], 6)).toEqual({ levelRps: 150, lastedS: 20 });
     // A newest second not fully counted yet is tolerated (stats arrive in batches); two low seconds are not.
-    expect(levelShift([...constant(0, 60), ...constant(150, 5), 0], 6)).toBeCloseTo(150);
+    expect(levelShift([...constant(0, 60), ...constant(150, 5), 0], 6)).toEqual({ levelRps: 150, lastedS: 6 });
     expect(levelShift([...constant(0, 60), ...constant(150, 4), 0, 0], 6)).toBeNull();
     // Noise around a level is no shift.
     expect(levelShift([...constant(100, 60), 110, 112, 108, 111, 109, 113], 6)).toBeNull();

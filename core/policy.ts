@@ -122,6 +122,8 @@ export const SLO_TARGET = 0.99;
 export const QUEUE_PLACES_PER_SLOT = 8;
 const BINS = 32;
 const KEEP_GROUP_MARGIN = 0.01;
+/** A VM is started only when it is expected to beat break-even by this share (model error). */
+const START_MARGIN = 0.1;
 /** Attainments closer than this are equal when none meets the SLO (then the cheaper wins). */
 const ATTAINMENT_TIE = 1e-3;
 
@@ -261,42 +263,41 @@ function finiteOr(v: number | undefined, fallback: number): number {
 
 export interface LoadView {
   dist: RatePoints;
-  /** The recent level when a level shift is under way, else null. */
-  shiftRps: number | null;
+  /** The recent level and how long it has held when a level shift is under way, else null. */
+  shift: { levelRps: number; lastedS: number } | null;
   /** Requests/s added by the trend projected over the boot time (0 without a significant rise). */
   trendRps: number;
 }
 
 /**
  * A level shift: over the last `recentS` seconds, every second but one (the newest may not be fully
- * counted yet: stats arrive in batches) sits above the older window's mean plus 3 deviations (and the
- * Poisson noise of that mean), and there is an older window at least as long. Returns the recent
- * level, or null.
+ * counted yet: stats arrive in batches) sits above the older window's median plus 3 deviations (MAD, or
+ * the Poisson noise of that median), and there is an older window at least as long. Returns the recent
+ * level and how long the rate has stayed above that bar, or null.
  */
-export function levelShift(perSecond: number[], recentS: number): number | null {
+export function levelShift(perSecond: number[], recentS: number): { levelRps: number; lastedS: number } | null {
   const n = perSecond.length;
   const m = Math.max(2, Math.round(recentS));
   if (n < 2 * m) return null;
-  let s = 0;
-  let ss = 0;
-  for (let i = 0; i < n - m; i++) {
-    s += perSecond[i];
-    ss += perSecond[i] * perSecond[i];
-  }
-  const old = s / (n - m);
-  const sd = Math.sqrt(Math.max(0, ss / (n - m) - old * old));
-  const bar = old + 3 * Math.max(sd, Math.sqrt(old)) + 1;
+  // The older window's median and MAD: robust, so the new level entering it does not raise the bar
+  // until it fills half of it.
+  const older = perSecond.slice(0, n - m).sort((a, b) => a - b);
+  const med = older[older.length >> 1];
+  const dev = older.map((x) => Math.abs(x - med)).sort((a, b) => a - b);
+  const mad = 1.4826 * dev[dev.length >> 1];
+  const bar = med + 3 * Math.max(mad, Math.sqrt(med)) + 1;
   let below = 0;
   let sum = 0;
-  let top = 0;
   for (let i = n - m; i < n; i++) {
     if (!(perSecond[i] > bar)) below++;
     sum += perSecond[i];
-    top = Math.max(top, perSecond[i]);
   }
   if (below > 1) return null;
+  const partial = below === 1 && perSecond[n - 1] <= bar;
+  let lastedS = partial ? 1 : 0;
+  for (let i = n - 1 - lastedS; i >= 0 && perSecond[i] > bar; i--) lastedS++;
   // The level: the mean of the recent seconds, without a partly counted newest one.
-  return below === 1 && perSecond[n - 1] <= bar ? (sum - perSecond[n - 1]) / (m - 1) : sum / m;
+  return { levelRps: partial ? (sum - perSecond[n - 1]) / (m - 1) : sum / m, lastedS };
 }
 
 /**
@@ -337,24 +338,44 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
   // A shift must outlast three control periods and a quarter of a boot: a shorter burst is FaaS's.
   const recentS = Math.max(3 * config.controlPeriodS, boot / 4, 3);
   const shift = levelShift(per, recentS);
-  let dist: RatePoints;
-  let lagS = 0;
+  let dist = rateDistribution(per, obs.rate.meanRps ?? 0, obs.rate.stdRps ?? 0, tauS);
+  const d = Math.exp(-1 / Math.max(1, tauS));
+  let lagS = Math.min(per.length / 2, d / (1 - d));
   if (shift !== null) {
+    // The new level is given the chance that it outlasts a VM's boot and hold, judged by how long it
+    // has lasted (a level that has held for a seconds is as likely as not to hold for about a more):
+    // p = a / (a + boot + scale-down delay). A short flash weighs little; a sustained step soon a lot.
     const recent = per.slice(per.length - Math.round(recentS));
-    // A partly counted newest second does not pull the new level down.
-    if (recent.length > 1 && recent[recent.length - 1] < shift / 2) recent.pop();
-    dist = rateDistribution(recent, 0, 0, Infinity);
-    lagS = recentS / 2;
-  } else {
-    dist = rateDistribution(per, obs.rate.meanRps ?? 0, obs.rate.stdRps ?? 0, tauS);
-    const d = Math.exp(-1 / Math.max(1, tauS));
-    lagS = Math.min(per.length / 2, d / (1 - d));
+    if (recent.length > 1 && recent[recent.length - 1] < shift.levelRps / 2) recent.pop();
+    const level = rateDistribution(recent, 0, 0, Infinity);
+    const p = shift.lastedS / (shift.lastedS + boot + config.scaleDownDelayS);
+    dist = {
+      rates: [...level.rates, ...dist.rates],
+      weights: [...level.weights.map((w) => w * p), ...dist.weights.map((w) => w * (1 - p))],
+      mean: p * level.mean + (1 - p) * dist.mean,
+    };
+    lagS = (1 - p) * lagS;
+  } else if (per.length > 0) {
+    // A drop: the recent seconds all sit well below what the window remembers (e.g. after a flash). The
+    // recent level gains weight as it lasts, over one boot time (scale-down hysteresis still applies).
+    const bar = dist.mean - 3 * Math.sqrt(dist.mean) - 1;
+    let lastedS = 0;
+    for (let i = per.length - 1; i >= 0 && per[i] < bar; i--) lastedS++;
+    if (lastedS >= Math.round(recentS)) {
+      const level = rateDistribution(per.slice(per.length - lastedS), 0, 0, Infinity);
+      const p = lastedS / (lastedS + boot);
+      dist = {
+        rates: [...level.rates, ...dist.rates],
+        weights: [...level.weights.map((w) => w * p), ...dist.weights.map((w) => w * (1 - p))],
+        mean: p * level.mean + (1 - p) * dist.mean,
+      };
+    }
   }
   const trendRps = config.forecast ? trendRise(per, Math.max(2 * boot, 60), boot, lagS) : 0;
   if (trendRps > 0) {
     dist = { rates: dist.rates.map((r) => r + trendRps), weights: dist.weights, mean: dist.mean + trendRps };
   }
-  return { dist, shiftRps: shift, trendRps };
+  return { dist, shift, trendRps };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -622,7 +643,8 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
     const nextEs = erlangPerPoint(ctx, workS, n + 1, { n, E: Es });
     const next = carried(ctx, g, n + 1, nextEs).share * dist.mean * workS;
     util = (next - prev) / k;
-    const threshold = n + 1 > ctx.currentVms ? g.uStar * bootFactor : g.uStar;
+    // A VM to start must also repay its boot, with a margin for the model's error (queue, estimates).
+    const threshold = n + 1 > ctx.currentVms ? g.uStar * bootFactor * (1 + START_MARGIN) : g.uStar;
     if (util < threshold) break;
     prev = next;
     Es = nextEs;
@@ -742,23 +764,25 @@ export function plan(
       if (!g.feasible) continue;
       const trial = { ...g };
       let Es: { n: number; E: number[] } | undefined;
-      let last = -1;
+      let prev: GroupEval | null = null;
       for (let n = Math.max(1, g.wantedVms + 1); n <= config.vm.max; n++) {
         Es = { n, E: erlangPerPoint(ctx, g.workS, n, Es) };
         sizeGroup(ctx, trial, n, Es.E);
-        // Stop at the first count that meets the SLO, or where one more VM no longer helps.
-        const saturated = trial.attainment - last < ATTAINMENT_TIE / 10;
+        // The fewest VMs that meet the SLO, or past which one more VM gains less than a tie (then the
+        // count before it: equal attainment, lower cost).
+        const saturated = prev !== null && trial.attainment - prev.attainment < ATTAINMENT_TIE;
         if (trial.attainment >= SLO_TARGET || saturated || n === config.vm.max) {
-          if (trial.attainment > faasAttain + ATTAINMENT_TIE)
+          const pickG = saturated && prev ? prev : trial;
+          if (pickG.attainment > faasAttain + ATTAINMENT_TIE)
             options.push({
-              group: { ...trial, sizedForSlo: true },
-              vms: n,
-              costUsdPerS: trial.costUsdPerS,
-              attainment: trial.attainment,
+              group: { ...pickG, sizedForSlo: true },
+              vms: pickG.wantedVms,
+              costUsdPerS: pickG.costUsdPerS,
+              attainment: pickG.attainment,
             });
           break;
         }
-        last = trial.attainment;
+        prev = { ...trial };
       }
     }
   }
@@ -873,7 +897,8 @@ function explain(a: ExplainArgs): string {
   const { config, r, N, load } = ctx;
   const parts: string[] = [];
   let rate = `${load.dist.mean.toFixed(1)} req/s`;
-  if (load.shiftRps !== null) rate += ` (level shift: the last periods at ${load.shiftRps.toFixed(1)} req/s)`;
+  if (load.shift !== null)
+    rate += ` (level shift: the last periods at ${load.shift.levelRps.toFixed(1)} req/s for ${load.shift.lastedS} s, weighed by the chance it outlasts a boot and hold)`;
   else rate += " (recent, time-weighted)";
   if (load.trendRps > 0) rate += `, +${load.trendRps.toFixed(1)} req/s rising trend over the boot time`;
   const whyNot = (g: GroupEval) => {

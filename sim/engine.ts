@@ -409,17 +409,21 @@ export function runPolicy(
         }
       }
       if (!served) {
-        lat = faasPS[o + e + 1] - faasPS[o];
+        const faasMs = faasPS[o + e + 1] - faasPS[o];
         faasRequests++;
         faasThisSecond++;
-        cpuMs += lat;
-        lat += timedOutMs; // wall time: a Lambda invocation is billed for it below
+        cpuMs += faasMs;
+        // A wait that ran out is latency; a Lambda invocation pays for it only where one was waiting
+        // (a prefix ran, or the request entered through one).
+        const billMs = faasMs + (j > 0 || entryWorker ? timedOutMs : 0);
+        lat = faasMs + timedOutMs;
         if (deepSeparate && j > 0 && e >= j) {
           fees += 2;
-          if (lambdaLike) wallBilledMs += billedMs(prices, lat) + billedMs(prices, faasPS[o + e + 1] - faasPS[o + j]);
+          if (lambdaLike)
+            wallBilledMs += billedMs(prices, billMs) + billedMs(prices, faasPS[o + e + 1] - faasPS[o + j]);
         } else {
           fees++;
-          if (lambdaLike) wallBilledMs += billedMs(prices, lat);
+          if (lambdaLike) wallBilledMs += billedMs(prices, billMs);
         }
       }
       hist.add(lat!);

@@ -4,6 +4,7 @@
 // time, what the heartbeat's queue length and service time tell the router) fits the wait budget. The
 // VM holds it at most the budget: if its slot comes later, the request leaves after the budget and
 // finishes on FaaS. No queue is pooled and nobody knows when a slot will free.
+import { QUEUE_PLACES_PER_SLOT } from "../core/policy.js";
 import { Prng } from "./prng.js";
 
 interface QueuedVm {
@@ -115,7 +116,8 @@ export class VmQueues {
         }
         cand.push(i);
         cost.push(l);
-      } else if (!anyFree && budgetS > 0) {
+      } else if (!anyFree && budgetS > 0 && l < k * (1 + QUEUE_PLACES_PER_SLOT)) {
+        // (vm-service refuses a call at once when slots x QUEUE_PLACES_PER_SLOT are already waiting)
         const wait = ((l - k + 1) / k) * meanS;
         if (wait <= budgetS) {
           cand.push(i);
