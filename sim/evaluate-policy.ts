@@ -37,7 +37,7 @@ function settings(
     traceFile: trace,
     trace: traceData ?? loadTrace(traceFile(trace)),
     profileName: profile,
-    profile: loadProfile(profile),
+    profile: loadProfile(`${ROOT}sim/profiles/${profile}.json`),
     policies: [...POLICIES],
     seed: SEED,
     prices,
