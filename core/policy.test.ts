@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { parseControlConfig, type ControlConfig } from "./config.js";
 import { LAMBDA_PRICES } from "./cost.js";
+import type { Placement } from "./manifest.js";
 import {
   applyBounds,
   boundedQueue,
@@ -11,7 +12,6 @@ import {
   initialPolicyState,
   levelShift,
   trendRise,
-  nthVmUtilisation,
   plan,
   reach,
   type Observations,
@@ -87,10 +87,6 @@ describe("arithmetic", () => {
     expect(b[1]).toBeCloseTo(0.5, 12);
     expect(b[2]).toBeCloseTo(0.2, 12);
     expect(b[3]).toBeCloseTo(1 / 16, 12);
-  });
-  it("the fluid utilisation of DESIGN's starting formulation is available", () => {
-    expect(nthVmUtilisation([2, 6, 10], 1, 4)).toBeCloseTo(10 / 12);
-    expect(nthVmUtilisation([2, 6, 10], 2, 4)).toBeCloseTo(6 / 12);
   });
   it("costs of the plan match hand computation", () => {
     // One stage, 100 req/s, 10 ms on both tiers, 1 slot per VM: offered load A = 1 Erlang.
@@ -181,10 +177,11 @@ describe("placement (S-CIP)", () => {
     const pinned = obs(constant(100, 600), [0, 0, 1]);
     pinned.stages[2].allowed = "worker";
     expect(plan(initialPolicyState(), pinned, CFG, 0).plan.vmGroupStart).toBeNull();
-    const forced = obs(constant(100, 600), [0.9, 0, 1]);
-    forced.allowedPlacement = ["auto", "vm", "auto"];
-    const p = plan(initialPolicyState(), forced, CFG, 0).plan;
-    expect(p.vmGroupStart === null || p.vmGroupStart <= 1).toBe(true);
+    // Stage 1 costs a Worker 1 ms and a VM 20 ms: left free, the group starts at stage 2.
+    const free = { ...obs(constant(100, 600), [0, 0, 1]), stages: [stage(0), stage(0, 20, 1), stage(1)] };
+    expect(plan(initialPolicyState(), free, CFG, 0).plan.vmGroupStart).toBe(2);
+    const forced = { ...free, allowedPlacement: ["auto", "vm", "auto"] as Placement[] };
+    expect(plan(initialPolicyState(), forced, CFG, 0).plan.vmGroupStart).toBe(1);
   });
   it("the SLO is judged on the path's distribution: a 7-stage group whose p99s add up past the SLO is used", () => {
     // Seven stages of median 10 ms, p99 40 ms on a VM: the p99s add to 280 ms, the p99 of the sum is far

@@ -2,7 +2,7 @@
 // deployment's entry module (../index.ts) adds the Durable Object classes.
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { runDeep, type DeepResult } from "../core/deep.js";
-import { createApp, execCtx, requireAdmin } from "./app.js";
+import { createApp, execCtx, methodNotAllowedElsewhere, requireAdmin } from "./app.js";
 import { runStages } from "../core/engine.js";
 import { getModel } from "./models.js";
 import { ortWasmMemoryBytes, runnerFor } from "./ort.js";
@@ -37,5 +37,7 @@ app.post("/internal/v1/bench/bare", async (c) => {
   // The WASM heap size lets a memory soak tell ORT's heap from the rest of the isolate.
   return c.json({ label: out.results.get(0)!.label, ort_wasm_memory_bytes: ortWasmMemoryBytes() });
 });
+
+methodNotAllowedElsewhere(app);
 
 export default { fetch: app.fetch } satisfies ExportedHandler<Env>;
