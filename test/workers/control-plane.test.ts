@@ -145,6 +145,7 @@ describe("controller schema", () => {
     });
     expect(columns.names).not.toContain("p50_ms");
     expect(columns.names).not.toContain("p99_ms");
+    expect(columns.names).toEqual(expect.arrayContaining(["queued", "service_ms"]));
     expect(columns.version).toBe(String(CONTROLLER_SCHEMA_VERSION));
     await stub.heartbeat({ id: "new", url: "http://new", state: "running", inflight: 0, slots: 4 }, t);
     expect((await stub.routing({ nowMs: t + 1_000 })).vms.map((v: any) => v.id)).toEqual(["old", "new"]);
