@@ -4,6 +4,9 @@ import { InvalidManifestError } from "./errors.js";
 
 export type ExitRule = "max_softmax" | "entropy";
 export type Placement = "worker" | "vm" | "auto";
+/** Where a stage file lives: inside the Worker bundle (a Data module) or in the R2 bucket `MODELS` at
+ * `NAME/FILE`, fetched once per isolate (for stages too big for the bundle). */
+export type StageLocation = "bundle" | "r2";
 
 export interface StageManifest {
   /** ONNX file name, relative to the manifest. */
@@ -18,6 +21,7 @@ export interface StageManifest {
   probs_output: string;
   exit: { rule: ExitRule; threshold: number };
   placement: Placement;
+  location?: StageLocation;
 }
 
 export interface ModelManifest {
@@ -93,6 +97,8 @@ function parseStage(raw: unknown, i: number, n: number, fail: (m: string) => nev
   const placement = s.placement ?? "auto";
   if (placement !== "worker" && placement !== "vm" && placement !== "auto")
     fail(`${at}.placement must be "worker", "vm" or "auto"`);
+  const location = s.location ?? "bundle";
+  if (location !== "bundle" && location !== "r2") fail(`${at}.location must be "bundle" or "r2"`);
   return {
     file: s.file as string,
     input: s.input as string,
@@ -101,6 +107,7 @@ function parseStage(raw: unknown, i: number, n: number, fail: (m: string) => nev
     probs_output: s.probs_output as string,
     exit: { rule: exit.rule as ExitRule, threshold: t as number },
     placement: placement as Placement,
+    location: location as StageLocation,
   };
 }
 

@@ -18,7 +18,7 @@ import { InvalidConfigError } from "../core/errors.js";
 import type { StatsView } from "./stats.js";
 import { observationsFrom } from "./observations.js";
 import type { Env } from "../worker/env.js";
-import { getModel } from "../worker/models.js";
+import { getModel } from "../models/registry.js";
 
 export const CONTROLLER_SCHEMA_VERSION = 1;
 /** A VM that has not sent a heartbeat for this long is dead (heartbeats come every second). */

@@ -11,7 +11,7 @@ import {
 import { modelMetadata } from "../core/oip.js";
 import { ReplayGuard, tokenEquals, verifyRequest } from "../core/signing.js";
 import { parseVmId, parseVmReport } from "../core/vm-report.js";
-import { getModel, modelNames, type BundledModel } from "./models.js";
+import { getModel, modelNames, type BundledModel } from "../models/registry.js";
 import { infer, type DeepStagesRpc } from "./infer.js";
 import { recordFailure } from "./stats-buffer.js";
 import type { Env } from "./env.js";

@@ -4,7 +4,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import { runDeep, type DeepResult } from "../core/deep.js";
 import { createApp, execCtx, requireAdmin } from "./app.js";
 import { runStages } from "../core/engine.js";
-import { getModel } from "./models.js";
+import { getModel } from "../models/registry.js";
 import { ortWasmMemoryBytes, runnerFor } from "./ort.js";
 import type { Env } from "./env.js";
 import type { DeepStagesRpc } from "./infer.js";

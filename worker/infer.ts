@@ -14,7 +14,7 @@ import { chooseVms, handoverStage, type VmView } from "../core/routing.js";
 import { signRequest } from "../core/signing.js";
 import { UnavailableError } from "../core/errors.js";
 import type { ModelManifest } from "../core/manifest.js";
-import type { BundledModel } from "./models.js";
+import type { BundledModel } from "../models/registry.js";
 import { runnerFor } from "./ort.js";
 import { currentRouting, localInflight } from "./routing-cache.js";
 import { recordDeepCall, recordRequest, recordTimings } from "./stats-buffer.js";

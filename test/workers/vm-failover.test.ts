@@ -6,7 +6,7 @@ import heldout from "../../models/mnist/heldout.json";
 import { decodeHeldout } from "../../model/heldout-codec.js";
 import { encodeFrame, decodeFrame } from "../../core/frame.js";
 import { runStages } from "../../core/engine.js";
-import { getModel } from "../../worker/models.js";
+import { getModel } from "../../models/registry.js";
 import { runnerFor } from "../../worker/ort.js";
 
 const e = env as any;
