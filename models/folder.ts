@@ -33,7 +33,12 @@ export function readModelFolder(dir: string): { manifest: ModelManifest; files: 
     throw new InvalidManifestError(`${shown(path)}: ${(err as Error).message}`);
   }
   const folder = dir.replace(/\/+$/, "").split("/").pop() as string;
-  const manifest = parseManifest(raw, shown(path));
+  let manifest: ModelManifest;
+  try {
+    manifest = parseManifest(raw, shown(path));
+  } catch (err) {
+    throw new InvalidManifestError(`model "${folder}": ${(err as Error).message}`);
+  }
   const prefix = `model "${manifest.name}": ${shown(path)}`;
   if (manifest.name !== folder)
     throw new InvalidManifestError(

@@ -83,6 +83,8 @@ export class LocalPool {
         id,
         "--controller",
         this.cfg.workerUrl,
+        "--model",
+        this.cfg.model,
         "--slots",
         String(this.cfg.slots),
         "--queue-ms",

@@ -1,7 +1,9 @@
 // Starts the local stack: the Worker with its Durable Objects in Miniflare (one workerd process, a child
 // of this one; scripts/bundle.ts) and the local VM pool. Used by `npm start`, the soak, the benchmark and
 // the end-to-end tests, so all run the same thing.
+import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
+import { modelDirs } from "../models/folder.js";
 import { parseControlConfig, type ControlConfig } from "../core/config.js";
 import { LocalPool } from "./local-pool.js";
 import { ensureDevVars } from "./dev-vars.js";
@@ -29,7 +31,9 @@ export interface Stack {
   adminToken: string;
   signingKey: string;
   config: ControlConfig;
+  /** The VM pool of the first model (mnist when present); `pools` has one per model. */
   pool: LocalPool | null;
+  pools: Map<string, LocalPool>;
   /** The workerd process serving the Worker (Linux: found through /proc), or null when not found. */
   workerPid: number | null;
   /** Calls `fn` once if workerd goes away while the stack is up (checked every second). */
@@ -39,6 +43,8 @@ export interface Stack {
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const DEFAULT_PORT = 8787;
+/** Local VMs of the k-th model listen from firstVmPort + k * this. */
+const VM_PORTS_PER_MODEL = 50;
 
 function alive(pid: number): boolean {
   try {
@@ -75,22 +81,27 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     throw err;
   }
 
-  let pool: LocalPool | null = null;
-  if (opts.vmPool !== false) {
-    pool = new LocalPool({
+  // One VM pool per model, each following its own model's plan (VMs serve only that model).
+  const pools = new Map<string, LocalPool>();
+  const names = modelDirs().map((d) => basename(d));
+  names.sort((a, b) => Number(b === "mnist") - Number(a === "mnist"));
+  for (const [k, model] of opts.vmPool === false ? [] : names.entries()) {
+    const pool = new LocalPool({
       workerUrl: url,
-      model: "mnist",
+      model,
       adminToken: vars.SERFLOW_ADMIN_TOKEN,
       signingKey: vars.SERFLOW_SIGNING_KEY,
       bootDelayS: config.vm.bootTimeS,
       slots: config.vm.slots,
       queueMs: config.vm.queueMs,
-      firstPort: opts.firstVmPort ?? opts.port + 100,
+      firstPort: (opts.firstVmPort ?? opts.port + 100) + VM_PORTS_PER_MODEL * k,
       pollIntervalMs: 1_000,
       log,
     });
     pool.start();
+    pools.set(model, pool);
   }
+  const pool = pools.values().next().value ?? null;
 
   return {
     url,
@@ -98,6 +109,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     signingKey: vars.SERFLOW_SIGNING_KEY,
     config,
     pool,
+    pools,
     workerPid,
     onWorkerExit(fn) {
       // Miniflare keeps its workerd ChildProcess private, so poll the pid instead.
@@ -112,7 +124,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       timer.unref();
     },
     async stop() {
-      await pool?.stop();
+      await Promise.all([...pools.values()].map((p) => p.stop()));
       if (!stopped) await stopWorker();
     },
   };

@@ -1,5 +1,6 @@
 // Loads every model under a models directory with onnxruntime-node. A bad manifest or ONNX file fails
 // with the message `model:check` gives (models/folder.ts).
+import { basename } from "node:path";
 import * as ort from "onnxruntime-node";
 import type { ModelManifest } from "../core/manifest.js";
 import { ortRunner } from "../core/ort-runner.js";
@@ -22,9 +23,11 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   return { manifest, runner: ortRunner(ort.Tensor, await nodeSessions(dir, manifest, files), manifest) };
 }
 
-export async function loadModels(root: string): Promise<Map<string, LoadedModel>> {
+/** Every model under `root`, or only those named in `only`. */
+export async function loadModels(root: string, only?: string[]): Promise<Map<string, LoadedModel>> {
   const out = new Map<string, LoadedModel>();
   for (const dir of modelDirs(root)) {
+    if (only && !only.includes(basename(dir))) continue;
     const m = await loadModel(dir);
     out.set(m.manifest.name, m);
   }

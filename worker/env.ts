@@ -4,6 +4,8 @@ import type { ControllerDO } from "../durable-objects/controller.js";
 export interface Env {
   STATS: DurableObjectNamespace<StatsDO>;
   CONTROLLER: DurableObjectNamespace<ControllerDO>;
+  /** Stage files too big for the bundle (manifest `location: "r2"`), at `NAME/FILE`. */
+  MODELS?: R2Bucket;
   /** Bearer token for the admin endpoints (stats, plan, metrics, dashboard). */
   SERFLOW_ADMIN_TOKEN?: string;
   /** Shared HMAC key for Worker <-> VM calls. */

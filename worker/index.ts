@@ -17,7 +17,7 @@ export class DeepStages extends WorkerEntrypoint<Env> implements DeepStagesRpc {
   async run(frame: Uint8Array): Promise<DeepResult> {
     return runDeep((name) => {
       const m = getModel(name);
-      return m && { manifest: m.manifest, runner: () => runnerFor(m.manifest, m.files) };
+      return m && { manifest: m.manifest, runner: () => runnerFor(m, this.env.MODELS) };
     }, frame);
   }
 }
@@ -32,7 +32,7 @@ app.post("/internal/v1/bench/bare", async (c) => {
   const { data } = (await c.req.json()) as { data: number[] };
   const m = getModel("mnist")!;
   const out = await runStages(
-    await runnerFor(m.manifest, m.files),
+    await runnerFor(m, c.env.MODELS),
     m.manifest,
     { stage: 0, rows: [0], data: new Float32Array(data) },
     m.manifest.stages.length,

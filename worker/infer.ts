@@ -31,7 +31,7 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
   const startMs = Date.now();
   const m = model.manifest;
   const req = parseInferRequest(body, m);
-  const runner = await runnerFor(m, model.files);
+  const runner = await runnerFor(model, env.MODELS);
   const table = await currentRouting(env, ctx, m.name);
   const handover = handoverStage(
     table,

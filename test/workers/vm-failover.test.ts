@@ -57,7 +57,7 @@ describe("VM failures at the network edge", () => {
 describe("DeepStages entrypoint", () => {
   it("runs the deep stages from a hidden-state frame in an invocation of its own, as inline does", async () => {
     const m = getModel("mnist")!;
-    const runner = await runnerFor(m.manifest, m.files);
+    const runner = await runnerFor(m);
     const n = 6;
     const input = new Float32Array(rows.slice(0, n).flatMap((r) => Array.from(r)));
     const first = await runStages(runner, m.manifest, { stage: 0, rows: [0, 1, 2, 3, 4, 5], data: input }, 1, 1);
