@@ -2,6 +2,7 @@
 // Durable Object classes.
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { runDeep, type DeepResult } from "../core/deep.js";
+import { InvalidInputError } from "../core/errors.js";
 import { createApp, execCtx, requireAdmin } from "./app.js";
 import { runStages } from "../core/engine.js";
 import { getModel } from "../models/registry.js";
@@ -40,6 +41,20 @@ app.post("/internal/v1/bench/bare", async (c) => {
   );
   // The WASM heap size lets a memory soak tell ORT's heap from the rest of the isolate.
   return c.json({ label: out.results.get(0)!.label, ort_wasm_memory_bytes: ortWasmMemoryBytes() });
+});
+
+// Profiling (admin only, `npm run model:profile`): runs one stage `reps` times on one row in this isolate.
+// Timed from outside against reps = 0 over the same path, since timers stand still during compute.
+app.post("/internal/v1/bench/stage", async (c) => {
+  requireAdmin(c);
+  const { model, stage, reps, data } = (await c.req.json()) as { model: string; stage: number; reps: number; data: number[] };
+  const m = getModel(model);
+  if (!m || !(stage >= 0 && stage < m.manifest.stages.length) || !(reps >= 0 && reps <= 10_000))
+    throw new InvalidInputError("bench/stage: needs a bundled model, a stage index of it and 0 <= reps <= 10000");
+  const runner = await runnerFor(m, c.env.MODELS);
+  const input = new Float32Array(data);
+  for (let i = 0; i < reps; i++) await runner.run(stage, input, 1);
+  return c.json({ reps, ort_wasm_memory_bytes: ortWasmMemoryBytes() });
 });
 
 export default { fetch: app.fetch } satisfies ExportedHandler<Env>;
