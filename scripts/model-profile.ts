@@ -42,7 +42,10 @@ async function chain(m: ModelManifest, sessions: ort.InferenceSession[], data: F
       inputs[i].push(x);
       const dims = [1, ...(i === 0 ? m.input.shape : (m.stages[i - 1].hidden_shape as number[])).slice(1)];
       const out = await sessions[i].run({ [s.input]: new ort.Tensor("float32", x, dims) });
-      if (exit < 0 && (i === m.stages.length - 1 || shouldExit(out[s.probs_output].data as Float32Array, 0, m.classes, s.exit)))
+      if (
+        exit < 0 &&
+        (i === m.stages.length - 1 || shouldExit(out[s.probs_output].data as Float32Array, 0, m.classes, s.exit))
+      )
         exit = i;
       if (s.hidden_output) x = out[s.hidden_output].data as Float32Array;
     }
@@ -98,7 +101,10 @@ async function main() {
   } else {
     let s = 7;
     sampleRows = 100;
-    data = Float32Array.from({ length: sampleRows * size }, () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0), s / 2 ** 32));
+    data = Float32Array.from(
+      { length: sampleRows * size },
+      () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0), s / 2 ** 32),
+    );
   }
   const { inputs, exitAt } = await chain(m, sessions, data, sampleRows);
   progress(`${name}: onnxruntime-node ...`);

@@ -47,7 +47,12 @@ app.post("/internal/v1/bench/bare", async (c) => {
 // Timed from outside against reps = 0 over the same path, since timers stand still during compute.
 app.post("/internal/v1/bench/stage", async (c) => {
   requireAdmin(c);
-  const { model, stage, reps, data } = (await c.req.json()) as { model: string; stage: number; reps: number; data: number[] };
+  const { model, stage, reps, data } = (await c.req.json()) as {
+    model: string;
+    stage: number;
+    reps: number;
+    data: number[];
+  };
   const m = getModel(model);
   if (!m || !(stage >= 0 && stage < m.manifest.stages.length) || !(reps >= 0 && reps <= 10_000))
     throw new InvalidInputError("bench/stage: needs a bundled model, a stage index of it and 0 <= reps <= 10000");
