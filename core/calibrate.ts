@@ -69,7 +69,7 @@ export function chooseThresholds(
 ): { thresholds: number[]; outcome: ChainOutcome; feasible: boolean } {
   const last = stages.length - 1;
   const strictest = (rule: ExitRule) => (rule === "max_softmax" ? 1.01 : -1); // never exits
-  const t = stages.map((s, i) => (i === last ? 0 : strictest(s.rule)));
+  const t: number[] = stages.map((s, i) => (i === last ? 0 : strictest(s.rule)));
   const cost = (o: ChainOutcome) => o.reach.reduce((a, r, i) => a + r * stageCost[i], 0);
   let best = evaluateChain(stages, labels, classes, t);
   const feasible = best.accuracy >= minAccuracy - 1e-12;
@@ -90,5 +90,5 @@ export function chooseThresholds(
     if (!improved) break;
   }
   // 1.01 / -1 meant "never exits": write the grid's strictest value instead.
-  return { thresholds: t.map((v, i) => (v > 1 ? 1 : v < 0 ? 0 : v)), outcome: best, feasible };
+  return { thresholds: t.map((v) => Math.min(1, Math.max(0, v))), outcome: best, feasible };
 }

@@ -49,13 +49,13 @@ async function main() {
   // Every stage's head on every row (the whole set as one batch per stage), timed for the cost weights.
   const stages: StageProbs[] = [];
   const measuredMs: number[] = [];
-  let feed = new ort.Tensor("float32", data.data, [n, ...m.input.shape.slice(1)]);
+  let feed: ort.Tensor = new ort.Tensor("float32", data.data, [n, ...m.input.shape.slice(1)]);
   for (const [i, s] of m.stages.entries()) {
     const t0 = performance.now();
     const out = await sessions[i].run({ [s.input]: feed });
     measuredMs.push((performance.now() - t0) / n);
     stages.push({ probs: out[s.probs_output].data as Float32Array, rule: s.exit.rule });
-    if (s.hidden_output) feed = out[s.hidden_output] as ort.Tensor;
+    if (s.hidden_output) feed = out[s.hidden_output];
   }
   const profile = a.profile ? JSON.parse(readFileSync(a.profile, "utf8")) : null;
   const stageMs: number[] = profile

@@ -15,6 +15,7 @@ import { InvalidManifestError } from "../core/errors.js";
 import { decodeLabelled } from "../core/labelled.js";
 import { rowSize, type ModelManifest } from "../core/manifest.js";
 import { checkRunDims, checkStageSignature } from "../core/stage-check.js";
+import { mulberry32 } from "../model/prng.js";
 import { MODELS_ROOT, modelDirs, nodeSessions, readModelFolder, shown } from "../models/folder.js";
 
 /** Workers limits (paid plan): compressed bundle size, and memory per isolate. */
@@ -76,12 +77,13 @@ function sampleInput(dir: string, m: ModelManifest): { data: Float32Array; sourc
       if (l.labels.length >= SAMPLE_ROWS) return { data: l.data.slice(0, SAMPLE_ROWS * size), source: shown(path) };
     } catch {}
   }
-  let s = 12345;
-  const data = Float32Array.from({ length: SAMPLE_ROWS * size }, () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 2 ** 32;
-  });
-  return { data, source: "seeded uniform noise in [0, 1)" };
+  return { data: noiseRows(SAMPLE_ROWS, size), source: "seeded uniform noise in [0, 1)" };
+}
+
+/** Seeded uniform noise in [0, 1): sample rows for a model without a labelled file. */
+export function noiseRows(rows: number, size: number): Float32Array {
+  const rand = mulberry32(12345);
+  return Float32Array.from({ length: rows * size }, rand);
 }
 
 type Tensorish = { dims: readonly number[]; data: unknown };

@@ -19,6 +19,7 @@ import { decodeLabelled } from "../core/labelled.js";
 import { rowSize, type ModelManifest } from "../core/manifest.js";
 import { MODELS_ROOT, nodeSessions, readModelFolder, shown } from "../models/folder.js";
 import { startWorker } from "./bundle.js";
+import { noiseRows } from "./model-check.js";
 
 const WARMUP = 50;
 const WORKER_BATCH_REPS = 50;
@@ -36,7 +37,7 @@ async function chain(m: ModelManifest, sessions: ort.InferenceSession[], data: F
   const exitAt: number[] = [];
   const size = rowSize(m.input.shape);
   for (let r = 0; r < rows; r++) {
-    let x = data.slice(r * size, (r + 1) * size);
+    let x: Float32Array = data.slice(r * size, (r + 1) * size);
     let exit = -1;
     for (const [i, s] of m.stages.entries()) {
       inputs[i].push(x);
@@ -99,12 +100,8 @@ async function main() {
     data = l.data;
     sampleRows = l.labels.length;
   } else {
-    let s = 7;
     sampleRows = 100;
-    data = Float32Array.from(
-      { length: sampleRows * size },
-      () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0), s / 2 ** 32),
-    );
+    data = noiseRows(sampleRows, size);
   }
   const { inputs, exitAt } = await chain(m, sessions, data, sampleRows);
   progress(`${name}: onnxruntime-node ...`);
