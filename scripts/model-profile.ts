@@ -55,19 +55,20 @@ async function chain(m: ModelManifest, sessions: ort.InferenceSession[], data: F
   return { inputs, exitAt };
 }
 
+/** Per-stage service times in onnxruntime-node, one stage at a time (never interleaved). */
 async function nodeTimes(m: ModelManifest, sessions: ort.InferenceSession[], inputs: Float32Array[][], n: number) {
-  return m.stages.map((s, i) => {
+  const all: number[][] = [];
+  for (const [i, s] of m.stages.entries()) {
     const dims = [1, ...(i === 0 ? m.input.shape : (m.stages[i - 1].hidden_shape as number[])).slice(1)];
-    return (async () => {
-      const ms: number[] = [];
-      for (let k = 0; k < WARMUP + n; k++) {
-        const t0 = performance.now();
-        await sessions[i].run({ [s.input]: new ort.Tensor("float32", inputs[i][k % inputs[i].length], dims) });
-        if (k >= WARMUP) ms.push(performance.now() - t0);
-      }
-      return ms;
-    })();
-  });
+    const ms: number[] = [];
+    for (let k = 0; k < WARMUP + n; k++) {
+      const t0 = performance.now();
+      await sessions[i].run({ [s.input]: new ort.Tensor("float32", inputs[i][k % inputs[i].length], dims) });
+      if (k >= WARMUP) ms.push(performance.now() - t0);
+    }
+    all.push(ms);
+  }
+  return all;
 }
 
 async function main() {
@@ -105,8 +106,7 @@ async function main() {
   }
   const { inputs, exitAt } = await chain(m, sessions, data, sampleRows);
   progress(`${name}: onnxruntime-node ...`);
-  const vm: number[][] = [];
-  for (const p of await nodeTimes(m, sessions, inputs, n)) vm.push(await p);
+  const vm = await nodeTimes(m, sessions, inputs, n);
 
   progress(`${name}: bundling the Worker for workerd ...`);
   const token = "profile-token";
