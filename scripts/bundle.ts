@@ -115,8 +115,11 @@ async function uploadR2Stages(mf: Miniflare, config: WorkerConfig): Promise<void
   const bucket = await mf.getR2Bucket("MODELS");
   for (const dir of modelDirs()) {
     const { manifest, files } = readModelFolder(dir);
-    for (const s of manifest.stages.filter((s) => s.location === "r2"))
-      await bucket.put(`${manifest.name}/${s.file}`, files.get(s.file) as Buffer);
+    for (const s of manifest.stages.filter((s) => s.location === "r2")) {
+      // A plain ArrayBuffer: Miniflare's proxy refuses a Buffer that views Node's shared pool.
+      const b = files.get(s.file) as Buffer;
+      await bucket.put(`${manifest.name}/${s.file}`, b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+    }
   }
 }
 

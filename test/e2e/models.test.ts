@@ -10,6 +10,7 @@ import { admin, digitsBody, heldout, testStack, until } from "./helpers.js";
 
 const MODELS = fileURLToPath(new URL("../../models/", import.meta.url));
 const COPY = "e2e-digits"; // git-ignored (models/e2e-*/)
+const R2_COPY = "e2e-spam-r2"; // spam with stage 0 in R2 (Miniflare's local bucket, uploaded by the stack)
 const spam = decodeLabelled(JSON.parse(readFileSync(`${MODELS}spam/heldout.json`, "utf8")), 1024);
 const spamBody = (from: number, n: number, parameters?: Record<string, unknown>) => ({
   inputs: [
@@ -39,12 +40,17 @@ beforeAll(async () => {
   cpSync(`${MODELS}mnist`, `${MODELS}${COPY}`, { recursive: true });
   const manifest = JSON.parse(readFileSync(`${MODELS}${COPY}/manifest.json`, "utf8"));
   writeFileSync(`${MODELS}${COPY}/manifest.json`, JSON.stringify({ ...manifest, name: COPY }));
+  rmSync(`${MODELS}${R2_COPY}`, { recursive: true, force: true });
+  cpSync(`${MODELS}spam`, `${MODELS}${R2_COPY}`, { recursive: true });
+  const s = JSON.parse(readFileSync(`${MODELS}${R2_COPY}/manifest.json`, "utf8"));
+  s.stages[0].location = "r2";
+  writeFileSync(`${MODELS}${R2_COPY}/manifest.json`, JSON.stringify({ ...s, name: R2_COPY }));
   // One VM per model kept running (vm.min), booting in 1 s.
   stack = await testStack({ vm: { min: 1, max: 1, boot_s: 1 } });
   await until(
     "a running VM for every model",
     async () => {
-      for (const m of ["mnist", "spam", COPY])
+      for (const m of ["mnist", "spam", COPY, R2_COPY])
         if ((await admin(stack, `/v2/models/${m}/plan`)).vms.running < 1) return false;
       return true;
     },
@@ -54,15 +60,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   rmSync(`${MODELS}${COPY}`, { recursive: true, force: true });
+  rmSync(`${MODELS}${R2_COPY}`, { recursive: true, force: true });
 });
 
 describe("several models from their folders", () => {
-  it("lists all three, ready (their sessions loaded)", async () => {
+  it("lists all four, ready (their sessions loaded, one stage from R2)", async () => {
     const { models } = (await (await fetch(`${stack.url}/v2/models`)).json()) as any;
     expect(Object.fromEntries(models.map((m: any) => [m.name, [m.state, m.stages]]))).toMatchObject({
       mnist: ["READY", 3],
       spam: ["READY", 4],
       [COPY]: ["READY", 3],
+      [R2_COPY]: ["READY", 4],
     });
   });
 
@@ -78,6 +86,9 @@ describe("several models from their folders", () => {
     expect(output(worker.json, "label")).toEqual(labels);
     const plan = await admin(stack, "/v2/models/spam/plan");
     expect(plan.stages).toHaveLength(4);
+    // Stage 0 fetched from R2 answers as the bundled one.
+    const r2 = await infer(R2_COPY, spamBody(0, n, { serflow_force: "worker", exit_threshold: 1 }));
+    expect(output(r2.json, "label")).toEqual(labels);
   });
 
   it("answers the copy of mnist exactly as mnist, with stats, plan and metrics of its own", async () => {
