@@ -2,9 +2,23 @@
 import { describe, expect, it } from "vitest";
 import { parseManifest } from "./manifest.js";
 import { checkRunDims, checkStageSignature } from "./stage-check.js";
-import mnist from "../models/mnist/manifest.json";
 
-const m = parseManifest(mnist);
+// mnist's manifest (models/mnist/manifest.json; core/ may not import models/).
+const stage = (i: number, input: string, hidden: string | null, shape: number[] | null) => ({
+  file: `stage${i}.onnx`,
+  input,
+  hidden_output: hidden,
+  hidden_shape: shape,
+  probs_output: `probs${i}`,
+  exit: { rule: "max_softmax", threshold: hidden ? 0.9 : 0 },
+});
+const m = parseManifest({
+  name: "mnist",
+  version: "2",
+  input: { name: "input", datatype: "FP32", shape: [-1, 784] },
+  classes: 10,
+  stages: [stage(0, "input", "h0", [-1, 16, 14, 14]), stage(1, "h0", "h1", [-1, 32, 7, 7]), stage(2, "h1", null, null)],
+});
 const sig1 = {
   inputNames: ["h0"],
   outputNames: ["h1", "probs1"],

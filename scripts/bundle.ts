@@ -118,7 +118,10 @@ async function uploadR2Stages(mf: Miniflare, config: WorkerConfig): Promise<void
     for (const s of manifest.stages.filter((s) => s.location === "r2")) {
       // A plain ArrayBuffer: Miniflare's proxy refuses a Buffer that views Node's shared pool.
       const b = files.get(s.file) as Buffer;
-      await bucket.put(`${manifest.name}/${s.file}`, b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+      await bucket.put(
+        `${manifest.name}/${s.file}`,
+        b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer,
+      );
     }
   }
 }

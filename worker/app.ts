@@ -16,7 +16,6 @@ import { parseVmId, parseVmReport } from "../core/vm-report.js";
 import { getModel, modelNames, type BundledModel } from "../models/registry.js";
 import { infer, type DeepStagesRpc } from "./infer.js";
 import { recordFailure } from "./stats-buffer.js";
-import type { Env } from "./env.js";
 import { renderMetrics, modelMetrics, costOf } from "./metrics.js";
 import { dashboardHtml, UPLOT_CSS, UPLOT_JS } from "./dashboard.js";
 
