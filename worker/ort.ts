@@ -53,6 +53,17 @@ async function patched<T>(fn: () => Promise<T>): Promise<T> {
 
 const runners = new Map<string, Promise<StageRunner>>();
 
+/** The session of a stage pinned to VMs: asking the Worker to run it is a 503 the client may retry. */
+const vmOnly = (name: string, stage: number): SessionLike => ({
+  run: () =>
+    Promise.reject(
+      new UnavailableError(
+        `model "${name}": stage ${stage} runs on VMs only (placement "vm") and no VM could take it`,
+        5,
+      ),
+    ),
+});
+
 /** A stage file: from the bundle, or from the R2 bucket at `NAME/FILE` when the manifest says "r2". */
 async function stageBytes(model: BundledModel, file: string, bucket: R2Bucket | undefined): Promise<Uint8Array> {
   const inBundle = model.files[file];
@@ -82,6 +93,11 @@ export function runnerFor(model: BundledModel, bucket?: R2Bucket): Promise<Stage
     r = withBundledWasm(async () => {
       const sessions: SessionLike[] = [];
       for (const [i, s] of m.stages.entries()) {
+        if (s.placement === "vm") {
+          // Pinned to VMs (e.g. too big for an isolate's 128 MB): never loaded here.
+          sessions.push(vmOnly(m.name, i));
+          continue;
+        }
         const bytes = await stageBytes(model, s.file, bucket);
         checkOnnxBytes(bytes, s.file);
         const session = await ort.InferenceSession.create(bytes, {

@@ -89,6 +89,21 @@ describe("a stage served from R2", () => {
     expect([...a.results.values()]).toEqual([...b.results.values()]);
   });
 
+  it("a stage pinned to VMs is not loaded in the isolate: running it there is a 503 naming it", async () => {
+    const manifest = {
+      ...spamModel.manifest,
+      name: "spam-vm-only",
+      stages: spamModel.manifest.stages.map((s, i) => (i === 3 ? { ...s, placement: "vm" as const } : s)),
+    };
+    const runner = await runnerFor({ manifest, files: { ...spamModel.files, "stage3.onnx": new ArrayBuffer(0) } });
+    const pending = { stage: 0, rows: [0], data: spam.data.slice(0, 1024) };
+    const shallow = await runStages(runner, manifest, pending, 3, 1); // stages 0-2 run on the Worker
+    expect(shallow.pending?.stage).toBe(3);
+    await expect(runStages(runner, manifest, shallow.pending!, 4, 1)).rejects.toThrow(
+      /model "spam-vm-only": stage 3 runs on VMs only/,
+    );
+  });
+
   it("is not ready, naming the bucket key, when the object is missing", async () => {
     await expect(runnerFor(asR2("spam-missing"), MODELS)).rejects.toThrow(
       /not in the MODELS bucket at "spam-missing\/stage3.onnx"/,
