@@ -5,6 +5,7 @@ import { DEFAULT_PORT, startStack } from "./stack.js";
 import { DEV_VARS_PATH } from "./dev-vars.js";
 import { loadHeldout } from "../model/heldout.js";
 import { checkAll } from "./model-check.js";
+import { parseControlConfig } from "../core/config.js";
 import { MODELS_ROOT } from "../models/folder.js";
 
 /** Local VM cold start when neither SERFLOW_CONFIG nor SERFLOW_VM_BOOT_S says otherwise. */
@@ -36,6 +37,7 @@ async function main() {
   let config: Record<string, any>;
   try {
     config = readConfig();
+    parseControlConfig(config); // a bad key stops start-up before the (slower) model check
   } catch (err) {
     console.error(`serflow: ${(err as Error).message}`);
     process.exit(1);
