@@ -17,8 +17,10 @@ export interface StackOptions {
   /** Where Durable Object storage lives; counts survive restarts when this is kept. In memory when unset. */
   persistDir?: string;
   log?: (line: string) => void;
-  /** Start the VM pool (the e2e tests of the Worker alone do not). */
+  /** Start the VM pools (the e2e tests of the Worker alone do not). */
   vmPool?: boolean;
+  /** Models that get a local VM pool (default: every folder under models/). */
+  vmPoolModels?: string[];
   firstVmPort?: number;
   /** Where .dev.vars is (default: the repository root). */
   cwd?: string;
@@ -83,7 +85,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
   // One VM pool per model, each following its own model's plan (VMs serve only that model).
   const pools = new Map<string, LocalPool>();
-  const names = modelDirs().map((d) => basename(d));
+  const names = opts.vmPoolModels ?? modelDirs().map((d) => basename(d));
   names.sort((a, b) => Number(b === "mnist") - Number(a === "mnist"));
   for (const [k, model] of opts.vmPool === false ? [] : names.entries()) {
     const pool = new LocalPool({

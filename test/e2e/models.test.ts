@@ -46,7 +46,12 @@ beforeAll(async () => {
   s.stages[0].location = "r2";
   writeFileSync(`${MODELS}${R2_COPY}/manifest.json`, JSON.stringify({ ...s, name: R2_COPY }));
   // One VM per model kept running (vm.min), booting in 1 s.
-  stack = await testStack({ vm: { min: 1, max: 1, boot_s: 1 } });
+  stack = await testStack({ vm: { min: 1, max: 1, boot_s: 1 } }, undefined, true, undefined, [
+    "mnist",
+    "spam",
+    COPY,
+    R2_COPY,
+  ]);
   await until(
     "a running VM for every model",
     async () => {
