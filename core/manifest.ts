@@ -22,6 +22,12 @@ export interface StageManifest {
   exit: { rule: ExitRule; threshold: number };
   placement: Placement;
   location?: StageLocation;
+  /**
+   * Worker CPU ms per VM ms for this stage (onnxruntime-web WASM in workerd vs onnxruntime-node), as
+   * profiling measured it. The controller prices Worker CPU from VM times with it: in production workerd
+   * timers stand still during compute, so a Worker cannot time its own stages.
+   */
+  worker_cpu_ratio?: number;
 }
 
 export interface ModelManifest {
@@ -99,6 +105,9 @@ function parseStage(raw: unknown, i: number, n: number, fail: (m: string) => nev
     fail(`${at}.placement must be "worker", "vm" or "auto"`);
   const location = s.location ?? "bundle";
   if (location !== "bundle" && location !== "r2") fail(`${at}.location must be "bundle" or "r2"`);
+  const ratio = s.worker_cpu_ratio;
+  if (ratio !== undefined && !(typeof ratio === "number" && Number.isFinite(ratio) && ratio > 0))
+    fail(`${at}.worker_cpu_ratio must be a number > 0 (Worker CPU ms per VM ms, measured)`);
   return {
     file: s.file as string,
     input: s.input as string,
@@ -108,6 +117,7 @@ function parseStage(raw: unknown, i: number, n: number, fail: (m: string) => nev
     exit: { rule: exit.rule as ExitRule, threshold: t as number },
     placement: placement as Placement,
     location: location as StageLocation,
+    ...(ratio !== undefined ? { worker_cpu_ratio: ratio as number } : {}),
   };
 }
 

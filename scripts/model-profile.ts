@@ -6,7 +6,8 @@
 //   admin endpoint /internal/v1/bench/stage, timed from outside against reps = 0 over the same path
 //   (timers inside workerd stand still during compute). The median comes from calls of 50 runs, the
 //   p99 from single runs.
-// - worker_vm_cpu_ratio per stage: faas median / vm median, for the controller's pricing of Worker CPU.
+// - worker_cpu_ratio per stage: faas median / vm median. The controller prices Worker CPU from VM times
+//   with it (the manifest field of the same name); `--write-manifest` puts the measured ratios there.
 // - state_bytes (hidden state per row), memory (ORT's WASM heap in the isolate, stage file sizes), and
 //   exit_fraction from a labelled sample (default: the folder's heldout.json) with the manifest's rules.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -79,11 +80,14 @@ async function main() {
       sample: { type: "string" },
       rows: { type: "string", default: "300" },
       models: { type: "string", default: MODELS_ROOT },
+      "write-manifest": { type: "boolean", default: false },
     },
   });
   const name = positionals[0];
   if (!name || !a.out) {
-    console.error("usage: npm run model:profile -- NAME --out FILE [--sample LABELLED.json] [--rows N]");
+    console.error(
+      "usage: npm run model:profile -- NAME --out FILE [--sample LABELLED.json] [--rows N] [--write-manifest]",
+    );
     process.exit(2);
   }
   const n = Number(a.rows);
@@ -174,7 +178,7 @@ async function main() {
         vm_ms: vmMs,
         faas_ms: faasMs,
         // Workers bill CPU: the controller prices a stage's Worker CPU as this ratio times its VM time.
-        worker_vm_cpu_ratio: round(faasMs.median / vmMs.median, 2),
+        worker_cpu_ratio: round(faasMs.median / vmMs.median, 2),
         memory_mb: 128,
         state_bytes: s.hidden_shape ? rowSize(s.hidden_shape) * 4 : 0,
         file_bytes: files.get(s.file)?.byteLength ?? 0,
@@ -183,10 +187,20 @@ async function main() {
   };
   writeFileSync(a.out, `${JSON.stringify(profile, null, 2)}\n`);
   console.log(`model "${name}": profile written to ${a.out}`);
+  if (a["write-manifest"]) {
+    // Only worker_cpu_ratio changes; every other byte of the manifest stays as written.
+    const path = join(dir, "manifest.json");
+    const raw = JSON.parse(readFileSync(path, "utf8"));
+    raw.stages.forEach((st: { worker_cpu_ratio?: number }, i: number) => {
+      st.worker_cpu_ratio = profile.stages[i].worker_cpu_ratio;
+    });
+    writeFileSync(path, `${JSON.stringify(raw, null, 2)}\n`);
+    console.log(`wrote worker_cpu_ratio of every stage to ${shown(path)} (the controller prices Worker CPU with it)`);
+  }
   console.log("stage  exit_fraction  vm p50/p99 ms     workerd p50/p99 ms  worker/vm  state bytes");
   profile.stages.forEach((s, i) =>
     console.log(
-      `${String(i).padEnd(5)}  ${String(s.exit_fraction).padEnd(13)}  ${`${s.vm_ms.median}/${s.vm_ms.p99}`.padEnd(16)}  ${`${s.faas_ms.median}/${s.faas_ms.p99}`.padEnd(18)}  ${String(s.worker_vm_cpu_ratio).padEnd(9)}  ${s.state_bytes}`,
+      `${String(i).padEnd(5)}  ${String(s.exit_fraction).padEnd(13)}  ${`${s.vm_ms.median}/${s.vm_ms.p99}`.padEnd(16)}  ${`${s.faas_ms.median}/${s.faas_ms.p99}`.padEnd(18)}  ${String(s.worker_cpu_ratio).padEnd(9)}  ${s.state_bytes}`,
     ),
   );
 }

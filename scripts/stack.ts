@@ -77,7 +77,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await mf.dispose(); // SIGKILLs workerd and waits for it
   };
   try {
-    await waitFor(`${url}/v2/health/ready`, 30_000); // the first request loads the models
+    // Ready once workerd serves and every manifest parses; the ONNX sessions load on the first infer.
+    await waitFor(`${url}/v2/health/ready`, 30_000);
   } catch (err) {
     await stopWorker();
     throw err;
@@ -95,7 +96,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       signingKey: vars.SERFLOW_SIGNING_KEY,
       bootDelayS: config.vm.bootTimeS,
       slots: config.vm.slots,
-      queueMs: config.vm.queueMs,
+      // Calls carry their own wait budget; this is the wait of a call that carries none.
+      queueMs: Number.isFinite(config.vm.queueMs) ? config.vm.queueMs : 0,
       firstPort: (opts.firstVmPort ?? opts.port + 100) + VM_PORTS_PER_MODEL * k,
       pollIntervalMs: 1_000,
       log,

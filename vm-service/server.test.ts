@@ -5,6 +5,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_VM_SERVICE, VmService } from "./server.js";
 import { loadModels } from "./models.js";
@@ -76,6 +77,20 @@ describe("vm-service", () => {
       if (out.results[0].label === labels[i]) correct++;
     }
     expect(correct).toBeGreaterThanOrEqual(18);
+  });
+
+  it("/metrics is Prometheus text: the 20 served, the slots and the compute quantiles", async () => {
+    const res = await request(vm, "/metrics");
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const families = parsePrometheusTextFormat(await res.text()) as any[];
+    const family = (name: string) => families.find((f) => f.name === name);
+    expect(family("serflow_vm_requests_total").type).toBe("COUNTER");
+    const ok = family("serflow_vm_requests_total").metrics.find((m: any) => m.labels.outcome === "ok");
+    expect(ok).toMatchObject({ labels: { vm: "t" }, value: "20" });
+    expect(family("serflow_vm_slots").metrics[0].value).toBe("2");
+    const q = family("serflow_vm_compute_seconds").metrics[0].quantiles;
+    expect(Number(q["0.5"])).toBeGreaterThan(0);
+    expect(Number(q["0.99"])).toBeGreaterThanOrEqual(Number(q["0.5"]));
   });
 
   it("refuses unsigned, wrongly signed and replayed calls", async () => {
@@ -302,5 +317,34 @@ describe("waiting for a slot (vm.queue_ms)", () => {
     const statuses = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => send(impatient, i)));
     expect(statuses).toContain(503);
     expect(impatient.inflight).toBe(0);
+  });
+  it("a call waits FIFO for at most the budget it carries, whatever queue_ms says", async () => {
+    const v = new VmService({
+      ...DEFAULT_VM_SERVICE,
+      id: "budget",
+      publicUrl: "http://127.0.0.1:1",
+      signingKey: KEY,
+      controllerUrl: null,
+      slots: 1,
+      queueMs: 0,
+      models: ["mnist"],
+    });
+    v.ready(models);
+    const framed = (i: number, waitBudgetMs: number) =>
+      encodeFrame({ model: "mnist", fromStage: 1, shape: [1, 16, 14, 14], exitThreshold: 1, waitBudgetMs }, h0[i]);
+    // queue_ms 0, but each call carries 2 s: six at once on one slot are all served in turn.
+    const all = await Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => (await post(v, framed(i, 2_000))).status));
+    expect(all).toEqual([200, 200, 200, 200, 200, 200]);
+    // A slot held elsewhere: the call waits its 150 ms budget (counted as queued meanwhile), then 503.
+    v.inflight = 1;
+    const t0 = Date.now();
+    const pending = post(v, framed(0, 150));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(v.queued).toBe(1);
+    const res = await pending;
+    expect(res.status).toBe(503);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(145);
+    expect(v.queued).toBe(0);
+    v.inflight = 0;
   });
 });

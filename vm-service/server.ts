@@ -1,6 +1,7 @@
 // vm-service: runs the deep stages of early-exit models with onnxruntime-node for signed callers only,
-// admits at most `slots` requests at once (a full VM answers 503 at once, so the Worker overflows to
-// FaaS instead of queueing), reports itself to the controller by heartbeat, and drains on shutdown.
+// admits at most `slots` requests at once (a call to a full VM waits FIFO for at most the wait budget it
+// carries, then gets 503 so the Worker finishes it on FaaS), reports itself to the controller by
+// heartbeat, and drains on shutdown.
 // The deep-stage call is served by plain node:http (hono's Request/Response adapter costs about as
 // much CPU as the two stages of the demo model); health and metrics go through hono.
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
@@ -9,7 +10,10 @@ import { getRequestListener } from "@hono/node-server";
 import { DeepBatcher, DEEP_PATH } from "../core/deep.js";
 import { errorResponse, PayloadTooLargeError, UnavailableError, type ErrorResponse } from "../core/errors.js";
 import { ReplayGuard, signRequest, verifyRequest } from "../core/signing.js";
+import { frameWaitBudgetMs } from "../core/frame.js";
+import { QUEUE_PLACES_PER_SLOT } from "../core/policy.js";
 import type { VmState } from "../core/routing.js";
+import { Exposition } from "../core/prometheus.js";
 import type { LoadedModel } from "./models.js";
 import { nodeHashes } from "./hashes.js";
 
@@ -21,7 +25,7 @@ export interface VmServiceConfig {
   slots: number;
   /** Models this VM serves: it registers and beats for each, from boot on. */
   models: string[];
-  /** How long a request may wait for a slot on a full VM before it gets 503 (0: never). */
+  /** How long a call that carries no wait budget may wait for a slot on a full VM before 503 (0: never). */
   queueMs: number;
   /** Worker base URL for registration and heartbeats; none: standalone. */
   controllerUrl: string | null;
@@ -48,6 +52,10 @@ export class VmService {
   served = 0;
   rejected = 0;
   failed = 0;
+  /** Calls that waited for a slot and got one, calls whose budget ran out, and the longest admitted wait. */
+  waitedAdmitted = 0;
+  waitedOut = 0;
+  maxWaitMs = 0;
   private recentMs: number[] = [];
   private models = new Map<string, LoadedModel>();
   private guard = new ReplayGuard();
@@ -63,7 +71,7 @@ export class VmService {
     const app = this.app;
     app.onError((err, c) => {
       const e = failure(err);
-      return c.json(e.body, e.status as 400, e.headers);
+      return c.json(e.body, e.status, e.headers);
     });
     app.get("/health/live", (c) => c.json({ live: true }));
     app.get("/health/ready", (c) =>
@@ -128,10 +136,19 @@ export class VmService {
       nodeHashes,
     );
     if (this.state !== "running") throw new UnavailableError(`VM ${this.config.id} is ${this.state}`, 1);
-    // A free slot is taken now; a full VM lets the request wait up to queueMs for one to be handed over.
+    // A free slot is taken now; a full VM lets the call wait FIFO for one, at most its own wait budget.
     const free = this.inflight < this.config.slots;
     if (free) this.inflight++;
-    const admitted = free || (await this.waitForSlot());
+    let admitted = free;
+    if (!free) {
+      const w0 = performance.now();
+      admitted = await this.waitForSlot(frameWaitBudgetMs(body) ?? this.config.queueMs);
+      const waited = performance.now() - w0;
+      if (admitted) {
+        this.waitedAdmitted++;
+        this.maxWaitMs = Math.max(this.maxWaitMs, waited);
+      } else if (waited > 0) this.waitedOut++;
+    }
     if (!admitted) {
       this.rejected++;
       throw new UnavailableError(`VM ${this.config.id} is full (${this.inflight}/${this.config.slots} slots busy)`, 1);
@@ -153,18 +170,24 @@ export class VmService {
     }
   }
 
+  /** Calls waiting for a slot. */
+  get queued(): number {
+    return this.waiters.length;
+  }
+
   get batches(): number {
     return this.batcher.batches;
   }
 
-  /** Waits at most queueMs for a slot (false: none came, or waiting is off). */
-  private waitForSlot(): Promise<boolean> {
-    if (this.config.queueMs <= 0 || this.waiters.length >= this.config.slots * 8) return Promise.resolve(false);
+  /** Waits at most budgetMs for a slot (false: none came, or no waiting). */
+  private waitForSlot(budgetMs: number): Promise<boolean> {
+    if (!(budgetMs > 0) || this.waiters.length >= this.config.slots * QUEUE_PLACES_PER_SLOT)
+      return Promise.resolve(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== wake);
         resolve(false);
-      }, this.config.queueMs);
+      }, budgetMs);
       const wake = (got: boolean) => {
         clearTimeout(timer);
         resolve(got);
@@ -202,8 +225,10 @@ export class VmService {
           url: this.config.publicUrl,
           state: this.state,
           inflight: this.inflight,
+          queued: this.queued,
           slots: this.config.slots,
-          service_ms: { p50: this.percentile(0.5), p99: this.percentile(0.99) },
+          // The median call time: the router's expected wait on a full VM is built on it.
+          service_ms: this.percentile(0.5),
         }),
       ),
     );
@@ -241,28 +266,37 @@ export class VmService {
   }
 
   metrics(): string {
-    const id = `vm="${this.config.id}"`;
-    return [
-      "# HELP serflow_vm_requests_total Deep-stage requests by outcome.",
-      "# TYPE serflow_vm_requests_total counter",
-      `serflow_vm_requests_total{${id},outcome="ok"} ${this.served}`,
-      `serflow_vm_requests_total{${id},outcome="rejected_full"} ${this.rejected}`,
-      `serflow_vm_requests_total{${id},outcome="failed"} ${this.failed}`,
-      "# HELP serflow_vm_batches_total Runtime calls for deep stages (requests / batches = mean batch).",
-      "# TYPE serflow_vm_batches_total counter",
-      `serflow_vm_batches_total{${id}} ${this.batches}`,
-      "# HELP serflow_vm_inflight_requests Requests being served now.",
-      "# TYPE serflow_vm_inflight_requests gauge",
-      `serflow_vm_inflight_requests{${id}} ${this.inflight}`,
-      "# HELP serflow_vm_slots Requests this VM serves at once.",
-      "# TYPE serflow_vm_slots gauge",
-      `serflow_vm_slots{${id}} ${this.config.slots}`,
-      "# HELP serflow_vm_compute_seconds Deep-stage compute time per request over the last 1024 requests.",
-      "# TYPE serflow_vm_compute_seconds summary",
-      `serflow_vm_compute_seconds{${id},quantile="0.5"} ${(this.percentile(0.5) ?? 0) / 1000}`,
-      `serflow_vm_compute_seconds{${id},quantile="0.99"} ${(this.percentile(0.99) ?? 0) / 1000}`,
-      "",
-    ].join("\n");
+    const vm = { vm: this.config.id };
+    const x = new Exposition();
+    x.family("serflow_vm_requests_total", "counter", "Deep-stage requests by outcome.");
+    x.sample("serflow_vm_requests_total", { ...vm, outcome: "ok" }, this.served);
+    x.sample("serflow_vm_requests_total", { ...vm, outcome: "rejected_full" }, this.rejected);
+    x.sample("serflow_vm_requests_total", { ...vm, outcome: "failed" }, this.failed);
+    x.family("serflow_vm_batches_total", "counter", "Runtime calls for deep stages (requests / batches = mean batch).");
+    x.sample("serflow_vm_batches_total", vm, this.batches);
+    x.family("serflow_vm_inflight_requests", "gauge", "Requests being served now.");
+    x.sample("serflow_vm_inflight_requests", vm, this.inflight);
+    x.family("serflow_vm_queued_requests", "gauge", "Calls waiting for a slot now.");
+    x.sample("serflow_vm_queued_requests", vm, this.queued);
+    x.family(
+      "serflow_vm_queue_waits_total",
+      "counter",
+      "Calls that waited for a slot, by outcome (admitted, or budget spent: 503).",
+    );
+    x.sample("serflow_vm_queue_waits_total", { ...vm, outcome: "admitted" }, this.waitedAdmitted);
+    x.sample("serflow_vm_queue_waits_total", { ...vm, outcome: "budget_spent" }, this.waitedOut);
+    x.family("serflow_vm_queue_wait_max_seconds", "gauge", "Longest wait of an admitted call.");
+    x.sample("serflow_vm_queue_wait_max_seconds", vm, this.maxWaitMs / 1000);
+    x.family("serflow_vm_slots", "gauge", "Requests this VM serves at once.");
+    x.sample("serflow_vm_slots", vm, this.config.slots);
+    x.family(
+      "serflow_vm_compute_seconds",
+      "summary",
+      `Deep-stage compute time per request over the last ${RECENT} requests (NaN before the first).`,
+    );
+    for (const q of [0.5, 0.99])
+      x.sample("serflow_vm_compute_seconds", { ...vm, quantile: q }, (this.percentile(q) ?? Number.NaN) / 1000);
+    return x.text();
   }
 }
 

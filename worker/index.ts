@@ -3,7 +3,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { runDeep, type DeepResult } from "../core/deep.js";
 import { InvalidInputError } from "../core/errors.js";
-import { createApp, execCtx, requireAdmin } from "./app.js";
+import { createApp, execCtx, methodNotAllowedElsewhere, requireAdmin } from "./app.js";
 import { runStages } from "../core/engine.js";
 import { getModel } from "../models/registry.js";
 import { ortWasmMemoryBytes, runnerFor } from "./ort.js";
@@ -57,5 +57,7 @@ app.post("/internal/v1/bench/stage", async (c) => {
   for (let i = 0; i < reps; i++) await runner.run(stage, input, 1);
   return c.json({ reps, ort_wasm_memory_bytes: ortWasmMemoryBytes() });
 });
+
+methodNotAllowedElsewhere(app);
 
 export default { fetch: app.fetch } satisfies ExportedHandler<Env>;
