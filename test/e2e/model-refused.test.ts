@@ -6,7 +6,7 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildWorker } from "../../scripts/bundle.js";
-import { freePort } from "./helpers.js";
+import { freePort } from "../../scripts/stack.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BROKEN = "e2e-broken"; // git-ignored (models/e2e-*/)
