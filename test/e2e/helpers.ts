@@ -12,6 +12,8 @@ export async function testStack(
   persistDir = mkdtempSync(join(tmpdir(), "serflow-e2e-")),
   vmPool = true,
   vars?: Record<string, string>,
+  // VMs for mnist only unless asked: the other models' VMs would only load this 2-core machine.
+  vmPoolModels: string[] = ["mnist"],
 ): Promise<Stack & { persistDir: string }> {
   const port = await freePort();
   const lines: string[] = [];
@@ -20,6 +22,7 @@ export async function testStack(
     config,
     persistDir,
     vmPool,
+    vmPoolModels,
     firstVmPort: port + 1,
     log: (l) => lines.push(l),
     vars,
