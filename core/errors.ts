@@ -13,6 +13,8 @@ export class MethodNotAllowedError extends SerflowError {}
 export class PayloadTooLargeError extends SerflowError {}
 /** Missing or wrong admin token, or a bad signature on an internal call. */
 export class UnauthorizedError extends SerflowError {}
+/** An authenticated caller asking for what it may not have: a VM its provider did not launch, another's id. */
+export class ForbiddenError extends SerflowError {}
 /** Not ready yet, or overloaded: the client should retry after `retryAfterS`. */
 export class UnavailableError extends SerflowError {
   constructor(
@@ -39,6 +41,7 @@ export function errorResponse(err: unknown): ErrorResponse {
   let status = 500;
   if (err instanceof InvalidInputError) status = 400;
   else if (err instanceof UnauthorizedError) status = 401;
+  else if (err instanceof ForbiddenError) status = 403;
   else if (err instanceof NotFoundError) status = 404;
   else if (err instanceof MethodNotAllowedError) status = 405;
   else if (err instanceof PayloadTooLargeError) status = 413;

@@ -2,7 +2,8 @@
 // Durable Object classes.
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { runDeep, type DeepResult } from "../core/deep.js";
-import { createApp, execCtx, requireAdmin } from "./app.js";
+import { bodyLimit } from "hono/body-limit";
+import { adminAuth, createApp, execCtx } from "./app.js";
 import { runStages } from "../core/engine.js";
 import { getModel } from "./models.js";
 import { ortWasmMemoryBytes, runnerFor } from "./ort.js";
@@ -27,8 +28,7 @@ const app = createApp((c) => (execCtx(c) as unknown as { exports: { DeepStages: 
 // Benchmark baseline (admin only): the bare onnxruntime-web chain on one digit, nothing else. Timers
 // inside workerd do not advance during compute, so the bench times this and the full infer handler
 // from outside, over the same HTTP path, and takes the difference.
-app.post("/internal/v1/bench/bare", async (c) => {
-  requireAdmin(c);
+app.post("/internal/v1/bench/bare", adminAuth, bodyLimit({ maxSize: 64 * 1024 }), async (c) => {
   const { data } = (await c.req.json()) as { data: number[] };
   const m = getModel("mnist")!;
   const out = await runStages(
