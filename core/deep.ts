@@ -156,7 +156,8 @@ export function checkDeepResult(raw: unknown, m: ModelManifest, fromStage: numbe
   if (r.results.length !== rows || r.timings.length > m.stages.length) return null;
   const last = m.stages.length - 1;
   const seen = new Set<number>();
-  const isInt = (v: unknown, lo: number, hi: number) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+  const isInt = (v: unknown, lo: number, hi: number) =>
+    Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
   const isNum = (v: unknown, lo: number, hi: number) => typeof v === "number" && v >= lo && v <= hi;
   const results: DeepRow[] = [];
   for (const x of r.results) {

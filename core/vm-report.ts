@@ -89,7 +89,7 @@ export function checkVmUrl(raw: string): string {
 /** A provider's list of the VMs it launched. */
 export function parseMembers(raw: unknown): VmMember[] {
   const list = (raw as { vms?: unknown })?.vms;
-  if (!Array.isArray(list)) return bad("members: body must be {\"vms\": [{\"id\", \"url\"}, ...]}");
+  if (!Array.isArray(list)) return bad('members: body must be {"vms": [{"id", "url"}, ...]}');
   if (list.length > REGISTRY_MAX_VMS) bad(`members: at most ${REGISTRY_MAX_VMS} VMs, got ${list.length}`);
   const ids = new Set<string>();
   return list.map((m) => {

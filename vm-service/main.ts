@@ -37,7 +37,8 @@ if (!(queueMs >= 0)) fail(`--queue-ms must be milliseconds >= 0, got "${a["queue
 if (!(bootDelayS >= 0)) fail(`--boot-delay-s must be a number >= 0, got "${a["boot-delay-s"]}"`);
 const signingKey = process.env.SERFLOW_VM_KEY;
 if (!signingKey) fail("SERFLOW_VM_KEY is not set (the provider that launches a VM gives it its key)");
-if (!a.id || !VM_ID_PATTERN.test(a.id)) fail(`--id (or SERFLOW_VM_ID) must be 1-64 word characters: the key is bound to it`);
+if (!a.id || !VM_ID_PATTERN.test(a.id))
+  fail(`--id (or SERFLOW_VM_ID) must be 1-64 word characters: the key is bound to it`);
 
 // Manifests are read (and checked) before the boot delay, so the VM registers for its models at once.
 let models: string[] = [];

@@ -208,7 +208,12 @@ describe("batching, limits, hashes", () => {
     });
     // Signature headers present (so the body is read), the body over the limit as it streams in.
     const headers = await signRequest(KEY, "l", "POST", DEEP_PATH, new Uint8Array(1200));
-    const chunked = await request(v, DEEP_PATH, { method: "POST", body: stream, headers, duplex: "half" } as RequestInit);
+    const chunked = await request(v, DEEP_PATH, {
+      method: "POST",
+      body: stream,
+      headers,
+      duplex: "half",
+    } as RequestInit);
     expect(chunked.status).toBe(413);
     expect((await post(v, new Uint8Array(10))).status).toBe(400); // and it keeps serving
   });

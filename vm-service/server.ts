@@ -15,13 +15,7 @@ import {
   UnavailableError,
   type ErrorResponse,
 } from "../core/errors.js";
-import {
-  ReplayGuard,
-  signatureHeaders,
-  signRequest,
-  verifySignature,
-  type SignatureHeaders,
-} from "../core/signing.js";
+import { ReplayGuard, signatureHeaders, signRequest, verifySignature, type SignatureHeaders } from "../core/signing.js";
 import type { VmState } from "../core/routing.js";
 import type { LoadedModel } from "./models.js";
 import { nodeHashes } from "./hashes.js";
@@ -95,7 +89,16 @@ export class VmService {
     // Signed like a deep-stage call (GET, empty body): load and ids are not for anyone who can connect.
     app.get("/metrics", async (c) => {
       const h = this.addressedToMe((n) => c.req.header(n) ?? null);
-      await verifySignature(this.config.signingKey, "GET", "/metrics", new Uint8Array(0), h, this.guard, Date.now(), nodeHashes);
+      await verifySignature(
+        this.config.signingKey,
+        "GET",
+        "/metrics",
+        new Uint8Array(0),
+        h,
+        this.guard,
+        Date.now(),
+        nodeHashes,
+      );
       return c.text(this.metrics(), 200, { "content-type": "text/plain; version=0.0.4" });
     });
   }

@@ -13,13 +13,7 @@ import {
 } from "../core/errors.js";
 import { modelMetadata } from "../core/oip.js";
 import { signatureHeaders, tokenEquals, verifySignature, vmKey, type SignatureHeaders } from "../core/signing.js";
-import {
-  HEARTBEAT_MAX_BYTES,
-  MEMBERS_MAX_BYTES,
-  parseMembers,
-  parseVmId,
-  parseVmReport,
-} from "../core/vm-report.js";
+import { HEARTBEAT_MAX_BYTES, MEMBERS_MAX_BYTES, parseMembers, parseVmId, parseVmReport } from "../core/vm-report.js";
 import { getModel, modelNames, type BundledModel } from "./models.js";
 import { infer, type DeepStagesRpc } from "./infer.js";
 import { recordFailure } from "./stats-buffer.js";
@@ -136,7 +130,8 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
         c.req.param("action") === "deregister"
           ? await controller.deregister(id, Date.now(), signed.nonce)
           : await controller.heartbeat(parseVmReport(payload), Date.now(), signed.nonce);
-      if ("refused" in out) throw out.refused === "replayed" ? new UnauthorizedError(out.error) : new ForbiddenError(out.error);
+      if ("refused" in out)
+        throw out.refused === "replayed" ? new UnauthorizedError(out.error) : new ForbiddenError(out.error);
       return c.json(out);
     },
   );

@@ -139,7 +139,9 @@ describe("AWS Auto Scaling provider", () => {
       sent.push(form);
       hosts.push(new URL(u).host);
       expect((init.headers as Record<string, string>).authorization).toMatch(
-        form.Action === "DescribeInstances" ? /\/eu-west-1\/ec2\/aws4_request/ : /\/eu-west-1\/autoscaling\/aws4_request/,
+        form.Action === "DescribeInstances"
+          ? /\/eu-west-1\/ec2\/aws4_request/
+          : /\/eu-west-1\/autoscaling\/aws4_request/,
       );
       return new Response(form.Action === "DescribeInstances" ? INSTANCES_XML : GROUP_XML);
     }) as unknown as typeof fetch;

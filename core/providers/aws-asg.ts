@@ -153,7 +153,8 @@ export function parseXml(xml: string): XmlNode {
   for (let m = re.exec(xml); m; m = re.exec(xml)) {
     const top = stack[stack.length - 1];
     if (m[4] !== undefined) top.text += decode(m[4]);
-    else if (!m[2]) continue; // declaration or comment
+    else if (!m[2])
+      continue; // declaration or comment
     else if (m[1]) {
       if (top.name !== m[2]) throw new Error(`malformed XML: </${m[2]}> closes <${top.name}>`);
       stack.pop();

@@ -93,8 +93,12 @@ describe("controller Durable Object", () => {
   it("tracks VMs by heartbeat and forgets the silent ones", async () => {
     const stub = e.CONTROLLER.getByName("vm-registry");
     const t = Date.now();
-    await stub.heartbeat({ id: "a", url: "http://a", state: "running", inflight: 1, slots: 4 }, t);
-    await stub.heartbeat({ id: "b", url: "http://b", state: "booting", inflight: 0, slots: 4 }, t);
+    await stub.setMembers([
+      { id: "a", url: "https://a.test" },
+      { id: "b", url: "https://b.test" },
+    ]);
+    await stub.heartbeat({ id: "a", url: "https://a.test", state: "running", inflight: 1, slots: 4 }, t);
+    await stub.heartbeat({ id: "b", url: "https://b.test", state: "booting", inflight: 0, slots: 4 }, t);
     let view = await stub.planView(t + 1_000);
     expect([view.vms.running, view.vms.booting]).toEqual([1, 1]);
     expect((await stub.routing({ nowMs: t + 1_000 })).vms.map((v: any) => v.id)).toEqual(["a"]);
@@ -116,6 +120,7 @@ describe("cloud provider", () => {
         SERFLOW_AWS_ASG_NAME: "g",
         AWS_ACCESS_KEY_ID: "a",
         AWS_SECRET_ACCESS_KEY: "s",
+        SERFLOW_AWS_VM_URL: "https://{instance_id}.vms.example.com",
       })!.name,
     ).toBe("aws");
     expect(() => providerFromEnv({ SERFLOW_PROVIDER: "aws" })).toThrow(/AWS_REGION must be set/);
