@@ -6,7 +6,7 @@ export interface Env {
   CONTROLLER: DurableObjectNamespace<ControllerDO>;
   /** Bearer token for the admin endpoints (stats, plan, metrics, dashboard). */
   SERFLOW_ADMIN_TOKEN?: string;
-  /** Shared HMAC key for Worker <-> VM calls. */
+  /** Master key of Worker <-> VM calls: each VM's own key is derived from it (core/signing.ts vmKey). */
   SERFLOW_SIGNING_KEY?: string;
   /** JSON overrides of the controller defaults (SERFLOW_CONFIG of INTERFACE.md). */
   SERFLOW_CONFIG?: string;
