@@ -49,11 +49,21 @@ export const webCryptoHashes: SigningHashes = {
     hex(await crypto.subtle.sign("HMAC", await hmacKey(secret), enc.encode(message))),
 };
 
+const derivedCache = new Map<string, Promise<string>>();
+
 /** The key of one VM, derived from the master. Only the Worker, its controller and the provider that
  *  launches the VM compute it; the VM receives it and never sees the master. */
 export async function vmKey(master: string, vmId: string, hashes = webCryptoHashes): Promise<string> {
   if (!VM_ID_PATTERN.test(vmId)) throw new UnauthorizedError("VM id must be 1-64 word characters");
-  return hashes.hmacSha256Hex(master, `serflow-vm-key:v1:${vmId}`);
+  // Derived once per VM and master (a Worker calls the same few VMs on every deep request).
+  const cacheKey = `${vmId}\n${master}`;
+  let k = derivedCache.get(cacheKey);
+  if (!k) {
+    if (derivedCache.size >= MAX_CACHED_KEYS) derivedCache.clear();
+    k = Promise.resolve(hashes.hmacSha256Hex(master, `serflow-vm-key:v1:${vmId}`));
+    derivedCache.set(cacheKey, k);
+  }
+  return k;
 }
 
 async function signature(
