@@ -326,7 +326,12 @@ function refuseUnread(req: IncomingMessage, res: ServerResponse, e: ErrorRespons
   req.removeAllListeners("data");
   req.pause();
   send(res, e.status, e.body, { ...e.headers, connection: "close" });
-  res.once("finish", () => req.socket.destroy());
+  // Half-close first so the answer is not lost to a reset while the client is still sending; the paused
+  // socket lets TCP hold the rest back, and the connection goes a second later whatever the client does.
+  res.once("finish", () => {
+    req.socket.end();
+    setTimeout(() => req.socket.destroy(), 1_000).unref();
+  });
 }
 
 /** The HTTP server of a VM, with limits sized in seconds and connections rather than Node's defaults. */
