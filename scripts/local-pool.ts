@@ -7,7 +7,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { vmKey } from "../core/signing.js";
-import { nodeHashes } from "../vm-service/hashes.js";
 
 export interface LocalPoolConfig {
   workerUrl: string;
@@ -80,7 +79,7 @@ export class LocalPool {
     // Admit before the processes exist, so their first heartbeat is accepted; the set is sent on every poll
     // too, so a restarted Worker relearns it.
     await this.syncMembers().catch((err) => this.cfg.log(`[pool] members update failed: ${err.message}`));
-    for (const vm of starting) this.spawnVm(vm, await vmKey(this.cfg.signingKey, vm.id, nodeHashes));
+    for (const vm of starting) this.spawnVm(vm, await vmKey(this.cfg.signingKey, vm.id));
   }
 
   /** Tells the controller exactly which VMs this provider runs (ids and URLs); any other is refused. */

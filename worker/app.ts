@@ -17,7 +17,6 @@ import { HEARTBEAT_MAX_BYTES, MEMBERS_MAX_BYTES, parseMembers, parseVmId, parseV
 import { getModel, modelNames, type BundledModel } from "./models.js";
 import { infer, type DeepStagesRpc } from "./infer.js";
 import { recordFailure } from "./stats-buffer.js";
-import type { Env } from "./env.js";
 import { renderMetrics, modelMetrics, costOf } from "./metrics.js";
 import { dashboardHtml, UPLOT_CSS, UPLOT_JS } from "./dashboard.js";
 
