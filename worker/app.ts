@@ -12,7 +12,14 @@ import {
   UnauthorizedError,
 } from "../core/errors.js";
 import { modelMetadata } from "../core/oip.js";
-import { signatureHeaders, tokenEquals, verifySignature, vmKey, type SignatureHeaders } from "../core/signing.js";
+import {
+  signatureHeaders,
+  tokenEquals,
+  verifySignature,
+  vmKey,
+  webCryptoHashes,
+  type SignatureHeaders,
+} from "../core/signing.js";
 import { HEARTBEAT_MAX_BYTES, MEMBERS_MAX_BYTES, parseMembers, parseVmId, parseVmReport } from "../core/vm-report.js";
 import { getModel, modelNames, type BundledModel } from "./models.js";
 import { infer, type DeepStagesRpc } from "./infer.js";
@@ -184,13 +191,12 @@ function parseJsonBody(body: Uint8Array, what: string): unknown {
 }
 
 /** What the dashboard cookie holds: a digest of the token, so the cookie is not the token itself. */
-async function sessionOf(token: string): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`serflow-dashboard-session:${token}`));
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
+function sessionOf(token: string): Promise<string> {
+  return Promise.resolve(webCryptoHashes.sha256Hex(new TextEncoder().encode(`serflow-dashboard-session:${token}`)));
 }
 
 /** Throws 401 unless the request carries the admin token (Bearer) or the dashboard's session cookie. */
-export async function requireAdmin(c: C): Promise<void> {
+async function requireAdmin(c: C): Promise<void> {
   const expected = c.env.SERFLOW_ADMIN_TOKEN;
   if (!expected) throw new UnauthorizedError("admin endpoints are disabled: SERFLOW_ADMIN_TOKEN is not set");
   const header = c.req.header("authorization") ?? "";
@@ -205,8 +211,6 @@ export async function requireAdmin(c: C): Promise<void> {
 
 /** bearerAuth-style middleware of every admin route: nothing behind the token is cached or leaks a referrer. */
 export const adminAuth: MiddlewareHandler<E> = async (c, next) => {
-  c.header("Cache-Control", "no-store");
-  c.header("Referrer-Policy", "no-referrer");
   await requireAdmin(c);
   await next();
   c.res.headers.set("Cache-Control", "no-store");
