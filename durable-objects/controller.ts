@@ -153,10 +153,6 @@ export class ControllerDO extends DurableObject<Env> {
     return { admitted: members.length };
   }
 
-  members(): VmMember[] {
-    return this.sql.exec<{ id: string; url: string }>(`SELECT id, url FROM members ORDER BY admitted_ms, id`).toArray();
-  }
-
   /** Refuses a nonce seen within twice the signature window; remembered in SQLite, so across restarts. */
   private freshNonce(nonce: string, nowMs: number): void {
     if (nowMs - this.noncesPrunedMs > 1_000) {
