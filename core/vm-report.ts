@@ -23,7 +23,6 @@ export interface VmReport {
   state: Exclude<VmState, "dead">;
   inflight: number;
   slots: number;
-  service_ms?: { p50: number | null; p99: number | null };
 }
 
 const bad = (what: string): never => {
@@ -48,19 +47,13 @@ export function parseVmReport(raw: unknown): VmReport {
   if (!Number.isInteger(r.slots) || (r.slots as number) < 1 || (r.slots as number) > 1_000_000)
     bad("slots must be an integer in [1, 1e6]");
   if ((r.inflight as number) > 1_000_000) bad("inflight must be at most 1e6");
-  const sm = r.service_ms as VmReport["service_ms"];
   return {
     id: r.id as string,
     url: checkVmUrl(r.url as string),
     state: r.state as VmReport["state"],
     inflight: r.inflight as number,
     slots: r.slots as number,
-    service_ms: sm && { p50: numOrNull(sm.p50), p99: numOrNull(sm.p99) },
   };
-}
-
-function numOrNull(v: unknown): number | null {
-  return typeof v === "number" && v >= 0 && v <= 3_600_000 ? v : null;
 }
 
 /**

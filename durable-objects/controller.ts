@@ -4,7 +4,7 @@
 // Nonces of signed VM calls are checked here, where every isolate's calls meet.
 // The DO only loads, calls, saves and re-arms; every decision is in the policy.
 import { DurableObject } from "cloudflare:workers";
-import { parseControlConfig, type ControlConfig } from "../core/config.js";
+import type { ControlConfig } from "../core/config.js";
 import {
   initialPolicyState,
   plan as runPolicy,
@@ -17,12 +17,13 @@ import { REGISTRY_MAX_VMS, type VmMember, type VmReport } from "../core/vm-repor
 import { SIGNATURE_WINDOW_MS } from "../core/signing.js";
 import type { VmProvider } from "../core/providers/provider.js";
 import { AwsAsgProvider, parseAwsAsgEnv } from "../core/providers/aws-asg.js";
-import { ForbiddenError, InvalidConfigError, UnauthorizedError } from "../core/errors.js";
+import { ForbiddenError, UnauthorizedError } from "../core/errors.js";
+import { parseWorkerEnv, workerEnv } from "../core/worker-env.js";
 import type { PlanView, StatsView } from "../core/views.js";
 import { observationsFrom } from "./observations.js";
 import { getModel } from "../worker/models.js";
 
-export const CONTROLLER_SCHEMA_VERSION = 2;
+export const CONTROLLER_SCHEMA_VERSION = 3;
 /** A VM that has not sent a heartbeat for this long is dead (heartbeats come every second). */
 export const HEARTBEAT_TIMEOUT_MS = 5_000;
 /** Dead VMs stay listed this long, then are forgotten. */
@@ -36,8 +37,6 @@ type VmRow = {
   slots: number;
   last_heartbeat_ms: number;
   registered_ms: number;
-  p50_ms: number | null;
-  p99_ms: number | null;
 };
 
 export class ControllerDO extends DurableObject<Env> {
@@ -51,7 +50,7 @@ export class ControllerDO extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.config = parseControlConfig(JSON.parse(env.SERFLOW_CONFIG || "{}"));
+    this.config = workerEnv(env).control;
     this.provider = providerFromEnv(env as unknown as Record<string, string | undefined>);
     ctx.blockConcurrencyWhile(async () => {
       this.migrate();
@@ -64,14 +63,20 @@ export class ControllerDO extends DurableObject<Env> {
 
   private migrate(): void {
     this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS vms (id TEXT PRIMARY KEY, url TEXT NOT NULL, state TEXT NOT NULL, inflight INTEGER NOT NULL, slots INTEGER NOT NULL,
-      last_heartbeat_ms INTEGER NOT NULL, registered_ms INTEGER NOT NULL, p50_ms REAL, p99_ms REAL)`);
-    // v2: admission from the provider, nonces of signed VM calls.
-    this.sql.exec(
-      `CREATE TABLE IF NOT EXISTS members (id TEXT PRIMARY KEY, url TEXT NOT NULL, admitted_ms INTEGER NOT NULL)`,
-    );
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL)`);
-    this.put("schema_version", CONTROLLER_SCHEMA_VERSION);
+    const version = this.get<number>("schema_version") ?? 0;
+    if (version < 1)
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS vms (id TEXT PRIMARY KEY, url TEXT NOT NULL, state TEXT NOT NULL, inflight INTEGER NOT NULL, slots INTEGER NOT NULL,
+        last_heartbeat_ms INTEGER NOT NULL, registered_ms INTEGER NOT NULL)`);
+    // Version 1 also stored each VM's p50/p99, which nothing read.
+    else if (version < 2) for (const c of ["p50_ms", "p99_ms"]) this.sql.exec(`ALTER TABLE vms DROP COLUMN ${c}`);
+    // Version 3: admission from the provider, and nonces of signed VM calls.
+    if (version < 3) {
+      this.sql.exec(
+        `CREATE TABLE IF NOT EXISTS members (id TEXT PRIMARY KEY, url TEXT NOT NULL, admitted_ms INTEGER NOT NULL)`,
+      );
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL)`);
+    }
+    if (version < CONTROLLER_SCHEMA_VERSION) this.put("schema_version", CONTROLLER_SCHEMA_VERSION);
   }
 
   private get<T>(key: string): T | null {
@@ -196,8 +201,9 @@ export class ControllerDO extends DurableObject<Env> {
       throw new ForbiddenError(`VM "${r.id}" reports url ${r.url}, its provider launched it at ${m.url}`);
     if (nonce !== undefined) this.freshNonce(nonce, nowMs);
     this.sql.exec(
-      `INSERT INTO vms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET url = excluded.url, state = excluded.state,
-       inflight = excluded.inflight, slots = excluded.slots, last_heartbeat_ms = excluded.last_heartbeat_ms, p50_ms = excluded.p50_ms, p99_ms = excluded.p99_ms`,
+      `INSERT INTO vms (id, url, state, inflight, slots, last_heartbeat_ms, registered_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET url = excluded.url, state = excluded.state, inflight = excluded.inflight,
+       slots = excluded.slots, last_heartbeat_ms = excluded.last_heartbeat_ms`,
       r.id,
       m.url,
       r.state,
@@ -205,8 +211,6 @@ export class ControllerDO extends DurableObject<Env> {
       Math.min(r.slots, this.config.vm.slots),
       nowMs,
       nowMs,
-      r.service_ms?.p50 ?? null,
-      r.service_ms?.p99 ?? null,
     );
     return { desired: this.get<Plan>("plan")?.desiredVms ?? this.config.vm.min };
   }
@@ -285,8 +289,5 @@ function refusing<T>(fn: () => T): T | Refusal {
 
 /** SERFLOW_PROVIDER: "local" (default: the local pool polls /plan) or "aws" (an Auto Scaling group). */
 export function providerFromEnv(env: Record<string, string | undefined>): VmProvider | null {
-  const kind = env.SERFLOW_PROVIDER ?? "local";
-  if (kind === "local") return null;
-  if (kind === "aws") return new AwsAsgProvider(parseAwsAsgEnv(env));
-  throw new InvalidConfigError(`SERFLOW_PROVIDER must be "local" or "aws", got "${kind}"`);
+  return parseWorkerEnv(env).provider === "aws" ? new AwsAsgProvider(parseAwsAsgEnv(env)) : null;
 }

@@ -3,7 +3,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { runDeep, type DeepResult } from "../core/deep.js";
 import { bodyLimit } from "hono/body-limit";
-import { adminAuth, createApp, execCtx } from "./app.js";
+import { adminAuth, createApp, execCtx, methodNotAllowedElsewhere } from "./app.js";
 import { runStages } from "../core/engine.js";
 import { getModel } from "./models.js";
 import { ortWasmMemoryBytes, runnerFor } from "./ort.js";
@@ -37,5 +37,7 @@ app.post("/internal/v1/bench/bare", adminAuth, bodyLimit({ maxSize: 64 * 1024 })
   // The WASM heap size lets a memory soak tell ORT's heap from the rest of the isolate.
   return c.json({ label: out.results.get(0)!.label, ort_wasm_memory_bytes: ortWasmMemoryBytes() });
 });
+
+methodNotAllowedElsewhere(app);
 
 export default { fetch: app.fetch } satisfies ExportedHandler<Env>;
