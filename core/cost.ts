@@ -58,6 +58,14 @@ export function billedMs(p: FaasPrices, ms: number): number {
   return p.billingIncrementMs > 0 ? Math.ceil(ms / p.billingIncrementMs) * p.billingIncrementMs : ms;
 }
 
+/**
+ * FaaS bill of many invocations: fees, CPU-ms (Workers) and billed wall-ms x memory (Lambda; each
+ * invocation's wall time already rounded by billedMs). Workers do not bill wall time, Lambda not CPU.
+ */
+export function faasBillUsd(p: FaasPrices, invocations: number, cpuMs: number, billedWallMs: number): number {
+  return invocations * faasRequestUsd(p) + (cpuMs * p.usdPerMillionCpuMs) / 1e6 + faasWaitUsd(p, billedWallMs);
+}
+
 /** Whole bill of one invocation: fee + compute of `ms`, rounded as billed. */
 export function faasInvocationUsd(p: FaasPrices, ms: number): number {
   return faasRequestUsd(p) + faasComputeUsd(p, billedMs(p, ms));

@@ -22,7 +22,11 @@ export interface VmReport {
   url: string;
   state: Exclude<VmState, "dead">;
   inflight: number;
+  /** Calls waiting for a slot (0 when missing). */
+  queued?: number;
   slots: number;
+  /** Median time of the VM's recent calls (ms); null before its first. */
+  service_ms?: number | null;
 }
 
 const bad = (what: string): never => {
@@ -44,15 +48,21 @@ export function parseVmReport(raw: unknown): VmReport {
   if (r.state !== "booting" && r.state !== "running" && r.state !== "draining")
     bad(`state must be booting, running or draining`);
   if (!Number.isInteger(r.inflight) || (r.inflight as number) < 0) bad("inflight must be an integer >= 0");
+  if (r.queued !== undefined && (!Number.isInteger(r.queued) || (r.queued as number) < 0))
+    bad("queued must be an integer >= 0");
   if (!Number.isInteger(r.slots) || (r.slots as number) < 1 || (r.slots as number) > 1_000_000)
     bad("slots must be an integer in [1, 1e6]");
-  if ((r.inflight as number) > 1_000_000) bad("inflight must be at most 1e6");
+  if ((r.inflight as number) > 1_000_000 || ((r.queued as number | undefined) ?? 0) > 1_000_000)
+    bad("inflight and queued must be at most 1e6");
   return {
     id: r.id as string,
     url: checkVmUrl(r.url as string),
     state: r.state as VmReport["state"],
     inflight: r.inflight as number,
+    queued: (r.queued as number | undefined) ?? 0,
     slots: r.slots as number,
+    service_ms:
+      typeof r.service_ms === "number" && Number.isFinite(r.service_ms) && r.service_ms >= 0 ? r.service_ms : null,
   };
 }
 

@@ -85,7 +85,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       signingKey: vars.SERFLOW_SIGNING_KEY,
       bootDelayS: config.vm.bootTimeS,
       slots: config.vm.slots,
-      queueMs: config.vm.queueMs,
+      // Calls carry their own wait budget; this is the wait of a call that carries none.
+      queueMs: Number.isFinite(config.vm.queueMs) ? config.vm.queueMs : 0,
       firstPort: opts.firstVmPort ?? opts.port + 100,
       pollIntervalMs: 1_000,
       log,

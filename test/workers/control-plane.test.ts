@@ -93,15 +93,31 @@ describe("controller Durable Object", () => {
   it("tracks VMs by heartbeat and forgets the silent ones", async () => {
     const stub = e.CONTROLLER.getByName("vm-registry");
     const t = Date.now();
+    // Admission comes from the provider: it lists both VMs first.
     await stub.setMembers([
-      { id: "a", url: "https://a.test" },
-      { id: "b", url: "https://b.test" },
+      { id: "a", url: "http://a" },
+      { id: "b", url: "http://b" },
     ]);
-    await stub.heartbeat({ id: "a", url: "https://a.test", state: "running", inflight: 1, slots: 4 }, t);
-    await stub.heartbeat({ id: "b", url: "https://b.test", state: "booting", inflight: 0, slots: 4 }, t);
+    await stub.heartbeat(
+      {
+        id: "a",
+        url: "http://a",
+        state: "running",
+        inflight: 4,
+        queued: 3,
+        slots: 4,
+        service_ms: 12,
+      },
+      t,
+    );
+    await stub.heartbeat({ id: "b", url: "http://b", state: "booting", inflight: 0, slots: 4 }, t);
     let view = await stub.planView(t + 1_000);
     expect([view.vms.running, view.vms.booting]).toEqual([1, 1]);
-    expect((await stub.routing({ nowMs: t + 1_000 })).vms.map((v: any) => v.id)).toEqual(["a"]);
+    const table = await stub.routing({ nowMs: t + 1_000 });
+    expect(table.vms.map((v: any) => v.id)).toEqual(["a"]);
+    // The router sees the VM's queue and service time (for the expected wait) and the plan's budget.
+    expect([table.vms[0].queued, table.vms[0].serviceMs]).toEqual([3, 12]);
+    expect(typeof table.waitBudgetMs).toBe("number");
     view = await stub.planView(t + 10_000);
     expect(view.vms.running).toBe(0);
     expect(view.vms.instances.map((i: any) => i.state)).toEqual(["dead", "dead"]);
@@ -110,7 +126,7 @@ describe("controller Durable Object", () => {
 });
 
 describe("controller schema", () => {
-  it("a version-1 registry (with the unread p50/p99 columns) migrates to version 3 and keeps its VMs", async () => {
+  it("a version-1 registry (with the unread p50/p99 columns) migrates to version 4 and keeps its VMs", async () => {
     const stub = e.CONTROLLER.getByName("schema-v1");
     const t = Date.now();
     const columns: { names: string[]; version: string; tables: string[] } = await runInDurableObject(
@@ -140,7 +156,7 @@ describe("controller schema", () => {
     );
     expect(columns.names).not.toContain("p50_ms");
     expect(columns.names).not.toContain("p99_ms");
-    expect(columns.version).toBe("3");
+    expect(columns.version).toBe("4");
     expect(columns.tables).toEqual(expect.arrayContaining(["members", "nonces", "vms"]));
     // Version 3 admits only what the provider launched: the provider lists both.
     await stub.setMembers([
