@@ -5,7 +5,8 @@ import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Stack } from "../../scripts/stack.js";
 import { signRequest, vmKey } from "../../core/signing.js";
-import { admin, digitsBody, freePort, infer, testStack, until } from "./helpers.js";
+import { freePort } from "../../scripts/stack.js";
+import { admin, digitsBody, infer, testStack, until } from "./helpers.js";
 
 let stack: Stack & { persistDir: string };
 let rogue: Server;

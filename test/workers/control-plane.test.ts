@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import heldout from "../../models/mnist/heldout.json";
 import { decodeHeldout } from "../../model/heldout-codec.js";
 import { emptyBatch, addRequest, addSample } from "../../core/stats-batch.js";
+import { CONTROLLER_SCHEMA_VERSION } from "../../durable-objects/controller.js";
 
 const e = env as any;
 const ADMIN = { authorization: `Bearer ${e.SERFLOW_ADMIN_TOKEN}` };
@@ -126,7 +127,7 @@ describe("controller Durable Object", () => {
 });
 
 describe("controller schema", () => {
-  it("a version-1 registry (with the unread p50/p99 columns) migrates to version 4 and keeps its VMs", async () => {
+  it("a version-1 registry (with the unread p50/p99 columns) migrates to the current version and keeps its VMs", async () => {
     const stub = e.CONTROLLER.getByName("schema-v1");
     const t = Date.now();
     const columns: { names: string[]; version: string; tables: string[] } = await runInDurableObject(
@@ -156,9 +157,9 @@ describe("controller schema", () => {
     );
     expect(columns.names).not.toContain("p50_ms");
     expect(columns.names).not.toContain("p99_ms");
-    expect(columns.version).toBe("4");
+    expect(columns.version).toBe(String(CONTROLLER_SCHEMA_VERSION));
     expect(columns.tables).toEqual(expect.arrayContaining(["members", "nonces", "vms"]));
-    // Version 3 admits only what the provider launched: the provider lists both.
+    // Version 4 admits only what the provider launched: the provider lists both.
     await stub.setMembers([
       { id: "old", url: "http://old" },
       { id: "new", url: "https://new.test" },
