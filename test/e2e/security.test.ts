@@ -64,7 +64,7 @@ describe("issue 14 attacks on npm start's stack", () => {
     const plan = await admin(stack, "/v2/models/mnist/plan");
     const ids: string[] = plan.vms.instances.map((v: any) => v.id);
     expect(ids.length).toBeGreaterThanOrEqual(1);
-    expect(ids.every((id) => /^local-\d+$/.test(id))).toBe(true);
+    expect(ids.every((id) => /^local-mnist-\d+$/.test(id))).toBe(true);
     for (let i = 0; i < 10; i++) {
       const forced = await infer(stack.url, digitsBody(i, 2, { serflow_force: "vm", exit_threshold: 1 }));
       expect(forced.status).toBe(200);
