@@ -61,7 +61,7 @@ export default defineConfig({
       {
         plugins: [
           cloudflareTest({
-            main: "./worker/index.ts",
+            main: "./index.ts",
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               bindings: {

@@ -35,10 +35,7 @@ export const LAMBDA_PRICES: FaasPrices = {
 export const PRICE_PRESETS = { workers: WORKERS_PRICES, lambda: LAMBDA_PRICES } as const;
 export type PricePreset = keyof typeof PRICE_PRESETS;
 
-/** VM list prices per hour (DESIGN section 5), billed per second. */
-export const VM_PRICES_USD_PER_HOUR = { "c6i.large": 0.085, "c5.xlarge": 0.17, "m4.large": 0.1 } as const;
-
-/** Durable Objects: per request and per GB-s of wall time at 128 MB. */
+/** Durable Objects' request fee; their duration charge (GB-s of wall time) is not counted. */
 export const DO_USD_PER_MILLION_REQUESTS = 0.15;
 
 /** One invocation fee. */

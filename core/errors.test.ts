@@ -25,11 +25,19 @@ describe("error to status, in one place", () => {
   });
 
   it("anything else is a 500 that says inference failed, without Retry-After", () => {
-    for (const err of [new Error("ort crashed"), new InvalidConfigError("ort crashed"), "ort crashed"]) {
+    for (const err of [new Error("ort crashed"), "ort crashed"]) {
       const r = errorResponse(err);
       expect(r.status).toBe(500);
       expect(r.body).toEqual({ error: "inference failed: ort crashed" });
-      expect(r.headers?.["Retry-After"]).toBeUndefined();
+      expect(r.headers["Retry-After"]).toBeUndefined();
     }
+  });
+
+  it("a configuration error is a 500 that says the server is misconfigured", () => {
+    expect(errorResponse(new InvalidConfigError("SERFLOW_X must be a number"))).toEqual({
+      status: 500,
+      body: { error: "server misconfigured: SERFLOW_X must be a number" },
+      headers: {},
+    });
   });
 });

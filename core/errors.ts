@@ -27,8 +27,11 @@ export class InvalidManifestError extends SerflowError {}
 /** A configuration that cannot work; the message names the key. */
 export class InvalidConfigError extends SerflowError {}
 
+/** Every status a Serflow error maps to (hono's status types take these without a cast). */
+export type ErrorStatus = 400 | 401 | 404 | 405 | 413 | 500 | 503;
+
 export interface ErrorResponse {
-  status: number;
+  status: ErrorStatus;
   body: { error: string };
   headers: Record<string, string>;
 }
@@ -36,7 +39,7 @@ export interface ErrorResponse {
 export function errorResponse(err: unknown): ErrorResponse {
   const message = err instanceof Error ? err.message : String(err);
   const headers: Record<string, string> = {};
-  let status = 500;
+  let status: ErrorStatus = 500;
   if (err instanceof InvalidInputError) status = 400;
   else if (err instanceof UnauthorizedError) status = 401;
   else if (err instanceof NotFoundError) status = 404;
@@ -46,5 +49,11 @@ export function errorResponse(err: unknown): ErrorResponse {
     status = 503;
     headers["Retry-After"] = String(err.retryAfterS);
   }
-  return { status, body: { error: status === 500 ? `inference failed: ${message}` : message }, headers };
+  const error =
+    status !== 500
+      ? message
+      : err instanceof InvalidConfigError
+        ? `server misconfigured: ${message}`
+        : `inference failed: ${message}`;
+  return { status, body: { error }, headers };
 }

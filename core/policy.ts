@@ -213,14 +213,6 @@ export function reach(stages: Pick<StageObservation, "exitFraction">[]): number[
   return r;
 }
 
-/** Fluid approximation E[min(max(L - (n-1)k, 0), k)] / k over samples of L (DESIGN's starting point). */
-export function nthVmUtilisation(load: number[], n: number, k: number): number {
-  if (load.length === 0 || k <= 0) return 0;
-  let s = 0;
-  for (const l of load) s += Math.min(Math.max(l - (n - 1) * k, 0), k);
-  return s / load.length / k;
-}
-
 function finiteOr(v: number | undefined, fallback: number): number {
   return v !== undefined && Number.isFinite(v) && v > 0 ? v : fallback;
 }

@@ -8,7 +8,6 @@ export interface VmReport {
   state: Exclude<VmState, "dead">;
   inflight: number;
   slots: number;
-  service_ms?: { p50: number | null; p99: number | null };
 }
 
 const bad = (what: string): never => {
@@ -31,17 +30,11 @@ export function parseVmReport(raw: unknown): VmReport {
     bad(`state must be booting, running or draining`);
   if (!Number.isInteger(r.inflight) || (r.inflight as number) < 0) bad("inflight must be an integer >= 0");
   if (!Number.isInteger(r.slots) || (r.slots as number) < 1) bad("slots must be an integer >= 1");
-  const sm = r.service_ms as VmReport["service_ms"];
   return {
     id: r.id as string,
     url: r.url as string,
     state: r.state as VmReport["state"],
     inflight: r.inflight as number,
     slots: r.slots as number,
-    service_ms: sm && { p50: numOrNull(sm.p50), p99: numOrNull(sm.p99) },
   };
-}
-
-function numOrNull(v: unknown): number | null {
-  return typeof v === "number" && Number.isFinite(v) ? v : null;
 }

@@ -2,7 +2,7 @@
 // pure policy of core/policy.ts, and the registry of live VMs (registration and heartbeats).
 // The DO only loads, calls, saves and re-arms; every decision is in the policy.
 import { DurableObject } from "cloudflare:workers";
-import { parseControlConfig, type ControlConfig } from "../core/config.js";
+import type { ControlConfig } from "../core/config.js";
 import {
   initialPolicyState,
   plan as runPolicy,
@@ -14,35 +14,16 @@ import type { RoutingTable, VmState, VmView } from "../core/routing.js";
 import type { VmReport } from "../core/vm-report.js";
 import type { VmProvider } from "../core/providers/provider.js";
 import { AwsAsgProvider, parseAwsAsgEnv } from "../core/providers/aws-asg.js";
-import { InvalidConfigError } from "../core/errors.js";
-import type { StatsView } from "./stats.js";
+import { parseWorkerEnv, workerEnv } from "../core/worker-env.js";
+import type { PlanView, StatsView } from "../core/views.js";
 import { observationsFrom } from "./observations.js";
-import type { Env } from "../worker/env.js";
 import { getModel } from "../worker/models.js";
 
-export const CONTROLLER_SCHEMA_VERSION = 1;
+export const CONTROLLER_SCHEMA_VERSION = 2;
 /** A VM that has not sent a heartbeat for this long is dead (heartbeats come every second). */
 export const HEARTBEAT_TIMEOUT_MS = 5_000;
 /** Dead VMs stay listed this long, then are forgotten. */
 export const DEAD_RETENTION_MS = 60_000;
-
-export interface PlanView {
-  stages: { stage: number; placement: "worker" | "vm"; vm_share: number }[];
-  vms: {
-    desired: number;
-    running: number;
-    booting: number;
-    instances: { id: string; url: string; state: VmState; inflight: number; slots: number; last_heartbeat: string }[];
-  };
-  reason: string;
-  computed_at: string;
-  vm_group_start: number | null;
-  expected_cost_usd_per_hour: Plan["expectedCostUsdPerHour"] | null;
-  break_even_utilisation: number | null;
-  vm_seconds_total: number;
-  ticks_total: number;
-  config: ControlConfig;
-}
 
 type VmRow = {
   id: string;
@@ -52,8 +33,6 @@ type VmRow = {
   slots: number;
   last_heartbeat_ms: number;
   registered_ms: number;
-  p50_ms: number | null;
-  p99_ms: number | null;
 };
 
 export class ControllerDO extends DurableObject<Env> {
@@ -66,7 +45,7 @@ export class ControllerDO extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.config = parseControlConfig(JSON.parse(env.SERFLOW_CONFIG || "{}"));
+    this.config = workerEnv(env).control;
     this.provider = providerFromEnv(env as unknown as Record<string, string | undefined>);
     ctx.blockConcurrencyWhile(async () => {
       this.migrate();
@@ -79,9 +58,13 @@ export class ControllerDO extends DurableObject<Env> {
 
   private migrate(): void {
     this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS vms (id TEXT PRIMARY KEY, url TEXT NOT NULL, state TEXT NOT NULL, inflight INTEGER NOT NULL, slots INTEGER NOT NULL,
-      last_heartbeat_ms INTEGER NOT NULL, registered_ms INTEGER NOT NULL, p50_ms REAL, p99_ms REAL)`);
-    this.put("schema_version", CONTROLLER_SCHEMA_VERSION);
+    const version = this.get<number>("schema_version") ?? 0;
+    if (version < 1)
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS vms (id TEXT PRIMARY KEY, url TEXT NOT NULL, state TEXT NOT NULL, inflight INTEGER NOT NULL, slots INTEGER NOT NULL,
+        last_heartbeat_ms INTEGER NOT NULL, registered_ms INTEGER NOT NULL)`);
+    // Version 1 also stored each VM's p50/p99, which nothing read.
+    else if (version < 2) for (const c of ["p50_ms", "p99_ms"]) this.sql.exec(`ALTER TABLE vms DROP COLUMN ${c}`);
+    if (version < CONTROLLER_SCHEMA_VERSION) this.put("schema_version", CONTROLLER_SCHEMA_VERSION);
   }
 
   private get<T>(key: string): T | null {
@@ -151,8 +134,9 @@ export class ControllerDO extends DurableObject<Env> {
   /** Registration and heartbeat are the same call: the VM reports what it is now. */
   heartbeat(r: VmReport, nowMs = Date.now()): { desired: number } {
     this.sql.exec(
-      `INSERT INTO vms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET url = excluded.url, state = excluded.state,
-       inflight = excluded.inflight, slots = excluded.slots, last_heartbeat_ms = excluded.last_heartbeat_ms, p50_ms = excluded.p50_ms, p99_ms = excluded.p99_ms`,
+      `INSERT INTO vms (id, url, state, inflight, slots, last_heartbeat_ms, registered_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET url = excluded.url, state = excluded.state, inflight = excluded.inflight,
+       slots = excluded.slots, last_heartbeat_ms = excluded.last_heartbeat_ms`,
       r.id,
       r.url,
       r.state,
@@ -160,8 +144,6 @@ export class ControllerDO extends DurableObject<Env> {
       r.slots,
       nowMs,
       nowMs,
-      r.service_ms?.p50 ?? null,
-      r.service_ms?.p99 ?? null,
     );
     return { desired: this.get<Plan>("plan")?.desiredVms ?? this.config.vm.min };
   }
@@ -226,8 +208,5 @@ export class ControllerDO extends DurableObject<Env> {
 
 /** SERFLOW_PROVIDER: "local" (default: the local pool polls /plan) or "aws" (an Auto Scaling group). */
 export function providerFromEnv(env: Record<string, string | undefined>): VmProvider | null {
-  const kind = env.SERFLOW_PROVIDER ?? "local";
-  if (kind === "local") return null;
-  if (kind === "aws") return new AwsAsgProvider(parseAwsAsgEnv(env));
-  throw new InvalidConfigError(`SERFLOW_PROVIDER must be "local" or "aws", got "${kind}"`);
+  return parseWorkerEnv(env).provider === "aws" ? new AwsAsgProvider(parseAwsAsgEnv(env)) : null;
 }

@@ -69,7 +69,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await mf.dispose(); // SIGKILLs workerd and waits for it
   };
   try {
-    await waitFor(`${url}/v2/health/ready`, 30_000); // the first request loads the models
+    // Ready once workerd serves and every manifest parses; the ONNX sessions load on the first infer.
+    await waitFor(`${url}/v2/health/ready`, 30_000);
   } catch (err) {
     await stopWorker();
     throw err;

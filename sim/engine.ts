@@ -8,7 +8,7 @@
 // VM, or (queueing policies) waits for the earliest one; otherwise it runs on FaaS, which never
 // queues. A request that reaches a VM finishes its remaining stages there. This is event-driven per VM
 // slot without an event queue: slots are the only shared resource, and routing is FIFO in time.
-import { billedMs, faasRequestUsd, vmBilledS, vmUsd } from "../core/cost.js";
+import { faasRequestUsd, vmBilledS, vmUsd } from "../core/cost.js";
 import type { ControlConfig } from "../core/config.js";
 import { arrivalsInto, Workload } from "./workload.js";
 
@@ -394,6 +394,3 @@ export function runPolicy(
   };
   return { result, series: vmSeries ? { arrivals, vms: vmSeries, faas: faasSeries! } : undefined };
 }
-
-/** Billed ms of one invocation (exported for tests). */
-export { billedMs };

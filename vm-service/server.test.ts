@@ -5,6 +5,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_VM_SERVICE, VmService } from "./server.js";
 import { loadModels } from "./models.js";
@@ -76,6 +77,20 @@ describe("vm-service", () => {
       if (out.results[0].label === labels[i]) correct++;
     }
     expect(correct).toBeGreaterThanOrEqual(18);
+  });
+
+  it("/metrics is Prometheus text: the 20 served, the slots and the compute quantiles", async () => {
+    const res = await request(vm, "/metrics");
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const families = parsePrometheusTextFormat(await res.text()) as any[];
+    const family = (name: string) => families.find((f) => f.name === name);
+    expect(family("serflow_vm_requests_total").type).toBe("COUNTER");
+    const ok = family("serflow_vm_requests_total").metrics.find((m: any) => m.labels.outcome === "ok");
+    expect(ok).toMatchObject({ labels: { vm: "t" }, value: "20" });
+    expect(family("serflow_vm_slots").metrics[0].value).toBe("2");
+    const q = family("serflow_vm_compute_seconds").metrics[0].quantiles;
+    expect(Number(q["0.5"])).toBeGreaterThan(0);
+    expect(Number(q["0.99"])).toBeGreaterThanOrEqual(Number(q["0.5"]));
   });
 
   it("refuses unsigned, wrongly signed and replayed calls", async () => {

@@ -10,6 +10,7 @@ import { DeepBatcher, DEEP_PATH } from "../core/deep.js";
 import { errorResponse, PayloadTooLargeError, UnavailableError, type ErrorResponse } from "../core/errors.js";
 import { ReplayGuard, signRequest, verifyRequest } from "../core/signing.js";
 import type { VmState } from "../core/routing.js";
+import { Exposition } from "../core/prometheus.js";
 import type { LoadedModel } from "./models.js";
 import { nodeHashes } from "./hashes.js";
 
@@ -63,7 +64,7 @@ export class VmService {
     const app = this.app;
     app.onError((err, c) => {
       const e = failure(err);
-      return c.json(e.body, e.status as 400, e.headers);
+      return c.json(e.body, e.status, e.headers);
     });
     app.get("/health/live", (c) => c.json({ live: true }));
     app.get("/health/ready", (c) =>
@@ -203,7 +204,6 @@ export class VmService {
           state: this.state,
           inflight: this.inflight,
           slots: this.config.slots,
-          service_ms: { p50: this.percentile(0.5), p99: this.percentile(0.99) },
         }),
       ),
     );
@@ -241,28 +241,26 @@ export class VmService {
   }
 
   metrics(): string {
-    const id = `vm="${this.config.id}"`;
-    return [
-      "# HELP serflow_vm_requests_total Deep-stage requests by outcome.",
-      "# TYPE serflow_vm_requests_total counter",
-      `serflow_vm_requests_total{${id},outcome="ok"} ${this.served}`,
-      `serflow_vm_requests_total{${id},outcome="rejected_full"} ${this.rejected}`,
-      `serflow_vm_requests_total{${id},outcome="failed"} ${this.failed}`,
-      "# HELP serflow_vm_batches_total Runtime calls for deep stages (requests / batches = mean batch).",
-      "# TYPE serflow_vm_batches_total counter",
-      `serflow_vm_batches_total{${id}} ${this.batches}`,
-      "# HELP serflow_vm_inflight_requests Requests being served now.",
-      "# TYPE serflow_vm_inflight_requests gauge",
-      `serflow_vm_inflight_requests{${id}} ${this.inflight}`,
-      "# HELP serflow_vm_slots Requests this VM serves at once.",
-      "# TYPE serflow_vm_slots gauge",
-      `serflow_vm_slots{${id}} ${this.config.slots}`,
-      "# HELP serflow_vm_compute_seconds Deep-stage compute time per request over the last 1024 requests.",
-      "# TYPE serflow_vm_compute_seconds summary",
-      `serflow_vm_compute_seconds{${id},quantile="0.5"} ${(this.percentile(0.5) ?? 0) / 1000}`,
-      `serflow_vm_compute_seconds{${id},quantile="0.99"} ${(this.percentile(0.99) ?? 0) / 1000}`,
-      "",
-    ].join("\n");
+    const vm = { vm: this.config.id };
+    const x = new Exposition();
+    x.family("serflow_vm_requests_total", "counter", "Deep-stage requests by outcome.");
+    x.sample("serflow_vm_requests_total", { ...vm, outcome: "ok" }, this.served);
+    x.sample("serflow_vm_requests_total", { ...vm, outcome: "rejected_full" }, this.rejected);
+    x.sample("serflow_vm_requests_total", { ...vm, outcome: "failed" }, this.failed);
+    x.family("serflow_vm_batches_total", "counter", "Runtime calls for deep stages (requests / batches = mean batch).");
+    x.sample("serflow_vm_batches_total", vm, this.batches);
+    x.family("serflow_vm_inflight_requests", "gauge", "Requests being served now.");
+    x.sample("serflow_vm_inflight_requests", vm, this.inflight);
+    x.family("serflow_vm_slots", "gauge", "Requests this VM serves at once.");
+    x.sample("serflow_vm_slots", vm, this.config.slots);
+    x.family(
+      "serflow_vm_compute_seconds",
+      "summary",
+      `Deep-stage compute time per request over the last ${RECENT} requests (NaN before the first).`,
+    );
+    for (const q of [0.5, 0.99])
+      x.sample("serflow_vm_compute_seconds", { ...vm, quantile: q }, (this.percentile(q) ?? Number.NaN) / 1000);
+    return x.text();
   }
 }
 

@@ -11,14 +11,13 @@ import {
 import { modelMetadata } from "../core/oip.js";
 import { ReplayGuard, tokenEquals, verifyRequest } from "../core/signing.js";
 import { parseVmId, parseVmReport } from "../core/vm-report.js";
+import { workerEnv } from "../core/worker-env.js";
 import { getModel, modelNames, type BundledModel } from "./models.js";
 import { infer, type DeepStagesRpc } from "./infer.js";
 import { recordFailure } from "./stats-buffer.js";
-import type { Env } from "./env.js";
 import { renderMetrics, modelMetrics, costOf } from "./metrics.js";
 import { dashboardHtml, UPLOT_CSS, UPLOT_JS } from "./dashboard.js";
 
-export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 export const SERVER_VERSION = "0.1.0";
 
 type C = Context<{ Bindings: Env }>;
@@ -30,7 +29,7 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
   app.onError((err, c) => {
     const e = errorResponse(err);
     if (e.status === 500) console.error(err);
-    return c.json(e.body, e.status as 400, e.headers);
+    return c.json(e.body, e.status, e.headers);
   });
   app.notFound(() => {
     throw new NotFoundError("no such route");
@@ -123,25 +122,19 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
     return c.json(await controller.heartbeat(parseVmReport(payload)));
   });
 
-  // Known paths with the wrong method: 405, not 404.
-  for (const path of [
-    "/metrics",
-    "/dashboard",
-    "/v2/models/:model/dashboard",
-    "/v2",
-    "/v2/health/live",
-    "/v2/health/ready",
-    "/v2/models/:model",
-    "/v2/models/:model/ready",
-    "/v2/models/:model/infer",
-    "/v2/models/:model/stats",
-    "/v2/models/:model/plan",
-  ]) {
+  return app;
+}
+
+/**
+ * Every path the app serves answers 405 to the methods it does not serve, not 404. Call it last: it
+ * reads the routes registered so far (middleware, registered for all methods, is not a route).
+ */
+export function methodNotAllowedElsewhere(app: Hono<{ Bindings: Env }>): void {
+  const paths = new Set(app.routes.filter((r) => r.method !== "ALL").map((r) => r.path));
+  for (const path of paths)
     app.all(path, (c) => {
       throw new MethodNotAllowedError(`${c.req.method} is not allowed on ${new URL(c.req.url).pathname}`);
     });
-  }
-  return app;
 }
 
 /** Hono types its own ExecutionContext; the runtime hands over the Workers one. */
@@ -169,7 +162,7 @@ export function requireAdmin(c: C, queryToken?: string): void {
 
 /** Reads at most the configured number of bytes, then parses JSON. */
 async function readJson(c: C): Promise<unknown> {
-  const limit = Number(c.env.SERFLOW_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY_BYTES);
+  const limit = workerEnv(c.env).maxBodyBytes;
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > limit)
     throw new PayloadTooLargeError(`request body of ${declared} bytes exceeds the limit of ${limit} bytes`);

@@ -1,27 +1,18 @@
 // The inference path: shallow stages in this invocation, the rest on a VM or on Workers.
-import {
-  runStages,
-  stageInputShape,
-  type Pending,
-  type RowResult,
-  type StageRunner,
-  type StageTiming,
-} from "../core/engine.js";
+import { runStages, stageInputShape, type Pending, type RowResult, type StageRunner } from "../core/engine.js";
 import { DEEP_PATH, type DeepResult } from "../core/deep.js";
 import { encodeFrame } from "../core/frame.js";
-import { buildInferResponse, parseInferRequest, routeString, type InferRequest, type Tier } from "../core/oip.js";
+import { buildInferResponse, parseInferRequest, routeString, type InferRequest } from "../core/oip.js";
 import { chooseVms, handoverStage, type VmView } from "../core/routing.js";
 import { signRequest } from "../core/signing.js";
 import { UnavailableError } from "../core/errors.js";
 import type { ModelManifest } from "../core/manifest.js";
+import { workerEnv } from "../core/worker-env.js";
 import type { BundledModel } from "./models.js";
 import { runnerFor } from "./ort.js";
 import { currentRouting, localInflight } from "./routing-cache.js";
-import { recordDeepCall, recordRequest, recordTimings } from "./stats-buffer.js";
-import type { Env } from "./env.js";
-
-/** How long a VM may take before its rows are retried on Workers. */
-export const DEFAULT_VM_TIMEOUT_MS = 5_000;
+import type { RequestObservation, StageRun, TierName } from "../core/stats-batch.js";
+import { recordRequest } from "./stats-buffer.js";
 
 export interface DeepStagesRpc {
   run(frame: Uint8Array): Promise<DeepResult>;
@@ -40,27 +31,27 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
   const all = { stage: 0, rows: Array.from({ length: req.rows }, (_, i) => i), data: req.data };
   const shallow = await runStages(runner, m, all, handover, req.exitThreshold);
   const results = shallow.results;
-  recordTimings(m, shallow.timings, "worker");
-  const tiers: Tier[] = shallow.timings.map(() => "w");
+  const runs: StageRun[] = shallow.timings.map((t) => ({ ...t, tier: "worker" }));
+  let deepCall: RequestObservation["deepCall"] = null;
   if (shallow.pending) {
-    const { timings, tier } = await runDeepStages(env, req, m, runner, shallow.pending, deep, table.vms, results);
-    recordTimings(m, timings, tier === "v" ? "vm" : "worker");
-    for (const _ of timings) tiers.push(tier);
+    const out = await runDeepStages(env, req, m, runner, shallow.pending, deep, table.vms, results);
+    runs.push(...out.runs);
+    deepCall = out.deepCall;
   }
   const ordered: RowResult[] = all.rows.map((i) => {
     const r = results.get(i);
     if (!r) throw new Error(`row ${i} got no result`);
     return r;
   });
-  const route = routeString(tiers);
-  recordRequest(ctx, env, m, route, req.rows, startMs);
+  const route = routeString(runs.map((r) => (r.tier === "vm" ? "v" : "w")));
+  recordRequest(ctx, env, m, { route, rows: req.rows, latencyMs: Date.now() - startMs, runs, deepCall });
   return buildInferResponse(m, req, ordered, route);
 }
 
 /**
  * A free VM slot first (unless forced to Workers); a full, failed, slow or stopped VM falls through to
  * Workers with the same hidden state, so a VM going away never fails the request. On Workers the deep
- * stages run in this invocation, or in one of their own when SERFLOW_FAAS_DEEP=separate.
+ * stages run in this invocation, or in one of their own when the config's faas_deep is "separate".
  */
 async function runDeepStages(
   env: Env,
@@ -71,7 +62,7 @@ async function runDeepStages(
   deep: DeepStagesRpc,
   vms: VmView[],
   results: Map<number, RowResult>,
-): Promise<{ timings: StageTiming[]; tier: Tier }> {
+): Promise<Pick<RequestObservation, "runs" | "deepCall">> {
   const frame = () =>
     encodeFrame(
       {
@@ -82,18 +73,16 @@ async function runDeepStages(
       },
       pending.data,
     );
-  const remote = async (tier: Tier, call: () => Promise<DeepResult | null>) => {
+  const remote = async (tier: TierName, call: () => Promise<DeepResult | null>) => {
     const t0 = Date.now(); // the wall clock advances across I/O even where timers are coarse
     const out = await call();
     if (!out) return null;
     for (const r of out.results) results.set(pending.rows[r.row], r);
-    recordDeepCall(
-      m,
-      tier === "v" ? "vm" : "worker",
-      Date.now() - t0,
-      out.timings.reduce((a, t) => a + t.ms, 0),
-    );
-    return { timings: out.timings, tier };
+    const computeMs = out.timings.reduce((a, t) => a + t.ms, 0);
+    return {
+      runs: out.timings.map((t) => ({ ...t, tier })),
+      deepCall: { tier, wallMs: Date.now() - t0, computeMs },
+    };
   };
   if (req.force === "vm" || (req.force !== "worker" && vms.length > 0)) {
     const candidates = chooseVms(vms, localInflight);
@@ -101,14 +90,14 @@ async function runDeepStages(
       throw new UnavailableError("serflow_force=vm but no VM is running yet", 5);
     const body = candidates.length ? frame() : null;
     for (const vm of candidates) {
-      const done = await remote("v", () => callVm(env, vm, body!, pending.rows.length));
+      const done = await remote("vm", () => callVm(env, vm, body!, pending.rows.length));
       if (done) return done;
     }
   }
-  if (env.SERFLOW_FAAS_DEEP === "separate") return (await remote("w", () => deep.run(frame())))!;
+  if (workerEnv(env).control.faasDeep === "separate") return (await remote("worker", () => deep.run(frame())))!;
   const out = await runStages(runner, m, pending, m.stages.length, req.exitThreshold);
   for (const [row, r] of out.results) results.set(row, r);
-  return { timings: out.timings, tier: "w" };
+  return { runs: out.timings.map((t) => ({ ...t, tier: "worker" })), deepCall: null };
 }
 
 /** Null when the VM is full, down, slow or answers badly: the caller retries on Workers. */
@@ -121,7 +110,7 @@ async function callVm(env: Env, vm: VmView, frame: Uint8Array, rows: number): Pr
       method: "POST",
       body: frame,
       headers: { ...headers, "content-type": "application/octet-stream" },
-      signal: AbortSignal.timeout(Number(env.SERFLOW_VM_TIMEOUT_MS ?? DEFAULT_VM_TIMEOUT_MS)),
+      signal: AbortSignal.timeout(workerEnv(env).vmTimeoutMs),
     });
     if (!res.ok) {
       await res.body?.cancel();

@@ -117,6 +117,36 @@ describe("controller Durable Object", () => {
   });
 });
 
+describe("controller schema", () => {
+  it("a version-1 registry (with the unread p50/p99 columns) migrates to version 2 and keeps its VMs", async () => {
+    const stub = e.CONTROLLER.getByName("schema-v1");
+    const t = Date.now();
+    const columns: { names: string[]; version: string } = await runInDurableObject(stub, async (instance, state) => {
+      const o = instance as unknown as { migrate(): void };
+      const sql = state.storage.sql;
+      sql.exec("DROP TABLE vms");
+      sql.exec(`CREATE TABLE vms (id TEXT PRIMARY KEY, url TEXT NOT NULL, state TEXT NOT NULL, inflight INTEGER NOT NULL, slots INTEGER NOT NULL,
+        last_heartbeat_ms INTEGER NOT NULL, registered_ms INTEGER NOT NULL, p50_ms REAL, p99_ms REAL)`);
+      sql.exec("INSERT INTO vms VALUES ('old', 'http://old', 'running', 0, 4, ?, ?, 1.5, 9)", t, t);
+      sql.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+      o.migrate();
+      o.migrate(); // idempotent
+      return {
+        names: sql
+          .exec<{ name: string }>("SELECT name FROM pragma_table_info('vms')")
+          .toArray()
+          .map((r) => r.name),
+        version: sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").one().value,
+      };
+    });
+    expect(columns.names).not.toContain("p50_ms");
+    expect(columns.names).not.toContain("p99_ms");
+    expect(columns.version).toBe("2");
+    await stub.heartbeat({ id: "new", url: "http://new", state: "running", inflight: 0, slots: 4 }, t);
+    expect((await stub.routing({ nowMs: t + 1_000 })).vms.map((v: any) => v.id)).toEqual(["old", "new"]);
+  });
+});
+
 describe("cloud provider", () => {
   it("SERFLOW_PROVIDER=aws builds the Auto Scaling provider, names what is missing, refuses unknown kinds", async () => {
     const { providerFromEnv } = await import("../../durable-objects/controller.js");
