@@ -2,7 +2,16 @@
 // its timestamp (clocks drift both ways), never far in the future, and its nonce is remembered as long
 // as its timestamp could still pass.
 import { describe, expect, it } from "vitest";
-import { H_NONCE, H_TIMESTAMP, ReplayGuard, SIGNATURE_WINDOW_MS, signRequest, verifyRequest } from "./signing.js";
+import {
+  H_NONCE,
+  H_SIGNATURE,
+  H_TIMESTAMP,
+  ReplayGuard,
+  SIGNATURE_WINDOW_MS,
+  signRequest,
+  tokenEquals,
+  verifyRequest,
+} from "./signing.js";
 
 const body = new TextEncoder().encode("payload");
 const T = 1_700_000_000_000;
@@ -84,5 +93,39 @@ describe("replay guard", () => {
     const g = new ReplayGuard();
     await expect(verifyRequest("wrong", "POST", "/p", body, asHeaders(h), g, T)).rejects.toThrow(/bad/);
     await expect(verifyAt(h, T, g)).resolves.toBeUndefined();
+  });
+
+  it("the signed string is METHOD, path, timestamp, nonce and the body's SHA-256, one per line", async () => {
+    const h = await signRequest("k", "post", "/p", body, T);
+    const hex = (b: ArrayBuffer) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
+    const bodyHash = hex(await crypto.subtle.digest("SHA-256", body));
+    const key = await crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode("k"),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const message = `POST\n/p\n${T}\n${h[H_NONCE]}\n${bodyHash}`;
+    expect(h[H_SIGNATURE]).toBe(hex(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(message))));
+  });
+
+  it("refuses a request missing any one of the three headers, or a signature with anything around its 64 hex digits", async () => {
+    const h = await signRequest("k", "POST", "/p", body, T);
+    for (const missing of [H_TIMESTAMP, H_NONCE, H_SIGNATURE]) {
+      const { [missing]: _, ...rest } = h;
+      await expect(verifyAt(rest, T)).rejects.toThrow(/missing request signature/);
+    }
+    for (const sig of [`${h[H_SIGNATURE]}0`, `0${h[H_SIGNATURE]}`, h[H_SIGNATURE].toUpperCase()])
+      await expect(verifyAt({ ...h, [H_SIGNATURE]: sig }, T)).rejects.toThrow(/malformed request signature/);
+  });
+});
+
+describe("token comparison", () => {
+  it("is true only for the same non-empty string, whatever the lengths", () => {
+    expect(tokenEquals("secret", "secret")).toBe(true);
+    for (const given of ["secret0", "secre", "", "Secret", "secreu", "secretsecret"])
+      expect(tokenEquals(given, "secret")).toBe(false);
+    expect(tokenEquals("a", "")).toBe(false);
   });
 });
