@@ -140,6 +140,17 @@ describe("config bounds", () => {
     expect(parseControlConfig({ vm: { boot_s: 2.5 } }).vm.bootTimeS).toBe(2.5);
   });
 
+  it("refuses numbers JSON turns into Infinity, a null price block, a zero window", () => {
+    refuses(JSON.parse('{"slo_ms": 1e400}'), /slo_ms must be a finite number/);
+    refuses({ prices: null }, /prices must be a preset name or an object/);
+    refuses({ window_s: 0 }, /window_s must be > 0/);
+  });
+
+  it("stage 0 may be pinned to a VM only when requests enter at a router", () => {
+    expect(parseControlConfig({ entry: "router", placement: ["vm", "auto"] }).allowedPlacement).toEqual(["vm", "auto"]);
+    refuses({ placement: ["vm", "auto"] }, /placement\[0\] is "vm" but entry is "worker"/);
+  });
+
   it("placement: one of worker, vm, auto per stage; every entry is checked", () => {
     expect(parseControlConfig({ placement: ["worker", "vm", "auto"] }).allowedPlacement).toEqual([
       "worker",

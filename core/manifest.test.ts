@@ -50,7 +50,14 @@ describe("manifest fields", () => {
     ["not an object", [], /must be a JSON object/],
     ["null", null, /must be a JSON object/],
     ["a name of 65 characters", { ...TINY_MANIFEST, name: "n".repeat(65) }, /"name" must match/],
+    ["a numeric name", { ...TINY_MANIFEST, name: 3 }, /"name" must match/],
     ["a numeric version", { ...TINY_MANIFEST, version: 1 }, /"version" must be a string/],
+    [
+      "an infinite entropy threshold",
+      withExit(0, { rule: "entropy", threshold: JSON.parse("1e400") }),
+      /stages\[0\]\.exit\.threshold/,
+    ],
+    ["a zero after a good dimension", withStage(0, { hidden_shape: [-1, 3, 0] }), /stages\[0\]\.hidden_shape must be/],
     ["no input", { ...TINY_MANIFEST, input: null }, /"input\.name" must be a string/],
     ["an input without a name", { ...TINY_MANIFEST, input: { ...TINY_MANIFEST.input, name: 3 } }, /"input\.name"/],
     [

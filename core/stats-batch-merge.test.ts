@@ -74,6 +74,10 @@ describe("stats batch", () => {
     // Queueing is wall time minus compute, never negative.
     expect(a.queueMs).toEqual({ worker: [0], vm: [3, 3] });
     expect(a.failures).toBe(3);
+    const c = emptyBatch("m", 2);
+    addRequest(c, SECOND_MS, "w0", 1, 9);
+    mergeBatch(a, c);
+    expect(a.latencyMs).toEqual([9]);
   });
 
   it("a stage's exits and runs land on that stage and tier; an unknown stage is ignored", () => {
