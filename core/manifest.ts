@@ -18,6 +18,12 @@ export interface StageManifest {
   probs_output: string;
   exit: { rule: ExitRule; threshold: number };
   placement: Placement;
+  /**
+   * Worker CPU ms per VM ms for this stage (onnxruntime-web WASM in workerd vs onnxruntime-node), as
+   * profiling measured it. The controller prices Worker CPU from VM times with it: in production workerd
+   * timers stand still during compute, so a Worker cannot time its own stages.
+   */
+  worker_cpu_ratio?: number;
 }
 
 export interface ModelManifest {
@@ -93,6 +99,9 @@ function parseStage(raw: unknown, i: number, n: number, fail: (m: string) => nev
   const placement = s.placement ?? "auto";
   if (placement !== "worker" && placement !== "vm" && placement !== "auto")
     fail(`${at}.placement must be "worker", "vm" or "auto"`);
+  const ratio = s.worker_cpu_ratio;
+  if (ratio !== undefined && !(typeof ratio === "number" && Number.isFinite(ratio) && ratio > 0))
+    fail(`${at}.worker_cpu_ratio must be a number > 0 (Worker CPU ms per VM ms, measured)`);
   return {
     file: s.file as string,
     input: s.input as string,
@@ -101,6 +110,7 @@ function parseStage(raw: unknown, i: number, n: number, fail: (m: string) => nev
     probs_output: s.probs_output as string,
     exit: { rule: exit.rule as ExitRule, threshold: t as number },
     placement: placement as Placement,
+    ...(ratio !== undefined ? { worker_cpu_ratio: ratio as number } : {}),
   };
 }
 

@@ -6,7 +6,10 @@ const ok = { id: "local-1", url: "http://127.0.0.1:9000", state: "running", infl
 
 describe("VM report (heartbeat)", () => {
   it("reads a valid report into exactly its fields", () => {
-    expect(parseVmReport(ok)).toEqual(ok);
+    expect(parseVmReport(ok)).toEqual({ ...ok, queued: 0, service_ms: null });
+    expect(parseVmReport({ ...ok, queued: 2, service_ms: 3.5 })).toMatchObject({ queued: 2, service_ms: 3.5 });
+    for (const service_ms of [-1, "fast", Number.POSITIVE_INFINITY])
+      expect(parseVmReport({ ...ok, service_ms }).service_ms).toBeNull();
     for (const state of ["booting", "running", "draining"]) expect(parseVmReport({ ...ok, state }).state).toBe(state);
     const r = parseVmReport({ ...ok, url: "https://vm-1.example", inflight: 3, slots: 1 });
     expect([r.url, r.inflight, r.slots]).toEqual(["https://vm-1.example", 3, 1]);
@@ -29,6 +32,7 @@ describe("VM report (heartbeat)", () => {
     ],
     ["negative inflight", { ...ok, inflight: -1 }, /inflight must be an integer >= 0/],
     ["fractional inflight", { ...ok, inflight: 0.5 }, /inflight must be an integer >= 0/],
+    ["a negative queue", { ...ok, queued: -1 }, /queued must be an integer >= 0/],
     ["zero slots", { ...ok, slots: 0 }, /slots must be an integer/],
     ["fractional slots", { ...ok, slots: 1.5 }, /slots must be an integer/],
     ["slots as a string", { ...ok, slots: "4" }, /slots must be an integer/],

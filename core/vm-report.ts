@@ -7,7 +7,11 @@ export interface VmReport {
   url: string;
   state: Exclude<VmState, "dead">;
   inflight: number;
+  /** Calls waiting for a slot (0 when missing). */
+  queued?: number;
   slots: number;
+  /** Median time of the VM's recent calls (ms); null before its first. */
+  service_ms?: number | null;
 }
 
 const bad = (what: string): never => {
@@ -29,12 +33,17 @@ export function parseVmReport(raw: unknown): VmReport {
   if (r.state !== "booting" && r.state !== "running" && r.state !== "draining")
     bad(`state must be booting, running or draining`);
   if (!Number.isInteger(r.inflight) || (r.inflight as number) < 0) bad("inflight must be an integer >= 0");
+  if (r.queued !== undefined && (!Number.isInteger(r.queued) || (r.queued as number) < 0))
+    bad("queued must be an integer >= 0");
   if (!Number.isInteger(r.slots) || (r.slots as number) < 1) bad("slots must be an integer >= 1");
   return {
     id: r.id as string,
     url: r.url as string,
     state: r.state as VmReport["state"],
     inflight: r.inflight as number,
+    queued: (r.queued as number | undefined) ?? 0,
     slots: r.slots as number,
+    service_ms:
+      typeof r.service_ms === "number" && Number.isFinite(r.service_ms) && r.service_ms >= 0 ? r.service_ms : null,
   };
 }

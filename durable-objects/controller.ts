@@ -19,7 +19,7 @@ import type { PlanView, StatsView } from "../core/views.js";
 import { observationsFrom } from "./observations.js";
 import { getModel } from "../worker/models.js";
 
-export const CONTROLLER_SCHEMA_VERSION = 2;
+export const CONTROLLER_SCHEMA_VERSION = 3;
 /** A VM that has not sent a heartbeat for this long is dead (heartbeats come every second). */
 export const HEARTBEAT_TIMEOUT_MS = 5_000;
 /** Dead VMs stay listed this long, then are forgotten. */
@@ -33,6 +33,8 @@ type VmRow = {
   slots: number;
   last_heartbeat_ms: number;
   registered_ms: number;
+  queued: number;
+  service_ms: number | null;
 };
 
 export class ControllerDO extends DurableObject<Env> {
@@ -64,6 +66,10 @@ export class ControllerDO extends DurableObject<Env> {
         last_heartbeat_ms INTEGER NOT NULL, registered_ms INTEGER NOT NULL)`);
     // Version 1 also stored each VM's p50/p99, which nothing read.
     else if (version < 2) for (const c of ["p50_ms", "p99_ms"]) this.sql.exec(`ALTER TABLE vms DROP COLUMN ${c}`);
+    // Version 3: what routing within the wait budget reads: calls waiting on the VM, its median call time.
+    if (version < 3)
+      for (const c of ["queued INTEGER NOT NULL DEFAULT 0", "service_ms REAL"])
+        this.sql.exec(`ALTER TABLE vms ADD COLUMN ${c}`);
     if (version < CONTROLLER_SCHEMA_VERSION) this.put("schema_version", CONTROLLER_SCHEMA_VERSION);
   }
 
@@ -134,9 +140,11 @@ export class ControllerDO extends DurableObject<Env> {
   /** Registration and heartbeat are the same call: the VM reports what it is now. */
   heartbeat(r: VmReport, nowMs = Date.now()): { desired: number } {
     this.sql.exec(
-      `INSERT INTO vms (id, url, state, inflight, slots, last_heartbeat_ms, registered_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO vms (id, url, state, inflight, slots, last_heartbeat_ms, registered_ms, queued, service_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET url = excluded.url, state = excluded.state, inflight = excluded.inflight,
-       slots = excluded.slots, last_heartbeat_ms = excluded.last_heartbeat_ms`,
+       slots = excluded.slots, last_heartbeat_ms = excluded.last_heartbeat_ms, queued = excluded.queued,
+       service_ms = excluded.service_ms`,
       r.id,
       r.url,
       r.state,
@@ -144,6 +152,8 @@ export class ControllerDO extends DurableObject<Env> {
       r.slots,
       nowMs,
       nowMs,
+      r.queued ?? 0,
+      r.service_ms ?? null,
     );
     return { desired: this.get<Plan>("plan")?.desiredVms ?? this.config.vm.min };
   }
@@ -163,8 +173,16 @@ export class ControllerDO extends DurableObject<Env> {
     const p = this.get<Plan>("plan");
     const vms: VmView[] = this.vmRows()
       .filter((v) => v.state === "running")
-      .map((v) => ({ id: v.id, url: v.url, state: v.state, inflight: v.inflight, slots: v.slots }));
-    return { vmGroupStart: p?.vmGroupStart ?? null, vms };
+      .map((v) => ({
+        id: v.id,
+        url: v.url,
+        state: v.state,
+        inflight: v.inflight,
+        slots: v.slots,
+        queued: v.queued,
+        serviceMs: v.service_ms,
+      }));
+    return { vmGroupStart: p?.vmGroupStart ?? null, vms, waitBudgetMs: p?.waitBudgetMs ?? 0 };
   }
 
   private allOnWorkers(): Plan["stages"] {

@@ -3,22 +3,44 @@ import { rowSize, type ModelManifest } from "../core/manifest.js";
 import type { Observations, Percentiles } from "../core/policy.js";
 import type { StatsView, TierPercentiles } from "../core/views.js";
 
-/** Service time assumed for a stage that has not been measured yet on a tier. */
+/** Service time assumed for a stage that has not been measured yet on a VM. */
 export const PRIOR_STAGE_MS = 1;
 /** Workers' timers are coarse (they advance on I/O only): never trust a measured 0. */
 export const MIN_STAGE_MS = 0.02;
+/**
+ * Worker CPU ms per VM ms when the manifest carries no measured ratio for a stage: the mnist profile
+ * measured 3.5-4.7 (onnxruntime-web single-threaded WASM vs onnxruntime-node, medians per stage).
+ */
+export const DEFAULT_WORKER_CPU_RATIO = 4;
 
 /** A tier with no samples, or only zeros (workerd's timers stand still during compute), is unmeasured. */
 function measured(t: TierPercentiles | undefined): t is TierPercentiles {
   return !!t && t.samples > 0 && (t.p99 ?? 0) > MIN_STAGE_MS;
 }
 
-/** The tier's own percentiles, else the other tier's, else the prior. */
-function pct(own: TierPercentiles | undefined, other: TierPercentiles | undefined): Percentiles {
-  const t = measured(own) ? own : measured(other) ? other : null;
-  if (!t) return { mean: PRIOR_STAGE_MS, p50: PRIOR_STAGE_MS, p95: PRIOR_STAGE_MS, p99: PRIOR_STAGE_MS };
-  const f = (v: number | null) => Math.max(MIN_STAGE_MS, v ?? t.p50 ?? PRIOR_STAGE_MS);
+function scaled(t: TierPercentiles | null, by: number): Percentiles {
+  if (!t)
+    return { mean: PRIOR_STAGE_MS * by, p50: PRIOR_STAGE_MS * by, p95: PRIOR_STAGE_MS * by, p99: PRIOR_STAGE_MS * by };
+  const f = (v: number | null) => Math.max(MIN_STAGE_MS, (v ?? t.p50 ?? PRIOR_STAGE_MS) * by);
   return { mean: f(t.mean), p50: f(t.p50), p95: f(t.p95), p99: f(t.p99) };
+}
+
+/**
+ * A stage's service times on both tiers. The Worker's own timings count only if they are real (a
+ * runtime whose clock moves during compute); otherwise Worker CPU is the VM's time times the measured
+ * Worker/VM ratio, never the VM's native time. An unmeasured VM borrows the Worker's time / ratio.
+ */
+export function stageTimes(
+  vm: TierPercentiles | undefined,
+  worker: TierPercentiles | undefined,
+  ratio: number,
+): { vmMs: Percentiles; faasMs: Percentiles } {
+  const v = measured(vm) ? vm : null;
+  const w = measured(worker) ? worker : null;
+  return {
+    vmMs: v ? scaled(v, 1) : w ? scaled(w, 1 / ratio) : scaled(null, 1),
+    faasMs: w ? scaled(w, 1) : scaled(v, ratio),
+  };
 }
 
 export function observationsFrom(
@@ -30,14 +52,11 @@ export function observationsFrom(
   const stages = Array.from({ length: n }, (_, i) => {
     const s = stats.stages[i];
     const exitFraction = s?.window.exit_fraction ?? s?.exit_fraction ?? (i === n - 1 ? 1 : 0);
-    // A tier that has not run (or timed) the stage borrows the other tier's figures.
-    const w = s?.service_ms.worker;
-    const v = s?.service_ms.vm;
+    const ratio = manifest?.stages[i]?.worker_cpu_ratio ?? DEFAULT_WORKER_CPU_RATIO;
     const prevShape = i === 0 ? manifest?.input.shape : manifest?.stages[i - 1].hidden_shape;
     return {
       exitFraction,
-      vmMs: pct(v, w),
-      faasMs: pct(w, v),
+      ...stageTimes(s?.service_ms.vm, s?.service_ms.worker, ratio),
       stateBytes: prevShape ? rowSize(prevShape) * 4 : 0,
       allowed: manifest?.stages[i].placement ?? "auto",
     };

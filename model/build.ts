@@ -231,6 +231,8 @@ async function main() {
       ...s,
       exit: { rule: "max_softmax", threshold: thresholds[k] },
       placement: k === 0 ? "worker" : "auto",
+      // Worker/VM CPU per stage: medians of sim/profiles/mnist.json (npm run profile), WASM over native.
+      worker_cpu_ratio: [3.55, 4.02, 4.75][k],
     })),
   };
   parseManifest(JSON.parse(JSON.stringify(manifest)), "models/mnist/manifest.json"); // the runtime's own check

@@ -1,6 +1,7 @@
 // Starts the local stack: the Worker with its Durable Objects in Miniflare (one workerd process, a child
 // of this one; scripts/bundle.ts) and the local VM pool. Used by `npm start`, the soak, the benchmark and
 // the end-to-end tests, so all run the same thing.
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { parseControlConfig, type ControlConfig } from "../core/config.js";
 import { LocalPool } from "./local-pool.js";
@@ -85,7 +86,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       signingKey: vars.SERFLOW_SIGNING_KEY,
       bootDelayS: config.vm.bootTimeS,
       slots: config.vm.slots,
-      queueMs: config.vm.queueMs,
+      // Calls carry their own wait budget; this is the wait of a call that carries none.
+      queueMs: Number.isFinite(config.vm.queueMs) ? config.vm.queueMs : 0,
       firstPort: opts.firstVmPort ?? opts.port + 100,
       pollIntervalMs: 1_000,
       log,
@@ -129,4 +131,16 @@ export async function waitFor(url: string, timeoutMs: number): Promise<void> {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${url}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
 }

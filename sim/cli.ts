@@ -1,6 +1,6 @@
 // npm run simulate -- --trace FILE --profile FILE|mnist --policies LIST --out DIR [--scale X]
 //   [--slo-ms N] [--boot-s N] [--prices workers|lambda] [--vm-usd-per-hour X] [--vm-concurrency N]
-//   [--seed N] [--entry router|worker] [--control-period-s N] [--config FILE] [--vm-queue-ms N]
+//   [--seed N] [--entry worker|router] [--control-period-s N] [--config FILE] [--vm-queue-ms N]
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PRICE_PRESETS, type PricePreset } from "../core/cost.js";
@@ -13,7 +13,7 @@ const PROFILES_DIR = fileURLToPath(new URL("./profiles/", import.meta.url));
 
 const USAGE = `usage: npm run simulate -- --trace FILE --profile FILE|NAME --policies LIST|all --out DIR
   [--scale X] [--slo-ms N] [--boot-s N] [--prices workers|lambda] [--vm-usd-per-hour X]
-  [--vm-concurrency N] [--seed N] [--entry router|worker] [--control-period-s N] [--config FILE]
+  [--vm-concurrency N] [--seed N] [--entry worker|router] [--control-period-s N] [--config FILE]
   [--vm-queue-ms N]   (what-if: serflow/libra may wait N ms for a VM slot instead of going to FaaS)
 policies: ${POLICIES.join(",")}
 NAME is a profile in sim/profiles/ (e.g. mnist).`;

@@ -1,18 +1,21 @@
 // The simulator's engine: replays a workload second by second through one policy.
 //
-// Each second: (1) at the policy's control period it decides a VM count and a VM-group start (and,
-// for LIBRA, a VM quota); VMs are billed from that decision, serve bootTimeS later, and scale-down
-// cancels booting VMs first, then drains the least busy running one. (2) The second's arrivals are
+// Each second: (1) at the policy's control period it decides a VM count (never below vm.min for a policy
+// that uses VMs) and a VM-group start (and, for LIBRA, a VM quota); VMs are billed from that decision,
+// serve bootTimeS later, and scale-down cancels the booting VM that would be ready last first, then
+// drains the oldest running one. (2) The second's arrivals are
 // routed in time order. A VM pool is a min-heap of slot free times (one entry per slot of every live
 // or booting VM): a request that reaches the VM group takes a slot that is free at its arrival at the
 // VM, or (queueing policies) waits for the earliest one; otherwise it runs on FaaS, which never
 // queues. A request that reaches a VM finishes its remaining stages there. This is event-driven per VM
 // slot without an event queue: slots are the only shared resource, and routing is FIFO in time.
-import { faasRequestUsd, vmBilledS, vmUsd } from "../core/cost.js";
+import { billedMs, faasBillUsd, vmBilledS, vmUsd } from "../core/cost.js";
 import type { ControlConfig } from "../core/config.js";
 import { arrivalsInto, Workload } from "./workload.js";
+import { VmQueues } from "./vm-queues.js";
 
-export type RouteMode = "faas" | "noqueue" | "queue" | "spock";
+/** "budget": per-VM FIFO queues with the router's choice and a wait budget (sim/vm-queues.ts), as deployed. */
+export type RouteMode = "faas" | "noqueue" | "queue" | "spock" | "budget";
 
 export interface Decision {
   vms: number;
@@ -20,6 +23,8 @@ export interface Decision {
   groupStart: number | null;
   /** Most requests per second sent to VMs (LIBRA's 80% share); default unlimited. */
   vmQuotaPerS?: number;
+  /** Mode "budget": how long a request may wait on a full VM (ms). */
+  waitBudgetMs?: number;
 }
 
 export interface EngineView {
@@ -41,7 +46,10 @@ export interface Controller {
   name: string;
   mode: RouteMode;
   periodS: number;
-  /** VMs running (already booted) at t = 0: a warm start for policies that cannot serve without VMs. */
+  /**
+   * VMs running (already booted) at t = 0: a warm start for policies that cannot serve without VMs.
+   * They are billed from -bootTimeS: every VM the bound lets a policy have pays its boot.
+   */
   initialVms?(w: Workload, cfg: ControlConfig): number;
   decide(view: EngineView): Decision;
 }
@@ -62,6 +70,44 @@ export interface RunResult {
   mean_vms: number;
   vm_utilisation: number;
   wall_s: number;
+}
+
+/** What a run (or a bound) counted, turned into its results row by resultRow(). */
+export interface RunTally {
+  policy: string;
+  requests: number;
+  /** Requests served on a VM and on FaaS (each exactly once: dropped = requests - both). */
+  vmServed: number;
+  faasServed: number;
+  hist: LatencyHistogram;
+  withinSlo: number;
+  vmSeconds: number;
+  vmCostUsd: number;
+  faasCostUsd: number;
+  transferUsd: number;
+  meanVms: number;
+  vmUtilisation: number;
+  startedMs: number;
+}
+
+export function resultRow(t: RunTally): RunResult {
+  return {
+    policy: t.policy,
+    cost_usd: t.vmCostUsd + t.faasCostUsd + t.transferUsd,
+    slo_attainment: t.requests > 0 ? t.withinSlo / t.requests : 1,
+    p50_ms: t.hist.quantile(0.5),
+    p99_ms: t.hist.quantile(0.99),
+    requests: t.requests,
+    dropped: t.requests - t.vmServed - t.faasServed,
+    vm_seconds: t.vmSeconds,
+    faas_requests: t.faasServed,
+    vm_cost_usd: t.vmCostUsd,
+    faas_cost_usd: t.faasCostUsd,
+    transfer_cost_usd: t.transferUsd,
+    mean_vms: t.meanVms,
+    vm_utilisation: t.vmUtilisation,
+    wall_s: (Date.now() - t.startedMs) / 1000,
+  };
 }
 
 export interface RunSeries {
@@ -191,7 +237,6 @@ export function runPolicy(
   const k = cfg.vm.slots;
   const boot = cfg.vm.bootTimeS;
   const prices = cfg.prices;
-  const fee = faasRequestUsd(prices);
   const vmPS = w.vmPS;
   const faasPS = w.faasPS;
   const hopMs = w.hopMs;
@@ -200,11 +245,11 @@ export function runPolicy(
   const entryWorker = cfg.entry === "worker";
   const deepSeparate = cfg.faasDeep === "separate";
   const lambdaLike = prices.usdPerGbS > 0;
-  const incr = prices.billingIncrementMs;
   const mode = ctl.mode;
   const QUEUE = mode === "queue";
   const SPOCK = mode === "spock";
   const useVms = mode !== "faas";
+  const minVms = useVms ? cfg.vm.min : 0;
   const maxWaitS = (opts.vmQueueMs ?? 0) / 1000;
 
   const arrivals = new Int32Array(T);
@@ -213,7 +258,10 @@ export function runPolicy(
   const faasSeries = opts.series ? new Int32Array(T) : null;
   const hist = new LatencyHistogram();
   const heap = new SlotHeap();
-  const vms: Vm[] = [];
+  const queues = mode === "budget" ? new VmQueues(k, w.seed) : null;
+  const vms: Vm[] = queues ? queues.vms : [];
+  let budgetS = 0;
+  let meanSvcS = 0; // the router's running estimate of a VM call's time (the heartbeat's figure)
   let vmSeconds = 0;
   let vmSecondsLive = 0; // for mean VMs
   let busySlotS = 0;
@@ -224,6 +272,7 @@ export function runPolicy(
   let wallBilledMs = 0;
   let transferUsd = 0;
   let faasRequests = 0;
+  let vmServed = 0;
   let requests = 0;
   let withinSlo = 0;
 
@@ -231,11 +280,16 @@ export function runPolicy(
     vmSeconds += vmBilledS(end - vm.start, cfg.vm.minBilledS);
   };
   const addVm = (t: number, ready: number) => {
+    if (queues) return queues.add(t, ready);
     vms.push({ start: t, ready });
     for (let s = 0; s < k; s++) heap.push(ready);
   };
   const scaleTo = (target: number, t: number) => {
     while (vms.length < target) addVm(t, t + boot);
+    while (queues && vms.length > target) {
+      const r = queues.remove(t);
+      bill({ start: r.start, ready: 0 }, r.end);
+    }
     while (vms.length > target) {
       // Cancel the VM that would be ready last if one is booting, else drain the oldest running one.
       let bi = -1;
@@ -254,8 +308,8 @@ export function runPolicy(
   };
 
   if (ctl.initialVms) {
-    const n = ctl.initialVms(w, cfg);
-    for (let i = 0; i < n; i++) addVm(0, 0);
+    const n = Math.max(minVms, ctl.initialVms(w, cfg));
+    for (let i = 0; i < n; i++) addVm(-boot, 0);
   }
 
   const rng = w.stream();
@@ -291,9 +345,10 @@ export function runPolicy(
       const d = ctl.decide(view);
       busySlotS = 0;
       capacitySlotS = 0;
-      scaleTo(Math.max(0, Math.round(d.vms)), t);
+      scaleTo(Math.max(minVms, Math.round(d.vms)), t);
       j = d.groupStart === null || d.vms <= 0 ? -1 : d.groupStart;
       quotaPerS = d.vmQuotaPerS ?? Infinity;
+      budgetS = (d.waitBudgetMs ?? 0) / 1000;
     }
     while (seg + 1 < w.segStart.length && w.segStart[seg + 1] <= t) cum = w.segCum[++seg];
     let runNow = 0;
@@ -319,45 +374,56 @@ export function runPolicy(
       requests++;
       let lat: number;
       let served = false;
-      if (useVms && j >= 0 && e >= j && heap.n > 0 && quota > 0) {
+      let timedOutMs = 0;
+      if (useVms && j >= 0 && e >= j && (queues ? vms.length > 0 : heap.n > 0) && quota > 0) {
         const pre = faasPS[o + j] - faasPS[o];
         const hop = j > 0 ? hopMs[j] : entryWorker ? 2 * cfg.transferMs : 0;
         const tv = a + (pre + hop) / 1000;
-        const top = heap.a[0];
+        const vmt = vmPS[o + e + 1] - vmPS[o + j];
         let start = -1;
-        if (top <= tv) start = tv;
-        else if (QUEUE || (SPOCK && bootNow === 0) || top - tv <= maxWaitS) start = top;
+        if (queues) {
+          const routed = queues.route(tv, vmt / 1000, meanSvcS || vmt / 1000, budgetS);
+          if (routed && "start" in routed) {
+            start = routed.start;
+            meanSvcS = meanSvcS > 0 ? 0.99 * meanSvcS + 0.01 * (vmt / 1000) : vmt / 1000;
+          } else if (routed) timedOutMs = hop + budgetS * 1000; // waited its budget, then back to FaaS
+        } else {
+          const top = heap.a[0];
+          if (top <= tv) start = tv;
+          else if (QUEUE || (SPOCK && bootNow === 0) || top - tv <= maxWaitS) start = top;
+          if (start >= 0) heap.replaceTop(start + vmt / 1000);
+        }
         if (start >= 0) {
-          const vmt = vmPS[o + e + 1] - vmPS[o + j];
-          heap.replaceTop(start + vmt / 1000);
           busySlotS += vmt / 1000;
           totalBusySlotS += vmt / 1000;
           lat = pre + hop + (start - tv) * 1000 + vmt;
           served = true;
+          vmServed++;
           quota--;
           if (j > 0 || entryWorker) {
             fees++;
             cpuMs += pre;
-            if (lambdaLike) wallBilledMs += incr > 0 ? Math.ceil(lat / incr) * incr : lat;
+            if (lambdaLike) wallBilledMs += billedMs(prices, lat);
             transferUsd += w.hopUsd[j];
           }
         }
       }
       if (!served) {
-        lat = faasPS[o + e + 1] - faasPS[o];
+        const faasMs = faasPS[o + e + 1] - faasPS[o];
         faasRequests++;
         faasThisSecond++;
-        cpuMs += lat;
+        cpuMs += faasMs;
+        // A wait that ran out is latency; a Lambda invocation pays for it only where one was waiting
+        // (a prefix ran, or the request entered through one).
+        const billMs = faasMs + (j > 0 || entryWorker ? timedOutMs : 0);
+        lat = faasMs + timedOutMs;
         if (deepSeparate && j > 0 && e >= j) {
           fees += 2;
-          if (lambdaLike) {
-            const deep = faasPS[o + e + 1] - faasPS[o + j];
-            wallBilledMs +=
-              (incr > 0 ? Math.ceil(lat / incr) * incr : lat) + (incr > 0 ? Math.ceil(deep / incr) * incr : deep);
-          }
+          if (lambdaLike)
+            wallBilledMs += billedMs(prices, billMs) + billedMs(prices, faasPS[o + e + 1] - faasPS[o + j]);
         } else {
           fees++;
-          if (lambdaLike) wallBilledMs += incr > 0 ? Math.ceil(lat / incr) * incr : lat;
+          if (lambdaLike) wallBilledMs += billedMs(prices, billMs);
         }
       }
       hist.add(lat!);
@@ -367,30 +433,23 @@ export function runPolicy(
     if (opts.progress && t % progressEvery === 0) opts.progress(t / T);
   }
   // End of the trace: every VM is billed until then, or until its queue has drained.
-  const drainEnd = Math.max(T, heap.n > 0 ? heap.max() : T);
+  const drainEnd = Math.max(T, queues ? queues.busyUntil() : heap.n > 0 ? heap.max() : T);
   for (const vm of vms) bill(vm, vm.ready > T ? T : drainEnd);
 
-  const vmCost = vmUsd(cfg.vm.costUsdPerHour, vmSeconds);
-  const faasCost =
-    fees * fee +
-    (cpuMs * prices.usdPerMillionCpuMs) / 1e6 +
-    (wallBilledMs / 1000) * (prices.memoryMb / 1024) * prices.usdPerGbS;
-  const result: RunResult = {
+  const result = resultRow({
     policy: ctl.name,
-    cost_usd: vmCost + faasCost + transferUsd,
-    slo_attainment: requests > 0 ? withinSlo / requests : 1,
-    p50_ms: hist.quantile(0.5),
-    p99_ms: hist.quantile(0.99),
     requests,
-    dropped: 0,
-    vm_seconds: vmSeconds,
-    faas_requests: faasRequests,
-    vm_cost_usd: vmCost,
-    faas_cost_usd: faasCost,
-    transfer_cost_usd: transferUsd,
-    mean_vms: vmSecondsLive / T,
-    vm_utilisation: vmSeconds > 0 ? totalBusySlotS / (vmSeconds * k) : 0,
-    wall_s: (Date.now() - t0) / 1000,
-  };
+    vmServed,
+    faasServed: faasRequests,
+    hist,
+    withinSlo,
+    vmSeconds,
+    vmCostUsd: vmUsd(cfg.vm.costUsdPerHour, vmSeconds),
+    faasCostUsd: faasBillUsd(prices, fees, cpuMs, wallBilledMs),
+    transferUsd,
+    meanVms: vmSecondsLive / T,
+    vmUtilisation: vmSeconds > 0 ? totalBusySlotS / (vmSeconds * k) : 0,
+    startedMs: t0,
+  });
   return { result, series: vmSeries ? { arrivals, vms: vmSeries, faas: faasSeries! } : undefined };
 }

@@ -1,7 +1,10 @@
-// npx tsx sim/evaluate.ts [--quick]: the evaluation of docs/evaluation.md. Runs every policy on both
-// traces x both profiles x both price presets (plus the regimes discussed there), writes the figures
-// to docs/eval/*.svg and the tables to docs/evaluation.md. --quick: only the native-rate runs.
-import { mkdirSync, writeFileSync } from "node:fs";
+// npm run evaluate [-- --quick]: the evaluation of docs/evaluation.md. Runs every policy on both traces x
+// both profiles x both price presets at the Worker entry (the deployment's bill), then at the router
+// entry of the papers, plus LIBRA's own settings; writes docs/eval/*.svg and docs/evaluation-tables.md.
+// --quick: only the Worker-entry runs.
+// npm run evaluate -- --sweep N [--seed S]: N random scenarios (sim/sweep.ts); writes docs/eval/sweep.svg
+// and the sweep section of docs/evaluation.md (between its sweep markers).
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { PricePreset } from "../core/cost.js";
 import type { RunResult } from "./engine.js";
@@ -18,6 +21,7 @@ import {
   type SimOutput,
   type SimSettings,
 } from "./run.js";
+import { runSweep, sweepMarkdown, sweepSvg } from "./sweep.js";
 import { loadTrace, traceFile } from "./trace.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -35,97 +39,52 @@ interface Run {
   vmUsdPerHour?: number;
   vmConcurrency?: number;
   vmQueueMs?: number;
+  policies?: string[];
+  sloMs?: number;
+  bootS?: number;
+  config?: string;
 }
 
 function runs(quick: boolean): Run[] {
   const out: Run[] = [];
-  for (const profile of ["sdn-resnet56-cifar10", "mnist"]) {
-    for (const trace of ["wits", "berkeley"] as const) {
-      for (const prices of ["workers", "lambda"] as const)
-        out.push({
-          id: `${profile}-${trace}-${prices}`,
-          group: "native",
-          trace,
-          profile,
-          prices,
-          scale: 1,
-          entry: "router",
-        });
-    }
-  }
+  for (const entry of quick ? (["worker"] as const) : (["worker", "router"] as const))
+    for (const profile of ["sdn-resnet56-cifar10", "mnist"])
+      for (const trace of ["wits", "berkeley"] as const)
+        for (const prices of ["workers", "lambda"] as const)
+          out.push({
+            id: `${entry}-${profile}-${trace}-${prices}`,
+            group: entry,
+            trace,
+            profile,
+            prices,
+            scale: 1,
+            entry,
+          });
   if (quick) return out;
-  for (const trace of ["wits", "berkeley"] as const) {
-    for (const prices of ["workers", "lambda"] as const)
-      out.push({
-        id: `sdn-x10-${trace}-${prices}`,
-        group: "x10",
-        trace,
-        profile: "sdn-resnet56-cifar10",
-        prices,
-        scale: 10,
-        entry: "router",
-      });
-  }
-  for (const trace of ["wits"] as const) {
-    out.push({
-      id: `mnist-worker-entry-${trace}-workers`,
-      group: "deployment",
-      trace,
-      profile: "mnist",
-      prices: "workers",
-      scale: 1,
-      entry: "worker",
-    });
-    out.push({
-      id: `sdn-worker-entry-${trace}-workers`,
-      group: "deployment",
-      trace,
-      profile: "sdn-resnet56-cifar10",
-      prices: "workers",
-      scale: 1,
-      entry: "worker",
-    });
-    out.push({
-      id: `sdn-c5xlarge-${trace}-workers`,
-      group: "bigvm",
-      trace,
-      profile: "sdn-resnet56-cifar10",
-      prices: "workers",
-      scale: 1,
-      entry: "router",
-      vmUsdPerHour: 0.17,
-      vmConcurrency: 4,
-    });
-    out.push({
-      id: `sdn-drift-x10-${trace}-workers`,
-      group: "drift",
-      trace,
-      profile: "sdn-resnet56-cifar10-drift",
-      prices: "workers",
-      scale: 10,
-      entry: "router",
-    });
-    out.push({
-      id: `sdn-queue20-${trace}-workers`,
-      group: "whatif",
-      trace,
-      profile: "sdn-resnet56-cifar10",
-      prices: "workers",
-      scale: 1,
-      entry: "router",
-      vmQueueMs: 20,
-    });
-    out.push({
-      id: `sdn-queue20-x10-${trace}-workers`,
-      group: "whatif",
-      trace,
-      profile: "sdn-resnet56-cifar10",
-      prices: "workers",
-      scale: 10,
-      entry: "router",
-      vmQueueMs: 20,
-    });
-  }
+  out.push({
+    id: "libra-settings-wits",
+    group: "libra",
+    trace: "wits",
+    profile: "libra-1s",
+    prices: "lambda",
+    scale: 1,
+    entry: "router",
+    vmUsdPerHour: 0.1,
+    vmConcurrency: 16,
+    sloMs: 2000,
+    bootS: 100,
+    config: "sim/profiles/libra-config.json",
+    policies: ["faas-only", "vm-autoscale", "libra", "serflow", "oracle"],
+  });
+  out.push({
+    id: "worker-sdn-drift-wits-workers",
+    group: "drift",
+    trace: "wits",
+    profile: "sdn-resnet56-cifar10-drift",
+    prices: "workers",
+    scale: 1,
+    entry: "worker",
+  });
   return out;
 }
 
@@ -136,26 +95,29 @@ function settingsOf(r: Run): SimSettings {
     trace: loadTrace(traceFile(r.trace)),
     profileName: profile.name,
     profile,
-    policies: [...POLICIES],
+    policies: (r.policies ?? [...POLICIES]) as SimSettings["policies"],
     scale: r.scale,
     seed: SIM_DEFAULTS.seed,
     prices: r.prices,
-    sloMs: SLO_MS,
-    bootS: SIM_DEFAULTS.bootS,
+    sloMs: r.sloMs ?? SLO_MS,
+    bootS: r.bootS ?? SIM_DEFAULTS.bootS,
     vmUsdPerHour: r.vmUsdPerHour ?? PRESET_VM[r.prices].usdPerHour,
     vmConcurrency: r.vmConcurrency ?? PRESET_VM[r.prices].concurrency,
     entry: r.entry,
     controlPeriodS: SIM_DEFAULTS.controlPeriodS,
     vmQueueMs: r.vmQueueMs,
+    extraConfig: r.config ? JSON.parse(readFileSync(`${ROOT}${r.config}`, "utf8")) : undefined,
   };
 }
 
 function cmd(r: Run): string {
   const parts = [
-    `npm run simulate -- --trace ${TRACES[r.trace]} --profile ${r.profile} --policies all --out out/${r.id} --prices ${r.prices} --slo-ms ${SLO_MS}`,
+    `npm run simulate -- --trace ${TRACES[r.trace]} --profile ${r.profile} --policies ${r.policies?.join(",") ?? "all"} --out out/${r.id} --prices ${r.prices} --slo-ms ${r.sloMs ?? SLO_MS}`,
   ];
   if (r.scale !== 1) parts.push(`--scale ${r.scale}`);
-  if (r.entry !== "router") parts.push(`--entry ${r.entry}`);
+  if (r.entry !== SIM_DEFAULTS.entry) parts.push(`--entry ${r.entry}`);
+  if (r.bootS !== undefined) parts.push(`--boot-s ${r.bootS}`);
+  if (r.config !== undefined) parts.push(`--config ${r.config}`);
   if (r.vmUsdPerHour !== undefined) parts.push(`--vm-usd-per-hour ${r.vmUsdPerHour}`);
   if (r.vmConcurrency !== undefined) parts.push(`--vm-concurrency ${r.vmConcurrency}`);
   if (r.vmQueueMs !== undefined) parts.push(`--vm-queue-ms ${r.vmQueueMs}`);
@@ -177,7 +139,9 @@ function table(rs: RunResult[]): string {
         ? ""
         : `${ser.cost_usd <= r.cost_usd ? "-" : "+"}${Math.abs((1 - ser.cost_usd / r.cost_usd) * 100).toFixed(1)}%`;
     lines.push(
-      `| ${r.policy === "serflow" ? "**serflow**" : r.policy} | ${r.cost_usd.toFixed(3)} | ${rel} | ${pct(r.slo_attainment)} | ${r.p99_ms.toFixed(1)} | ${r.vm_seconds.toLocaleString("en-US")} | ${r.mean_vms.toFixed(2)} | ${pct(r.faas_requests / r.requests)} |`,
+      r.policy.startsWith("oracle")
+        ? `| ${r.policy} (bound) | ${r.cost_usd.toFixed(3)} | ${rel} | | | | | |`
+        : `| ${r.policy === "serflow" ? "**serflow**" : r.policy} | ${r.cost_usd.toFixed(3)} | ${rel} | ${pct(r.slo_attainment)} | ${r.p99_ms.toFixed(1)} | ${r.vm_seconds.toLocaleString("en-US")} | ${r.mean_vms.toFixed(2)} | ${pct(r.faas_requests / r.requests)} |`,
     );
   }
   return lines.join("\n");
@@ -187,15 +151,76 @@ function summaryRow(r: Run, rs: RunResult[]): string {
   const s = by(rs, "serflow");
   const l = by(rs, "libra");
   const f = by(rs, "faas-only");
+  const nq = by(rs, "oracle-noqueue");
   const o = by(rs, "oracle");
-  const cheapest = rs.filter((x) => x.policy !== "oracle").sort((a, b) => a.cost_usd - b.cost_usd)[0];
-  return `| ${r.profile} | ${r.trace} | ${r.prices} | ${r.scale === 1 ? "1" : `x${r.scale}`} | ${s.cost_usd.toFixed(3)} | ${pct(1 - s.cost_usd / l.cost_usd)} | ${pct(1 - s.cost_usd / f.cost_usd)} | ${pct(s.cost_usd / o.cost_usd - 1)} | ${pct(s.slo_attainment)} / ${pct(l.slo_attainment)} / ${pct(f.slo_attainment)} | ${cheapest.policy} (${pct(cheapest.slo_attainment)}) |`;
+  const meets = rs
+    .filter((x) => !x.policy.startsWith("oracle") && x.slo_attainment >= 0.99)
+    .sort((a, b) => a.cost_usd - b.cost_usd)[0];
+  return `| ${r.profile} | ${r.trace} | ${r.prices} | ${s.cost_usd.toFixed(3)} | ${pct(1 - s.cost_usd / l.cost_usd)} | ${pct(1 - s.cost_usd / f.cost_usd)} | ${pct(s.cost_usd / nq.cost_usd - 1)} | ${pct(s.cost_usd / o.cost_usd - 1)} | ${pct(s.slo_attainment)} / ${pct(l.slo_attainment)} / ${pct(f.slo_attainment)} | ${meets ? `${meets.policy} ${meets.cost_usd.toFixed(3)}` : "none"} |`;
+}
+
+const SWEEP_START = "<!-- sweep:start (generated by npm run evaluate -- --sweep N --seed S) -->";
+const SWEEP_END = "<!-- sweep:end -->";
+
+function sweepMain(count: number, seed: number): void {
+  const tty = process.stderr.isTTY;
+  const t0 = Date.now();
+  const rs = runSweep(count, seed, {}, (done, total, label) => {
+    if (!tty) return;
+    const el = (Date.now() - t0) / 1000;
+    const eta = done > 0 ? (el / done) * (total - done) : 0;
+    process.stderr.write(
+      `\rsweep ${done}/${total} ${label.padEnd(12)} ${el.toFixed(0)} s elapsed, ~${eta.toFixed(0)} s left   `,
+    );
+  });
+  if (tty) process.stderr.write("\n");
+  const wallS = (Date.now() - t0) / 1000;
+  mkdirSync(`${ROOT}docs/eval/`, { recursive: true });
+  writeFileSync(`${ROOT}docs/eval/sweep.svg`, sweepSvg(rs, seed));
+  const section = [
+    SWEEP_START,
+    "",
+    `Generated by \`npm run evaluate -- --sweep ${count} --seed ${seed}\` in ${wallS.toFixed(0)} s.`,
+    "",
+    sweepMarkdown(rs, seed, "eval/sweep.svg"),
+    "",
+    SWEEP_END,
+  ].join("\n");
+  const doc = `${ROOT}docs/evaluation.md`;
+  const text = existsSync(doc) ? readFileSync(doc, "utf8") : "";
+  const a = text.indexOf(SWEEP_START);
+  const b = text.indexOf(SWEEP_END);
+  const next =
+    a >= 0 && b > a ? text.slice(0, a) + section + text.slice(b + SWEEP_END.length) : `${text}\n${section}\n`;
+  writeFileSync(doc, next);
+  for (const r of rs)
+    console.log(
+      `#${r.scenario.id} ${r.scenario.traceKind}: serflow ${r.serflow.cost_usd.toFixed(4)} / ${r.baseline.policy} ${r.baseline.cost_usd.toFixed(4)} = ${r.overBaseline.toFixed(3)}, / bound = ${r.overBound.toFixed(3)}`,
+    );
+  console.log(
+    `${count} scenarios in ${wallS.toFixed(0)} s; wrote docs/eval/sweep.svg and the sweep section of docs/evaluation.md`,
+  );
 }
 
 function main(): void {
-  const quick = process.argv.includes("--quick");
+  const argv = process.argv.slice(2);
+  const at = argv.indexOf("--sweep");
+  if (at >= 0) {
+    const count = Number(argv[at + 1]);
+    const si = argv.indexOf("--seed");
+    const seed = si >= 0 ? Number(argv[si + 1]) : 1;
+    if (!Number.isInteger(count) || count < 1 || !Number.isInteger(seed) || seed < 0) {
+      console.error("usage: npm run evaluate -- --sweep N [--seed S]   (N >= 1 scenarios, S >= 0)");
+      process.exit(2);
+    }
+    sweepMain(count, seed);
+    return;
+  }
+  const quick = argv.includes("--quick");
   const outDir = `${ROOT}docs/eval/`;
   mkdirSync(outDir, { recursive: true });
+  // Plots of runs that no longer exist must not linger.
+  for (const f of readdirSync(outDir)) if (f.endsWith(".svg") && f !== "sweep.svg") rmSync(`${outDir}${f}`);
   const done: { run: Run; s: SimSettings; out: SimOutput }[] = [];
   let simulated = 0;
   let wall = 0;
@@ -233,19 +258,22 @@ function main(): void {
     `Simulated ${simulated.toLocaleString("en-US")} requests in ${wall.toFixed(0)} s (${(simulated / wall / 1e6).toFixed(1)} M requests/s on this machine, one core, while others used it too).`,
     "",
   );
-  md.push("## Summary", "");
-  md.push(
-    "serflow's saving against LIBRA and FaaS-only (1 - cost(serflow) / cost(other)), its gap to the oracle's lower bound, SLO attainment (serflow / LIBRA / FaaS-only), and the cheapest real policy of the run.",
-    "",
-  );
-  md.push(
-    "| profile | trace | prices | load | serflow USD | vs libra | vs faas-only | above oracle | SLO met s / l / f | cheapest policy (SLO) |",
-  );
-  md.push("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- |");
-  for (const d of done)
-    if (d.run.group === "native" || d.run.group === "x10") md.push(summaryRow(d.run, d.out.results));
-  md.push("");
-  for (const group of ["native", "x10", "deployment", "bigvm", "drift", "whatif"]) {
+  const summaryHead = [
+    "| profile | trace | prices | serflow USD | vs libra | vs faas-only | over oracle-noqueue | over oracle | SLO met s / l / f | cheapest meeting 99% |",
+    "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+  ];
+  const titles: Record<string, string> = {
+    worker: "Worker entry (the deployment's bill: every request pays a Worker invocation and runs stage 0 there)",
+    router: "Router entry (the papers' setting: an unbilled router; a request sent straight to a VM pays no FaaS fee)",
+  };
+  for (const group of ["worker", "router"]) {
+    const ds = done.filter((d) => d.run.group === group);
+    if (ds.length === 0) continue;
+    md.push(`## Summary: ${titles[group]}`, "", ...summaryHead);
+    for (const d of ds) md.push(summaryRow(d.run, d.out.results));
+    md.push("");
+  }
+  for (const group of ["worker", "router", "libra", "drift"]) {
     const ds = done.filter((d) => d.run.group === group);
     if (ds.length === 0) continue;
     md.push(`## Runs: ${group}`, "");

@@ -1,8 +1,9 @@
 // The policies compared by the simulator (DESIGN section 6). Each is a Controller: a routing mode and
 // a decision every periodS seconds. `serflow` calls core/policy.ts plan() unchanged.
 import { percentilesFromMedianP99 } from "../core/lognormal.js";
-import { initialPolicyState, plan, type Observations, type PolicyState } from "../core/policy.js";
+import { initialPolicyState, type Observations, type Percentiles, type PolicyState, plan } from "../core/policy.js";
 import type { Controller, EngineView } from "./engine.js";
+import { Prng } from "./prng.js";
 import type { Workload } from "./workload.js";
 
 export const POLICIES = ["faas-only", "vm-max", "vm-autoscale", "spock", "libra", "serflow", "oracle"] as const;
@@ -10,8 +11,12 @@ export type PolicyName = (typeof POLICIES)[number];
 
 /** Reactive autoscaling (vm-autoscale, spock): thresholds on VM utilisation over the period. */
 export const AUTOSCALE = { periodS: 30, scaleOutAbove: 0.7, scaleInBelow: 0.3, scaleInCooldownS: 300 } as const;
-/** LIBRA as described in DESIGN section 6. */
-export const LIBRA = { periodS: 300, alpha: 0.2, vmShare: 0.8 } as const;
+/**
+ * LIBRA as its published simulator runs (github Zongshun96/LIBRA, simulator/manager.py, vm_cloud.py):
+ * EWMA weight of the per-second count and of its absolute deviation, how many deviations above the mean
+ * the VMs are sized for, the share of that rate sent to VMs, and how often the VM count is decided.
+ */
+export const LIBRA = { alpha: 0.2, deviations: 1, vmShare: 0.8, updateS: 300 } as const;
 /** Window over which the serflow adapter measures exit fractions (as the stats DO would). */
 export const EXIT_WINDOW_S = 120;
 
@@ -31,9 +36,19 @@ function maxMeanWorkS(w: Workload): number {
   return best;
 }
 
-/** Whole-model VM time when every stage runs (LIBRA's uniform runtime). */
-function fullModelS(w: Workload): number {
-  return w.profile.stages.reduce((a, s) => a + percentilesFromMedianP99(s.vm_ms.median, s.vm_ms.p99).mean / 1000, 0);
+/**
+ * LIBRA's "uniform runtime": the mean VM time of a request as an operator measures it (exit-aware: a
+ * request that exits early costs less), from the profile's exit fractions at t = 0.
+ */
+export function meanRequestVmS(w: Workload): number {
+  let r = 1;
+  let s = 0;
+  for (let i = 0; i < w.N; i++) {
+    const st = w.profile.stages[i];
+    s += r * percentilesFromMedianP99(st.vm_ms.median, st.vm_ms.p99).mean;
+    r *= 1 - (i === w.N - 1 ? 1 : w.segExit[0][i]);
+  }
+  return s / 1000;
 }
 
 export function faasOnly(): Controller {
@@ -98,60 +113,81 @@ export const vmAutoscale = (): Controller => autoscale("vm-autoscale", "queue");
 export const spock = (): Controller => autoscale("spock", "spock");
 
 /**
- * LIBRA: the whole model as one unit with a uniform runtime (every request costed as the full model);
- * every 300 s, EWMA (alpha 0.2) of the window's mean rate and deviation; VMs for mean + 1 sigma; 80% of
- * that share goes to VMs (a per-second quota, while a slot is free), the rest to FaaS.
+ * LIBRA (manager.py, policy "hybrid"): every second, EWMA of the count x with weight alpha (the deviation
+ * first, from the old mean: dev = (1-a) dev + a |mean - x|; mean = (1-a) mean + a x); from the first
+ * second on and then every 300 s, share = floor(mean + dev), VMs = ceil(share / per-VM rate) where a VM
+ * serves floor(k / uniform runtime) requests per second; the VM quota, floor(0.8 share) requests per
+ * second (the first of each second), is lowered at once but raised only when the added VMs are up (after
+ * bootTimeS). VM requests queue FIFO (vm_cloud.py); the rest go to FaaS. The decision at second t sees
+ * the counts of seconds before t (LIBRA's sees its own second too: it acts one second later here).
  */
 export function libra(): Controller {
-  let mu = -1;
-  let sigma = 0;
+  let mean = -1;
+  let dev = 0;
+  let vms = 0;
+  let quota = 0;
+  let raise: { at: number; quota: number } | null = null;
+  let next = 1;
   return {
     name: "libra",
-    mode: "noqueue",
-    periodS: LIBRA.periodS,
+    mode: "queue",
+    periodS: 1,
     decide(v: EngineView) {
       if (v.t === 0) return { vms: 0, groupStart: 0, vmQuotaPerS: 0 };
-      const from = Math.max(0, v.t - LIBRA.periodS);
-      let s = 0;
-      let ss = 0;
-      for (let i = from; i < v.t; i++) {
-        s += v.arrivals[i];
-        ss += v.arrivals[i] * v.arrivals[i];
+      const x = v.arrivals[v.t - 1];
+      if (mean < 0) mean = x;
+      else {
+        dev = (1 - LIBRA.alpha) * dev + LIBRA.alpha * Math.abs(mean - x);
+        mean = (1 - LIBRA.alpha) * mean + LIBRA.alpha * x;
       }
-      const m = s / (v.t - from);
-      const sd = Math.sqrt(Math.max(0, ss / (v.t - from) - m * m));
-      if (mu < 0) {
-        mu = m;
-        sigma = sd;
-      } else {
-        mu = LIBRA.alpha * m + (1 - LIBRA.alpha) * mu;
-        sigma = LIBRA.alpha * sd + (1 - LIBRA.alpha) * sigma;
+      if (v.t === next) {
+        next += LIBRA.updateS;
+        const share = Math.floor(Math.abs(mean + LIBRA.deviations * dev));
+        const perVm = Math.max(1, Math.floor(v.cfg.vm.slots / meanRequestVmS(v.workload)));
+        const want = Math.ceil(share / perVm);
+        const q = Math.floor(share * LIBRA.vmShare);
+        if (want > vms) raise = { at: v.t + v.cfg.vm.bootTimeS, quota: q };
+        else quota = q;
+        vms = want;
       }
-      const rate = mu + sigma;
-      const vms = Math.ceil((rate * fullModelS(v.workload)) / v.cfg.vm.slots);
-      return { vms, groupStart: 0, vmQuotaPerS: LIBRA.vmShare * rate };
+      if (raise && v.t >= raise.at) {
+        quota = raise.quota;
+        raise = null;
+      }
+      return { vms, groupStart: 0, vmQuotaPerS: quota };
     },
   };
 }
 
-/** Serflow: the observations the stats DO would report, handed to core/policy.ts plan() unchanged. */
+/** Service-time samples per stage the stats would hold in a window (drawn from the workload's pool). */
+export const SERVICE_SAMPLES = 200;
+
+function percentilesOf(xs: Float64Array): Percentiles {
+  xs.sort();
+  const q = (p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+  let sum = 0;
+  for (const x of xs) sum += x;
+  return { mean: sum / xs.length, p50: q(0.5), p95: q(0.95), p99: q(0.99) };
+}
+
+/**
+ * Serflow: core/policy.ts plan() fed what the deployed controller observes, not the profile's truth:
+ * exit fractions and rates measured over recent windows, VM service-time percentiles from a window of
+ * noisy samples, and Worker CPU as those VM times x the Worker/VM ratio profiling measured (the
+ * profile's FaaS median over its VM median, as the manifest's worker_cpu_ratio carries it in production).
+ */
 export function serflow(): Controller {
   let state: PolicyState = initialPolicyState();
-  let pcts: {
-    vm: ReturnType<typeof percentilesFromMedianP99>[];
-    faas: ReturnType<typeof percentilesFromMedianP99>[];
-  } | null = null;
+  let rng: Prng | null = null;
+  const xs = new Float64Array(SERVICE_SAMPLES);
   return {
     name: "serflow",
-    mode: "noqueue",
+    mode: "budget",
     periodS: 0, // set by makeController from the config
     decide(v: EngineView) {
       const w = v.workload;
       const N = w.N;
-      pcts ??= {
-        vm: w.profile.stages.map((s) => percentilesFromMedianP99(s.vm_ms.median, s.vm_ms.p99)),
-        faas: w.profile.stages.map((s) => percentilesFromMedianP99(s.faas_ms.median, s.faas_ms.p99)),
-      };
+      rng ??= new Prng((w.seed ^ 0x0b5e7) >>> 0); // its own stream: the requests stay common to all policies
       // Exit fractions measured over the recent window; the profile's values before any traffic.
       const from = Math.max(0, v.t - EXIT_WINDOW_S);
       const ex = new Array<number>(N).fill(0);
@@ -165,18 +201,26 @@ export function serflow(): Controller {
       }
       const from2 = Math.max(0, v.t - v.cfg.windowS);
       const obs: Observations = {
-        stages: w.profile.stages.map((s, i) => ({
-          exitFraction: exitFraction[i],
-          vmMs: pcts!.vm[i],
-          faasMs: pcts!.faas[i],
-          stateBytes: s.state_bytes ?? 0,
-        })),
+        stages: w.profile.stages.map((s, i) => {
+          for (let n = 0; n < SERVICE_SAMPLES; n++) {
+            const o = ((rng!.next() * w.P) | 0) * (N + 1);
+            xs[n] = w.vmPS[o + i + 1] - w.vmPS[o + i];
+          }
+          const vmMs = percentilesOf(xs);
+          const ratio = s.faas_ms.median / s.vm_ms.median;
+          return {
+            exitFraction: exitFraction[i],
+            vmMs,
+            faasMs: { mean: vmMs.mean * ratio, p50: vmMs.p50 * ratio, p95: vmMs.p95 * ratio, p99: vmMs.p99 * ratio },
+            stateBytes: s.state_bytes ?? 0,
+          };
+        }),
         rate: { perSecond: Array.from(v.arrivals.subarray(from2, v.t)) },
         vms: { running: v.running, booting: v.booting },
       };
       const out = plan(state, obs, v.cfg, v.t);
       state = out.state;
-      return { vms: out.plan.desiredVms, groupStart: out.plan.vmGroupStart };
+      return { vms: out.plan.desiredVms, groupStart: out.plan.vmGroupStart, waitBudgetMs: out.plan.waitBudgetMs };
     },
   };
 }

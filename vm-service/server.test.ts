@@ -318,4 +318,33 @@ describe("waiting for a slot (vm.queue_ms)", () => {
     expect(statuses).toContain(503);
     expect(impatient.inflight).toBe(0);
   });
+  it("a call waits FIFO for at most the budget it carries, whatever queue_ms says", async () => {
+    const v = new VmService({
+      ...DEFAULT_VM_SERVICE,
+      id: "budget",
+      publicUrl: "http://127.0.0.1:1",
+      signingKey: KEY,
+      controllerUrl: null,
+      slots: 1,
+      queueMs: 0,
+      models: ["mnist"],
+    });
+    v.ready(models);
+    const framed = (i: number, waitBudgetMs: number) =>
+      encodeFrame({ model: "mnist", fromStage: 1, shape: [1, 16, 14, 14], exitThreshold: 1, waitBudgetMs }, h0[i]);
+    // queue_ms 0, but each call carries 2 s: six at once on one slot are all served in turn.
+    const all = await Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => (await post(v, framed(i, 2_000))).status));
+    expect(all).toEqual([200, 200, 200, 200, 200, 200]);
+    // A slot held elsewhere: the call waits its 150 ms budget (counted as queued meanwhile), then 503.
+    v.inflight = 1;
+    const t0 = Date.now();
+    const pending = post(v, framed(0, 150));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(v.queued).toBe(1);
+    const res = await pending;
+    expect(res.status).toBe(503);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(145);
+    expect(v.queued).toBe(0);
+    v.inflight = 0;
+  });
 });

@@ -1,6 +1,7 @@
 // vm-service: runs the deep stages of early-exit models with onnxruntime-node for signed callers only,
-// admits at most `slots` requests at once (a full VM answers 503 at once, so the Worker overflows to
-// FaaS instead of queueing), reports itself to the controller by heartbeat, and drains on shutdown.
+// admits at most `slots` requests at once (a call to a full VM waits FIFO for at most the wait budget it
+// carries, then gets 503 so the Worker finishes it on FaaS), reports itself to the controller by
+// heartbeat, and drains on shutdown.
 // The deep-stage call is served by plain node:http (hono's Request/Response adapter costs about as
 // much CPU as the two stages of the demo model); health and metrics go through hono.
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
@@ -9,6 +10,8 @@ import { getRequestListener } from "@hono/node-server";
 import { DeepBatcher, DEEP_PATH } from "../core/deep.js";
 import { errorResponse, PayloadTooLargeError, UnavailableError, type ErrorResponse } from "../core/errors.js";
 import { ReplayGuard, signRequest, verifyRequest } from "../core/signing.js";
+import { frameWaitBudgetMs } from "../core/frame.js";
+import { QUEUE_PLACES_PER_SLOT } from "../core/policy.js";
 import type { VmState } from "../core/routing.js";
 import { Exposition } from "../core/prometheus.js";
 import type { LoadedModel } from "./models.js";
@@ -22,7 +25,7 @@ export interface VmServiceConfig {
   slots: number;
   /** Models this VM serves: it registers and beats for each, from boot on. */
   models: string[];
-  /** How long a request may wait for a slot on a full VM before it gets 503 (0: never). */
+  /** How long a call that carries no wait budget may wait for a slot on a full VM before 503 (0: never). */
   queueMs: number;
   /** Worker base URL for registration and heartbeats; none: standalone. */
   controllerUrl: string | null;
@@ -49,6 +52,10 @@ export class VmService {
   served = 0;
   rejected = 0;
   failed = 0;
+  /** Calls that waited for a slot and got one, calls whose budget ran out, and the longest admitted wait. */
+  waitedAdmitted = 0;
+  waitedOut = 0;
+  maxWaitMs = 0;
   private recentMs: number[] = [];
   private models = new Map<string, LoadedModel>();
   private guard = new ReplayGuard();
@@ -129,10 +136,19 @@ export class VmService {
       nodeHashes,
     );
     if (this.state !== "running") throw new UnavailableError(`VM ${this.config.id} is ${this.state}`, 1);
-    // A free slot is taken now; a full VM lets the request wait up to queueMs for one to be handed over.
+    // A free slot is taken now; a full VM lets the call wait FIFO for one, at most its own wait budget.
     const free = this.inflight < this.config.slots;
     if (free) this.inflight++;
-    const admitted = free || (await this.waitForSlot());
+    let admitted = free;
+    if (!free) {
+      const w0 = performance.now();
+      admitted = await this.waitForSlot(frameWaitBudgetMs(body) ?? this.config.queueMs);
+      const waited = performance.now() - w0;
+      if (admitted) {
+        this.waitedAdmitted++;
+        this.maxWaitMs = Math.max(this.maxWaitMs, waited);
+      } else if (waited > 0) this.waitedOut++;
+    }
     if (!admitted) {
       this.rejected++;
       throw new UnavailableError(`VM ${this.config.id} is full (${this.inflight}/${this.config.slots} slots busy)`, 1);
@@ -154,18 +170,24 @@ export class VmService {
     }
   }
 
+  /** Calls waiting for a slot. */
+  get queued(): number {
+    return this.waiters.length;
+  }
+
   get batches(): number {
     return this.batcher.batches;
   }
 
-  /** Waits at most queueMs for a slot (false: none came, or waiting is off). */
-  private waitForSlot(): Promise<boolean> {
-    if (this.config.queueMs <= 0 || this.waiters.length >= this.config.slots * 8) return Promise.resolve(false);
+  /** Waits at most budgetMs for a slot (false: none came, or no waiting). */
+  private waitForSlot(budgetMs: number): Promise<boolean> {
+    if (!(budgetMs > 0) || this.waiters.length >= this.config.slots * QUEUE_PLACES_PER_SLOT)
+      return Promise.resolve(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== wake);
         resolve(false);
-      }, this.config.queueMs);
+      }, budgetMs);
       const wake = (got: boolean) => {
         clearTimeout(timer);
         resolve(got);
@@ -203,7 +225,10 @@ export class VmService {
           url: this.config.publicUrl,
           state: this.state,
           inflight: this.inflight,
+          queued: this.queued,
           slots: this.config.slots,
+          // The median call time: the router's expected wait on a full VM is built on it.
+          service_ms: this.percentile(0.5),
         }),
       ),
     );
@@ -251,6 +276,17 @@ export class VmService {
     x.sample("serflow_vm_batches_total", vm, this.batches);
     x.family("serflow_vm_inflight_requests", "gauge", "Requests being served now.");
     x.sample("serflow_vm_inflight_requests", vm, this.inflight);
+    x.family("serflow_vm_queued_requests", "gauge", "Calls waiting for a slot now.");
+    x.sample("serflow_vm_queued_requests", vm, this.queued);
+    x.family(
+      "serflow_vm_queue_waits_total",
+      "counter",
+      "Calls that waited for a slot, by outcome (admitted, or budget spent: 503).",
+    );
+    x.sample("serflow_vm_queue_waits_total", { ...vm, outcome: "admitted" }, this.waitedAdmitted);
+    x.sample("serflow_vm_queue_waits_total", { ...vm, outcome: "budget_spent" }, this.waitedOut);
+    x.family("serflow_vm_queue_wait_max_seconds", "gauge", "Longest wait of an admitted call.");
+    x.sample("serflow_vm_queue_wait_max_seconds", vm, this.maxWaitMs / 1000);
     x.family("serflow_vm_slots", "gauge", "Requests this VM serves at once.");
     x.sample("serflow_vm_slots", vm, this.config.slots);
     x.family(

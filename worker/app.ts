@@ -15,7 +15,7 @@ import { workerEnv } from "../core/worker-env.js";
 import { getModel, modelNames, type BundledModel } from "./models.js";
 import { infer, type DeepStagesRpc } from "./infer.js";
 import { recordFailure } from "./stats-buffer.js";
-import { renderMetrics, modelMetrics, costOf } from "./metrics.js";
+import { renderMetrics, modelMetrics, costOf, costComparison } from "./metrics.js";
 import { dashboardHtml, UPLOT_CSS, UPLOT_JS } from "./dashboard.js";
 
 export const SERVER_VERSION = "0.1.0";
@@ -71,6 +71,7 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
       stats: { ...d.stats, per_second: d.stats.per_second.slice(-60) },
       plan: d.plan,
       cost_usd: costOf(d),
+      savings: costComparison(d),
     });
   });
   app.get("/metrics", async (c) => {

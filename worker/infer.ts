@@ -3,7 +3,7 @@ import { runStages, stageInputShape, type Pending, type RowResult, type StageRun
 import { DEEP_PATH, type DeepResult } from "../core/deep.js";
 import { encodeFrame } from "../core/frame.js";
 import { buildInferResponse, parseInferRequest, routeString, type InferRequest } from "../core/oip.js";
-import { chooseVms, handoverStage, type VmView } from "../core/routing.js";
+import { chooseVms, handoverStage, type RoutingTable, type VmView } from "../core/routing.js";
 import { signRequest } from "../core/signing.js";
 import { UnavailableError } from "../core/errors.js";
 import type { ModelManifest } from "../core/manifest.js";
@@ -34,7 +34,7 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
   const runs: StageRun[] = shallow.timings.map((t) => ({ ...t, tier: "worker" }));
   let deepCall: RequestObservation["deepCall"] = null;
   if (shallow.pending) {
-    const out = await runDeepStages(env, req, m, runner, shallow.pending, deep, table.vms, results);
+    const out = await runDeepStages(env, req, m, runner, shallow.pending, deep, table, results);
     runs.push(...out.runs);
     deepCall = out.deepCall;
   }
@@ -49,9 +49,11 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
 }
 
 /**
- * A free VM slot first (unless forced to Workers); a full, failed, slow or stopped VM falls through to
- * Workers with the same hidden state, so a VM going away never fails the request. On Workers the deep
- * stages run in this invocation, or in one of their own when the config's faas_deep is "separate".
+ * A free VM slot first (unless forced to Workers), else a full VM whose expected wait fits the plan's
+ * wait budget (the call carries what is left of it; the VM answers 503 once it is spent); a full, failed,
+ * slow or stopped VM falls through to Workers with the same hidden state, so a VM going away never fails
+ * the request. On Workers the deep stages run in this invocation, or in one of their own when the
+ * config's faas_deep is "separate".
  */
 async function runDeepStages(
   env: Env,
@@ -60,16 +62,18 @@ async function runDeepStages(
   runner: StageRunner,
   pending: Pending,
   deep: DeepStagesRpc,
-  vms: VmView[],
+  table: RoutingTable,
   results: Map<number, RowResult>,
 ): Promise<Pick<RequestObservation, "runs" | "deepCall">> {
-  const frame = () =>
+  const vms = table.vms;
+  const frame = (waitBudgetMs?: number) =>
     encodeFrame(
       {
         model: m.name,
         fromStage: pending.stage,
         shape: stageInputShape(m, pending.stage, pending.rows.length),
         exitThreshold: req.exitThreshold,
+        ...(waitBudgetMs ? { waitBudgetMs: Math.round(waitBudgetMs) } : {}),
       },
       pending.data,
     );
@@ -85,12 +89,15 @@ async function runDeepStages(
     };
   };
   if (req.force === "vm" || (req.force !== "worker" && vms.length > 0)) {
-    const candidates = chooseVms(vms, localInflight);
+    const budgetMs = req.force === "vm" ? 0 : (table.waitBudgetMs ?? 0);
+    const candidates = chooseVms(vms, localInflight, Math.random, budgetMs);
     if (req.force === "vm" && !vms.some((v) => v.state === "running"))
       throw new UnavailableError("serflow_force=vm but no VM is running yet", 5);
-    const body = candidates.length ? frame() : null;
+    const t0 = Date.now();
     for (const vm of candidates) {
-      const done = await remote("vm", () => callVm(env, vm, body!, pending.rows.length));
+      // What the first try spent waiting is gone from the budget of the second.
+      const body = frame(Math.max(0, budgetMs - (Date.now() - t0)));
+      const done = await remote("vm", () => callVm(env, vm, body, pending.rows.length));
       if (done) return done;
     }
   }

@@ -2,22 +2,10 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServer } from "node:net";
-import { startStack, type Stack } from "../../scripts/stack.js";
+import { freePort, startStack, type Stack } from "../../scripts/stack.js";
 import { loadHeldout } from "../../model/heldout.js";
 
 export const heldout = loadHeldout();
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
 
 export async function testStack(
   config: unknown,

@@ -105,11 +105,26 @@ describe("controller Durable Object", () => {
   it("tracks VMs by heartbeat and forgets the silent ones", async () => {
     const stub = e.CONTROLLER.getByName("vm-registry");
     const t = Date.now();
-    await stub.heartbeat({ id: "a", url: "http://a", state: "running", inflight: 1, slots: 4 }, t);
+    await stub.heartbeat(
+      {
+        id: "a",
+        url: "http://a",
+        state: "running",
+        inflight: 4,
+        queued: 3,
+        slots: 4,
+        service_ms: { p50: 12, p99: 30 },
+      },
+      t,
+    );
     await stub.heartbeat({ id: "b", url: "http://b", state: "booting", inflight: 0, slots: 4 }, t);
     let view = await stub.planView(t + 1_000);
     expect([view.vms.running, view.vms.booting]).toEqual([1, 1]);
-    expect((await stub.routing({ nowMs: t + 1_000 })).vms.map((v: any) => v.id)).toEqual(["a"]);
+    const table = await stub.routing({ nowMs: t + 1_000 });
+    expect(table.vms.map((v: any) => v.id)).toEqual(["a"]);
+    // The router sees the VM's queue and service time (for the expected wait) and the plan's budget.
+    expect([table.vms[0].queued, table.vms[0].serviceMs]).toEqual([3, 12]);
+    expect(typeof table.waitBudgetMs).toBe("number");
     view = await stub.planView(t + 10_000);
     expect(view.vms.running).toBe(0);
     expect(view.vms.instances.map((i: any) => i.state)).toEqual(["dead", "dead"]);

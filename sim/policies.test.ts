@@ -1,0 +1,92 @@
+// The baselines against their authors' figures: LIBRA run with the settings of LIBRA's own simulator on
+// WITS, and LIBRA's rules ticked second by second.
+import { existsSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parseControlConfig } from "../core/config.js";
+import type { EngineView } from "./engine.js";
+import { libra, LIBRA } from "./policies.js";
+import { loadProfile, parseProfile } from "./profile.js";
+import { simulate } from "./run.js";
+import { loadTrace, traceFile } from "./trace.js";
+import { Workload } from "./workload.js";
+
+const WITS = traceFile("wits");
+
+describe("libra", () => {
+  // The trace lives beside the repository (../shared/traces, or SERFLOW_TRACES).
+  it.skipIf(!existsSync(WITS))(
+    "reproduces LIBRA's own simulator on WITS within 2%: FaaS-only $54.90, LIBRA $22.59 with 807,313 requests on FaaS",
+    () => {
+      const profile = loadProfile(new URL("./profiles/libra-1s.json", import.meta.url).pathname);
+      const out = simulate({
+        traceFile: "wits",
+        trace: loadTrace(WITS),
+        profileName: profile.name,
+        profile,
+        policies: ["faas-only", "libra"],
+        scale: 1,
+        seed: 1,
+        prices: "lambda",
+        sloMs: 2000,
+        bootS: 100,
+        vmUsdPerHour: 0.1,
+        vmConcurrency: 16,
+        entry: "router",
+        controlPeriodS: 10,
+        extraConfig: { vm: { min_billed_s: 0 } },
+      });
+      const [faas, l] = out.results;
+      expect(Math.abs(faas.cost_usd / 54.9 - 1)).toBeLessThan(0.02);
+      expect(Math.abs(l.cost_usd / 22.59 - 1)).toBeLessThan(0.02);
+      expect(Math.abs(l.faas_requests / 807_313 - 1)).toBeLessThan(0.02);
+      // None queued: every VM request starts on arrival, so no request takes longer than its 1 s.
+      expect(l.p99_ms).toBeLessThan(1010);
+      expect(l.slo_attainment).toBe(1);
+      expect(l.dropped).toBe(0);
+    },
+    60_000,
+  );
+
+  it("sizes VMs for mean + 1 deviation every 300 s, and raises the 80% quota only once the VMs are up", () => {
+    const cfg = parseControlConfig({ vm: { concurrency: 16, boot_s: 100 }, entry: "router" });
+    const profile = parseProfile({
+      name: "one",
+      stages: [{ exit_fraction: 1, vm_ms: { median: 1000, p99: 1000 }, faas_ms: { median: 1000, p99: 1000 } }],
+    });
+    const trace = Array(700).fill(100);
+    const w = new Workload(trace, 1, profile, cfg, 1, 16);
+    const arrivals = Int32Array.from(trace);
+    const ctl = libra();
+    const view = (t: number): EngineView => ({
+      t,
+      arrivals,
+      exits: new Int32Array(0),
+      running: 0,
+      booting: 0,
+      busySlotS: 0,
+      capacitySlotS: 0,
+      workload: w,
+      cfg,
+    });
+    expect(ctl.decide(view(0))).toMatchObject({ vms: 0, vmQuotaPerS: 0 });
+    // t = 1: mean 100, deviation 0: ceil(100 / 16) = 7 VMs, booting; no quota until t = 101.
+    expect(ctl.decide(view(1))).toMatchObject({ vms: 7, vmQuotaPerS: 0 });
+    for (let t = 2; t < 101; t++) expect(ctl.decide(view(t)).vmQuotaPerS).toBe(0);
+    expect(ctl.decide(view(101))).toMatchObject({ vms: 7, vmQuotaPerS: Math.floor(100 * LIBRA.vmShare) });
+    // A drop to 20 req/s: the EWMA decays every second; at t = 301 the quota falls at once.
+    arrivals.fill(20, 200);
+    let d = ctl.decide(view(102));
+    for (let t = 103; t <= 301; t++) d = ctl.decide(view(t));
+    let mean = 100;
+    let dev = 0;
+    for (let t = 1; t <= 301; t++) {
+      const x = arrivals[t - 1];
+      if (t > 1) {
+        dev = 0.8 * dev + 0.2 * Math.abs(mean - x);
+        mean = 0.8 * mean + 0.2 * x;
+      }
+    }
+    const share = Math.floor(mean + dev);
+    expect(d).toMatchObject({ vms: Math.ceil(share / 16), vmQuotaPerS: Math.floor(share * 0.8) });
+  });
+});
