@@ -32,6 +32,7 @@ describe("manifest fields", () => {
           probs_output: "p0",
           exit: { rule: "max_softmax", threshold: 0.9 },
           placement: "worker",
+          location: "bundle",
         },
         {
           file: "s1.onnx",
@@ -41,6 +42,7 @@ describe("manifest fields", () => {
           probs_output: "p1",
           exit: { rule: "max_softmax", threshold: 0 },
           placement: "auto",
+          location: "bundle",
         },
       ],
     });

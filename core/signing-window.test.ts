@@ -21,42 +21,42 @@ const verifyAt = (h: Record<string, string>, nowMs: number, guard: ReplayGuard |
 
 describe("signature window", () => {
   it("accepts a timestamp exactly one window old or one window ahead, and refuses one ms more", async () => {
-    const h = await signRequest("k", "POST", "/p", body, T);
-    await expect(verifyAt(h, T + SIGNATURE_WINDOW_MS)).resolves.toBeUndefined();
-    await expect(verifyAt(h, T - SIGNATURE_WINDOW_MS)).resolves.toBeUndefined();
+    const h = await signRequest("k", "vm-a", "POST", "/p", body, T);
+    await expect(verifyAt(h, T + SIGNATURE_WINDOW_MS)).resolves.toMatchObject({ vm: "vm-a" });
+    await expect(verifyAt(h, T - SIGNATURE_WINDOW_MS)).resolves.toMatchObject({ vm: "vm-a" });
     await expect(verifyAt(h, T + SIGNATURE_WINDOW_MS + 1)).rejects.toThrow(/expired or from the future/);
     await expect(verifyAt(h, T - SIGNATURE_WINDOW_MS - 1)).rejects.toThrow(/expired or from the future/);
   });
 
   it("refuses a signature dated far in the future, however valid its HMAC", async () => {
     for (const ahead of [SIGNATURE_WINDOW_MS + 1, 3_600_000, 365 * 86_400_000]) {
-      const h = await signRequest("k", "POST", "/p", body, T + ahead);
+      const h = await signRequest("k", "vm-a", "POST", "/p", body, T + ahead);
       await expect(verifyAt(h, T)).rejects.toThrow(/from the future/);
     }
   });
 
   it("refuses a timestamp that is not a finite number", async () => {
-    const h = await signRequest("k", "POST", "/p", body, T);
+    const h = await signRequest("k", "vm-a", "POST", "/p", body, T);
     for (const ts of ["soon", "1e400", "NaN", "0x"])
       await expect(verifyAt({ ...h, [H_TIMESTAMP]: ts }, T)).rejects.toThrow(/expired or from the future/);
   });
 
   it("signs the timestamp and the nonce: moving either breaks the signature", async () => {
-    const h = await signRequest("k", "POST", "/p", body, T);
+    const h = await signRequest("k", "vm-a", "POST", "/p", body, T);
     await expect(verifyAt({ ...h, [H_TIMESTAMP]: String(T + 1) }, T)).rejects.toThrow(/bad request signature/);
     await expect(verifyAt({ ...h, [H_NONCE]: `${h[H_NONCE]}0` }, T)).rejects.toThrow(/bad request signature/);
   });
 
   it("gives each signature its own nonce", async () => {
-    const a = await signRequest("k", "POST", "/p", body, T);
-    const b = await signRequest("k", "POST", "/p", body, T);
+    const a = await signRequest("k", "vm-a", "POST", "/p", body, T);
+    const b = await signRequest("k", "vm-a", "POST", "/p", body, T);
     expect(a[H_NONCE]).toMatch(/^[0-9a-f]{24}$/);
     expect(a[H_NONCE]).not.toBe(b[H_NONCE]);
   });
 
   it("the method is compared without case", async () => {
-    const h = await signRequest("k", "post", "/p", body, T);
-    await expect(verifyAt(h, T)).resolves.toBeUndefined();
+    const h = await signRequest("k", "vm-a", "post", "/p", body, T);
+    await expect(verifyAt(h, T)).resolves.toMatchObject({ vm: "vm-a" });
   });
 });
 
@@ -82,21 +82,21 @@ describe("replay guard", () => {
   });
 
   it("a replay inside the window is refused by verifyRequest, after the first use passes", async () => {
-    const h = await signRequest("k", "POST", "/p", body, T);
+    const h = await signRequest("k", "vm-a", "POST", "/p", body, T);
     const g = new ReplayGuard();
-    await expect(verifyAt(h, T + 10, g)).resolves.toBeUndefined();
+    await expect(verifyAt(h, T + 10, g)).resolves.toMatchObject({ vm: "vm-a" });
     await expect(verifyAt(h, T + SIGNATURE_WINDOW_MS, g)).rejects.toThrow(/replayed/);
   });
 
   it("a bad signature does not use up its nonce", async () => {
-    const h = await signRequest("k", "POST", "/p", body, T);
+    const h = await signRequest("k", "vm-a", "POST", "/p", body, T);
     const g = new ReplayGuard();
     await expect(verifyRequest("wrong", "POST", "/p", body, asHeaders(h), g, T)).rejects.toThrow(/bad/);
-    await expect(verifyAt(h, T, g)).resolves.toBeUndefined();
+    await expect(verifyAt(h, T, g)).resolves.toMatchObject({ vm: "vm-a" });
   });
 
-  it("the signed string is METHOD, path, timestamp, nonce and the body's SHA-256, one per line", async () => {
-    const h = await signRequest("k", "post", "/p", body, T);
+  it("the signed string is METHOD, path, VM id, timestamp, nonce and the body's SHA-256, one per line", async () => {
+    const h = await signRequest("k", "vm-a", "post", "/p", body, T);
     const hex = (b: ArrayBuffer) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
     const bodyHash = hex(await crypto.subtle.digest("SHA-256", body));
     const key = await crypto.subtle.importKey(
@@ -106,12 +106,12 @@ describe("replay guard", () => {
       false,
       ["sign"],
     );
-    const message = `POST\n/p\n${T}\n${h[H_NONCE]}\n${bodyHash}`;
+    const message = `POST\n/p\nvm-a\n${T}\n${h[H_NONCE]}\n${bodyHash}`;
     expect(h[H_SIGNATURE]).toBe(hex(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(message))));
   });
 
   it("refuses a request missing any one of the three headers, or a signature with anything around its 64 hex digits", async () => {
-    const h = await signRequest("k", "POST", "/p", body, T);
+    const h = await signRequest("k", "vm-a", "POST", "/p", body, T);
     for (const missing of [H_TIMESTAMP, H_NONCE, H_SIGNATURE]) {
       const { [missing]: _, ...rest } = h;
       await expect(verifyAt(rest, T)).rejects.toThrow(/missing request signature/);
@@ -122,10 +122,10 @@ describe("replay guard", () => {
 });
 
 describe("token comparison", () => {
-  it("is true only for the same non-empty string, whatever the lengths", () => {
-    expect(tokenEquals("secret", "secret")).toBe(true);
+  it("is true only for the same non-empty string, whatever the lengths", async () => {
+    expect(await tokenEquals("secret", "secret")).toBe(true);
     for (const given of ["secret0", "secre", "", "Secret", "secreu", "secretsecret"])
-      expect(tokenEquals(given, "secret")).toBe(false);
-    expect(tokenEquals("a", "")).toBe(false);
+      expect(await tokenEquals(given, "secret")).toBe(false);
+    expect(await tokenEquals("a", "")).toBe(false);
   });
 });

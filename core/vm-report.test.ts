@@ -22,9 +22,9 @@ describe("VM report (heartbeat)", () => {
     ["an empty id", { ...ok, id: "" }, /id must be 1-64 word characters/],
     ["an id of 65 characters", { ...ok, id: "x".repeat(65) }, /id must be 1-64 word characters/],
     ["a numeric id", { ...ok, id: 7 }, /id must be 1-64 word characters/],
-    ["no URL", { ...ok, url: 7 }, /url must be an http\(s\) URL/],
-    ["a URL of another scheme", { ...ok, url: "ftp://127.0.0.1:9000" }, /url must be an http\(s\) URL/],
-    ["a URL without a scheme", { ...ok, url: "127.0.0.1:9000/http://" }, /url must be an http\(s\) URL/],
+    ["no URL", { ...ok, url: 7 }, /url must be a string/],
+    ["a URL of another scheme", { ...ok, url: "ftp://127.0.0.1:9000" }, /must be https/],
+    ["a URL without a scheme", { ...ok, url: "127.0.0.1:9000/http://" }, /url/],
     [
       "state dead (only the controller declares that)",
       { ...ok, state: "dead" },

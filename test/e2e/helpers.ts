@@ -12,6 +12,8 @@ export async function testStack(
   persistDir = mkdtempSync(join(tmpdir(), "serflow-e2e-")),
   vmPool = true,
   vars?: Record<string, string>,
+  // VMs for mnist only unless asked: the other models' VMs would only load this 2-core machine.
+  vmPoolModels: string[] = ["mnist"],
 ): Promise<Stack & { persistDir: string }> {
   const port = await freePort();
   const lines: string[] = [];
@@ -20,6 +22,7 @@ export async function testStack(
     config,
     persistDir,
     vmPool,
+    vmPoolModels,
     firstVmPort: port + 1,
     log: (l) => lines.push(l),
     vars,
@@ -77,7 +80,7 @@ export async function routeRows(stack: Stack, route: string): Promise<number> {
 
 /** The live VM processes of the local pool, with the id each registers under. */
 export function vmProcesses(stack: Stack): { id: string; pid: number }[] {
-  return stack.pool!.live.map((v) => ({ id: v.id, pid: v.proc.pid! }));
+  return stack.pool!.live.filter((v) => v.proc?.pid).map((v) => ({ id: v.id, pid: v.proc!.pid! }));
 }
 
 /** The state the controller holds for VM `id` ("dead" once its heartbeats stop; undefined once forgotten). */
