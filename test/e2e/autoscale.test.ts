@@ -35,7 +35,15 @@ describe("autoscaled VMs with cold starts and failover", () => {
     // time): a VM serves, is killed mid-load, and a replacement serves in its place.
     const stopLoad = new AbortController();
     const load = runLoad(
-      { ...DEFAULT_LOAD, url: s.url, rps: 80, durationS: 150, pattern: "steady", parameters: { exit_threshold: 1 } },
+      {
+        ...DEFAULT_LOAD,
+        url: s.url,
+        rps: 80,
+        durationS: 150,
+        pattern: "steady",
+        parameters: { exit_threshold: 1 },
+        adminToken: s.adminToken,
+      },
       undefined,
       stopLoad.signal,
     );

@@ -28,7 +28,15 @@ describe("faults under load", () => {
     // The load runs until the faults have played out; each fault waits for the state it needs, not for time.
     const stopLoad = new AbortController();
     const load = runLoad(
-      { ...DEFAULT_LOAD, url: s.url, rps: 60, durationS: 150, pattern: "steady", parameters: { exit_threshold: 1 } },
+      {
+        ...DEFAULT_LOAD,
+        url: s.url,
+        rps: 60,
+        durationS: 150,
+        pattern: "steady",
+        parameters: { exit_threshold: 1 },
+        adminToken: s.adminToken,
+      },
       undefined,
       stopLoad.signal,
     );

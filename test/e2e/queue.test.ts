@@ -47,6 +47,7 @@ describe("queueing within the wait budget", () => {
       durationS: 15,
       pattern: "steady",
       parameters: { exit_threshold: 1 },
+      adminToken: s.adminToken,
     });
     const plan = await admin(s, "/v2/models/mnist/plan");
     const budgetMs = Number(/may wait up to (\d+) ms/.exec(plan.reason)?.[1]);
@@ -89,6 +90,7 @@ describe("a sustained step on a cold controller", () => {
       durationS: 35,
       pattern: "steady",
       parameters: { exit_threshold: 1 },
+      adminToken: s.adminToken,
     });
     clearInterval(poll);
     console.log(`step e2e: first VM desired after ${firstDesiredS} s, running after ${firstRunningS} s`);
