@@ -101,7 +101,7 @@ describe("controller Durable Object", () => {
         inflight: 4,
         queued: 3,
         slots: 4,
-        service_ms: { p50: 12, p99: 30 },
+        service_ms: 12,
       },
       t,
     );
@@ -121,7 +121,7 @@ describe("controller Durable Object", () => {
 });
 
 describe("controller schema", () => {
-  it("a version-1 registry (with the unread p50/p99 columns) migrates to version 2 and keeps its VMs", async () => {
+  it("a version-1 registry (with the unread p50/p99 columns) migrates to version 3 and keeps its VMs", async () => {
     const stub = e.CONTROLLER.getByName("schema-v1");
     const t = Date.now();
     const columns: { names: string[]; version: string } = await runInDurableObject(stub, async (instance, state) => {
@@ -144,7 +144,9 @@ describe("controller schema", () => {
     });
     expect(columns.names).not.toContain("p50_ms");
     expect(columns.names).not.toContain("p99_ms");
-    expect(columns.version).toBe("2");
+    // Version 3: what routing within the wait budget reads.
+    expect(columns.names).toEqual(expect.arrayContaining(["queued", "service_ms"]));
+    expect(columns.version).toBe("3");
     await stub.heartbeat({ id: "new", url: "http://new", state: "running", inflight: 0, slots: 4 }, t);
     expect((await stub.routing({ nowMs: t + 1_000 })).vms.map((v: any) => v.id)).toEqual(["old", "new"]);
   });
