@@ -49,8 +49,8 @@ export interface ControlConfig {
   entry: Entry;
   /**
    * Where a request's deep stages run when they go to FaaS: "inline" in the entry invocation (the
-   * Worker's default), or "separate" in an invocation of their own, which pays one more request fee
-   * (SERFLOW_FAAS_DEEP=separate).
+   * Worker's default), or "separate" in an invocation of their own, which pays one more request fee.
+   * The Worker reads this same value (core/worker-env.ts), so the policy prices the mode that runs.
    */
   faasDeep: "inline" | "separate";
   /** Worker-to-VM hand-over: one-way network time, throughput and per-GB price of the hidden state. */
