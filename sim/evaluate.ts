@@ -74,7 +74,7 @@ function runs(quick: boolean): Run[] {
     sloMs: 2000,
     bootS: 100,
     config: "sim/profiles/libra-config.json",
-    policies: ["faas-only", "vm-autoscale", "libra", "serflow", "oracle"],
+    policies: ["faas-only", "vm-autoscale", "libra-vm-autoscale", "libra", "serflow", "oracle"],
   });
   out.push({
     id: "worker-sdn-drift-wits-workers",
