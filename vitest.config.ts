@@ -54,7 +54,7 @@ export default defineConfig({
       {
         plugins: [
           cloudflareTest({
-            main: "./worker/index.ts",
+            main: "./index.ts",
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               bindings: {

@@ -15,9 +15,8 @@ import type { VmReport } from "../core/vm-report.js";
 import type { VmProvider } from "../core/providers/provider.js";
 import { AwsAsgProvider, parseAwsAsgEnv } from "../core/providers/aws-asg.js";
 import { InvalidConfigError } from "../core/errors.js";
-import type { StatsView } from "./stats.js";
+import type { PlanView, StatsView } from "../core/views.js";
 import { observationsFrom } from "./observations.js";
-import type { Env } from "../worker/env.js";
 import { getModel } from "../worker/models.js";
 
 export const CONTROLLER_SCHEMA_VERSION = 1;
@@ -25,24 +24,6 @@ export const CONTROLLER_SCHEMA_VERSION = 1;
 export const HEARTBEAT_TIMEOUT_MS = 5_000;
 /** Dead VMs stay listed this long, then are forgotten. */
 export const DEAD_RETENTION_MS = 60_000;
-
-export interface PlanView {
-  stages: { stage: number; placement: "worker" | "vm"; vm_share: number }[];
-  vms: {
-    desired: number;
-    running: number;
-    booting: number;
-    instances: { id: string; url: string; state: VmState; inflight: number; slots: number; last_heartbeat: string }[];
-  };
-  reason: string;
-  computed_at: string | null;
-  vm_group_start: number | null;
-  expected_cost_usd_per_hour: Plan["expectedCostUsdPerHour"] | null;
-  break_even_utilisation: number | null;
-  vm_seconds_total: number;
-  ticks_total: number;
-  config: ControlConfig;
-}
 
 type VmRow = {
   id: string;

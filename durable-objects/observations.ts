@@ -1,7 +1,7 @@
 // Turns what the stats DO measured (and what VMs report) into the policy's observations.
 import { rowSize, type ModelManifest } from "../core/manifest.js";
 import type { Observations, Percentiles } from "../core/policy.js";
-import type { StatsView, TierPercentiles } from "./stats.js";
+import type { StatsView, TierPercentiles } from "../core/views.js";
 
 /** Service time assumed for a stage that has not been measured yet on a VM. */
 export const PRIOR_STAGE_MS = 1;

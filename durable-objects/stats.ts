@@ -3,7 +3,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { bucketOf, ewmaStats, meanMs, quantileMs } from "../core/histogram.js";
 import type { StatsBatch, TierName } from "../core/stats-batch.js";
-import type { Env } from "../worker/env.js";
+import { type HistRow, QUEUE_STAGE, type StageStats, type StatsView, type TierPercentiles } from "../core/views.js";
 
 export const STATS_SCHEMA_VERSION = 2;
 /** Latency percentiles are over this recent span. */
@@ -14,44 +14,6 @@ export const RETENTION_S = 3_600;
 export const DEFAULT_WINDOW_S = 600;
 export const EWMA_TAU_S = 60;
 const BUCKET_S = 10;
-/** Histogram rows with this stage hold deep-call queueing (wall minus compute), not a stage's service time. */
-export const QUEUE_STAGE = -1;
-
-export type HistRow = { stage: number; tier: TierName; bucket: number; count: number };
-
-export interface TierPercentiles {
-  mean: number | null;
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-  samples: number;
-}
-
-export interface StageStats {
-  stage: number;
-  arrivals: number;
-  exits: number;
-  exit_fraction: number | null;
-  window: { arrivals: number; exits: number; exit_fraction: number | null };
-  service_ms: Record<TierName, TierPercentiles>;
-}
-
-export interface StatsView {
-  model: string;
-  requests: number;
-  failures: number;
-  stages: StageStats[];
-  ingestion_rps: { mean: number; std: number; window_mean: number; window_s: number };
-  routes: Record<string, number>;
-  /** Cumulative counters: deep calls and compute ms per tier, stats batches received. */
-  totals: { deep_calls: Record<TierName, number>; compute_ms: Record<TierName, number>; batches: number };
-  /** Request latency inside the Worker over the last LATENCY_WINDOW_S. */
-  latency_ms: { p50: number | null; p99: number | null; window_s: number };
-  /** Per-second request counts over the window, oldest first (the rate distribution). */
-  per_second: number[];
-  now_s: number;
-}
-
 export class StatsDO extends DurableObject<Env> {
   private sql: SqlStorage;
 

@@ -2,17 +2,12 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
+import { parseEnv } from "node:util";
 
 export const DEV_VARS_PATH = resolve(process.cwd(), ".dev.vars");
 
 export function readDevVars(path = DEV_VARS_PATH): Record<string, string> {
-  if (!existsSync(path)) return {};
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    const m = line.match(/^\s*([A-Z0-9_]+)\s*=\s*"?([^"]*)"?\s*$/);
-    if (m) out[m[1]] = m[2];
-  }
-  return out;
+  return existsSync(path) ? (parseEnv(readFileSync(path, "utf8")) as Record<string, string>) : {};
 }
 
 /** Creates .dev.vars with a random admin token and signing key when either is missing. */

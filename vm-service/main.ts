@@ -3,10 +3,11 @@
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { parseEnv } from "node:util";
 import { DEFAULT_VM_SERVICE, VmService } from "./server.js";
 import { loadModels, modelDirs, readManifest } from "./models.js";
-import { readDevVars } from "../scripts/dev-vars.js";
 
 const { values: a } = parseArgs({
   options: {
@@ -35,7 +36,9 @@ if (!Number.isInteger(slots) || slots < 1) fail(`--slots must be an integer >= 1
 const queueMs = Number(a["queue-ms"]);
 if (!(queueMs >= 0)) fail(`--queue-ms must be milliseconds >= 0, got "${a["queue-ms"]}"`);
 if (!(bootDelayS >= 0)) fail(`--boot-delay-s must be a number >= 0, got "${a["boot-delay-s"]}"`);
-const signingKey = process.env.SERFLOW_SIGNING_KEY ?? readDevVars().SERFLOW_SIGNING_KEY;
+// .dev.vars is wrangler's file of local secrets, which `npm start` creates.
+const devVars = existsSync(".dev.vars") ? parseEnv(readFileSync(".dev.vars", "utf8")) : {};
+const signingKey = process.env.SERFLOW_SIGNING_KEY ?? devVars.SERFLOW_SIGNING_KEY;
 if (!signingKey) fail("SERFLOW_SIGNING_KEY is not set (env or .dev.vars): VMs never serve unsigned calls");
 
 // Manifests are read (and checked) before the boot delay, so the VM registers for its models at once.

@@ -14,7 +14,6 @@ import { parseVmId, parseVmReport } from "../core/vm-report.js";
 import { getModel, modelNames, type BundledModel } from "./models.js";
 import { infer, type DeepStagesRpc } from "./infer.js";
 import { recordFailure } from "./stats-buffer.js";
-import type { Env } from "./env.js";
 import { renderMetrics, modelMetrics, costOf } from "./metrics.js";
 import { dashboardHtml, UPLOT_CSS, UPLOT_JS } from "./dashboard.js";
 

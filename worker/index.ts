@@ -1,16 +1,12 @@
-// Worker entry: the HTTP app, the DeepStages entrypoint (deep stages in their own invocation) and the
-// Durable Object classes.
+// The Worker: the HTTP app and the DeepStages entrypoint (deep stages in their own invocation). The
+// deployment's entry module (../index.ts) adds the Durable Object classes.
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { runDeep, type DeepResult } from "../core/deep.js";
 import { createApp, execCtx, requireAdmin } from "./app.js";
 import { runStages } from "../core/engine.js";
 import { getModel } from "./models.js";
 import { ortWasmMemoryBytes, runnerFor } from "./ort.js";
-import type { Env } from "./env.js";
 import type { DeepStagesRpc } from "./infer.js";
-
-export { StatsDO } from "../durable-objects/stats.js";
-export { ControllerDO } from "../durable-objects/controller.js";
 
 /** Runs the stages that did not fit the first invocation, from the hidden state in the frame. */
 export class DeepStages extends WorkerEntrypoint<Env> implements DeepStagesRpc {

@@ -18,7 +18,6 @@ import type { BundledModel } from "./models.js";
 import { runnerFor } from "./ort.js";
 import { currentRouting, localInflight } from "./routing-cache.js";
 import { recordDeepCall, recordRequest, recordTimings } from "./stats-buffer.js";
-import type { Env } from "./env.js";
 
 /** How long a VM may take before its rows are retried on Workers. */
 export const DEFAULT_VM_TIMEOUT_MS = 5_000;

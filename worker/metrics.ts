@@ -3,10 +3,7 @@
 import { Exposition, LATENCY_BOUNDS_S } from "../core/prometheus.js";
 import { bucketValueMs } from "../core/histogram.js";
 import { costByTier } from "../core/cost.js";
-import type { HistRow, StatsView } from "../durable-objects/stats.js";
-import { QUEUE_STAGE } from "../durable-objects/stats.js";
-import type { PlanView } from "../durable-objects/controller.js";
-import type { Env } from "./env.js";
+import { type HistRow, type PlanView, QUEUE_STAGE, type StatsView } from "../core/views.js";
 
 export interface ModelMetrics {
   model: string;

@@ -1,7 +1,6 @@
 // The routing table (plan's VM group + live VMs) cached per isolate: refreshed from the controller at most
 // every REFRESH_MS, in the background once a table exists; the last table (or no VMs) when unreachable.
 import { SAFE_ROUTING, type RoutingTable } from "../core/routing.js";
-import type { Env } from "./env.js";
 
 export const ROUTING_REFRESH_MS = 2_000;
 const FIRST_FETCH_TIMEOUT_MS = 1_000;

@@ -12,7 +12,6 @@ import {
   type StatsBatch,
   type TierName,
 } from "../core/stats-batch.js";
-import type { Env } from "./env.js";
 
 export const FLUSH_INTERVAL_MS = 1_000;
 export const FLUSH_REQUESTS = 200;
