@@ -1,6 +1,6 @@
 // npm run evaluate [-- --quick]: the evaluation of docs/evaluation.md. Runs every policy on both traces x
-// both profiles x both price presets at the Worker entry (the deployment's bill), then at the router
-// entry of the papers, plus LIBRA's own settings; writes docs/eval/*.svg and docs/evaluation-tables.md.
+// three profiles x both price presets at the Worker entry (the deployment's bill), then on WITS at the
+// router entry of the papers, plus LIBRA's own settings; writes docs/eval/*.svg and docs/evaluation-tables.md.
 // --quick: only the Worker-entry runs.
 // npm run evaluate -- --sweep N [--seed S]: N random scenarios (sim/sweep.ts); writes docs/eval/sweep.svg
 // and the sweep section of docs/evaluation.md (between its sweep markers).
@@ -47,9 +47,10 @@ interface Run {
 
 function runs(quick: boolean): Run[] {
   const out: Run[] = [];
+  // The router entry (the papers' setting) on WITS only: the deployment's bill is the headline.
   for (const entry of quick ? (["worker"] as const) : (["worker", "router"] as const))
-    for (const profile of ["sdn-resnet56-cifar10", "mnist"])
-      for (const trace of ["wits", "berkeley"] as const)
+    for (const profile of ["wide-measured", "sdn-resnet56-cifar10", "mnist"])
+      for (const trace of entry === "worker" ? (["wits", "berkeley"] as const) : (["wits"] as const))
         for (const prices of ["workers", "lambda"] as const)
           out.push({
             id: `${entry}-${profile}-${trace}-${prices}`,
@@ -74,7 +75,7 @@ function runs(quick: boolean): Run[] {
     sloMs: 2000,
     bootS: 100,
     config: "sim/profiles/libra-config.json",
-    policies: ["faas-only", "vm-autoscale", "libra", "serflow", "oracle"],
+    policies: ["faas-only", "vm-autoscale", "libra-vm-autoscale", "libra", "serflow", "oracle"],
   });
   out.push({
     id: "worker-sdn-drift-wits-workers",
