@@ -53,7 +53,7 @@ describe("queueing within the wait budget", () => {
     const admitted = await vmMetric(vmUrl, "serflow_vm_queue_waits_total", 'outcome="admitted"');
     const maxWaitS = await vmMetric(vmUrl, "serflow_vm_queue_wait_max_seconds");
     console.log(
-      `queue e2e: ${summary.ok}/${summary.sent} ok, routes ${JSON.stringify(summary.routes)}, budget ${budgetMs} ms, ` +
+      `queue e2e: ${summary.ok}/${summary.sent} ok, statuses ${JSON.stringify(summary.statuses)}, routes ${JSON.stringify(summary.routes)}, budget ${budgetMs} ms, ` +
         `${admitted} calls waited and were served, longest wait ${(maxWaitS * 1000).toFixed(1)} ms, p99 ${summary.latencyMs.p99.toFixed(1)} ms`,
     );
     expect(summary.failed).toBe(0);
