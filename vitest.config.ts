@@ -3,6 +3,11 @@
 // vm-service processes).
 import { defineConfig } from "vitest/config";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { writeRegistry } from "./scripts/gen-models.js";
+
+// The Workers tests bundle worker/index.ts themselves (wrangler's [build] command does not run here), so
+// the model registry is generated first, from every models/NAME/ folder.
+writeRegistry();
 
 export const TEST_ADMIN_TOKEN = "test-admin-token";
 export const TEST_SIGNING_KEY = "test-signing-key";

@@ -17,7 +17,7 @@ import { AwsAsgProvider, parseAwsAsgEnv } from "../core/providers/aws-asg.js";
 import { parseWorkerEnv, workerEnv } from "../core/worker-env.js";
 import type { PlanView, StatsView } from "../core/views.js";
 import { observationsFrom } from "./observations.js";
-import { getModel } from "../worker/models.js";
+import { getModel } from "../models/registry.js";
 
 export const CONTROLLER_SCHEMA_VERSION = 3;
 /** A VM that has not sent a heartbeat for this long is dead (heartbeats come every second). */

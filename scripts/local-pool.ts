@@ -70,7 +70,7 @@ export class LocalPool {
     const used = new Set(this.vms.map((v) => v.port));
     let port = this.cfg.firstPort;
     while (used.has(port)) port++;
-    const id = `local-${++this.seq}`;
+    const id = `local-${this.cfg.model}-${++this.seq}`;
     const proc = spawn(
       process.execPath,
       [
@@ -83,6 +83,8 @@ export class LocalPool {
         id,
         "--controller",
         this.cfg.workerUrl,
+        "--model",
+        this.cfg.model,
         "--slots",
         String(this.cfg.slots),
         "--queue-ms",

@@ -18,6 +18,8 @@ const { values: a } = parseArgs({
     id: { type: "string" },
     controller: { type: "string", default: process.env.SERFLOW_CONTROLLER_URL },
     models: { type: "string", default: fileURLToPath(new URL("../models", import.meta.url)) },
+    // Serve only these models (comma list; default every folder): the local pool runs one pool per model.
+    model: { type: "string" },
     slots: { type: "string", default: String(DEFAULT_VM_SERVICE.slots) },
     "queue-ms": { type: "string", default: String(DEFAULT_VM_SERVICE.queueMs) },
     "boot-delay-s": { type: "string", default: process.env.SERFLOW_VM_BOOT_S ?? "0" },
@@ -45,6 +47,13 @@ if (!signingKey) fail("SERFLOW_SIGNING_KEY is not set (env or .dev.vars): VMs ne
 let models: string[] = [];
 try {
   models = modelDirs(a.models!).map((d) => readManifest(d).name);
+  if (a.model) {
+    const only = a.model.split(",");
+    const unknown = only.filter((n) => !models.includes(n));
+    if (unknown.length)
+      fail(`--model ${unknown.join(",")}: no such model under ${a.models} (has ${models.join(", ")})`);
+    models = only;
+  }
 } catch (err) {
   fail((err as Error).message);
 }
@@ -67,7 +76,7 @@ console.log(`vm-service ${vm.config.id} listening on ${vm.config.publicUrl}, boo
 // The boot delay stands in for a cloud VM's cold start: the VM is visible as booting, serves nothing.
 setTimeout(async () => {
   try {
-    vm.ready(await loadModels(a.models!));
+    vm.ready(await loadModels(a.models!, models));
     console.log(`vm-service ${vm.config.id} running`);
   } catch (err) {
     fail((err as Error).message);

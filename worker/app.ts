@@ -7,15 +7,17 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   UnauthorizedError,
+  UnavailableError,
 } from "../core/errors.js";
+import { runnerFor } from "./ort.js";
 import { modelMetadata } from "../core/oip.js";
 import { ReplayGuard, tokenEquals, verifyRequest } from "../core/signing.js";
 import { parseVmId, parseVmReport } from "../core/vm-report.js";
 import { workerEnv } from "../core/worker-env.js";
-import { getModel, modelNames, type BundledModel } from "./models.js";
+import { getModel, modelNames, type BundledModel } from "../models/registry.js";
 import { infer, type DeepStagesRpc } from "./infer.js";
 import { recordFailure } from "./stats-buffer.js";
-import { renderMetrics, modelMetrics, costOf } from "./metrics.js";
+import { renderMetrics, modelMetrics, costOf, costComparison } from "./metrics.js";
 import { dashboardHtml, UPLOT_CSS, UPLOT_JS } from "./dashboard.js";
 
 export const SERVER_VERSION = "0.1.0";
@@ -39,9 +41,25 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
     c.json({ name: "serflow", version: SERVER_VERSION, extensions: ["model_repository", "serflow"] }),
   );
   app.get("/v2/health/live", (c) => c.json({ live: true }));
-  app.get("/v2/health/ready", (c) => c.json({ ready: modelNames().every((n) => getModel(n)) }));
+  // Ready means every stage's onnxruntime session loads in this isolate (and matches the manifest).
+  app.get("/v2/health/ready", async (c) => {
+    const all = await Promise.all(modelNames().map((n) => readiness(c, n)));
+    const notReady = all.filter((r) => !r.ready);
+    if (notReady.length) throw new UnavailableError(`not ready: ${notReady.map((r) => r.reason).join("; ")}`);
+    return c.json({ ready: true });
+  });
+  // The model index (KServe's model repository extension lists the same at POST /v2/repository/index).
+  app.get("/v2/models", async (c) => c.json({ models: await Promise.all(modelNames().map((n) => readiness(c, n))) }));
+  app.post("/v2/repository/index", async (c) => {
+    const all = await Promise.all(modelNames().map((n) => readiness(c, n)));
+    return c.json(all.map(({ name, version, state, reason }) => ({ name, version, state, reason: reason ?? "" })));
+  });
   app.get("/v2/models/:model", (c) => c.json(modelMetadata(model(c).manifest)));
-  app.get("/v2/models/:model/ready", (c) => c.json({ name: model(c).manifest.name, ready: true }));
+  app.get("/v2/models/:model/ready", async (c) => {
+    const r = await readiness(c, model(c).manifest.name);
+    if (!r.ready) throw new UnavailableError(r.reason as string);
+    return c.json({ name: r.name, ready: true });
+  });
 
   app.post("/v2/models/:model/infer", async (c) => {
     const m = model(c);
@@ -71,6 +89,7 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
       stats: { ...d.stats, per_second: d.stats.per_second.slice(-60) },
       plan: d.plan,
       cost_usd: costOf(d),
+      savings: costComparison(d),
     });
   });
   app.get("/metrics", async (c) => {
@@ -140,6 +159,35 @@ export function methodNotAllowedElsewhere(app: Hono<{ Bindings: Env }>): void {
 /** Hono types its own ExecutionContext; the runtime hands over the Workers one. */
 export function execCtx(c: C): ExecutionContext {
   return c.executionCtx as unknown as ExecutionContext;
+}
+
+interface Readiness {
+  name: string;
+  version: string;
+  stages: number;
+  ready: boolean;
+  state: "READY" | "UNAVAILABLE";
+  reason?: string;
+}
+
+/** Loads (once per isolate) the model's sessions; a manifest that parses is not enough. */
+async function readiness(c: C, name: string): Promise<Readiness> {
+  let m: BundledModel | undefined;
+  try {
+    m = bundled(name);
+    await runnerFor(m, c.env.MODELS);
+    return { name, version: m.manifest.version, stages: m.manifest.stages.length, ready: true, state: "READY" };
+  } catch (err) {
+    const v = m?.manifest;
+    return {
+      name,
+      version: v?.version ?? "",
+      stages: v?.stages.length ?? 0,
+      ready: false,
+      state: "UNAVAILABLE",
+      reason: (err as Error).message,
+    };
+  }
 }
 
 function model(c: C): BundledModel {

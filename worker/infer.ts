@@ -8,7 +8,7 @@ import { signRequest } from "../core/signing.js";
 import { UnavailableError } from "../core/errors.js";
 import type { ModelManifest } from "../core/manifest.js";
 import { workerEnv } from "../core/worker-env.js";
-import type { BundledModel } from "./models.js";
+import type { BundledModel } from "../models/registry.js";
 import { runnerFor } from "./ort.js";
 import { currentRouting, localInflight } from "./routing-cache.js";
 import type { RequestObservation, StageRun, TierName } from "../core/stats-batch.js";
@@ -22,7 +22,7 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
   const startMs = Date.now();
   const m = model.manifest;
   const req = parseInferRequest(body, m);
-  const runner = await runnerFor(m, model.files);
+  const runner = await runnerFor(model, env.MODELS);
   const table = await currentRouting(env, ctx, m.name);
   const handover = handoverStage(
     table,

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import heldout from "../../models/mnist/heldout.json";
 import { decodeHeldout } from "../../model/heldout-codec.js";
 import { emptyBatch, addRequest, addSample } from "../../core/stats-batch.js";
+import { CONTROLLER_SCHEMA_VERSION } from "../../durable-objects/controller.js";
 
 const e = env as any;
 const ADMIN = { authorization: `Bearer ${e.SERFLOW_ADMIN_TOKEN}` };
@@ -121,7 +122,7 @@ describe("controller Durable Object", () => {
 });
 
 describe("controller schema", () => {
-  it("a version-1 registry (with the unread p50/p99 columns) migrates to version 3 and keeps its VMs", async () => {
+  it("a version-1 registry (with the unread p50/p99 columns) migrates to the current version and keeps its VMs", async () => {
     const stub = e.CONTROLLER.getByName("schema-v1");
     const t = Date.now();
     const columns: { names: string[]; version: string } = await runInDurableObject(stub, async (instance, state) => {
@@ -144,9 +145,8 @@ describe("controller schema", () => {
     });
     expect(columns.names).not.toContain("p50_ms");
     expect(columns.names).not.toContain("p99_ms");
-    // Version 3: what routing within the wait budget reads.
     expect(columns.names).toEqual(expect.arrayContaining(["queued", "service_ms"]));
-    expect(columns.version).toBe("3");
+    expect(columns.version).toBe(String(CONTROLLER_SCHEMA_VERSION));
     await stub.heartbeat({ id: "new", url: "http://new", state: "running", inflight: 0, slots: 4 }, t);
     expect((await stub.routing({ nowMs: t + 1_000 })).vms.map((v: any) => v.id)).toEqual(["old", "new"]);
   });

@@ -5,7 +5,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import { currentRouting } from "../../worker/routing-cache.js";
 import { recordRequest, flushAll } from "../../worker/stats-buffer.js";
-import { getModel } from "../../worker/models.js";
+import { getModel } from "../../models/registry.js";
 import worker from "../../worker/index.js";
 import heldout from "../../models/mnist/heldout.json";
 import { decodeHeldout } from "../../model/heldout-codec.js";

@@ -6,7 +6,7 @@ import heldout from "../../models/mnist/heldout.json";
 import { decodeHeldout } from "../../model/heldout-codec.js";
 import { encodeFrame, decodeFrame } from "../../core/frame.js";
 import { runStages } from "../../core/engine.js";
-import { getModel } from "../../worker/models.js";
+import { getModel } from "../../models/registry.js";
 import { runnerFor } from "../../worker/ort.js";
 
 const e = env as any;
@@ -57,7 +57,7 @@ describe("VM failures at the network edge", () => {
 describe("DeepStages entrypoint", () => {
   it("runs the deep stages from a hidden-state frame in an invocation of its own, as inline does", async () => {
     const m = getModel("mnist")!;
-    const runner = await runnerFor(m.manifest, m.files);
+    const runner = await runnerFor(m);
     const n = 6;
     const input = new Float32Array(rows.slice(0, n).flatMap((r) => Array.from(r)));
     const first = await runStages(runner, m.manifest, { stage: 0, rows: [0, 1, 2, 3, 4, 5], data: input }, 1, 1);
