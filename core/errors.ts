@@ -13,6 +13,8 @@ export class MethodNotAllowedError extends SerflowError {}
 export class PayloadTooLargeError extends SerflowError {}
 /** Missing or wrong admin token, or a bad signature on an internal call. */
 export class UnauthorizedError extends SerflowError {}
+/** An authenticated caller asking for what it may not have: a VM its provider did not launch, another's id. */
+export class ForbiddenError extends SerflowError {}
 /** Not ready yet, or overloaded: the client should retry after `retryAfterS`. */
 export class UnavailableError extends SerflowError {
   constructor(
@@ -28,7 +30,7 @@ export class InvalidManifestError extends SerflowError {}
 export class InvalidConfigError extends SerflowError {}
 
 /** Every status a Serflow error maps to (hono's status types take these without a cast). */
-export type ErrorStatus = 400 | 401 | 404 | 405 | 413 | 500 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 413 | 500 | 503;
 
 export interface ErrorResponse {
   status: ErrorStatus;
@@ -42,6 +44,7 @@ export function errorResponse(err: unknown): ErrorResponse {
   let status: ErrorStatus = 500;
   if (err instanceof InvalidInputError) status = 400;
   else if (err instanceof UnauthorizedError) status = 401;
+  else if (err instanceof ForbiddenError) status = 403;
   else if (err instanceof NotFoundError) status = 404;
   else if (err instanceof MethodNotAllowedError) status = 405;
   else if (err instanceof PayloadTooLargeError) status = 413;

@@ -4,12 +4,19 @@
 // heartbeat, and drains on shutdown.
 // The deep-stage call is served by plain node:http (hono's Request/Response adapter costs about as
 // much CPU as the two stages of the demo model); health and metrics go through hono.
-import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
 import { Hono } from "hono";
 import { getRequestListener } from "@hono/node-server";
 import { DeepBatcher, DEEP_PATH } from "../core/deep.js";
-import { errorResponse, PayloadTooLargeError, UnavailableError, type ErrorResponse } from "../core/errors.js";
-import { ReplayGuard, signRequest, verifyRequest } from "../core/signing.js";
+import {
+  errorResponse,
+  InvalidInputError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  UnavailableError,
+  type ErrorResponse,
+} from "../core/errors.js";
+import { ReplayGuard, signatureHeaders, signRequest, verifySignature, type SignatureHeaders } from "../core/signing.js";
 import { frameWaitBudgetMs } from "../core/frame.js";
 import { QUEUE_PLACES_PER_SLOT } from "../core/policy.js";
 import type { VmState } from "../core/routing.js";
@@ -21,6 +28,7 @@ export interface VmServiceConfig {
   id: string;
   /** URL the Worker uses to reach this VM. */
   publicUrl: string;
+  /** This VM's own key, vmKey(master, id), from the provider that launched it (never the master). */
   signingKey: string;
   slots: number;
   /** Models this VM serves: it registers and beats for each, from boot on. */
@@ -33,6 +41,12 @@ export interface VmServiceConfig {
   drainTimeoutMs: number;
   /** Largest frame accepted (413 beyond): 256 rows of the demo's widest hidden state are 3.2 MB. */
   maxBodyBytes: number;
+  /** A connection that has not sent its headers within this is closed (Node's default is 60 s). */
+  headersTimeoutMs: number;
+  /** A request not received in full within this is closed (a slow body holds a buffer). */
+  requestTimeoutMs: number;
+  /** Connections beyond this are refused by the server (each may hold a frame buffer). */
+  maxConnections: number;
 }
 
 export const DEFAULT_VM_SERVICE: Omit<VmServiceConfig, "id" | "publicUrl" | "signingKey" | "controllerUrl" | "models"> =
@@ -42,6 +56,9 @@ export const DEFAULT_VM_SERVICE: Omit<VmServiceConfig, "id" | "publicUrl" | "sig
     heartbeatIntervalMs: 1_000,
     drainTimeoutMs: 10_000,
     maxBodyBytes: 8 * 1024 * 1024,
+    headersTimeoutMs: 5_000,
+    requestTimeoutMs: 15_000,
+    maxConnections: 256,
   };
 
 const RECENT = 1024;
@@ -77,7 +94,29 @@ export class VmService {
     app.get("/health/ready", (c) =>
       c.json({ ready: this.state === "running", state: this.state }, this.state === "running" ? 200 : 503),
     );
-    app.get("/metrics", (c) => c.text(this.metrics(), 200, { "content-type": "text/plain; version=0.0.4" }));
+    // Signed like a deep-stage call (GET, empty body): load and ids are not for anyone who can connect.
+    app.get("/metrics", async (c) => {
+      const h = this.addressedToMe((n) => c.req.header(n) ?? null);
+      await verifySignature(
+        this.config.signingKey,
+        "GET",
+        "/metrics",
+        new Uint8Array(0),
+        h,
+        this.guard,
+        Date.now(),
+        nodeHashes,
+      );
+      return c.text(this.metrics(), 200, { "content-type": "text/plain; version=0.0.4" });
+    });
+  }
+
+  /** Signature headers present, fresh and naming this VM; throws 401 before any body is read. */
+  private addressedToMe(header: (name: string) => string | null): SignatureHeaders {
+    const h = signatureHeaders({ get: header });
+    if (h.vm !== this.config.id)
+      throw new UnauthorizedError(`call addressed to VM "${h.vm}", this is VM "${this.config.id}"`);
+    return h;
   }
 
   /** The node:http listener: the deep-stage call directly, everything else through hono. */
@@ -85,8 +124,16 @@ export class VmService {
     const rest = getRequestListener(this.app.fetch);
     return (req, res) => {
       if (req.url !== DEEP_PATH || req.method !== "POST") return void rest(req, res);
+      const header = (h: string) => (req.headers[h] as string | undefined) ?? null;
+      // Headers first: an unsigned or misaddressed upload is refused before a byte of its body is read.
+      let signed: SignatureHeaders;
+      try {
+        signed = this.addressedToMe(header);
+      } catch (err) {
+        return refuseUnread(req, res, failure(err));
+      }
       this.readBody(req)
-        .then((body) => this.deep(body, (h) => (req.headers[h] as string | undefined) ?? null))
+        .then((body) => this.deep(body, signed))
         .then(
           (out) => send(res, 200, out),
           (err) => {
@@ -97,7 +144,8 @@ export class VmService {
     };
   }
 
-  /** The body in a buffer of its own (so the frame's data can be viewed in place, not copied again). */
+  /** The body in a buffer of its own (so the frame's data can be viewed in place, not copied again),
+   *  grown as data arrives: a declared length is a claim, not a reason to allocate. */
   private readBody(req: IncomingMessage): Promise<Uint8Array> {
     const limit = this.config.maxBodyBytes;
     return new Promise((resolve, reject) => {
@@ -105,12 +153,12 @@ export class VmService {
       if (declared !== null && declared > limit)
         return reject(new PayloadTooLargeError(`frame of ${declared} bytes exceeds the limit of ${limit} bytes`));
       // node:http has checked Content-Length is a number and ends the body there.
-      let buf = Buffer.allocUnsafeSlow(declared ?? 64 * 1024);
+      let buf = Buffer.allocUnsafeSlow(Math.min(declared ?? 64 * 1024, 64 * 1024));
       let size = 0;
       req.on("data", (chunk: Buffer) => {
         if (size + chunk.length > limit) {
           req.removeAllListeners("data");
-          req.resume(); // discard the rest, answer 413 once it is in
+          req.resume(); // discard the rest (bounded by requestTimeoutMs), answer 413 at once
           return reject(new PayloadTooLargeError(`frame exceeds the limit of ${limit} bytes`));
         }
         if (size + chunk.length > buf.length)
@@ -119,22 +167,14 @@ export class VmService {
         size += chunk.length;
       });
       req.on("end", () => resolve(buf.subarray(0, size)));
-      req.on("error", reject);
+      // A caller that hangs up mid-upload is its own mistake: a 4xx, not a logged 500.
+      req.on("error", () => reject(new InvalidInputError("request body aborted by the client")));
     });
   }
 
-  /** A signed frame in, the deep stages' results out; throws the domain errors. */
-  async deep(body: Uint8Array, header: (name: string) => string | null): Promise<unknown> {
-    await verifyRequest(
-      this.config.signingKey,
-      "POST",
-      DEEP_PATH,
-      body,
-      { get: header },
-      this.guard,
-      Date.now(),
-      nodeHashes,
-    );
+  /** A frame whose signature headers were checked, the deep stages' results out; throws the domain errors. */
+  async deep(body: Uint8Array, signed: SignatureHeaders): Promise<unknown> {
+    await verifySignature(this.config.signingKey, "POST", DEEP_PATH, body, signed, this.guard, Date.now(), nodeHashes);
     if (this.state !== "running") throw new UnavailableError(`VM ${this.config.id} is ${this.state}`, 1);
     // A free slot is taken now; a full VM lets the call wait FIFO for one, at most its own wait budget.
     const free = this.inflight < this.config.slots;
@@ -237,7 +277,15 @@ export class VmService {
   private async post(path: string, payload: unknown): Promise<void> {
     const body = new TextEncoder().encode(JSON.stringify(payload));
     try {
-      const headers = await signRequest(this.config.signingKey, "POST", path, body, Date.now(), nodeHashes);
+      const headers = await signRequest(
+        this.config.signingKey,
+        this.config.id,
+        "POST",
+        path,
+        body,
+        Date.now(),
+        nodeHashes,
+      );
       const res = await fetch(this.config.controllerUrl + path, {
         method: "POST",
         body,
@@ -305,6 +353,36 @@ function failure(err: unknown): ErrorResponse {
   const e = errorResponse(err);
   if (e.status === 500) console.error(err);
   return e;
+}
+
+/** Answers without reading the body, then closes the connection so the rest is never received. */
+function refuseUnread(req: IncomingMessage, res: ServerResponse, e: ErrorResponse): void {
+  req.removeAllListeners("data");
+  req.pause();
+  send(res, e.status, e.body, { ...e.headers, connection: "close" });
+  // Half-close first so the answer is not lost to a reset while the client is still sending; the paused
+  // socket lets TCP hold the rest back, and the connection goes a second later whatever the client does.
+  res.once("finish", () => {
+    req.socket.end();
+    setTimeout(() => req.socket.destroy(), 1_000).unref();
+  });
+}
+
+/** The HTTP server of a VM, with limits sized in seconds and connections rather than Node's defaults. */
+export function createVmServer(vm: VmService): Server {
+  const c = vm.config;
+  const server = createServer(
+    {
+      headersTimeout: c.headersTimeoutMs,
+      requestTimeout: c.requestTimeoutMs,
+      // How often those timeouts are checked (Node's default, 30 s, would let a slow client stay that long).
+      connectionsCheckingInterval: 1_000,
+      keepAliveTimeout: 5_000,
+    },
+    vm.listener(),
+  );
+  server.maxConnections = c.maxConnections;
+  return server;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

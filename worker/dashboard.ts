@@ -1,5 +1,6 @@
 // GET /dashboard: live charts for operators, drawn with uPlot (served from the bundle, no CDN). The page
-// polls the admin JSON endpoint every 2 s with the token it was opened with and keeps the history.
+// polls the admin JSON endpoint every 2 s with its session cookie (set by /dashboard?token=) and keeps the
+// history.
 import uplotJs from "../node_modules/uplot/dist/uPlot.iife.min.js";
 import uplotCss from "../node_modules/uplot/dist/uPlot.min.css";
 
@@ -47,7 +48,6 @@ export function dashboardHtml(model: string): string {
 <div class="card" style="margin-top:12px"><h2>Current plan</h2><table id="stages"></table><div id="plan"></div></div>
 <script src="/dashboard/uplot.js"></script>
 <script>
-const token = new URLSearchParams(location.search).get("token") || "";
 const model = ${JSON.stringify(model)};
 const H = 220, W = () => document.querySelector(".grid .card").clientWidth - 16;
 const colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
@@ -86,7 +86,7 @@ function push(id, values) {
 }
 async function tick() {
   try {
-    const res = await fetch("/v2/models/" + model + "/dashboard", { headers: { authorization: "Bearer " + token } });
+    const res = await fetch("/v2/models/" + model + "/dashboard", { credentials: "same-origin" });
     if (!res.ok) throw new Error(res.status + " " + (await res.json()).error);
     const d = await res.json();
     const t = d.now_s;

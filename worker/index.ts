@@ -3,7 +3,8 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { runDeep, type DeepResult } from "../core/deep.js";
 import { InvalidInputError } from "../core/errors.js";
-import { createApp, execCtx, methodNotAllowedElsewhere, requireAdmin } from "./app.js";
+import { bodyLimit } from "hono/body-limit";
+import { adminAuth, createApp, execCtx, methodNotAllowedElsewhere } from "./app.js";
 import { runStages } from "../core/engine.js";
 import { getModel } from "../models/registry.js";
 import { ortWasmMemoryBytes, runnerFor } from "./ort.js";
@@ -24,8 +25,7 @@ const app = createApp((c) => (execCtx(c) as unknown as { exports: { DeepStages: 
 // Benchmark baseline (admin only): the bare onnxruntime-web chain on one digit, nothing else. Timers
 // inside workerd do not advance during compute, so the bench times this and the full infer handler
 // from outside, over the same HTTP path, and takes the difference.
-app.post("/internal/v1/bench/bare", async (c) => {
-  requireAdmin(c);
+app.post("/internal/v1/bench/bare", adminAuth, bodyLimit({ maxSize: 64 * 1024 }), async (c) => {
   const { data } = (await c.req.json()) as { data: number[] };
   const m = getModel("mnist")!;
   const out = await runStages(
@@ -41,8 +41,7 @@ app.post("/internal/v1/bench/bare", async (c) => {
 
 // Profiling (admin only, `npm run model:profile`): runs one stage `reps` times on one row in this isolate.
 // Timed from outside against reps = 0 over the same path, since timers stand still during compute.
-app.post("/internal/v1/bench/stage", async (c) => {
-  requireAdmin(c);
+app.post("/internal/v1/bench/stage", adminAuth, bodyLimit({ maxSize: 8 * 1024 * 1024 }), async (c) => {
   const { model, stage, reps, data } = (await c.req.json()) as {
     model: string;
     stage: number;

@@ -1,10 +1,10 @@
 // The inference path: shallow stages in this invocation, the rest on a VM or on Workers.
 import { runStages, stageInputShape, type Pending, type RowResult, type StageRunner } from "../core/engine.js";
-import { DEEP_PATH, type DeepResult } from "../core/deep.js";
+import { checkDeepResult, DEEP_PATH, type DeepResult } from "../core/deep.js";
 import { encodeFrame } from "../core/frame.js";
 import { buildInferResponse, parseInferRequest, routeString, type InferRequest } from "../core/oip.js";
 import { chooseVms, handoverStage, type RoutingTable, type VmView } from "../core/routing.js";
-import { signRequest } from "../core/signing.js";
+import { signRequest, vmKey } from "../core/signing.js";
 import { UnavailableError } from "../core/errors.js";
 import type { ModelManifest } from "../core/manifest.js";
 import { workerEnv } from "../core/worker-env.js";
@@ -97,7 +97,7 @@ async function runDeepStages(
     for (const vm of candidates) {
       // What the first try spent waiting is gone from the budget of the second.
       const body = frame(Math.max(0, budgetMs - (Date.now() - t0)));
-      const done = await remote("vm", () => callVm(env, vm, body, pending.rows.length));
+      const done = await remote("vm", () => callVm(env, vm, body, m, pending));
       if (done) return done;
     }
   }
@@ -108,11 +108,18 @@ async function runDeepStages(
 }
 
 /** Null when the VM is full, down, slow or answers badly: the caller retries on Workers. */
-async function callVm(env: Env, vm: VmView, frame: Uint8Array, rows: number): Promise<DeepResult | null> {
+async function callVm(
+  env: Env,
+  vm: VmView,
+  frame: Uint8Array,
+  m: ModelManifest,
+  pending: Pending,
+): Promise<DeepResult | null> {
   if (!env.SERFLOW_SIGNING_KEY) return null;
   localInflight.set(vm.id, (localInflight.get(vm.id) ?? 0) + 1);
   try {
-    const headers = await signRequest(env.SERFLOW_SIGNING_KEY, "POST", DEEP_PATH, frame);
+    // Signed with this VM's own key and naming it: no other VM accepts the frame.
+    const headers = await signRequest(await vmKey(env.SERFLOW_SIGNING_KEY, vm.id), vm.id, "POST", DEEP_PATH, frame);
     const res = await fetch(vm.url + DEEP_PATH, {
       method: "POST",
       body: frame,
@@ -123,8 +130,7 @@ async function callVm(env: Env, vm: VmView, frame: Uint8Array, rows: number): Pr
       await res.body?.cancel();
       return null;
     }
-    const out = (await res.json()) as DeepResult;
-    return Array.isArray(out?.results) && out.results.length === rows ? out : null;
+    return checkDeepResult(await res.json(), m, pending.stage, pending.rows.length);
   } catch {
     return null;
   } finally {

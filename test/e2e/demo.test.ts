@@ -17,6 +17,6 @@ describe("npm run demo", () => {
     const out = lines.join("\n");
     expect(out).toMatch(/plan: VM group stages 1-2/);
     expect(out).toMatch(/stages 1,2 on VMs .*deep stages on a VM +\d+\.\d%.*VMs desired 1 running 1/);
-    expect(out).toMatch(/\[pool\] started local-1/);
+    expect(out).toMatch(/\[pool\] started local-mnist-1/);
   });
 });

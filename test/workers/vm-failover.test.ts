@@ -28,10 +28,12 @@ const body = (from: number, n: number, parameters: Record<string, unknown>) =>
   });
 
 describe("VM failures at the network edge", () => {
-  it("answers every request on Workers when each VM is down, slow, refuses the signature, is full or answers garbage", async () => {
+  it("answers every request on Workers when each VM is down, slow, refuses the signature, is full, answers garbage or lies", async () => {
     const controller = e.CONTROLLER.getByName("mnist");
-    for (const host of ["vm-down", "vm-slow", "vm-badsig", "vm-full", "vm-garbage"]) {
-      await controller.heartbeat({ id: host, url: `http://${host}.test`, state: "running", inflight: 0, slots: 4 });
+    const hosts = ["vm-down", "vm-slow", "vm-badsig", "vm-full", "vm-garbage", "vm-liar"];
+    await controller.setMembers(hosts.map((h) => ({ id: h, url: `https://${h}.test` })));
+    for (const host of hosts) {
+      await controller.heartbeat({ id: host, url: `https://${host}.test`, state: "running", inflight: 0, slots: 4 });
     }
     let n = 0;
     for (let i = 0; i < 12; i++) {
@@ -50,6 +52,8 @@ describe("VM failures at the network edge", () => {
     const tried = Object.values(log).reduce((a: number, c: any) => a + c.n, 0);
     expect(tried).toBe(24);
     expect(Object.values(log).every((c: any) => c.signed)).toBe(true);
+    // Each frame names the VM it is for (its signature is under that VM's key).
+    expect(Object.entries(log).every(([host, c]: [string, any]) => c.vm === host.replace(".test", ""))).toBe(true);
     expect(Object.keys(log).length).toBeGreaterThanOrEqual(4);
   }, 60_000);
 });
