@@ -89,6 +89,7 @@ async function main(): Promise<void> {
     return text;
   };
   const workerMs: number[][] = Array.from({ length: N }, () => []);
+  const load = loadavg();
   try {
     await call("/manifest", JSON.stringify(manifest));
     for (let i = 0; i < N; i++)
@@ -140,8 +141,7 @@ async function main(): Promise<void> {
       `Measured by bench/profile-heavy.ts (npm run profile:heavy) on ${new Date().toISOString().slice(0, 10)}: ${cpus()[0]?.model ?? "CPU"} (${cpus().length} cores, shared), Node ${process.version}; ${ROWS} timed rows per stage after ${WARMUP} warm-up rows.`,
       "Model: bench/wide-model.ts (mnist's stage 0, then two stages of 128 and 256 channels, untrained He-normal weights: 76 M multiply-adds per row in the deep stages, half a CIFAR ResNet-56). Timing does not depend on training.",
       "vm_ms: onnxruntime-node 1.30.0, batch 1, one intra-op thread, on the real chain's hidden states.",
-      "faas_ms: onnxruntime-web 1.30.0 (single-threaded WASM SIMD) inside workerd via Miniflare, the Worker's own loader (worker/ort.ts); timed from outside (workerd's clock stands still during compute): median = (median request running it ${REPS} times - median request running it zero times) / ${REPS}; the tail from single runs, shifted to that median. Load average during the run: ${loadavg().map((x) => x.toFixed(1)).join(",
-      ")} on ${cpus().length} cores (shared), so the tails carry other processes' noise.",
+      `faas_ms: onnxruntime-web 1.30.0 (single-threaded WASM SIMD) inside workerd via Miniflare, the Worker's own loader (worker/ort.ts); timed from outside (workerd's clock stands still during compute): median = (median request running it ${REPS} times - median request running it zero times) / ${REPS}; the tail from single runs, shifted to that median. Load average during the run: ${load.map((x) => x.toFixed(1)).join(", ")} on ${cpus().length} cores (shared), so the tails carry other processes' noise.`,
       "exit_fraction: NOT measured (untrained weights). The sdn-resnet56-cifar10 profile's shares folded into three stages (35% exit at stage 0; 45% of all at stage 1; the rest at stage 2); those shares are that profile's choice calibrated to the SDN paper's '>50% lower average cost' (Kaya et al., ICML 2019), not per-exit figures from the paper.",
       `Worker/VM CPU ratio per stage (medians): ${faas.map((f, i) => (f.median / vm[i].median).toFixed(2)).join(", ")}.`,
     ],
