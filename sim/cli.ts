@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PRICE_PRESETS, type PricePreset } from "../core/cost.js";
-import { POLICIES, type PolicyName } from "./policies.js";
+import { EXTRA_POLICIES, POLICIES, type PolicyName } from "./policies.js";
 import { loadProfile } from "./profile.js";
 import { PRESET_VM, SIM_DEFAULTS, simulate, writeOutputs, type SimSettings } from "./run.js";
 import { loadTrace } from "./trace.js";
@@ -15,7 +15,7 @@ const USAGE = `usage: npm run simulate -- --trace FILE --profile FILE|NAME --pol
   [--scale X] [--slo-ms N] [--boot-s N] [--prices workers|lambda] [--vm-usd-per-hour X]
   [--vm-concurrency N] [--seed N] [--entry worker|router] [--control-period-s N] [--config FILE]
   [--vm-queue-ms N]   (what-if: serflow/libra may wait N ms for a VM slot instead of going to FaaS)
-policies: ${POLICIES.join(",")}
+policies: ${POLICIES.join(",")} (all), or also ${EXTRA_POLICIES.join(",")}
 NAME is a profile in sim/profiles/ (e.g. mnist).`;
 
 export class UsageError extends Error {}
@@ -70,8 +70,10 @@ export function parseArgs(argv: string[]): SimSettings & { out: string } {
   const list = need("policies");
   const policies = (list === "all" ? [...POLICIES] : list.split(",").map((p) => p.trim())) as PolicyName[];
   for (const p of policies)
-    if (!POLICIES.includes(p))
-      throw new UsageError(`--policies: unknown policy "${p}" (known: ${POLICIES.join(", ")}, or all)`);
+    if (!([...POLICIES, ...EXTRA_POLICIES] as string[]).includes(p))
+      throw new UsageError(
+        `--policies: unknown policy "${p}" (known: ${[...POLICIES, ...EXTRA_POLICIES].join(", ")}, or all)`,
+      );
   const prices = (args.get("prices") ?? SIM_DEFAULTS.prices) as PricePreset;
   if (!(prices in PRICE_PRESETS)) throw new UsageError(`--prices must be workers or lambda (got "${prices}")`);
   const entry = args.get("entry") ?? SIM_DEFAULTS.entry;

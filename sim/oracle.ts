@@ -44,13 +44,22 @@ export interface Bounds {
   noQueue: RunResult;
 }
 
-/** Bucketed work (slot-seconds) by savings per slot-second, with the list of buckets in use. */
+/**
+ * Bucketed work (slot-seconds) and the FaaS dollars it saves, by savings per slot-second, with the list
+ * of buckets in use. A whole bucket saves exactly its value; part of one at most its top ratio's worth.
+ */
 class Buckets {
   readonly weight = new Float64Array(NB);
+  readonly value = new Float64Array(NB);
   readonly touched: number[] = [];
-  add(b: number, work: number): void {
+  add(b: number, work: number, value: number): void {
     if (this.weight[b] === 0) this.touched.push(b);
     this.weight[b] += work;
+    this.value[b] += value;
+  }
+  /** The most `take` slot-seconds of bucket b can save, given `valueLeft` of it is still untaken. */
+  static part(take: number, left: number, r: number, valueLeft: number): number {
+    return take >= left ? valueLeft : Math.min(valueLeft, take * r);
   }
   /** Gains of successive blocks of `cap` slot-seconds, best ratio first, only where a ratio exceeds `floor`. */
   gains(cap: number, floor: number, out: number[]): void {
@@ -62,9 +71,12 @@ class Buckets {
       const r = upper(b);
       if (r <= floor) break;
       let left = this.weight[b];
+      let valueLeft = this.value[b];
       while (left > 0) {
         const take = Math.min(room, left);
-        gain += take * r;
+        const g = Buckets.part(take, left, r, valueLeft);
+        gain += g;
+        valueLeft -= g;
         left -= take;
         room -= take;
         if (room <= 1e-12) {
@@ -77,7 +89,10 @@ class Buckets {
     if (gain > 0) out.push(gain);
   }
   clear(): void {
-    for (const b of this.touched) this.weight[b] = 0;
+    for (const b of this.touched) {
+      this.weight[b] = 0;
+      this.value[b] = 0;
+    }
     this.touched.length = 0;
   }
 }
@@ -162,14 +177,14 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
         const ws = (w.vmPS[o + i + 1] - w.vmPS[o + i]) / 1000;
         const v = (w.faasPS[o + i + 1] - w.faasPS[o + i]) * perMs + (i === 0 && router ? fee : 0);
         const b = ws > 0 ? bucketOf(v / ws) : NB - 1;
-        all.add(b, ws);
+        all.add(b, ws, v);
         // Nominal placement [a, a + ws], split over the seconds it covers.
         let from = a;
         let left = ws;
         let u = t;
         while (left > 1e-15) {
           const part = Math.min(left, u + 1 - from);
-          ring[u % R].add(b, part);
+          ring[u % R].add(b, part, (v * part) / ws);
           left -= part;
           from = u + 1;
           u++;
@@ -231,7 +246,7 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
       let take = 0;
       if (x < free) take = Math.min(all.weight[b], free - x);
       if (r > pVm / k) take = all.weight[b];
-      saved += take * r;
+      saved += Buckets.part(take, all.weight[b], r, all.value[b]);
       x += take;
     }
     const vmCost = minVms > 0 ? pVm * Math.max(minVms * T, boot * minVms + x / k) : pVm * (boot + x / k);

@@ -15,7 +15,7 @@ const WITS = traceFile("wits");
 describe("libra", () => {
   // The trace lives beside the repository (../shared/traces, or SERFLOW_TRACES).
   it.skipIf(!existsSync(WITS))(
-    "reproduces LIBRA's own simulator on WITS within 2%: FaaS-only $54.90, LIBRA $22.59 with 807,313 requests on FaaS",
+    "reproduces LIBRA's own simulator on WITS within 2%: FaaS-only $54.90, LIBRA $22.59 with 807,313 requests on FaaS; its VM autoscaler $35.09",
     () => {
       const profile = loadProfile(new URL("./profiles/libra-1s.json", import.meta.url).pathname);
       const out = simulate({
@@ -23,7 +23,7 @@ describe("libra", () => {
         trace: loadTrace(WITS),
         profileName: profile.name,
         profile,
-        policies: ["faas-only", "libra"],
+        policies: ["faas-only", "libra", "libra-vm-autoscale"],
         scale: 1,
         seed: 1,
         prices: "lambda",
@@ -35,7 +35,7 @@ describe("libra", () => {
         controlPeriodS: 10,
         extraConfig: { vm: { min_billed_s: 0 } },
       });
-      const [faas, l] = out.results;
+      const [faas, l, vmAuto] = out.results;
       expect(Math.abs(faas.cost_usd / 54.9 - 1)).toBeLessThan(0.02);
       expect(Math.abs(l.cost_usd / 22.59 - 1)).toBeLessThan(0.02);
       expect(Math.abs(l.faas_requests / 807_313 - 1)).toBeLessThan(0.02);
@@ -43,6 +43,8 @@ describe("libra", () => {
       expect(l.p99_ms).toBeLessThan(1010);
       expect(l.slo_attainment).toBe(1);
       expect(l.dropped).toBe(0);
+      // LIBRA's own VM-only autoscaler: $35.09 in its simulator.
+      expect(Math.abs(vmAuto.cost_usd / 35.09 - 1)).toBeLessThan(0.02);
     },
     60_000,
   );

@@ -7,7 +7,9 @@ import { Prng } from "./prng.js";
 import type { Workload } from "./workload.js";
 
 export const POLICIES = ["faas-only", "vm-max", "vm-autoscale", "spock", "libra", "serflow", "oracle"] as const;
-export type PolicyName = (typeof POLICIES)[number];
+/** Run only by name (not in `all`): LIBRA's own VM-only autoscaler, for its figures. */
+export const EXTRA_POLICIES = ["libra-vm-autoscale"] as const;
+export type PolicyName = (typeof POLICIES)[number] | (typeof EXTRA_POLICIES)[number];
 
 /** Reactive autoscaling (vm-autoscale, spock): thresholds on VM utilisation over the period. */
 export const AUTOSCALE = { periodS: 30, scaleOutAbove: 0.7, scaleInBelow: 0.3, scaleInCooldownS: 300 } as const;
@@ -159,6 +161,50 @@ export function libra(): Controller {
   };
 }
 
+/** LIBRA's VM-only autoscaler (vm_cloud.py, policy "vm_cloud" with vm_auto_scaling). */
+export const LIBRA_AUTOSCALE = {
+  initialVms: 10,
+  step: 10,
+  graceS: 120,
+  windowS: 300,
+  outAbove: 0.7,
+  inBelow: 0.3,
+} as const;
+
+/**
+ * LIBRA's own VM autoscaling baseline as its code runs: 10 VMs booting at the start; every second the
+ * busy share of all its VMs' slots (booting ones count); once more than 120 shares are held, their last-300 sum over 120
+ * (as the code divides) above 0.7 adds 10 VMs, below 0.3 removes 10 (keeping 10); either clears the
+ * history. VMs only, FIFO queue.
+ */
+export function libraVmAutoscale(): Controller {
+  let n: number = LIBRA_AUTOSCALE.initialVms;
+  let hist: number[] = [];
+  return {
+    name: "libra-vm-autoscale",
+    mode: "queue",
+    periodS: 1,
+    decide(v: EngineView) {
+      if (v.t > 0) {
+        // Over the slots of every VM it holds, booting ones included, as calculate_utilization does.
+        const slots = (v.running + v.booting) * v.cfg.vm.slots;
+        hist.push(slots > 0 ? v.busySlotS / slots : 0);
+        if (hist.length > LIBRA_AUTOSCALE.graceS) {
+          const avg = hist.slice(-LIBRA_AUTOSCALE.windowS).reduce((a, b) => a + b, 0) / LIBRA_AUTOSCALE.graceS;
+          if (avg > LIBRA_AUTOSCALE.outAbove) {
+            n += LIBRA_AUTOSCALE.step;
+            hist = [];
+          } else if (avg < LIBRA_AUTOSCALE.inBelow) {
+            if (n > LIBRA_AUTOSCALE.step) n -= LIBRA_AUTOSCALE.step;
+            hist = [];
+          }
+        }
+      }
+      return { vms: n, groupStart: 0 };
+    },
+  };
+}
+
 /** Service-time samples per stage the stats would hold in a window (drawn from the workload's pool). */
 export const SERVICE_SAMPLES = 200;
 
@@ -242,6 +288,8 @@ export function makeController(name: PolicyName, controlPeriodS: number): Contro
       c.periodS = Math.max(1, Math.round(controlPeriodS));
       return c;
     }
+    case "libra-vm-autoscale":
+      return libraVmAutoscale();
     case "oracle":
       throw new Error("oracle is a bound, not a controller: use lowerBound()");
   }

@@ -33,5 +33,5 @@ describe("sweep", () => {
     const md = sweepMarkdown(rs, 3, "sweep.svg");
     expect(md.split("\n").filter((l) => /^\| \d+ \|/.test(l))).toHaveLength(4);
     expect(sweepSvg(rs, 3)).toContain("<polyline");
-  });
+  }, 60_000);
 });

@@ -194,6 +194,10 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 export function sweepMarkdown(rs: ScenarioResult[], seed: number, svgPath: string): string {
   const ob = rs.map((r) => r.overBaseline).sort((a, b) => a - b);
   const oq = rs.map((r) => r.overBound).sort((a, b) => a - b);
+  const obMet = rs
+    .filter((r) => r.serflow.slo_attainment >= SLO_TARGET)
+    .map((r) => r.overBaseline)
+    .sort((a, b) => a - b);
   const row = (name: string, xs: number[]) =>
     `| ${name} | ${[0, 0.1, 0.25, 0.5, 0.75, 0.9, 1].map((q) => quantile(xs, q).toFixed(3)).join(" | ")} |`;
   const cheaper = rs.filter((r) => r.overBaseline < 1).length;
@@ -207,9 +211,10 @@ export function sweepMarkdown(rs: ScenarioResult[], seed: number, svgPath: strin
     "| serflow cost over | min | p10 | p25 | median | p75 | p90 | max |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     row("cheapest baseline meeting the SLO", ob),
+    row("the same, where serflow meets the SLO too", obMet),
     row("bound (oracle)", oq),
     "",
-    `serflow is cheaper than that baseline in ${cheaper} of ${rs.length} scenarios and meets the SLO target in ${serMeets}. The baseline it is compared with: ${[
+    `serflow is cheaper than that baseline in ${cheaper} of ${rs.length} scenarios (${rs.filter((r) => r.overBaseline < 1 && r.serflow.slo_attainment >= SLO_TARGET).length} of them while meeting the SLO itself) and meets the SLO target in ${serMeets}. The baseline it is compared with: ${[
       ...wins,
     ]
       .sort((a, b) => b[1] - a[1])
