@@ -3,19 +3,25 @@
 // vm-service processes).
 import { defineConfig } from "vitest/config";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { writeRegistry } from "./scripts/gen-models.js";
+
+// The Workers tests bundle worker/index.ts themselves (wrangler's [build] command does not run here), so
+// the model registry is generated first, from every models/NAME/ folder.
+writeRegistry();
 
 export const TEST_ADMIN_TOKEN = "test-admin-token";
 export const TEST_SIGNING_KEY = "test-signing-key";
 
 // The network edge for the workerd tests: fake VMs reached by the Worker's outbound fetch. Each host
 // misbehaves in one way; vm-log.test reports how often each was called and with which headers.
-const calls: Record<string, { n: number; signed: boolean }> = {};
+const calls: Record<string, { n: number; signed: boolean; vm: string | null }> = {};
 async function fakeVmEdge(request: Request): Promise<Response> {
   const host = new URL(request.url).hostname;
   if (host === "vm-log.test") return Response.json(calls);
   calls[host] = {
     n: (calls[host]?.n ?? 0) + 1,
     signed: /^[0-9a-f]{64}$/.test(request.headers.get("x-serflow-signature") ?? ""),
+    vm: request.headers.get("x-serflow-vm"),
   };
   switch (host) {
     case "vm-down.test":
@@ -29,6 +35,20 @@ async function fakeVmEdge(request: Request): Promise<Response> {
       return Response.json({ error: "VM is full" }, { status: 503 });
     case "vm-garbage.test":
       return new Response("<html>proxy error</html>", { status: 200 });
+    case "vm-liar.test": {
+      // Well-formed JSON of the right length with impossible values: label 99 of 10 classes, probabilities > 1.
+      const bytes = new Uint8Array(await request.arrayBuffer());
+      const headerLen = new DataView(bytes.buffer).getUint32(0, true);
+      const rows = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLen))).shape[0];
+      const results = Array.from({ length: rows }, (_, row) => ({
+        row,
+        label: 99,
+        confidence: 1,
+        exitStage: 2,
+        probs: Array(10).fill(5),
+      }));
+      return Response.json({ results, timings: [{ stage: 1, rows, exits: 0, ms: 1 }] });
+    }
     default:
       return new Response("no route to host", { status: 502 });
   }

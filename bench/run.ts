@@ -13,7 +13,7 @@ import { loadHeldout } from "../model/heldout.js";
 import { loadModel } from "../vm-service/models.js";
 import { runStages } from "../core/engine.js";
 import { encodeFrame } from "../core/frame.js";
-import { signRequest } from "../core/signing.js";
+import { signRequest, vmKey } from "../core/signing.js";
 import { DEEP_PATH } from "../core/deep.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpuMs } from "../scripts/proc.js";
@@ -80,7 +80,7 @@ function emptyServer(port: number): ChildProcess {
 async function vmRatios(
   vmUrl: string,
   vmPid: number,
-  key: string,
+  vm: { id: string; key: string },
   modelDir: string,
   rowCounts: number[],
   requestsAtOneRow: number,
@@ -132,7 +132,7 @@ async function vmRatios(
           return serialise("127.0.0.1", {
             method: "POST",
             path: DEEP_PATH,
-            headers: await signRequest(key, "POST", DEEP_PATH, body),
+            headers: await signRequest(vm.key, vm.id, "POST", DEEP_PATH, body),
             body,
           });
         }),
@@ -197,7 +197,9 @@ async function vmRatios(
 }
 
 /** vmRatios on bench/wide-model.ts, served by a vm-service of its own (standalone: no controller). */
-async function wideRatios(vmPort: number, key: string) {
+async function wideRatios(vmPort: number, master: string) {
+  const id = "bench-wide";
+  const key = await vmKey(master, id);
   const root = mkdtempSync(join(tmpdir(), "serflow-wide-"));
   const dir = writeWideModel(root);
   const vm = spawn(
@@ -210,18 +212,20 @@ async function wideRatios(vmPort: number, key: string) {
       String(vmPort),
       "--slots",
       "8",
+      "--id",
+      id,
       "--models",
       root,
     ],
     {
-      env: { ...process.env, SERFLOW_SIGNING_KEY: key },
+      env: { ...process.env, SERFLOW_VM_KEY: key },
       stdio: "ignore",
     },
   );
   const url = `http://127.0.0.1:${vmPort}`;
   try {
     await waitFor(`${url}/health/ready`, 30_000);
-    return await vmRatios(url, vm.pid!, key, dir, [1], 1000);
+    return await vmRatios(url, vm.pid!, { id, key }, dir, [1], 1000);
   } finally {
     vm.kill();
     rmSync(root, { recursive: true, force: true });
@@ -304,11 +308,14 @@ async function main() {
   try {
     const deadline = Date.now() + 60_000;
     let vmUrl = "";
+    let vmId = "";
     while (!vmUrl && Date.now() < deadline) {
       const plan = (await (
         await fetch(`${stack.url}/v2/models/mnist/plan`, { headers: { authorization: `Bearer ${stack.adminToken}` } })
       ).json()) as any;
-      vmUrl = plan.vms.instances.find((v: any) => v.state === "running")?.url ?? "";
+      const running = plan.vms.instances.find((v: any) => v.state === "running");
+      vmUrl = running?.url ?? "";
+      vmId = running?.id ?? "";
       if (!vmUrl) await new Promise((r) => setTimeout(r, 300));
     }
     if (!vmUrl) throw new Error("no VM registered within 60 s");
@@ -316,7 +323,9 @@ async function main() {
     const worker = await latency(stack.url, "worker", 200);
     const vm = await latency(stack.url, "vm", 200);
     log("bench: vm-service over HTTP vs onnxruntime-node in-process ...");
-    const ratios = await vmRatios(vmUrl, stack.pool!.pids()[0], stack.signingKey, MNIST_DIR, [1, 8, 32], 4000);
+    const vmPid = stack.pool!.pidOf(vmId);
+    const vmIdentity = { id: vmId, key: await vmKey(stack.signingKey, vmId) };
+    const ratios = await vmRatios(vmUrl, vmPid, vmIdentity, MNIST_DIR, [1, 8, 32], 4000);
     log("bench: the same on a model with heavier deep stages (bench/wide-model.ts) ...");
     const wide = await wideRatios(port + 20, stack.signingKey);
     log("bench: Worker overhead over the bare onnxruntime-web chain in the same isolate ...");

@@ -23,7 +23,7 @@ export default {
       const stage = Number(url.searchParams.get("stage"));
       const reps = Number(url.searchParams.get("reps"));
       const input = new Float32Array(await req.arrayBuffer());
-      const runner = await runnerFor(manifest, files);
+      const runner = await runnerFor({ manifest, files });
       let out = 0;
       for (let r = 0; r < reps; r++) out += (await runner.run(stage, input, 1)).probs[0];
       return new Response(String(out));

@@ -3,7 +3,13 @@ import { parseManifest } from "./manifest.js";
 import { decodeFrame, encodeFrame } from "./frame.js";
 import { buildInferResponse, parseInferRequest, routeString } from "./oip.js";
 import { shouldExit, entropy } from "./exit.js";
-import { InvalidInputError, InvalidManifestError, errorResponse, UnavailableError } from "./errors.js";
+import {
+  InvalidConfigError,
+  InvalidInputError,
+  InvalidManifestError,
+  errorResponse,
+  UnavailableError,
+} from "./errors.js";
 import { TINY_MANIFEST } from "./fixtures.js";
 
 describe("manifest", () => {
@@ -153,5 +159,10 @@ describe("errors", () => {
   it("maps 503 with Retry-After and hides nothing of the message", () => {
     const e = errorResponse(new UnavailableError("no VM", 7));
     expect(e).toEqual({ status: 503, body: { error: "no VM" }, headers: { "Retry-After": "7" } });
+  });
+  it("a configuration error is the server's (500), named as such", () => {
+    const e = errorResponse(new InvalidConfigError("SERFLOW_MAX_BODY_BYTES must be a whole number >= 1"));
+    expect(e.status).toBe(500);
+    expect(e.body.error).toBe("server misconfigured: SERFLOW_MAX_BODY_BYTES must be a whole number >= 1");
   });
 });

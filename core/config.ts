@@ -20,8 +20,9 @@ export interface VmConfig {
   /** A VM is billed at least this long (AWS per-second billing has a 60 s minimum). */
   minBilledS: number;
   /**
-   * How long a request may wait on a full VM for a slot before it overflows to Workers (JSON
-   * `vm.queue_ms`). 0: never wait. The policy still sizes the pool as if nobody waited (conservative).
+   * Cap on how long a request may wait on a full VM for a slot before it overflows to Workers (JSON
+   * `vm.queue_ms`). The wait budget is the SLO's slack (SLO - the path's p99 without waiting), at most
+   * this; 0: never wait. Default: no cap. The policy sizes the pool for that bounded wait.
    */
   queueMs: number;
 }
@@ -48,8 +49,8 @@ export interface ControlConfig {
   entry: Entry;
   /**
    * Where a request's deep stages run when they go to FaaS: "inline" in the entry invocation (the
-   * Worker's default), or "separate" in an invocation of their own, which pays one more request fee
-   * (SERFLOW_FAAS_DEEP=separate).
+   * Worker's default), or "separate" in an invocation of their own, which pays one more request fee.
+   * The Worker reads this same value (core/worker-env.ts), so the policy prices the mode that runs.
    */
   faasDeep: "inline" | "separate";
   /** Worker-to-VM hand-over: one-way network time, throughput and per-GB price of the hidden state. */
@@ -58,6 +59,8 @@ export interface ControlConfig {
   transferUsdPerGb: number;
   /** Per stage, where the manifest lets it run ("worker" forces FaaS, "vm" forces the VM group). */
   allowedPlacement?: Placement[];
+  /** Look ahead over the boot time with the rate's trend (JSON `forecast`; false to measure what it buys). */
+  forecast: boolean;
 }
 
 /** c6i.large (2 vCPU), 4 requests at once, a minute to boot, per-second billing with a 60 s minimum. */
@@ -68,7 +71,7 @@ export const DEFAULT_VM: VmConfig = {
   min: 0,
   max: 10,
   minBilledS: 60,
-  queueMs: 0,
+  queueMs: Number.POSITIVE_INFINITY,
 };
 export const DEFAULT_WINDOW_S = 600;
 
@@ -84,6 +87,7 @@ export const DEFAULT_CONTROL: ControlConfig = {
   transferMs: 10,
   transferMBps: 100,
   transferUsdPerGb: 0,
+  forecast: true,
 };
 
 const TOP_KEYS = [
@@ -99,6 +103,7 @@ const TOP_KEYS = [
   "transfer_mb_per_s",
   "transfer_usd_per_gb",
   "placement",
+  "forecast",
 ];
 const VM_KEYS = ["usd_per_hour", "concurrency", "boot_s", "min", "max", "min_billed_s", "queue_ms"];
 const PRICE_KEYS = [
@@ -246,7 +251,9 @@ export function parseControlConfig(raw: unknown, base: ControlConfig = DEFAULT_C
     transferMs: num(raw, "transfer_ms", "transfer_ms", d.transferMs, { min: 0 }),
     transferMBps: num(raw, "transfer_mb_per_s", "transfer_mb_per_s", d.transferMBps, { above: 0 }),
     transferUsdPerGb: num(raw, "transfer_usd_per_gb", "transfer_usd_per_gb", d.transferUsdPerGb, { min: 0 }),
+    forecast: (raw.forecast ?? d.forecast) as boolean,
   };
+  if (typeof cfg.forecast !== "boolean") fail(`forecast must be true or false (got ${JSON.stringify(raw.forecast)})`);
   if (raw.placement !== undefined) {
     const p = raw.placement;
     if (!Array.isArray(p) || !p.every((x) => x === "worker" || x === "vm" || x === "auto")) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   billedMs,
+  compareCosts,
   costByTier,
   faasComputeUsd,
   faasInvocationUsd,
@@ -43,5 +44,36 @@ describe("cost model", () => {
     expect(c.worker).toBeCloseTo(0.6 + 0.02, 10);
     expect(c.vm).toBeCloseTo(0.1, 10);
     expect(c.control).toBeCloseTo(0.15, 10);
+  });
+
+  it("compares the bill with all on Workers (VM runs at the Worker's mean ms) and an always-on VM fleet", () => {
+    const usage = {
+      requests: 1e6,
+      workerDeepCalls: 0,
+      vmDeepCalls: 1e5,
+      workerComputeMs: 2e6,
+      vmSeconds: 3600,
+      doRequests: 0,
+      // Stage 0 always on Workers (1 ms a run); stage 1 on Workers 4 ms a run, 1e5 of its runs on VMs at 2 ms.
+      stages: [
+        { workerRuns: 1e6, workerMs: 1e6, vmRuns: 0, vmMs: 0 },
+        { workerRuns: 2.5e5, workerMs: 1e6, vmRuns: 1e5, vmMs: 2e5 },
+      ],
+      elapsedS: 7200,
+      peakRps: 1000,
+    };
+    const vm = { costUsdPerHour: 0.1, slots: 4, min: 0 };
+    const c = compareCosts(usage, WORKERS_PRICES, vm, "inline");
+    expect(c.actualUsd).toBeCloseTo(0.3 + 0.04 + 0.1, 10);
+    // The 1e5 VM runs would have cost 4 ms each on Workers: 4e5 CPU-ms more, no extra fee inline.
+    expect(c.allWorkersUsd).toBeCloseTo(0.3 + (2.4e6 * 0.02) / 1e6, 10);
+    expect(compareCosts(usage, WORKERS_PRICES, vm, "separate").allWorkersUsd).toBeCloseTo(c.allWorkersUsd + 0.03, 10);
+    // A request needs 1 ms + 0.35 x 2 ms of VM time = 1.7 ms; 1000 req/s x 1.7 ms / 4 slots -> 1 VM for 2 h.
+    expect(c.vmOnlyVms).toBe(1);
+    expect(c.vmOnlyUsd).toBeCloseTo(0.2, 10);
+    expect(compareCosts({ ...usage, peakRps: 10_000 }, WORKERS_PRICES, vm, "inline").vmOnlyVms).toBe(5);
+    // Production Workers read 0 ms of compute: the VM's 2 ms a run stands in for the moved runs.
+    const frozen = { ...usage, workerComputeMs: 0, stages: usage.stages.map((s) => ({ ...s, workerMs: 0 })) };
+    expect(compareCosts(frozen, WORKERS_PRICES, vm, "inline").allWorkersUsd).toBeCloseTo(0.3 + (2e5 * 0.02) / 1e6, 10);
   });
 });

@@ -35,10 +35,7 @@ export const LAMBDA_PRICES: FaasPrices = {
 export const PRICE_PRESETS = { workers: WORKERS_PRICES, lambda: LAMBDA_PRICES } as const;
 export type PricePreset = keyof typeof PRICE_PRESETS;
 
-/** VM list prices per hour (DESIGN section 5), billed per second. */
-export const VM_PRICES_USD_PER_HOUR = { "c6i.large": 0.085, "c5.xlarge": 0.17, "m4.large": 0.1 } as const;
-
-/** Durable Objects: per request and per GB-s of wall time at 128 MB. */
+/** Durable Objects' request fee; their duration charge (GB-s of wall time) is not counted. */
 export const DO_USD_PER_MILLION_REQUESTS = 0.15;
 
 /** One invocation fee. */
@@ -109,5 +106,81 @@ export function costByTier(
     worker: (c.requests + c.workerDeepCalls) * faasRequestUsd(prices) + faasComputeUsd(prices, c.workerComputeMs),
     vm: c.vmSeconds * vmUsdPerS(vmUsdPerHour),
     control: (c.doRequests * DO_USD_PER_MILLION_REQUESTS) / 1e6,
+  };
+}
+
+/** Runs and compute of one stage on each tier (compute from the latency histograms). */
+export interface StageWork {
+  workerRuns: number;
+  workerMs: number;
+  vmRuns: number;
+  vmMs: number;
+}
+
+export interface ObservedUsage extends CostInputs {
+  /** Deep-stage calls served by VMs (each would be a Worker invocation when deep stages run separately). */
+  vmDeepCalls: number;
+  stages: StageWork[];
+  /** How long the deployment has been up (what an always-on fleet would be billed for). */
+  elapsedS: number;
+  /** Highest request rate seen, for sizing the VM-only fleet. */
+  peakRps: number;
+}
+
+export interface VmTerms {
+  costUsdPerHour: number;
+  slots: number;
+  min: number;
+}
+
+export interface CostComparison {
+  actualUsd: number;
+  /** Every stage in Workers: the VM-served runs priced at the Worker's mean compute for the stage. */
+  allWorkersUsd: number;
+  /** No Workers: a fleet sized for the peak rate (at full utilisation, so a lower bound), always on. */
+  vmOnlyUsd: number;
+  vmOnlyVms: number;
+}
+
+/**
+ * Mean compute of one run of a stage, preferring the given tier's samples. Worker samples that read 0
+ * count as unmeasured: production workerd's clock stands still during compute (the controller, too,
+ * then prices both tiers with the VM's times).
+ */
+function meanMs(s: StageWork, prefer: "worker" | "vm"): number {
+  const worker = s.workerMs > 0 ? s.workerMs / s.workerRuns : null;
+  const vm = s.vmRuns > 0 ? s.vmMs / s.vmRuns : null;
+  return (prefer === "worker" ? (worker ?? vm) : (vm ?? worker)) ?? 0;
+}
+
+/** What the traffic served so far cost, against serving it all on Workers and all on always-on VMs. */
+export function compareCosts(
+  u: ObservedUsage,
+  prices: FaasPrices,
+  vm: VmTerms,
+  faasDeep: "inline" | "separate",
+): CostComparison {
+  const actual = costByTier(u, prices, vm.costUsdPerHour);
+  const movedMs = u.stages.reduce((a, s) => a + s.vmRuns * meanMs(s, "worker"), 0);
+  const allWorkers = costByTier(
+    {
+      ...u,
+      workerDeepCalls: u.workerDeepCalls + (faasDeep === "separate" ? u.vmDeepCalls : 0),
+      workerComputeMs: u.workerComputeMs + movedMs,
+      vmSeconds: 0,
+    },
+    prices,
+    vm.costUsdPerHour,
+  );
+  const requestS =
+    u.requests > 0
+      ? u.stages.reduce((a, s) => a + (s.workerRuns + s.vmRuns) * meanMs(s, "vm"), 0) / u.requests / 1000
+      : 0;
+  const vmOnlyVms = Math.max(1, vm.min, Math.ceil((u.peakRps * requestS) / vm.slots));
+  return {
+    actualUsd: actual.worker + actual.vm + actual.control,
+    allWorkersUsd: allWorkers.worker + allWorkers.control,
+    vmOnlyUsd: vmUsd(vm.costUsdPerHour, vmOnlyVms * u.elapsedS),
+    vmOnlyVms,
   };
 }

@@ -143,3 +143,36 @@ export class DeepBatcher {
     this.queues.delete(key);
   }
 }
+
+/**
+ * A VM's answer, checked field by field before anything uses it (a VM is a remote party): one result
+ * per row of the frame, each row once, labels and probabilities of the model's classes, exit stages
+ * the frame could reach, and timings of those stages. Null when anything is off: the caller retries
+ * the rows on Workers.
+ */
+export function checkDeepResult(raw: unknown, m: ModelManifest, fromStage: number, rows: number): DeepResult | null {
+  const r = raw as DeepResult;
+  if (typeof r !== "object" || r === null || !Array.isArray(r.results) || !Array.isArray(r.timings)) return null;
+  if (r.results.length !== rows || r.timings.length > m.stages.length) return null;
+  const last = m.stages.length - 1;
+  const seen = new Set<number>();
+  const isInt = (v: unknown, lo: number, hi: number) =>
+    Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+  const isNum = (v: unknown, lo: number, hi: number) => typeof v === "number" && v >= lo && v <= hi;
+  const results: DeepRow[] = [];
+  for (const x of r.results) {
+    if (typeof x !== "object" || x === null || !isInt(x.row, 0, rows - 1) || seen.has(x.row)) return null;
+    seen.add(x.row);
+    if (!isInt(x.label, 0, m.classes - 1) || !isInt(x.exitStage, fromStage, last)) return null;
+    if (!isNum(x.confidence, 0, 1) || !Array.isArray(x.probs) || x.probs.length !== m.classes) return null;
+    if (!x.probs.every((p) => isNum(p, 0, 1))) return null;
+    results.push({ row: x.row, label: x.label, exitStage: x.exitStage, confidence: x.confidence, probs: x.probs });
+  }
+  const timings: StageTiming[] = [];
+  for (const t of r.timings) {
+    if (typeof t !== "object" || t === null || !isInt(t.stage, fromStage, last)) return null;
+    if (!isInt(t.rows, 0, rows) || !isInt(t.exits, 0, t.rows) || !isNum(t.ms, 0, 3_600_000)) return null;
+    timings.push({ stage: t.stage, rows: t.rows, exits: t.exits, ms: t.ms });
+  }
+  return { results, timings };
+}

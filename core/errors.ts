@@ -13,6 +13,8 @@ export class MethodNotAllowedError extends SerflowError {}
 export class PayloadTooLargeError extends SerflowError {}
 /** Missing or wrong admin token, or a bad signature on an internal call. */
 export class UnauthorizedError extends SerflowError {}
+/** An authenticated caller asking for what it may not have: a VM its provider did not launch, another's id. */
+export class ForbiddenError extends SerflowError {}
 /** Not ready yet, or overloaded: the client should retry after `retryAfterS`. */
 export class UnavailableError extends SerflowError {
   constructor(
@@ -27,8 +29,11 @@ export class InvalidManifestError extends SerflowError {}
 /** A configuration that cannot work; the message names the key. */
 export class InvalidConfigError extends SerflowError {}
 
+/** Every status a Serflow error maps to (hono's status types take these without a cast). */
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 413 | 500 | 503;
+
 export interface ErrorResponse {
-  status: number;
+  status: ErrorStatus;
   body: { error: string };
   headers: Record<string, string>;
 }
@@ -36,9 +41,10 @@ export interface ErrorResponse {
 export function errorResponse(err: unknown): ErrorResponse {
   const message = err instanceof Error ? err.message : String(err);
   const headers: Record<string, string> = {};
-  let status = 500;
+  let status: ErrorStatus = 500;
   if (err instanceof InvalidInputError) status = 400;
   else if (err instanceof UnauthorizedError) status = 401;
+  else if (err instanceof ForbiddenError) status = 403;
   else if (err instanceof NotFoundError) status = 404;
   else if (err instanceof MethodNotAllowedError) status = 405;
   else if (err instanceof PayloadTooLargeError) status = 413;
@@ -46,5 +52,11 @@ export function errorResponse(err: unknown): ErrorResponse {
     status = 503;
     headers["Retry-After"] = String(err.retryAfterS);
   }
-  return { status, body: { error: status === 500 ? `inference failed: ${message}` : message }, headers };
+  const error =
+    status !== 500
+      ? message
+      : err instanceof InvalidConfigError
+        ? `server misconfigured: ${message}`
+        : `inference failed: ${message}`;
+  return { status, body: { error }, headers };
 }

@@ -11,6 +11,11 @@ export interface DeepRequestHeader {
   shape: number[];
   /** Overrides every stage's exit threshold (max-softmax), as the public `exit_threshold`. */
   exitThreshold?: number;
+  /**
+   * How long the call may wait for a slot on a full VM (the SLO's slack). It travels in the frame, so
+   * the request signature (over the body's hash) covers it.
+   */
+  waitBudgetMs?: number;
 }
 
 export interface DeepRequest {
@@ -59,6 +64,12 @@ export function decodeFrame(bytes: Uint8Array): DeepRequest {
   ) {
     throw new InvalidInputError("frame: header.exitThreshold must be a number in [0, 1]");
   }
+  if (
+    header.waitBudgetMs !== undefined &&
+    !(typeof header.waitBudgetMs === "number" && header.waitBudgetMs >= 0 && header.waitBudgetMs <= 60_000)
+  ) {
+    throw new InvalidInputError("frame: header.waitBudgetMs must be a number of ms in [0, 60000]");
+  }
   const dataOffset = align4(4 + headerLen);
   const elements = header.shape.reduce((a, b) => a * b, 1);
   if (bytes.byteLength - dataOffset !== elements * 4) {
@@ -76,4 +87,17 @@ export function decodeFrame(bytes: Uint8Array): DeepRequest {
 
 function align4(n: number): number {
   return (n + 3) & ~3;
+}
+
+/** The wait budget of a frame (undefined when it carries none), read before the frame is run. */
+export function frameWaitBudgetMs(bytes: Uint8Array): number | undefined {
+  if (bytes.byteLength < 4) return undefined;
+  const headerLen = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+  if (headerLen > MAX_HEADER_BYTES || 4 + headerLen > bytes.byteLength) return undefined;
+  try {
+    const v = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLen)))?.waitBudgetMs;
+    return typeof v === "number" && v >= 0 && v <= 60_000 ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -74,3 +74,59 @@ export function percentilesFromMedianP99(
   const p = lognormalFromMedianP99(median, p99);
   return { mean: lognormalMean(p), p50: median, p95: lognormalQuantile(p, 0.95), p99: Math.max(p99, median) };
 }
+
+/** Standard normal CDF (erfc by the Numerical Recipes Chebyshev fit, relative error < 1.2e-7). */
+export function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * x);
+  const erfc =
+    t *
+    Math.exp(
+      -x * x -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return z >= 0 ? 1 - erfc / 2 : erfc / 2;
+}
+
+/** Mean and variance of a lognormal. */
+export function lognormalMoments(p: LognormalParams): { mean: number; variance: number } {
+  if (p.mu === -Infinity) return { mean: 0, variance: 0 };
+  const s2 = p.sigma * p.sigma;
+  const mean = Math.exp(p.mu + s2 / 2);
+  return { mean, variance: (Math.exp(s2) - 1) * mean * mean };
+}
+
+/**
+ * The sum of independent lognormals as one lognormal with the same mean and variance (Fenton-Wilkinson):
+ * a path's latency is the sum of its stages' times, whose p99 is far below the sum of their p99s.
+ */
+export function fentonWilkinson(parts: LognormalParams[]): LognormalParams {
+  let mean = 0;
+  let variance = 0;
+  for (const p of parts) {
+    const m = lognormalMoments(p);
+    mean += m.mean;
+    variance += m.variance;
+  }
+  if (!(mean > 0)) return { mu: -Infinity, sigma: 0 };
+  const s2 = Math.log(1 + variance / (mean * mean));
+  return { mu: Math.log(mean) - s2 / 2, sigma: Math.sqrt(s2) };
+}
+
+/** P(X <= x) for a lognormal X. */
+export function lognormalCdf(p: LognormalParams, x: number): number {
+  if (p.mu === -Infinity) return x >= 0 ? 1 : 0;
+  if (!(x > 0)) return 0;
+  if (p.sigma === 0) return x >= Math.exp(p.mu) ? 1 : 0;
+  return normalCdf((Math.log(x) - p.mu) / p.sigma);
+}

@@ -4,6 +4,9 @@ import { InvalidManifestError } from "./errors.js";
 
 export type ExitRule = "max_softmax" | "entropy";
 export type Placement = "worker" | "vm" | "auto";
+/** Where a stage file lives: inside the Worker bundle (a Data module) or in the R2 bucket `MODELS` at
+ * `NAME/FILE`, fetched once per isolate (for stages too big for the bundle). */
+export type StageLocation = "bundle" | "r2";
 
 export interface StageManifest {
   /** ONNX file name, relative to the manifest. */
@@ -18,6 +21,7 @@ export interface StageManifest {
   probs_output: string;
   exit: { rule: ExitRule; threshold: number };
   placement: Placement;
+  location?: StageLocation;
   /**
    * Worker CPU ms per VM ms for this stage (onnxruntime-web WASM in workerd vs onnxruntime-node), as
    * profiling measured it. The controller prices Worker CPU from VM times with it: in production workerd
@@ -99,6 +103,8 @@ function parseStage(raw: unknown, i: number, n: number, fail: (m: string) => nev
   const placement = s.placement ?? "auto";
   if (placement !== "worker" && placement !== "vm" && placement !== "auto")
     fail(`${at}.placement must be "worker", "vm" or "auto"`);
+  const location = s.location ?? "bundle";
+  if (location !== "bundle" && location !== "r2") fail(`${at}.location must be "bundle" or "r2"`);
   const ratio = s.worker_cpu_ratio;
   if (ratio !== undefined && !(typeof ratio === "number" && Number.isFinite(ratio) && ratio > 0))
     fail(`${at}.worker_cpu_ratio must be a number > 0 (Worker CPU ms per VM ms, measured)`);
@@ -110,6 +116,7 @@ function parseStage(raw: unknown, i: number, n: number, fail: (m: string) => nev
     probs_output: s.probs_output as string,
     exit: { rule: exit.rule as ExitRule, threshold: t as number },
     placement: placement as Placement,
+    location: location as StageLocation,
     ...(ratio !== undefined ? { worker_cpu_ratio: ratio as number } : {}),
   };
 }

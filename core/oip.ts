@@ -79,7 +79,7 @@ export function parseInferRequest(
   return { id: b.id as string | undefined, rows, data, exitThreshold, force };
 }
 
-/** Accepts flat or nested number arrays (the protocol allows both); rejects non-finite values. */
+/** Accepts flat or nested number arrays (the protocol allows both); rejects values not finite as float32. */
 function flattenData(data: unknown, expected: number): Float32Array {
   if (!Array.isArray(data)) throw new InvalidInputError("inputs[0].data must be an array of numbers");
   const flat = (data as unknown[]).flat(8);
@@ -92,6 +92,9 @@ function flattenData(data: unknown, expected: number): Float32Array {
       throw new InvalidInputError(`inputs[0].data[${i}] is not a number: ${JSON.stringify(v)}`);
     if (!Number.isFinite(v)) throw new InvalidInputError(`inputs[0].data[${i}] is not finite`);
     out[i] = v;
+    // 1e39 is finite as a double but Infinity as a float32, which the model would turn into NaN.
+    if (!Number.isFinite(out[i]))
+      throw new InvalidInputError(`inputs[0].data[${i}] = ${v} is outside the FP32 range (|x| <= 3.4028235e38)`);
   }
   return out;
 }

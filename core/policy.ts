@@ -1,39 +1,40 @@
 /**
  * Serflow's control policy (DESIGN section 3): a pure function
  * `plan(state, observations, config, nowS) -> { plan, state }` run every control period by the
- * controller Durable Object and, unchanged, by the simulator.
+ * controller Durable Object and, unchanged, by the simulator. `plan()` is a short sequence of named
+ * steps, each exported and tested on its own by ticking time:
  *
- * What it decides, in order:
- * 1. The VM group: stages j..N-1 run together on a VM (a request that reaches a VM finishes there);
- *    stages 0..j-1 run on FaaS (Workers). Every start j the manifest allows is priced, and "no VM".
- * 2. For a group, the work one arriving request brings to a VM is W = sum_{i>=j} r_i * E[s_i^vm]
- *    slot-seconds, and serving it there instead of on FaaS saves S dollars: the FaaS CPU / GB-s of those
- *    stages, plus an invocation fee when one is avoided (entry "router" with j = 0: the whole request
- *    skips FaaS; faasDeep "separate": the deep stages' own invocation), minus what a Lambda prefix pays
- *    while it waits for the VM and the hidden state's transfer price. A slot-second on a VM costs
- *    p_vm / k, so the break-even utilisation is u* = (p_vm / k) * W / S. (With faasDeep "separate" a
- *    group's overflow pays that extra fee, which "no group" does not: a group must also beat "all on
- *    FaaS" on total expected cost.)
- * 3. T-CIP: the load L = lambda * W (slot-seconds per second) is read as a distribution over the recent
- *    window (each second counts, recent seconds weigh more, time constant >= the boot time, so a VM
- *    started now is judged on the load that will still be there when it is up). Per request, routing
- *    is "a free slot, else FaaS" (no queue), so n VMs carry lambda * (1 - ErlangB(n*k, L)) requests:
- *    the n-th VM's expected utilisation is E[L * (B((n-1)k, L) - B(nk, L))] / k. The policy runs the
- *    largest n whose utilisation is >= u* (a VM beyond the current count must also repay its boot time,
- *    u* * (1 + bootTimeS / scaleDownDelayS)). If even the first VM is below u*, the group stays on FaaS:
- *    that is the S-CIP (a stage reached by few requests cannot keep a VM busy).
- * 4. The group start j with the lowest expected cost (VMs + FaaS for prefix and overflow) wins; the
- *    current j is kept unless another is more than 1% cheaper (no flapping).
- * 5. Long tails and the SLO: a group whose p99 path (FaaS p99s of the prefix + the hop + VM p99s of the
- *    group) exceeds the SLO is not used. Capacity needs only means (Erlang-B is insensitive to the
- *    service distribution beyond its mean); tails bound latency, and routing never queues on a VM.
- * 6. Cold starts and hysteresis: scale-up takes effect at once (FaaS carries the load until the VMs
- *    register); the desired count is the largest count wanted during the last scaleDownDelayS, so a
- *    drop scales down only after it has lasted that long. vm.min and vm.max bound the result.
+ * 1. readLoad: the rate as a distribution over the recent window (recency-weighted, time constant >=
+ *    the boot time), unless a level shift is under way (the last few control periods all sit above the
+ *    older window's spread: then the new level alone counts, so a sustained step starts VMs within a few
+ *    periods while a blip shorter than that does not), raised by a significant upward trend projected
+ *    over the boot time (a VM started now serves the load of then).
+ * 2. evaluateFaas / evaluateGroup: every option is priced and judged on the SLO. A VM group is a suffix
+ *    j..N-1 of stages (a request that reaches a VM finishes there). Its latency without waiting is the
+ *    sum of the stages' lognormals and the hop (Fenton-Wilkinson, per exit stage), so the wait budget is
+ *    SLO - the target quantile of that path (capped by vm.queue_ms). Requests may wait that long on a
+ *    full VM: n VMs of k slots with q = budget * k / E[S] * 2 / (1 + cv^2) queue places each (the wait
+ *    of M/G/c grows with (1 + cv^2) / 2) carry lambda * (1 - P_K) of the group's arrivals, P_K the
+ *    blocking of M/M/c/K with c = n k and K = c + n q (q = 0: Erlang-B, "a free slot, else FaaS").
+ *    The n-th VM runs when its expected utilisation reaches the break-even u* = (p_vm / k) * W / S
+ *    (W slot-seconds and S FaaS dollars saved per request; a VM beyond the current count must also repay
+ *    its boot time). Waiting is billed where FaaS bills it (a Lambda prefix waits for the VM).
+ * 3. chooseGroup: among the options that meet the SLO target (all on FaaS included), the cheapest; the
+ *    current group is kept unless another is more than 1% cheaper. When none meets it, the best
+ *    attainment, then the lowest cost. The choice and why is in `plan.reason`.
+ * 4. holdForScaleDown: the desired count is the largest wanted during the last scaleDownDelayS.
+ * 5. applyBounds: vm.min and vm.max.
  */
 import { faasComputeUsd, faasRequestUsd, faasWaitUsd } from "./cost.js";
 import type { ControlConfig } from "./config.js";
 import type { Placement } from "./manifest.js";
+import {
+  fentonWilkinson,
+  lognormalCdf,
+  lognormalFromMedianP99,
+  lognormalMoments,
+  type LognormalParams,
+} from "./lognormal.js";
 
 export interface Percentiles {
   mean: number;
@@ -94,6 +95,10 @@ export interface Plan {
   targetVms: number;
   /** u* of the chosen group; null without a group. */
   breakEvenUtilisation: number | null;
+  /** How long a request may wait for a slot on a full VM of the group (SLO - its path without waiting). */
+  waitBudgetMs: number;
+  /** Expected share of requests within the SLO under this plan (the path's latency distribution). */
+  expectedSloAttainment: number;
   reason: string;
   expectedCostUsdPerHour: PlanCost;
   computedAtS: number;
@@ -111,15 +116,23 @@ export function initialPolicyState(): PolicyState {
   return { version: 1, wanted: [], vmGroupStart: null, desiredVms: 0 };
 }
 
-/** Points of the rate distribution (equal weights are not required: each has its own weight). */
-interface RatePoints {
+/** Share of requests the policy aims to answer within the SLO (its p99 is the SLO). */
+export const SLO_TARGET = 0.99;
+/** A queue on a VM holds at most this many requests per slot (as vm-service does). */
+export const QUEUE_PLACES_PER_SLOT = 8;
+const BINS = 32;
+const KEEP_GROUP_MARGIN = 0.01;
+/** A VM is started only when it is expected to beat break-even by this share (model error). */
+const START_MARGIN = 0.1;
+/** Attainments closer than this are equal when none meets the SLO (then the cheaper wins). */
+const ATTAINMENT_TIE = 1e-3;
+
+/** Points of the rate distribution (each has its own weight). */
+export interface RatePoints {
   rates: number[];
   weights: number[];
   mean: number;
 }
-
-const BINS = 32;
-const KEEP_GROUP_MARGIN = 0.01;
 
 /** Recency-weighted distribution of the per-second rate, binned to at most BINS points. */
 export function rateDistribution(perSecond: number[], meanRps: number, stdRps: number, tauS: number): RatePoints {
@@ -127,14 +140,9 @@ export function rateDistribution(perSecond: number[], meanRps: number, stdRps: n
   if (n === 0) {
     if (!(meanRps > 0)) return { rates: [0], weights: [1], mean: 0 };
     // No per-second history: a normal with the EWMA mean and deviation, truncated at 0.
-    const rates: number[] = [];
-    const weights: number[] = [];
     const zs = [-1.5341, -0.8871, -0.4888, -0.1573, 0.1573, 0.4888, 0.8871, 1.5341]; // octile midpoints
-    for (const z of zs) {
-      rates.push(Math.max(0, meanRps + z * (stdRps || 0)));
-      weights.push(1 / zs.length);
-    }
-    return { rates, weights, mean: rates.reduce((a, b) => a + b, 0) / rates.length };
+    const rates = zs.map((z) => Math.max(0, meanRps + z * (stdRps || 0)));
+    return { rates, weights: zs.map(() => 1 / zs.length), mean: rates.reduce((a, b) => a + b, 0) / rates.length };
   }
   let lo = Infinity;
   let hi = -Infinity;
@@ -181,24 +189,49 @@ export function erlangB(a: number, maxC: number): number[] {
   return out;
 }
 
-interface GroupEval {
-  start: number;
-  /** Slot-seconds of VM work per arriving request. */
-  workS: number;
-  /** FaaS dollars saved per arriving request when its group part runs on a VM. */
-  savingUsd: number;
-  /** Extra FaaS dollars per arriving request that a group costs when nothing is carried (hand-over fee). */
-  penaltyUsd: number;
-  uStar: number;
-  wantedVms: number;
-  /** Expected utilisation of the VM after the last one wanted (why it was not started). */
-  nextUtil: number;
-  /** Expected utilisation of the last VM wanted. */
-  lastUtil: number;
-  costUsdPerS: number;
-  p99PathMs: number;
-  feasible: boolean;
-  why: string;
+/** Erlang-B blocking after adding `k` servers to `c` servers with blocking `b`, offered load `a`. */
+function erlangStep(b: number, a: number, c: number, k: number): number {
+  let x = b;
+  for (let m = c + 1; m <= c + k; m++) x = a > 0 ? (a * x) / (m + a * x) : 0;
+  return x;
+}
+
+/**
+ * M/M/c/K with K = c + Q, from the Erlang-B blocking E = B(c, a): the share of arrivals turned away
+ * (all slots busy and Q waiting) and the mean wait of those admitted, in mean service times.
+ * States up to c are the loss system's; the queue states are E * rho^m (rho = a / c).
+ */
+export function boundedQueue(E: number, a: number, c: number, Q: number): { blocked: number; waitS: number } {
+  if (c <= 0) return { blocked: 1, waitS: 0 };
+  if (Q <= 0 || E <= 0) return { blocked: E, waitS: 0 };
+  const rho = a / c;
+  // Sums over the Q + 1 queue states, scaled by rho^-Q when rho > 1 so nothing overflows.
+  const big = rho > 1;
+  const x = big ? 1 / rho : rho;
+  const xQ = x ** Q;
+  const near1 = Math.abs(rho - 1) < 1e-9;
+  // S = sum_{m=0..Q} rho^m; T = sum_{m=0..Q-1} (m+1) rho^m (waits of those admitted to the queue).
+  let S: number;
+  let T: number;
+  if (near1) {
+    S = Q + 1;
+    T = (Q * (Q + 1)) / 2;
+  } else if (!big) {
+    S = (1 - rho * xQ) / (1 - rho);
+    T = (1 - (Q + 1) * xQ + Q * xQ * rho) / ((1 - rho) * (1 - rho));
+  } else {
+    // Divided by rho^Q: S' = sum x^(Q-m) = (1 - x^(Q+1)) / (1 - x); T' = sum (m+1) x^(Q-m).
+    S = (1 - x * xQ) / (1 - x);
+    // sum_{m=0..Q-1} (m+1) x^(Q-m) = sum_{i=1..Q} (Q+1-i) x^i
+    T = ((Q + 1) * x * (1 - xQ)) / (1 - x) - (x * (1 - (Q + 1) * xQ + Q * xQ * x)) / ((1 - x) * (1 - x));
+  }
+  const lossPart = big ? (1 - E) * xQ : 1 - E; // (1 - E) divided by rho^Q when big
+  const norm = lossPart + E * S;
+  const blocked = (E * (big ? 1 : xQ)) / norm;
+  const admitted = 1 - blocked;
+  // An arrival that finds m waiting waits (m + 1) / (c mu): in mean service times, T / c.
+  const waitS = admitted > 0 ? (E * T) / norm / c / admitted : 0;
+  return { blocked, waitS };
 }
 
 /** Reach fractions r_i = prod_{k<i} (1 - e_k). */
@@ -213,21 +246,251 @@ export function reach(stages: Pick<StageObservation, "exitFraction">[]): number[
   return r;
 }
 
-/** Fluid approximation E[min(max(L - (n-1)k, 0), k)] / k over samples of L (DESIGN's starting point). */
-export function nthVmUtilisation(load: number[], n: number, k: number): number {
-  if (load.length === 0 || k <= 0) return 0;
-  let s = 0;
-  for (const l of load) s += Math.min(Math.max(l - (n - 1) * k, 0), k);
-  return s / load.length / k;
-}
-
 function finiteOr(v: number | undefined, fallback: number): number {
   return v !== undefined && Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
-/** Per stage, what the manifest allows ("auto" when nothing says otherwise). */
-function allowedOf(obs: Observations, config: ControlConfig): Placement[] {
-  return obs.stages.map((s, i) => s.allowed ?? obs.allowedPlacement?.[i] ?? config.allowedPlacement?.[i] ?? "auto");
+// ---------------------------------------------------------------------------------------------------
+// Step 1: the load to plan for.
+
+export interface LoadView {
+  dist: RatePoints;
+  /** The recent level and how long it has held when a level shift is under way, else null. */
+  shift: { levelRps: number; lastedS: number } | null;
+  /** Requests/s added by the trend projected over the boot time (0 without a significant rise). */
+  trendRps: number;
+}
+
+/**
+ * A level shift: over the last `recentS` seconds, every second but one (the newest may not be fully
+ * counted yet: stats arrive in batches) sits above the older window's median plus 3 deviations (MAD, or
+ * the Poisson noise of that median), and there is an older window at least as long. Returns the recent
+ * level and how long the rate has stayed above that bar, or null.
+ */
+export function levelShift(perSecond: number[], recentS: number): { levelRps: number; lastedS: number } | null {
+  const n = perSecond.length;
+  const m = Math.max(2, Math.round(recentS));
+  if (n < 2 * m) return null;
+  // The older window's median and MAD: robust, so the new level entering it does not raise the bar
+  // until it fills half of it.
+  const older = perSecond.slice(0, n - m).sort((a, b) => a - b);
+  const med = older[older.length >> 1];
+  const dev = older.map((x) => Math.abs(x - med)).sort((a, b) => a - b);
+  const mad = 1.4826 * dev[dev.length >> 1];
+  const bar = med + 3 * Math.max(mad, Math.sqrt(med)) + 1;
+  let below = 0;
+  let sum = 0;
+  for (let i = n - m; i < n; i++) {
+    if (!(perSecond[i] > bar)) below++;
+    sum += perSecond[i];
+  }
+  if (below > 1) return null;
+  const partial = below === 1 && perSecond[n - 1] <= bar;
+  let lastedS = partial ? 1 : 0;
+  for (let i = n - 1 - lastedS; i >= 0 && perSecond[i] > bar; i--) lastedS++;
+  // The level: the mean of the recent seconds, without a partly counted newest one.
+  return { levelRps: partial ? (sum - perSecond[n - 1]) / (m - 1) : sum / m, lastedS };
+}
+
+/**
+ * Upward trend: the Theil-Sen slope (median of pairwise slopes, so a burst at the end does not tilt it)
+ * of ~20 block means over the last `spanS` seconds, trusted when at least 80% of the pairs rise (Kendall);
+ * returns the rise expected `aheadS` seconds from now, counted from the distribution's weighted age `lagS`.
+ */
+export function trendRise(perSecond: number[], spanS: number, aheadS: number, lagS: number): number {
+  const n = Math.min(perSecond.length, Math.round(spanS));
+  const block = Math.max(1, Math.round(n / 20));
+  const m = Math.floor(n / block);
+  if (m < 8) return 0;
+  const off = perSecond.length - m * block;
+  const y: number[] = [];
+  for (let i = 0; i < m; i++) {
+    let s = 0;
+    for (let k = 0; k < block; k++) s += perSecond[off + i * block + k];
+    y.push(s / block);
+  }
+  const slopes: number[] = [];
+  let up = 0;
+  for (let i = 0; i < m; i++)
+    for (let k = i + 1; k < m; k++) {
+      const sl = (y[k] - y[i]) / ((k - i) * block);
+      slopes.push(sl);
+      if (sl > 0) up++;
+    }
+  if (up < 0.8 * slopes.length) return 0;
+  slopes.sort((a, b) => a - b);
+  const slope = slopes[slopes.length >> 1];
+  return slope > 0 ? slope * (aheadS + lagS) : 0;
+}
+
+export function readLoad(obs: Observations, config: ControlConfig): LoadView {
+  const per = obs.rate.perSecond;
+  const boot = config.vm.bootTimeS;
+  const tauS = Math.max(boot, config.windowS / 4, config.controlPeriodS);
+  // A shift must outlast three control periods and a quarter of a boot: a shorter burst is FaaS's.
+  const recentS = Math.max(3 * config.controlPeriodS, boot / 4, 3);
+  const shift = levelShift(per, recentS);
+  let dist = rateDistribution(per, obs.rate.meanRps ?? 0, obs.rate.stdRps ?? 0, tauS);
+  const d = Math.exp(-1 / Math.max(1, tauS));
+  let lagS = Math.min(per.length / 2, d / (1 - d));
+  if (shift !== null) {
+    // The new level is given the chance that it outlasts a VM's boot and hold, judged by how long it
+    // has lasted (a level that has held for a seconds is as likely as not to hold for about a more):
+    // p = a / (a + boot + scale-down delay). A short flash weighs little; a sustained step soon a lot.
+    const recent = per.slice(per.length - Math.round(recentS));
+    if (recent.length > 1 && recent[recent.length - 1] < shift.levelRps / 2) recent.pop();
+    const level = rateDistribution(recent, 0, 0, Infinity);
+    const p = shift.lastedS / (shift.lastedS + boot + config.scaleDownDelayS);
+    dist = {
+      rates: [...level.rates, ...dist.rates],
+      weights: [...level.weights.map((w) => w * p), ...dist.weights.map((w) => w * (1 - p))],
+      mean: p * level.mean + (1 - p) * dist.mean,
+    };
+    lagS = (1 - p) * lagS;
+  } else if (per.length > 0) {
+    // A drop: the recent seconds all sit well below what the window remembers (e.g. after a flash). The
+    // recent level gains weight as it lasts, over one boot time (scale-down hysteresis still applies).
+    const bar = dist.mean - 3 * Math.sqrt(dist.mean) - 1;
+    let lastedS = 0;
+    for (let i = per.length - 1; i >= 0 && per[i] < bar; i--) lastedS++;
+    if (lastedS >= Math.round(recentS)) {
+      const level = rateDistribution(per.slice(per.length - lastedS), 0, 0, Infinity);
+      const p = lastedS / (lastedS + boot);
+      dist = {
+        rates: [...level.rates, ...dist.rates],
+        weights: [...level.weights.map((w) => w * p), ...dist.weights.map((w) => w * (1 - p))],
+        mean: p * level.mean + (1 - p) * dist.mean,
+      };
+    }
+  }
+  const trendRps = config.forecast ? trendRise(per, Math.max(2 * boot, 60), boot, lagS) : 0;
+  if (trendRps > 0) {
+    dist = { rates: dist.rates.map((r) => r + trendRps), weights: dist.weights, mean: dist.mean + trendRps };
+  }
+  return { dist, shift, trendRps };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Step 2: evaluate the options.
+
+/** Per-plan quantities every option needs. */
+export interface PlanContext {
+  config: ControlConfig;
+  N: number;
+  r: number[];
+  /** P(a request exits at stage e). */
+  pExit: number[];
+  /** VM mean seconds and FaaS compute dollars per stage. */
+  wS: number[];
+  cFaas: number[];
+  vmLn: LognormalParams[];
+  faasLn: LognormalParams[];
+  allowed: Placement[];
+  load: LoadView;
+  faasOnlyPerS: number;
+  /** Desired VMs at the last tick: VMs beyond it must also repay their boot. */
+  currentVms: number;
+}
+
+function lnOf(p: Percentiles, fallback?: Percentiles): LognormalParams {
+  const med = finiteOr(p.p50, finiteOr(p.mean, fallback ? finiteOr(fallback.p50, fallback.mean) : 0));
+  const p99 = finiteOr(p.p99, fallback ? finiteOr(fallback.p99, med) : med);
+  if (!(med > 0)) return { mu: -Infinity, sigma: 0 };
+  return lognormalFromMedianP99(med, Math.max(p99, med));
+}
+
+export function planContext(state: PolicyState, obs: Observations, config: ControlConfig): PlanContext {
+  const N = obs.stages.length;
+  const r = reach(obs.stages);
+  const pExit = obs.stages.map((s, i) =>
+    i === N - 1 ? r[i] : r[i] * (Number.isFinite(s.exitFraction) ? Math.min(1, Math.max(0, s.exitFraction)) : 0),
+  );
+  const wS: number[] = [];
+  const cFaas: number[] = [];
+  for (const s of obs.stages) {
+    const faasMean = finiteOr(s.faasMs.mean, finiteOr(s.vmMs.mean, 0));
+    wS.push(finiteOr(s.vmMs.mean, faasMean) / 1000);
+    cFaas.push(faasComputeUsd(config.prices, faasMean));
+  }
+  const load = readLoad(obs, config);
+  const fee = faasRequestUsd(config.prices);
+  const faasOnlyPerReq = fee + cFaas.reduce((a, c, i) => a + r[i] * c, 0);
+  return {
+    config,
+    N,
+    r,
+    pExit,
+    wS,
+    cFaas,
+    vmLn: obs.stages.map((s) => lnOf(s.vmMs, s.faasMs)),
+    faasLn: obs.stages.map((s) => lnOf(s.faasMs, s.vmMs)),
+    allowed: obs.stages.map((s, i) => s.allowed ?? obs.allowedPlacement?.[i] ?? config.allowedPlacement?.[i] ?? "auto"),
+    load,
+    faasOnlyPerS: load.dist.mean * faasOnlyPerReq,
+    currentVms: state.desiredVms,
+  };
+}
+
+/** P(latency <= x) of a request that exits at e: stages before j on FaaS, j..e on a VM, plus extraMs. */
+function pathCdf(ctx: PlanContext, j: number | null, e: number, x: number, extraMs: number): number {
+  const parts: LognormalParams[] = [];
+  for (let i = 0; i <= e; i++) parts.push(j !== null && i >= j ? ctx.vmLn[i] : ctx.faasLn[i]);
+  return lognormalCdf(fentonWilkinson(parts), x - extraMs);
+}
+
+/** SLO attainment with everything on FaaS. */
+export function faasAttainment(ctx: PlanContext): number {
+  let a = 0;
+  for (let e = 0; e < ctx.N; e++) a += ctx.pExit[e] * pathCdf(ctx, null, e, ctx.config.sloMs, 0);
+  return a;
+}
+
+/** The target quantile of the latency (without waiting) of requests served by the group from j. */
+export function groupPathQuantileMs(ctx: PlanContext, j: number, hopMs: number, q = SLO_TARGET): number {
+  if (!(ctx.r[j] > 0)) return 0;
+  const cdf = (x: number) => {
+    let s = 0;
+    for (let e = j; e < ctx.N; e++) s += ctx.pExit[e] * pathCdf(ctx, j, e, x, hopMs);
+    return s / ctx.r[j];
+  };
+  let lo = 0;
+  let hi = Math.max(1, hopMs);
+  while (cdf(hi) < q && hi < 1e7) hi *= 2;
+  for (let it = 0; it < 50; it++) {
+    const mid = (lo + hi) / 2;
+    if (cdf(mid) < q) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+export interface GroupEval {
+  start: number;
+  /** Slot-seconds of VM work per arriving request. */
+  workS: number;
+  /** FaaS dollars saved per arriving request when its group part runs on a VM. */
+  savingUsd: number;
+  /** Extra FaaS dollars per arriving request that a group costs when nothing is carried (hand-over fee). */
+  penaltyUsd: number;
+  hopMs: number;
+  waitBudgetMs: number;
+  /** Queue places per VM for that budget. */
+  queuePerVm: number;
+  uStar: number;
+  wantedVms: number;
+  /** Expected utilisation of the VM after the last one wanted (why it was not started). */
+  nextUtil: number;
+  /** Expected utilisation of the last VM wanted. */
+  lastUtil: number;
+  /** Share of the group's arrivals that VMs carry with wantedVms. */
+  carriedShare: number;
+  meanWaitMs: number;
+  costUsdPerS: number;
+  attainment: number;
+  feasible: boolean;
+  why: string;
+  /** Sized beyond the cost optimum because only more VMs bring the SLO attainment up. */
+  sizedForSlo?: boolean;
 }
 
 function validStart(j: number, allowed: Placement[], config: ControlConfig): boolean {
@@ -239,25 +502,227 @@ function validStart(j: number, allowed: Placement[], config: ControlConfig): boo
   return true;
 }
 
-function pct(x: number): string {
-  if (!Number.isFinite(x)) return "n/a";
-  return `${(100 * x).toFixed(x < 0.1 ? 1 : 0)}%`;
+/** Erlang-B blocking B(n k, a_b) per rate point, from those at n - 1 VMs (or from scratch). */
+function erlangPerPoint(ctx: PlanContext, workS: number, n: number, prev?: { n: number; E: number[] }): number[] {
+  const k = ctx.config.vm.slots;
+  const { rates } = ctx.load.dist;
+  const from = prev && prev.n <= n ? prev : { n: 0, E: rates.map(() => 1) };
+  return rates.map((rate, b) => erlangStep(from.E[b], rate * workS, from.n * k, (n - from.n) * k));
 }
 
-function usdH(perS: number): string {
-  const h = perS * 3600;
-  return `$${h.toFixed(h < 0.1 ? 4 : 3)}/h`;
+/** Carried share of group arrivals and mean wait (s) of those carried, with n VMs, over the rate points. */
+function carried(
+  ctx: PlanContext,
+  g: Pick<GroupEval, "workS" | "queuePerVm" | "start">,
+  n: number,
+  Es = erlangPerPoint(ctx, g.workS, n),
+): { share: number; waitS: number } {
+  const { dist } = ctx.load;
+  const k = ctx.config.vm.slots;
+  if (n <= 0 || dist.mean <= 0) return { share: 0, waitS: 0 };
+  const meanS = g.workS / ctx.r[g.start];
+  let c = 0;
+  let w = 0;
+  for (let b = 0; b < dist.rates.length; b++) {
+    const q = boundedQueue(Es[b], dist.rates[b] * g.workS, n * k, n * g.queuePerVm);
+    const carriedRps = dist.weights[b] * dist.rates[b] * (1 - q.blocked);
+    c += carriedRps;
+    w += carriedRps * q.waitS * meanS;
+  }
+  return { share: c / dist.mean, waitS: c > 0 ? w / c : 0 };
 }
 
-function stageRange(a: number, b: number): string {
-  return a === b ? `stage ${a}` : `stages ${a}-${b}`;
+/** Attainment of a group plan carrying `share` of the group's arrivals with a mean wait of waitMs. */
+function groupAttainment(ctx: PlanContext, j: number, hopMs: number, share: number, waitMs: number): number {
+  const slo = ctx.config.sloMs;
+  let a = 0;
+  for (let e = 0; e < ctx.N; e++) {
+    const faas = pathCdf(ctx, null, e, slo, 0);
+    a += ctx.pExit[e] * (e < j ? faas : share * pathCdf(ctx, j, e, slo, hopMs + waitMs) + (1 - share) * faas);
+  }
+  return a;
 }
 
-/** Erlang-B blocking after adding `k` servers to `c` servers with blocking `b`, offered load `a`. */
-function erlangStep(b: number, a: number, c: number, k: number): number {
-  let x = b;
-  for (let m = c + 1; m <= c + k; m++) x = a > 0 ? (a * x) / (m + a * x) : 0;
-  return x;
+/** Prices the group of stages j..N-1 and sizes its pool (T-CIP over the bounded-wait queue). */
+export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): GroupEval {
+  const { config, r, N } = ctx;
+  const { vm, prices } = config;
+  const k = vm.slots;
+  const pVmS = vm.costUsdPerHour / 3600;
+  const fee = faasRequestUsd(prices);
+  const { dist } = ctx.load;
+  let workS = 0;
+  let compute = 0;
+  let m2 = 0; // E[X^2] of the VM time of a request reaching j, times r_j
+  let m1 = 0;
+  for (let e = j; e < N; e++) {
+    let mean = 0;
+    let variance = 0;
+    for (let i = j; i <= e; i++) {
+      const mo = lognormalMoments(ctx.vmLn[i]);
+      mean += mo.mean;
+      variance += mo.variance;
+    }
+    m1 += ctx.pExit[e] * mean;
+    m2 += ctx.pExit[e] * (variance + mean * mean);
+  }
+  for (let i = j; i < N; i++) {
+    workS += r[i] * ctx.wS[i];
+    compute += r[i] * ctx.cFaas[i];
+  }
+  const cv2 = m1 > 0 ? (m2 * r[j]) / (m1 * m1) - 1 : 1;
+  const stateBytes = j > 0 ? obs.stages[j - 1].stateBytes || 0 : 0;
+  const hopMs =
+    j > 0
+      ? 2 * config.transferMs + (stateBytes / (config.transferMBps * 1e6)) * 1000
+      : config.entry === "worker"
+        ? 2 * config.transferMs
+        : 0;
+  const g: GroupEval = {
+    start: j,
+    workS,
+    savingUsd: 0,
+    penaltyUsd: 0,
+    hopMs,
+    waitBudgetMs: 0,
+    queuePerVm: 0,
+    uStar: Infinity,
+    wantedVms: 0,
+    nextUtil: 0,
+    lastUtil: 0,
+    carriedShare: 0,
+    meanWaitMs: 0,
+    costUsdPerS: ctx.faasOnlyPerS,
+    attainment: 0,
+    feasible: false,
+    why: "",
+  };
+  if (!(r[j] > 0) || workS <= 0) {
+    g.why = `no request reaches stage ${j}`;
+    return g;
+  }
+  const pathMs = groupPathQuantileMs(ctx, j, hopMs);
+  g.waitBudgetMs = Math.max(0, Math.min(vm.queueMs, config.sloMs - pathMs));
+  const meanSPerReach = workS / r[j];
+  g.queuePerVm = Math.min(
+    QUEUE_PLACES_PER_SLOT * k,
+    Math.floor(((g.waitBudgetMs / 1000) * k * 2) / (meanSPerReach * (1 + Math.max(0, cv2)))),
+  );
+  // Per request reaching j and carried: the deep invocation's fee and compute are saved; a Lambda
+  // prefix is billed while it waits for the VM; the hidden state may have a transfer price.
+  const groupMsPerReach = 1000 * meanSPerReach;
+  const prefixWaits = j > 0;
+  const extraPerReach = prefixWaits
+    ? faasWaitUsd(prices, hopMs + groupMsPerReach) + (stateBytes * config.transferUsdPerGb) / 1e9
+    : 0;
+  const deepFee = j > 0 && config.faasDeep === "separate" ? fee : 0;
+  g.savingUsd = (j === 0 && config.entry === "router" ? fee : deepFee) * r[j] + compute - r[j] * extraPerReach;
+  g.penaltyUsd = deepFee * r[j];
+  if (g.savingUsd <= 0) {
+    g.why = "a VM saves nothing per request there";
+    g.attainment = faasAttainment(ctx);
+    return g;
+  }
+  g.feasible = true;
+  g.uStar = (pVmS / k) * (workS / g.savingUsd);
+  const bootFactor = 1 + vm.bootTimeS / Math.max(config.scaleDownDelayS, config.controlPeriodS, 1);
+  // T-CIP: the n-th VM's expected utilisation is the extra work it carries, over its k slots.
+  let n = 0;
+  let prev = 0;
+  let util = 0;
+  let Es = dist.rates.map(() => 1);
+  while (n < vm.max) {
+    const nextEs = erlangPerPoint(ctx, workS, n + 1, { n, E: Es });
+    const next = carried(ctx, g, n + 1, nextEs).share * dist.mean * workS;
+    util = (next - prev) / k;
+    // A VM to start must also repay its boot, with a margin for the model's error (queue, estimates).
+    const threshold = n + 1 > ctx.currentVms ? g.uStar * bootFactor * (1 + START_MARGIN) : g.uStar;
+    if (util < threshold) break;
+    prev = next;
+    Es = nextEs;
+    n++;
+    g.lastUtil = util;
+  }
+  g.nextUtil = n < vm.max ? util : 0;
+  sizeGroup(ctx, g, n, Es);
+  if (n > 0 && g.costUsdPerS >= ctx.faasOnlyPerS)
+    g.why = `${n} VM(s) would cost ${usdH(g.costUsdPerS)}, not less than ${usdH(ctx.faasOnlyPerS)} all on FaaS`;
+  return g;
+}
+
+/** Sets the group's count, carried share, wait, cost and attainment for n VMs. */
+function sizeGroup(ctx: PlanContext, g: GroupEval, n: number, Es?: number[]): void {
+  const { config } = ctx;
+  const { dist } = ctx.load;
+  const c = carried(ctx, g, n, Es);
+  g.wantedVms = n;
+  g.carriedShare = c.share;
+  g.meanWaitMs = c.waitS * 1000;
+  const carriedRps = c.share * dist.mean * ctx.r[g.start];
+  // A waiting Lambda prefix is billed for the wait (Workers bill CPU only: faasWaitUsd is 0 there).
+  const waitUsd = g.start > 0 ? faasWaitUsd(config.prices, g.meanWaitMs) : 0;
+  g.costUsdPerS =
+    (n * config.vm.costUsdPerHour) / 3600 +
+    ctx.faasOnlyPerS +
+    dist.mean * g.penaltyUsd -
+    carriedRps * (g.savingUsd / ctx.r[g.start] - waitUsd);
+  g.attainment = groupAttainment(ctx, g.start, g.hopMs, c.share, g.meanWaitMs);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Step 3: choose.
+
+export interface Option {
+  group: GroupEval | null;
+  vms: number;
+  costUsdPerS: number;
+  attainment: number;
+}
+
+/**
+ * The cheapest option that meets the SLO target (the current group kept unless another is more than 1%
+ * cheaper); when none does, the best attainment, then the lowest cost. Never one that is worse on both.
+ */
+export function chooseGroup(options: Option[], currentStart: number | null, faasOnlyPerS: number): Option {
+  const meets = options.filter((o) => o.attainment >= SLO_TARGET);
+  const pool = meets.length > 0 ? meets : options;
+  let best = pool[0];
+  if (meets.length > 0) {
+    for (const o of pool) if (o.costUsdPerS < best.costUsdPerS) best = o;
+  } else {
+    for (const o of pool) {
+      const better = o.attainment > best.attainment + ATTAINMENT_TIE;
+      const tie = Math.abs(o.attainment - best.attainment) <= ATTAINMENT_TIE;
+      if (better || (tie && o.costUsdPerS < best.costUsdPerS)) best = o;
+    }
+  }
+  const startOf = (o: Option) => (o.group ? o.group.start : null);
+  if (startOf(best) !== currentStart) {
+    const cur = pool.find((o) => startOf(o) === currentStart && o.vms > 0);
+    if (cur && cur.costUsdPerS <= best.costUsdPerS + KEEP_GROUP_MARGIN * faasOnlyPerS) {
+      if (meets.length > 0 || cur.attainment >= best.attainment - ATTAINMENT_TIE) best = cur;
+    }
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Steps 4 and 5: hysteresis and bounds.
+
+/** The largest count wanted during the last scaleDownDelayS (a drop applies once it has lasted). */
+export function holdForScaleDown(
+  wantedIn: Array<[number, number]>,
+  nowS: number,
+  target: number,
+  scaleDownDelayS: number,
+): { wanted: Array<[number, number]>; held: number } {
+  const wanted = wantedIn.filter(([t]) => t > nowS - scaleDownDelayS && t <= nowS);
+  wanted.push([nowS, target]);
+  return { wanted, held: Math.max(...wanted.map(([, v]) => v)) };
+}
+
+export function applyBounds(held: number, vm: { min: number; max: number }): number {
+  return Math.min(vm.max, Math.max(vm.min, held));
 }
 
 /** A state stored by an older policy version (or corrupted) restarts the hysteresis, keeping the count. */
@@ -276,143 +741,50 @@ export function plan(
   nowS: number,
 ): { plan: Plan; state: PolicyState } {
   const state = normalise(stateIn);
-  const N = obs.stages.length;
-  const { vm, prices } = config;
-  const k = vm.slots;
-  const pVmS = vm.costUsdPerHour / 3600;
-  const fee = faasRequestUsd(prices);
-  const allowed = allowedOf(obs, config);
-
-  // Reach, service times (s) and FaaS compute cost per stage.
-  const r = reach(obs.stages);
-  const wS: number[] = [];
-  const cFaas: number[] = [];
-  for (const s of obs.stages) {
-    const faasMean = finiteOr(s.faasMs.mean, finiteOr(s.vmMs.mean, 0));
-    wS.push(finiteOr(s.vmMs.mean, faasMean) / 1000);
-    cFaas.push(faasComputeUsd(prices, faasMean));
-  }
-  const tauS = Math.max(vm.bootTimeS, config.windowS / 4, config.controlPeriodS);
-  const dist = rateDistribution(obs.rate.perSecond, obs.rate.meanRps ?? 0, obs.rate.stdRps ?? 0, tauS);
-  const faasOnlyPerReq = fee + cFaas.reduce((a, c, i) => a + r[i] * c, 0);
-  const faasOnlyPerS = dist.mean * faasOnlyPerReq;
-  // A VM beyond the current count must also repay its boot time over the hysteresis it will live.
-  const bootFactor = 1 + vm.bootTimeS / Math.max(config.scaleDownDelayS, config.controlPeriodS, 1);
-
-  /** Carried share of group arrivals with n VMs, expected over the rate distribution. */
-  const carriedShare = (workS: number, n: number): number => {
-    if (n <= 0 || dist.mean <= 0) return 0;
-    let carried = 0;
-    for (let b = 0; b < dist.rates.length; b++) {
-      const B = erlangStep(1, dist.rates[b] * workS, 0, n * k);
-      carried += dist.weights[b] * dist.rates[b] * (1 - B);
-    }
-    return carried / dist.mean;
-  };
-
+  const ctx = planContext(state, obs, config);
   const groups: GroupEval[] = [];
-  for (let j = 0; j < N; j++) {
-    if (!validStart(j, allowed, config)) continue;
-    let workS = 0;
-    let compute = 0;
-    let p99 = 0;
-    for (let i = 0; i < N; i++) {
-      const st = obs.stages[i];
-      if (i < j) p99 += finiteOr(st.faasMs.p99, finiteOr(st.faasMs.mean, 0));
-      else {
-        workS += r[i] * wS[i];
-        compute += r[i] * cFaas[i];
-        p99 += finiteOr(st.vmMs.p99, finiteOr(st.faasMs.p99, 0));
+  for (let j = 0; j < ctx.N; j++) if (validStart(j, ctx.allowed, config)) groups.push(evaluateGroup(ctx, obs, j));
+  const faasAttain = faasAttainment(ctx);
+  const options: Option[] = [{ group: null, vms: 0, costUsdPerS: ctx.faasOnlyPerS, attainment: faasAttain }];
+  for (const g of groups) {
+    if (!g.feasible || g.wantedVms === 0) continue;
+    options.push({ group: g, vms: g.wantedVms, costUsdPerS: g.costUsdPerS, attainment: g.attainment });
+  }
+  // When nothing meets the SLO at its cost-optimal size, more VMs may: the fewest that do, per group.
+  if (!options.some((o) => o.attainment >= SLO_TARGET)) {
+    for (const g of groups) {
+      if (!g.feasible) continue;
+      const trial = { ...g };
+      let Es: { n: number; E: number[] } | undefined;
+      let prev: GroupEval | null = null;
+      for (let n = Math.max(1, g.wantedVms + 1); n <= config.vm.max; n++) {
+        Es = { n, E: erlangPerPoint(ctx, g.workS, n, Es) };
+        sizeGroup(ctx, trial, n, Es.E);
+        // The fewest VMs that meet the SLO, or past which one more VM gains less than a tie (then the
+        // count before it: equal attainment, lower cost).
+        const saturated = prev !== null && trial.attainment - prev.attainment < ATTAINMENT_TIE;
+        if (trial.attainment >= SLO_TARGET || saturated || n === config.vm.max) {
+          const pickG = saturated && prev ? prev : trial;
+          if (pickG.attainment > faasAttain + ATTAINMENT_TIE)
+            options.push({
+              group: { ...pickG, sizedForSlo: true },
+              vms: pickG.wantedVms,
+              costUsdPerS: pickG.costUsdPerS,
+              attainment: pickG.attainment,
+            });
+          break;
+        }
+        prev = { ...trial };
       }
     }
-    const stateBytes = j > 0 ? obs.stages[j - 1].stateBytes || 0 : 0;
-    const hopMs = j > 0 ? 2 * config.transferMs + (stateBytes / (config.transferMBps * 1e6)) * 1000 : 0;
-    p99 += hopMs;
-    // Per request reaching j and carried: the deep invocation's fee and compute are saved; a Lambda
-    // prefix is billed while it waits for the VM; the hidden state may have a transfer price.
-    const groupMsPerReach = r[j] > 0 ? (1000 * workS) / r[j] : 0;
-    const extraPerReach =
-      j > 0 ? faasWaitUsd(prices, hopMs + groupMsPerReach) + (stateBytes * config.transferUsdPerGb) / 1e9 : 0;
-    // The fee is saved when the whole request avoids FaaS (j = 0) or when the deep stages would have
-    // had an invocation of their own (faasDeep "separate", which then charges the group's overflow).
-    const deepFee = j > 0 && config.faasDeep === "separate" ? fee : 0;
-    const savingUsd = (j === 0 ? fee : deepFee) * r[j] + compute - r[j] * extraPerReach;
-    const penaltyUsd = deepFee * r[j];
-    const g: GroupEval = {
-      start: j,
-      workS,
-      savingUsd,
-      penaltyUsd,
-      uStar: Infinity,
-      wantedVms: 0,
-      nextUtil: 0,
-      lastUtil: 0,
-      costUsdPerS: faasOnlyPerS,
-      p99PathMs: p99,
-      feasible: false,
-      why: "",
-    };
-    groups.push(g);
-    if (r[j] <= 0 || workS <= 0) {
-      g.why = `no request reaches stage ${j}`;
-      continue;
-    }
-    if (p99 > config.sloMs) {
-      g.why = `its p99 path ${p99.toFixed(0)} ms exceeds the ${config.sloMs} ms SLO`;
-      continue;
-    }
-    if (savingUsd <= 0) {
-      g.why = `a VM saves nothing per request there`;
-      continue;
-    }
-    g.feasible = true;
-    g.uStar = (pVmS / k) * (workS / savingUsd);
-    // T-CIP: the n-th VM's expected utilisation from Erlang-B over the rate distribution.
-    const B = dist.rates.map(() => 1);
-    let n = 0;
-    let util = 0;
-    while (n < vm.max) {
-      let carriedInc = 0;
-      const next = B.slice();
-      for (let b = 0; b < dist.rates.length; b++) {
-        const a = dist.rates[b] * workS;
-        next[b] = erlangStep(B[b], a, n * k, k);
-        carriedInc += dist.weights[b] * a * (B[b] - next[b]);
-      }
-      util = carriedInc / k;
-      const threshold = n + 1 > state.desiredVms ? g.uStar * bootFactor : g.uStar;
-      if (util < threshold) break;
-      for (let b = 0; b < B.length; b++) B[b] = next[b];
-      n++;
-      g.lastUtil = util;
-    }
-    g.nextUtil = n < vm.max ? util : 0;
-    g.wantedVms = n;
-    let carriedRps = 0;
-    for (let b = 0; b < dist.rates.length; b++) carriedRps += dist.weights[b] * dist.rates[b] * (1 - B[b]);
-    g.costUsdPerS = n * pVmS + faasOnlyPerS + dist.mean * penaltyUsd - carriedRps * savingUsd;
-    if (n > 0 && g.costUsdPerS >= faasOnlyPerS)
-      g.why = `${n} VM(s) would cost ${usdH(g.costUsdPerS)}, not less than ${usdH(faasOnlyPerS)} all on FaaS`;
   }
-
-  // Choose the group: lowest expected cost, below "all on FaaS"; keep the current one if within 1%.
-  const useful = groups.filter((g) => g.feasible && g.wantedVms > 0 && g.costUsdPerS < faasOnlyPerS);
-  let best: GroupEval | null = null;
-  for (const g of useful) if (!best || g.costUsdPerS < best.costUsdPerS) best = g;
-  if (best && state.vmGroupStart !== null && best.start !== state.vmGroupStart) {
-    const cur = useful.find((g) => g.start === state.vmGroupStart);
-    if (cur && cur.costUsdPerS <= best.costUsdPerS + KEEP_GROUP_MARGIN * faasOnlyPerS) best = cur;
-  }
-  const targetVms = best ? best.wantedVms : 0;
-
-  // Hysteresis: the desired count is the largest wanted during the last scaleDownDelayS.
-  const wanted = state.wanted.filter(([t]) => t > nowS - config.scaleDownDelayS && t <= nowS);
-  wanted.push([nowS, targetVms]);
-  const held = Math.max(...wanted.map(([, v]) => v));
-  const desiredVms = Math.min(vm.max, Math.max(vm.min, held));
+  const chosen = chooseGroup(options, state.vmGroupStart, ctx.faasOnlyPerS);
+  const targetVms = chosen.vms;
+  const { wanted, held } = holdForScaleDown(state.wanted, nowS, targetVms, config.scaleDownDelayS);
+  const desiredVms = applyBounds(held, config.vm);
 
   // A group is needed whenever VMs run (held by hysteresis or vm.min): keep the current one if valid.
-  let group: GroupEval | null = best;
+  let group: GroupEval | null = chosen.group;
   if (!group && desiredVms > 0) {
     const feasible = groups.filter((g) => g.feasible);
     group = feasible.find((g) => g.start === state.vmGroupStart) ?? null;
@@ -421,44 +793,42 @@ export function plan(
         if (!group || g.costUsdPerS < group.costUsdPerS) group = g;
   }
   const j = desiredVms > 0 && group ? group.start : null;
-
-  // Shares now (running VMs) and expected costs at the desired count.
-  const shareNow =
-    group && j !== null
-      ? carriedShare(group.workS, Math.min(obs.vms.running, Math.max(desiredVms, obs.vms.running)))
-      : 0;
-  const shareTarget = group && j !== null ? carriedShare(group.workS, desiredVms) : 0;
+  const running = Math.min(obs.vms.running, Math.max(desiredVms, obs.vms.running));
+  const shareNow = group && j !== null ? carried(ctx, group, running).share : 0;
+  let atDesired: GroupEval | null = null;
+  if (group && j !== null) {
+    atDesired = { ...group };
+    sizeGroup(ctx, atDesired, desiredVms);
+  }
   const stages: StagePlan[] = obs.stages.map((_, i) => ({
     stage: i,
     placement: j !== null && i >= j ? "vm" : "worker",
     vmShare: j !== null && i >= j ? round(shareNow, 4) : 0,
   }));
-  const vmUsdS = desiredVms * pVmS;
-  const faasUsdS =
-    group && j !== null
-      ? Math.max(0, faasOnlyPerS + dist.mean * (group.penaltyUsd - shareTarget * group.savingUsd))
-      : faasOnlyPerS;
+  const vmUsdS = (desiredVms * config.vm.costUsdPerHour) / 3600;
+  const totalS = atDesired ? atDesired.costUsdPerS : ctx.faasOnlyPerS;
+  const faasUsdS = Math.max(0, totalS - vmUsdS);
   const cost: PlanCost = {
     vmUsdPerHour: round(vmUsdS * 3600, 6),
     faasUsdPerHour: round(faasUsdS * 3600, 6),
     totalUsdPerHour: round((vmUsdS + faasUsdS) * 3600, 6),
-    faasOnlyUsdPerHour: round(faasOnlyPerS * 3600, 6),
+    faasOnlyUsdPerHour: round(ctx.faasOnlyPerS * 3600, 6),
   };
+  const attainment = atDesired ? atDesired.attainment : faasAttain;
   const reason = explain({
+    ctx,
     groups,
+    options,
+    chosen,
     group,
     j,
-    N,
-    r,
     desiredVms,
     targetVms,
     held,
     running: obs.vms.running,
     booting: obs.vms.booting,
     shareNow,
-    dist,
-    config,
-    faasOnlyPerS,
+    faasAttain,
     vmUsdS,
     faasUsdS,
   });
@@ -468,6 +838,8 @@ export function plan(
     desiredVms,
     targetVms,
     breakEvenUtilisation: group && j !== null && Number.isFinite(group.uStar) ? round(group.uStar, 4) : null,
+    waitBudgetMs: group && j !== null ? round(group.waitBudgetMs, 1) : 0,
+    expectedSloAttainment: round(attainment, 5),
     reason,
     expectedCostUsdPerHour: cost,
     computedAtS: nowS,
@@ -480,71 +852,99 @@ function round(x: number, d: number): number {
   return Math.round(x * f) / f;
 }
 
+function pct(x: number): string {
+  if (!Number.isFinite(x)) return "n/a";
+  return `${(100 * x).toFixed(x < 0.1 ? 1 : x > 0.99 && x < 1 ? 2 : 0)}%`;
+}
+
+function usdH(perS: number): string {
+  const h = perS * 3600;
+  return `$${h.toFixed(h < 0.1 ? 4 : 3)}/h`;
+}
+
+function stageRange(a: number, b: number): string {
+  return a === b ? `stage ${a}` : `stages ${a}-${b}`;
+}
+
 interface ExplainArgs {
+  ctx: PlanContext;
   groups: GroupEval[];
+  options: Option[];
+  chosen: Option;
   group: GroupEval | null;
   j: number | null;
-  N: number;
-  r: number[];
   desiredVms: number;
   targetVms: number;
   held: number;
   running: number;
   booting: number;
   shareNow: number;
-  dist: RatePoints;
-  config: ControlConfig;
-  faasOnlyPerS: number;
+  faasAttain: number;
   vmUsdS: number;
   faasUsdS: number;
 }
 
 function explain(a: ExplainArgs): string {
+  const { ctx } = a;
+  const { config, r, N, load } = ctx;
   const parts: string[] = [];
-  const rate = `${a.dist.mean.toFixed(1)} req/s (recent, time-weighted)`;
+  let rate = `${load.dist.mean.toFixed(1)} req/s`;
+  if (load.shift !== null)
+    rate += ` (level shift: the last periods at ${load.shift.levelRps.toFixed(1)} req/s for ${load.shift.lastedS} s, weighed by the chance it outlasts a boot and hold)`;
+  else rate += " (recent, time-weighted)";
+  if (load.trendRps > 0) rate += `, +${load.trendRps.toFixed(1)} req/s rising trend over the boot time`;
   const whyNot = (g: GroupEval) => {
-    if (!g.feasible) return `from stage ${g.start} (reached by ${pct(a.r[g.start])}): ${g.why}`;
+    if (!g.feasible) return `from stage ${g.start} (reached by ${pct(r[g.start])}): ${g.why}`;
     if (g.wantedVms === 0)
-      return `from stage ${g.start} (reached by ${pct(a.r[g.start])}) a first VM would be ${pct(g.nextUtil)} busy < break-even u* ${pct(g.uStar)}`;
-    return `from stage ${g.start}: ${g.why}`;
+      return `from stage ${g.start} (reached by ${pct(r[g.start])}) a first VM would be ${pct(g.nextUtil)} busy < break-even u* ${pct(g.uStar)}`;
+    return `from stage ${g.start}: ${g.why || `${usdH(g.costUsdPerS)}, SLO ${pct(g.attainment)}`}`;
   };
+  const met = a.options.some((o) => o.attainment >= SLO_TARGET);
+  const slo = met
+    ? `the cheapest option that meets the ${config.sloMs} ms SLO for ${pct(SLO_TARGET)} of requests`
+    : `no option meets the ${config.sloMs} ms SLO for ${pct(SLO_TARGET)} of requests: the best attainment, then the lowest cost`;
   if (a.j === null || !a.group) {
     const whys = a.groups.map(whyNot);
     parts.push(
-      `All ${a.N} stages on Workers at ${rate}: no VM group pays for itself (S-CIP)${whys.length ? ": " + whys.join("; ") : ""}.`,
+      `All ${N} stages on Workers at ${rate}: ${slo} (expected ${pct(a.faasAttain)} within the SLO)${whys.length ? `; no VM group does better (S-CIP): ${whys.join("; ")}` : ""}.`,
     );
-    parts.push(`Expected ${usdH(a.faasOnlyPerS)} on FaaS.`);
+    parts.push(`Expected ${usdH(ctx.faasOnlyPerS)} on FaaS.`);
     return parts.join(" ");
   }
   const g = a.group;
   parts.push(
-    `VM group ${stageRange(a.j, a.N - 1)} (reached by ${pct(a.r[a.j])} of requests at ${rate}) on ${a.desiredVms} VM${a.desiredVms === 1 ? "" : "s"} of ${a.config.vm.slots} slots.`,
+    `VM group ${stageRange(a.j, N - 1)} (reached by ${pct(r[a.j])} of requests at ${rate}) on ${a.desiredVms} VM${a.desiredVms === 1 ? "" : "s"} of ${config.vm.slots} slots: ${slo}.`,
+  );
+  parts.push(
+    `All on FaaS would cost ${usdH(ctx.faasOnlyPerS)} with ${pct(a.faasAttain)} within the SLO; this plan expects ${pct(g.attainment)}.`,
   );
   if (a.j > 0) {
-    const others = a.groups
-      .filter((x) => x.start < a.j!)
-      .map((x) =>
-        x.feasible && x.wantedVms > 0 && x.costUsdPerS < a.faasOnlyPerS
-          ? `from stage ${x.start} would cost ${usdH(x.costUsdPerS)} vs ${usdH(g.costUsdPerS)}`
-          : whyNot(x),
-      );
+    const others = a.groups.filter((x) => x.start !== a.j).map(whyNot);
     parts.push(
-      `${stageRange(0, a.j - 1)} on Workers${a.config.entry === "worker" ? " (stage 0 runs where requests enter)" : ""}${others.length ? `: a group ${others.join("; ")}` : ""}.`,
+      `${stageRange(0, a.j - 1)} on Workers${config.entry === "worker" ? " (stage 0 runs where requests enter)" : ""}${others.length ? `; other groups: ${others.join("; ")}` : ""}.`,
     );
   }
   if (g.why) parts.push(`Kept although ${g.why}.`);
   parts.push(
-    `Break-even utilisation u* = ${pct(g.uStar)}: the cost model wants ${a.targetVms} VM${a.targetVms === 1 ? "" : "s"}${a.targetVms > 0 ? ` (the last one ${pct(g.lastUtil)} busy)` : ""}; another would be ${pct(g.nextUtil)} busy (T-CIP: the rest of the load and its bursts go to FaaS).`,
+    `A request may wait up to ${g.waitBudgetMs.toFixed(0)} ms for a slot on a full VM (SLO minus the path's p99 without waiting; ${g.queuePerVm} places per VM), mean wait ${g.meanWaitMs.toFixed(1)} ms.`,
   );
+  if (g.sizedForSlo)
+    parts.push(
+      `${a.targetVms} VM${a.targetVms === 1 ? "" : "s"}: the fewest that bring the attainment up to ${pct(g.attainment)} (the cost optimum alone would leave the SLO to FaaS).`,
+    );
+  else
+    parts.push(
+      `Break-even utilisation u* = ${pct(g.uStar)}: the cost model wants ${a.targetVms} VM${a.targetVms === 1 ? "" : "s"}${a.targetVms > 0 ? ` (the last one ${pct(g.lastUtil)} busy)` : ""}; another would be ${pct(g.nextUtil)} busy (T-CIP: the rest of the load and its bursts go to FaaS).`,
+    );
   if (a.held > a.targetVms)
-    parts.push(`Scale-down hysteresis keeps ${a.held} (wanted within the last ${a.config.scaleDownDelayS} s).`);
-  if (a.desiredVms !== a.held) parts.push(`Bounded by vm.min ${a.config.vm.min} / vm.max ${a.config.vm.max}.`);
+    parts.push(`Scale-down hysteresis keeps ${a.held} (wanted within the last ${config.scaleDownDelayS} s).`);
+  if (a.desiredVms !== a.held) parts.push(`Bounded by vm.min ${config.vm.min} / vm.max ${config.vm.max}.`);
   if (a.running < a.desiredVms)
     parts.push(
       `${a.running} running, ${a.booting} booting: FaaS carries the gap until they register (VM share now ${pct(a.shareNow)}).`,
     );
   parts.push(
-    `Expected ${usdH(a.vmUsdS + a.faasUsdS)} (VMs ${usdH(a.vmUsdS)}, FaaS ${usdH(a.faasUsdS)}) vs ${usdH(a.faasOnlyPerS)} all on FaaS.`,
+    `Expected ${usdH(a.vmUsdS + a.faasUsdS)} (VMs ${usdH(a.vmUsdS)}, FaaS ${usdH(a.faasUsdS)}) vs ${usdH(ctx.faasOnlyPerS)} all on FaaS.`,
   );
   return parts.join(" ");
 }

@@ -1,42 +1,69 @@
 // Per-request choice of where the deep stages run. VMs are filled first (they are paid for whether busy
-// or not); a VM with no free slot is skipped rather than queued on, so the overflow, bursts and boot
-// gaps go to Workers and no request waits past the SLO for a VM.
+// or not). A request may also wait on a full VM when the wait it expects there (from the VM's queue and
+// service time) fits the plan's wait budget (the SLO's slack); the VM holds it FIFO for at most that
+// budget. The rest (overflow, bursts, boot gaps) goes to Workers, so no request waits past the SLO.
 export type VmState = "booting" | "running" | "draining" | "dead";
 
 export interface VmView {
   id: string;
   url: string;
   state: VmState;
-  /** In-flight requests at the VM's last heartbeat. */
+  /** In-flight requests at the VM's last heartbeat (being served). */
   inflight: number;
   slots: number;
+  /** Requests waiting for a slot at the VM's last heartbeat. */
+  queued?: number;
+  /** The VM's recent median time per call (ms); null or missing before it has served. */
+  serviceMs?: number | null;
 }
 
 export interface RoutingTable {
   /** First stage of the VM group; stages before it run on the Worker. Null: the plan uses no VM. */
   vmGroupStart: number | null;
   vms: VmView[];
+  /** How long a request may wait for a slot on a full VM (the plan's budget); 0 or missing: never. */
+  waitBudgetMs?: number;
 }
 
 export const SAFE_ROUTING: RoutingTable = { vmGroupStart: null, vms: [] };
 
+/** Service time assumed for a VM that has not reported one yet. */
+export const DEFAULT_SERVICE_MS = 10;
+
+/**
+ * The wait a request sent now expects on a VM: none with a free slot, else its place in the FIFO
+ * queue over the VM's slots, times its service time. `load` counts both served and waiting calls.
+ */
+export function expectedWaitMs(v: VmView, load: number): number {
+  if (load < v.slots) return 0;
+  return ((load - v.slots + 1) / v.slots) * (v.serviceMs ?? DEFAULT_SERVICE_MS);
+}
+
 /**
  * VMs to try in order, at most two: power of two choices among running VMs with a free slot, using
- * the larger of the reported in-flight count and this isolate's own (heartbeats lag).
+ * the larger of the reported load (served + waiting) and this isolate's own calls (heartbeats lag).
+ * When none is free, the same choice among VMs whose expected wait fits `waitBudgetMs`, shortest first.
  */
 export function chooseVms(
   vms: VmView[],
   localInflight: ReadonlyMap<string, number>,
   rand: () => number = Math.random,
+  waitBudgetMs = 0,
 ): VmView[] {
-  const load = (v: VmView) => Math.max(v.inflight, localInflight.get(v.id) ?? 0);
-  const free = vms.filter((v) => v.state === "running" && load(v) < v.slots);
-  if (free.length <= 1) return free;
-  const a = Math.floor(rand() * free.length);
-  let b = Math.floor(rand() * (free.length - 1));
+  const load = (v: VmView) => Math.max(v.inflight + (v.queued ?? 0), localInflight.get(v.id) ?? 0);
+  const running = vms.filter((v) => v.state === "running");
+  let pool = running.filter((v) => load(v) < v.slots);
+  let cost = (v: VmView) => load(v);
+  if (pool.length === 0 && waitBudgetMs > 0) {
+    cost = (v: VmView) => expectedWaitMs(v, load(v));
+    pool = running.filter((v) => cost(v) <= waitBudgetMs);
+  }
+  if (pool.length <= 1) return pool;
+  const a = Math.floor(rand() * pool.length);
+  let b = Math.floor(rand() * (pool.length - 1));
   if (b >= a) b++;
-  const pair = [free[a], free[b]];
-  return load(pair[1]) < load(pair[0]) ? [pair[1], pair[0]] : pair;
+  const pair = [pool[a], pool[b]];
+  return cost(pair[1]) < cost(pair[0]) ? [pair[1], pair[0]] : pair;
 }
 
 /** Where the Worker hands over: the plan's VM group, else the first stage the manifest lets leave the Worker. */

@@ -1,37 +1,71 @@
 import { describe, expect, it } from "vitest";
-import { ReplayGuard, signRequest, tokenEquals, verifyRequest, H_SIGNATURE, SIGNATURE_WINDOW_MS } from "./signing.js";
+import {
+  H_SIGNATURE,
+  H_VM,
+  ReplayGuard,
+  SIGNATURE_WINDOW_MS,
+  signatureHeaders,
+  signRequest,
+  tokenEquals,
+  verifyRequest,
+  vmKey,
+} from "./signing.js";
 
 const body = new TextEncoder().encode("payload");
 const asHeaders = (h: Record<string, string>) => ({ get: (k: string) => h[k] ?? null });
 
 describe("signed requests", () => {
   it("accepts a fresh signature once and refuses its replay", async () => {
-    const h = await signRequest("k", "POST", "/p", body, 1_000_000);
+    const h = await signRequest("k", "vm-a", "POST", "/p", body, 1_000_000);
     const guard = new ReplayGuard();
-    await expect(verifyRequest("k", "POST", "/p", body, asHeaders(h), guard, 1_000_500)).resolves.toBeUndefined();
+    await expect(verifyRequest("k", "POST", "/p", body, asHeaders(h), guard, 1_000_500)).resolves.toMatchObject({
+      vm: "vm-a",
+    });
     await expect(verifyRequest("k", "POST", "/p", body, asHeaders(h), guard, 1_000_600)).rejects.toThrow(/replayed/);
   });
-  it("refuses a wrong key, a tampered body or path, an old timestamp, no signature", async () => {
-    const h = await signRequest("k", "POST", "/p", body, 1_000_000);
-    await expect(verifyRequest("other", "POST", "/p", body, asHeaders(h), null, 1_000_000)).rejects.toThrow(
-      /bad request signature/,
-    );
-    await expect(
-      verifyRequest("k", "POST", "/p", new TextEncoder().encode("payloaD"), asHeaders(h), null, 1_000_000),
-    ).rejects.toThrow(/bad/);
-    await expect(verifyRequest("k", "POST", "/q", body, asHeaders(h), null, 1_000_000)).rejects.toThrow(/bad/);
-    await expect(
-      verifyRequest("k", "POST", "/p", body, asHeaders(h), null, 1_000_000 + SIGNATURE_WINDOW_MS + 1),
-    ).rejects.toThrow(/expired/);
-    await expect(
-      verifyRequest("k", "POST", "/p", body, asHeaders({ ...h, [H_SIGNATURE]: "zz" }), null, 1_000_000),
-    ).rejects.toThrow(/malformed/);
-    await expect(verifyRequest("k", "POST", "/p", body, asHeaders({}), null, 1_000_000)).rejects.toThrow(/missing/);
+  it("refuses a wrong key, a tampered body, path or VM, an old timestamp, no signature", async () => {
+    const h = await signRequest("k", "vm-a", "POST", "/p", body, 1_000_000);
+    const at = (headers: Record<string, string>, b = body, path = "/p", key = "k", now = 1_000_000) =>
+      verifyRequest(key, "POST", path, b, asHeaders(headers), null, now);
+    await expect(at(h, body, "/p", "other")).rejects.toThrow(/bad request signature/);
+    await expect(at(h, new TextEncoder().encode("payloaD"))).rejects.toThrow(/bad/);
+    await expect(at(h, body, "/q")).rejects.toThrow(/bad/);
+    await expect(at({ ...h, [H_VM]: "vm-b" })).rejects.toThrow(/bad/);
+    await expect(at(h, body, "/p", "k", 1_000_000 + SIGNATURE_WINDOW_MS + 1)).rejects.toThrow(/expired/);
+    await expect(at({ ...h, [H_SIGNATURE]: "zz" })).rejects.toThrow(/malformed/);
+    await expect(at({ ...h, [H_VM]: "../x" })).rejects.toThrow(/bad VM id/);
+    await expect(at({})).rejects.toThrow(/missing/);
   });
-  it("compares tokens exactly", () => {
-    expect(tokenEquals("abc", "abc")).toBe(true);
-    expect(tokenEquals("abd", "abc")).toBe(false);
-    expect(tokenEquals("ab", "abc")).toBe(false);
-    expect(tokenEquals("", "")).toBe(false);
+  it("checks headers without the body: missing or stale ones are refused before anything is read", () => {
+    expect(() => signatureHeaders(asHeaders({}))).toThrow(/missing/);
+    expect(() =>
+      signatureHeaders(
+        asHeaders({
+          [H_VM]: "a",
+          "x-serflow-timestamp": "1",
+          "x-serflow-nonce": "00ff00ff",
+          [H_SIGNATURE]: "a".repeat(64),
+        }),
+        1_000_000,
+      ),
+    ).toThrow(/expired/);
+  });
+  it("derives one key per VM: a frame signed for A does not verify as B's, B cannot sign for A", async () => {
+    const [a, b] = await Promise.all([vmKey("master", "vm-a"), vmKey("master", "vm-b")]);
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+    expect(a).not.toBe(b);
+    expect(await vmKey("master", "vm-a")).toBe(a);
+    expect(await vmKey("other-master", "vm-a")).not.toBe(a);
+    const forA = await signRequest(a, "vm-a", "POST", "/p", body);
+    await expect(verifyRequest(b, "POST", "/p", body, asHeaders(forA), null)).rejects.toThrow(/bad/);
+    const bAsA = await signRequest(b, "vm-a", "POST", "/p", body);
+    await expect(verifyRequest(a, "POST", "/p", body, asHeaders(bAsA), null)).rejects.toThrow(/bad/);
+  });
+  it("compares tokens through digests", async () => {
+    expect(await tokenEquals("abc", "abc")).toBe(true);
+    expect(await tokenEquals("abd", "abc")).toBe(false);
+    expect(await tokenEquals("ab", "abc")).toBe(false);
+    expect(await tokenEquals("abc".repeat(1000), "abc")).toBe(false);
+    expect(await tokenEquals("", "")).toBe(false);
   });
 });

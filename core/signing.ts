@@ -1,5 +1,11 @@
-// Signed internal calls (Worker -> VM, VM -> controller): HMAC-SHA256 over method, path, timestamp,
-// nonce and the body's SHA-256. A signature older than the window, tampered or replayed is refused.
+// Signed internal calls between the Worker and its VMs: HMAC-SHA256 over method, path, the VM's id,
+// timestamp, nonce and the body's SHA-256, under a key of that VM's own.
+//
+// Identity: the master key (SERFLOW_SIGNING_KEY) stays with the Worker and its controller. Each VM gets
+// only vmKey(master, id) from the provider that launched it, so it can sign heartbeats for its own id and
+// check calls addressed to it, and nothing else: a frame for VM A is refused by B (other key, other id),
+// a heartbeat for A cannot be signed by B, and no VM can sign as the Worker to another VM.
+// Headers are checked (present, well formed, fresh) before a body is read; the body after.
 // WebCrypto is the same global in workerd and Node 20, so this stays runtime-free.
 import { UnauthorizedError } from "./errors.js";
 
@@ -7,6 +13,9 @@ export const SIGNATURE_WINDOW_MS = 30_000;
 export const H_TIMESTAMP = "x-serflow-timestamp";
 export const H_NONCE = "x-serflow-nonce";
 export const H_SIGNATURE = "x-serflow-signature";
+/** The VM that signed (heartbeat) or that is addressed (deep-stage call); part of what is signed. */
+export const H_VM = "x-serflow-vm";
+export const VM_ID_PATTERN = /^[\w.-]{1,64}$/;
 
 const enc = new TextEncoder();
 
@@ -17,10 +26,13 @@ export interface SigningHashes {
   hmacSha256Hex(secret: string, message: string): string | Promise<string>;
 }
 
+// Keys per secret: a Worker holds one per VM it calls, so the cache is bounded by the registry.
+const MAX_CACHED_KEYS = 1024;
 const keyCache = new Map<string, Promise<CryptoKey>>();
 function hmacKey(secret: string): Promise<CryptoKey> {
   let k = keyCache.get(secret);
   if (!k) {
+    if (keyCache.size >= MAX_CACHED_KEYS) keyCache.clear();
     k = crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
     keyCache.set(secret, k);
   }
@@ -37,20 +49,40 @@ export const webCryptoHashes: SigningHashes = {
     hex(await crypto.subtle.sign("HMAC", await hmacKey(secret), enc.encode(message))),
 };
 
+const derivedCache = new Map<string, Promise<string>>();
+
+/** The key of one VM, derived from the master. Only the Worker, its controller and the provider that
+ *  launches the VM compute it; the VM receives it and never sees the master. */
+export async function vmKey(master: string, vmId: string, hashes = webCryptoHashes): Promise<string> {
+  if (!VM_ID_PATTERN.test(vmId)) throw new UnauthorizedError("VM id must be 1-64 word characters");
+  // Derived once per VM and master (a Worker calls the same few VMs on every deep request).
+  const cacheKey = `${vmId}\n${master}`;
+  let k = derivedCache.get(cacheKey);
+  if (!k) {
+    if (derivedCache.size >= MAX_CACHED_KEYS) derivedCache.clear();
+    k = Promise.resolve(hashes.hmacSha256Hex(master, `serflow-vm-key:v1:${vmId}`));
+    derivedCache.set(cacheKey, k);
+  }
+  return k;
+}
+
 async function signature(
   h: SigningHashes,
-  secret: string,
+  key: string,
   method: string,
   path: string,
+  vm: string,
   ts: string,
   nonce: string,
   body: Uint8Array,
 ): Promise<string> {
-  return h.hmacSha256Hex(secret, `${method.toUpperCase()}\n${path}\n${ts}\n${nonce}\n${await h.sha256Hex(body)}`);
+  return h.hmacSha256Hex(key, `${method.toUpperCase()}\n${path}\n${vm}\n${ts}\n${nonce}\n${await h.sha256Hex(body)}`);
 }
 
+/** Headers for a call signed with `key` (the VM `vm`'s key) that names VM `vm`. */
 export async function signRequest(
-  secret: string,
+  key: string,
+  vm: string,
   method: string,
   path: string,
   body: Uint8Array,
@@ -60,13 +92,39 @@ export async function signRequest(
   const ts = String(nowMs);
   const nonce = hex(crypto.getRandomValues(new Uint8Array(12)).buffer as ArrayBuffer);
   return {
+    [H_VM]: vm,
     [H_TIMESTAMP]: ts,
     [H_NONCE]: nonce,
-    [H_SIGNATURE]: await signature(hashes, secret, method, path, ts, nonce, body),
+    [H_SIGNATURE]: await signature(hashes, key, method, path, vm, ts, nonce, body),
   };
 }
 
-/** Remembers nonces seen within the window so a captured request cannot be replayed. */
+/** What a signed request's headers claim, checked for presence, form and freshness (no body needed). */
+export interface SignatureHeaders {
+  vm: string;
+  ts: string;
+  nonce: string;
+  sig: string;
+  timestampMs: number;
+}
+
+/** Refuses a request whose signature headers are missing, malformed or stale: call before reading a body. */
+export function signatureHeaders(headers: { get(name: string): string | null }, nowMs = Date.now()): SignatureHeaders {
+  const vm = headers.get(H_VM);
+  const ts = headers.get(H_TIMESTAMP);
+  const nonce = headers.get(H_NONCE);
+  const sig = headers.get(H_SIGNATURE);
+  if (!vm || !ts || !nonce || !sig) throw new UnauthorizedError("missing request signature");
+  if (!VM_ID_PATTERN.test(vm)) throw new UnauthorizedError("malformed request signature: bad VM id");
+  if (!/^[0-9a-f]{8,64}$/.test(nonce)) throw new UnauthorizedError("malformed request signature: bad nonce");
+  if (!/^[0-9a-f]{64}$/.test(sig)) throw new UnauthorizedError("malformed request signature");
+  const t = Number(ts);
+  if (!Number.isFinite(t) || Math.abs(nowMs - t) > SIGNATURE_WINDOW_MS)
+    throw new UnauthorizedError("request signature expired or from the future");
+  return { vm, ts, nonce, sig, timestampMs: t };
+}
+
+/** Remembers nonces seen within the window so a captured request cannot be replayed (one process). */
 export class ReplayGuard {
   private seen = new Map<string, number>();
   private prunedAtMs = 0;
@@ -85,8 +143,25 @@ export class ReplayGuard {
   }
 }
 
+/** Checks the body against headers already checked by signatureHeaders; `guard` refuses replays. */
+export async function verifySignature(
+  key: string,
+  method: string,
+  path: string,
+  body: Uint8Array,
+  h: SignatureHeaders,
+  guard: ReplayGuard | null,
+  nowMs = Date.now(),
+  hashes = webCryptoHashes,
+): Promise<void> {
+  const want = await signature(hashes, key, method, path, h.vm, h.ts, h.nonce, body);
+  if (!constantTimeEqual(h.sig, want)) throw new UnauthorizedError("bad request signature");
+  if (guard && !guard.check(h.nonce, nowMs)) throw new UnauthorizedError("replayed request");
+}
+
+/** signatureHeaders + verifySignature, for a caller that already holds the body. */
 export async function verifyRequest(
-  secret: string,
+  key: string,
   method: string,
   path: string,
   body: Uint8Array,
@@ -94,26 +169,35 @@ export async function verifyRequest(
   guard: ReplayGuard | null,
   nowMs = Date.now(),
   hashes = webCryptoHashes,
-): Promise<void> {
-  const ts = headers.get(H_TIMESTAMP);
-  const nonce = headers.get(H_NONCE);
-  const sig = headers.get(H_SIGNATURE);
-  if (!ts || !nonce || !sig) throw new UnauthorizedError("missing request signature");
-  const t = Number(ts);
-  if (!Number.isFinite(t) || Math.abs(nowMs - t) > SIGNATURE_WINDOW_MS)
-    throw new UnauthorizedError("request signature expired or from the future");
-  if (!/^[0-9a-f]{64}$/.test(sig)) throw new UnauthorizedError("malformed request signature");
-  // tokenEquals compares in constant time.
-  const ok = tokenEquals(sig, await signature(hashes, secret, method, path, ts, nonce, body));
-  if (!ok) throw new UnauthorizedError("bad request signature");
-  if (guard && !guard.check(nonce, nowMs)) throw new UnauthorizedError("replayed request");
+): Promise<SignatureHeaders> {
+  const h = signatureHeaders(headers, nowMs);
+  await verifySignature(key, method, path, body, h, guard, nowMs, hashes);
+  return h;
 }
 
-/** Constant-time comparison of a bearer token. */
-export function tokenEquals(given: string, expected: string): boolean {
-  const a = enc.encode(given);
-  const b = enc.encode(expected);
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a[i % a.length] ?? 0) ^ (b[i % b.length] ?? 0);
-  return diff === 0 && expected.length > 0;
+/** Equal-length strings (hex digests) compared without an early exit. */
+function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+type SubtleWithTimingSafeEqual = SubtleCrypto & { timingSafeEqual?(a: ArrayBuffer, b: ArrayBuffer): boolean };
+
+/** Compares a bearer token through SHA-256 digests (same length whatever the token's), with workerd's
+ *  crypto.subtle.timingSafeEqual where it exists (Node's WebCrypto lacks it: a constant-time loop). */
+export async function tokenEquals(given: string, expected: string): Promise<boolean> {
+  if (!expected) return false;
+  const [a, b] = await Promise.all([
+    crypto.subtle.digest("SHA-256", enc.encode(given)),
+    crypto.subtle.digest("SHA-256", enc.encode(expected)),
+  ]);
+  const subtle = crypto.subtle as SubtleWithTimingSafeEqual;
+  if (typeof subtle.timingSafeEqual === "function") return subtle.timingSafeEqual(a, b);
+  const x = new Uint8Array(a);
+  const y = new Uint8Array(b);
+  let diff = 0;
+  for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];
+  return diff === 0;
 }

@@ -86,6 +86,32 @@ export function addRequest(b: StatsBatch, nowMs: number, route: string, rows: nu
   sample(b.latencyMs, latencyMs, b.requests);
 }
 
+/** One stage run of a request, on the tier that ran it. */
+export interface StageRun {
+  stage: number;
+  tier: TierName;
+  rows: number;
+  exits: number;
+  ms: number;
+}
+
+/** What one answered request adds to the stats: built along its path, handed over once. */
+export interface RequestObservation {
+  route: string;
+  rows: number;
+  /** Arrival to response, inside the Worker. */
+  latencyMs: number;
+  runs: StageRun[];
+  /** The deep stages' call to a VM or to a Worker invocation of their own; null when they ran inline or not at all. */
+  deepCall: { tier: TierName; wallMs: number; computeMs: number } | null;
+}
+
+export function addObservation(b: StatsBatch, nowMs: number, o: RequestObservation): void {
+  for (const r of o.runs) addSample(b, r.stage, r.tier, r.rows, r.exits, r.ms);
+  if (o.deepCall) addDeepCall(b, o.deepCall.tier, o.deepCall.wallMs, o.deepCall.computeMs);
+  addRequest(b, nowMs, o.route, o.rows, o.latencyMs);
+}
+
 /** Merges `from` into `into` (used when a flush fails and is carried into the next one). */
 export function mergeBatch(into: StatsBatch, from: StatsBatch): void {
   for (const [k, v] of Object.entries(from.perSecond)) into.perSecond[k] = (into.perSecond[k] ?? 0) + v;

@@ -1,6 +1,7 @@
 // Stats Durable Object, one per model: cumulative and windowed per-stage arrivals and exits, the
 // per-second ingestion series, and service-time histograms per stage and tier, in SQLite storage.
 import { DurableObject } from "cloudflare:workers";
+import { DEFAULT_WINDOW_S } from "../core/config.js";
 import { bucketOf, ewmaStats, meanMs, quantileMs } from "../core/histogram.js";
 import type { StatsBatch, TierName } from "../core/stats-batch.js";
 import { type HistRow, QUEUE_STAGE, type StageStats, type StatsView, type TierPercentiles } from "../core/views.js";
@@ -10,8 +11,6 @@ export const STATS_SCHEMA_VERSION = 2;
 export const LATENCY_WINDOW_S = 60;
 /** Per-second rates and windowed counts older than this are pruned. */
 export const RETENTION_S = 3_600;
-/** Window for exit fractions and the rate distribution handed to the controller (> VM boot time). */
-export const DEFAULT_WINDOW_S = 600;
 export const EWMA_TAU_S = 60;
 const BUCKET_S = 10;
 export class StatsDO extends DurableObject<Env> {

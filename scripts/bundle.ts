@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
+import { modelDirs, readModelFolder } from "../models/folder.js";
 import { Log, LogLevel, Miniflare, type MiniflareOptions, type ModuleDefinition } from "miniflare";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -17,6 +18,8 @@ export interface WorkerConfig {
   compatibilityDate: string;
   vars: Record<string, string>;
   durableObjects: Record<string, { className: string; useSQLite: boolean }>;
+  /** R2 bucket bindings (Miniflare's local R2). */
+  r2Buckets: string[];
 }
 
 /**
@@ -46,7 +49,8 @@ export function readWorkerConfig(path = join(ROOT, "wrangler.toml")): WorkerConf
   const vars = Object.fromEntries(
     Object.entries(tables.find((t) => t.name === "vars")?.keys ?? {}).map(([k, v]) => [k, String(v)]),
   );
-  return { name: top.name, compatibilityDate: top.compatibility_date, vars, durableObjects };
+  const r2Buckets = tables.filter((t) => t.name === "r2_buckets").map((t) => String(t.keys.binding));
+  return { name: top.name, compatibilityDate: top.compatibility_date, vars, durableObjects, r2Buckets };
 }
 
 // The module type of each file wrangler writes; the rules match wrangler.toml's (`index.js.map` and the
@@ -105,6 +109,23 @@ export interface StartWorkerOptions {
   log?: (line: string) => void;
 }
 
+/** Puts every `location: "r2"` stage file into the local MODELS bucket at NAME/FILE, as a deploy would. */
+async function uploadR2Stages(mf: Miniflare, config: WorkerConfig): Promise<void> {
+  if (!config.r2Buckets.includes("MODELS")) return;
+  const bucket = await mf.getR2Bucket("MODELS");
+  for (const dir of modelDirs()) {
+    const { manifest, files } = readModelFolder(dir);
+    for (const s of manifest.stages.filter((s) => s.location === "r2")) {
+      // A plain ArrayBuffer: Miniflare's proxy refuses a Buffer that views Node's shared pool.
+      const b = files.get(s.file) as Buffer;
+      await bucket.put(
+        `${manifest.name}/${s.file}`,
+        b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer,
+      );
+    }
+  }
+}
+
 /** Starts Serflow's Worker with its Durable Objects in a Miniflare instance; resolves once it listens. */
 export async function startWorker(
   opts: StartWorkerOptions,
@@ -123,6 +144,7 @@ export async function startWorker(
     modulesRoot,
     compatibilityDate: config.compatibilityDate,
     durableObjects: config.durableObjects,
+    r2Buckets: config.r2Buckets,
     bindings: { ...config.vars, ...opts.bindings },
     // Requests go to the Worker on a socket of its own, not through Miniflare's entry worker (pretty
     // error pages, live reload, request logs): under load that second Worker per request made workerd grow
@@ -155,6 +177,7 @@ export async function startWorker(
   );
   try {
     await mf.ready;
+    await uploadR2Stages(mf, config);
     return { mf, url: (await mf.unsafeGetDirectURL()).toString().replace(/\/$/, "") };
   } catch (err) {
     await mf.dispose().catch(() => {});

@@ -10,7 +10,8 @@ export function readDevVars(path = DEV_VARS_PATH): Record<string, string> {
   return existsSync(path) ? (parseEnv(readFileSync(path, "utf8")) as Record<string, string>) : {};
 }
 
-/** Creates .dev.vars with a random admin token and signing key when either is missing. */
+/** Creates .dev.vars with a random admin token and master signing key when either is missing. The master
+ *  stays with the Worker and the local provider; each VM gets only the key derived for its id. */
 export function ensureDevVars(path = DEV_VARS_PATH): { vars: Record<string, string>; created: boolean } {
   const vars = readDevVars(path);
   let created = false;

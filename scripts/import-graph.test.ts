@@ -4,8 +4,6 @@ import { cycles, importsOf, repoGraph, violations } from "./import-graph.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const edge = (from: string, to: string) => ({ from, to });
-// The one listed exception, present so that a graph without it does not also report it gone.
-const KNOWN = edge("durable-objects/controller.ts", "worker/models.ts");
 
 describe("import graph", () => {
   it("the repository has no cycle and no import against the layers", () => {
@@ -17,7 +15,6 @@ describe("import graph", () => {
   it("flags an adapter importing a sibling adapter, a layer importing upwards and a runtime in core/", () => {
     const bad = violations(
       [
-        KNOWN,
         edge("vm-service/main.ts", "scripts/dev-vars.ts"),
         edge("durable-objects/stats.ts", "worker/env.ts"),
         edge("core/policy.ts", "sim/engine.ts"),
@@ -34,17 +31,15 @@ describe("import graph", () => {
     ]);
   });
 
-  it("flags a cycle, even inside one folder, and an exception no longer needed", () => {
+  // KNOWN_EXCEPTIONS is empty since the model registry moved to models/ (issue 15).
+  it("flags a cycle, even inside one folder", () => {
     const graph = [
       edge("worker/a.ts", "worker/b.ts"),
       edge("worker/b.ts", "worker/c.ts"),
       edge("worker/c.ts", "worker/a.ts"),
     ];
     expect(cycles(graph)).toEqual([["worker/a.ts", "worker/b.ts", "worker/c.ts"]]);
-    expect(violations(graph, [])).toEqual([
-      expect.stringMatching(/^durable-objects\/controller\.ts -> worker\/models\.ts: listed in KNOWN_EXCEPTIONS/),
-      "import cycle among worker/a.ts, worker/b.ts, worker/c.ts",
-    ]);
+    expect(violations(graph, [])).toEqual(["import cycle among worker/a.ts, worker/b.ts, worker/c.ts"]);
   });
 
   it("reads type-only, re-exported and dynamic imports and maps .js specifiers to the .ts file", () => {

@@ -2,13 +2,17 @@
 // count that the controller publishes in /plan (the controller cannot start processes itself), starts
 // each VM with a boot delay standing in for a cloud VM's cold start, replaces VMs that die, and stops
 // surplus VMs with SIGTERM so they drain first.
+// It is also the admission authority for its VMs: it tells the controller which ids it started and at
+// which URLs (PUT .../members, admin token), and gives each VM only its own key, vmKey(master, id).
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { vmKey } from "../core/signing.js";
 
 export interface LocalPoolConfig {
   workerUrl: string;
   model: string;
   adminToken: string;
+  /** The master key: VM keys are derived from it here, the VMs never see it. */
   signingKey: string;
   bootDelayS: number;
   slots: number;
@@ -21,7 +25,9 @@ export interface LocalPoolConfig {
 interface LocalVm {
   id: string;
   port: number;
-  proc: ChildProcess;
+  url: string;
+  /** Null between admission and spawn. */
+  proc: ChildProcess | null;
   stopping: boolean;
 }
 
@@ -45,7 +51,10 @@ export class LocalPool {
     return this.vms.filter((v) => !v.stopping);
   }
 
+  private polling = false;
   private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
     try {
       const res = await fetch(`${this.cfg.workerUrl}/v2/models/${this.cfg.model}/plan`, {
         headers: { authorization: `Bearer ${this.cfg.adminToken}` },
@@ -53,24 +62,61 @@ export class LocalPool {
       });
       if (!res.ok) return;
       const plan = (await res.json()) as { vms: { desired: number } };
-      this.setDesired(plan.vms.desired);
+      await this.setDesired(plan.vms.desired);
     } catch {
       // The Worker is restarting or busy: keep the current pool.
+    } finally {
+      this.polling = false;
     }
   }
 
-  setDesired(n: number): void {
+  async setDesired(n: number): Promise<void> {
     this.desired = n;
-    while (this.live.length < n) this.spawnVm();
+    const starting: LocalVm[] = [];
+    while (this.live.length < n) starting.push(this.addVm());
     // Newest first: the oldest VMs are warm and most likely paid for.
     for (const vm of this.live.slice(n).reverse()) this.stopVm(vm);
+    // Admit before the processes exist, so their first heartbeat is accepted; the set is sent on every poll
+    // too, so a restarted Worker relearns it.
+    await this.syncMembers().catch((err) => this.cfg.log(`[pool] members update failed: ${err.message}`));
+    for (const vm of starting) this.spawnVm(vm, await vmKey(this.cfg.signingKey, vm.id));
   }
 
-  private spawnVm(): void {
+  /** Tells the controller exactly which VMs this provider runs (ids and URLs); any other is refused. */
+  private async syncMembers(): Promise<void> {
+    const res = await fetch(`${this.cfg.workerUrl}/internal/v1/vms/${this.cfg.model}/members`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${this.cfg.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ vms: this.members() }),
+      signal: AbortSignal.timeout(2_000),
+    });
+    if (!res.ok) this.cfg.log(`[pool] members update answered ${res.status}: ${await res.text()}`);
+  }
+
+  /** For tests and the members sync: what this provider launched. */
+  members(): { id: string; url: string }[] {
+    return this.vms.map((v) => ({ id: v.id, url: v.url }));
+  }
+
+  private addVm(): LocalVm {
     const used = new Set(this.vms.map((v) => v.port));
     let port = this.cfg.firstPort;
     while (used.has(port)) port++;
-    const id = `local-${++this.seq}`;
+    const vm: LocalVm = {
+      id: `local-${this.cfg.model}-${++this.seq}`,
+      port,
+      url: `http://127.0.0.1:${port}`,
+      proc: null,
+      stopping: false,
+    };
+    this.vms.push(vm);
+    return vm;
+  }
+
+  private spawnVm(vm: LocalVm, key: string): void {
+    const { id, port } = vm;
+    // The VM gets its own key and nothing of the pool's secrets.
+    const { SERFLOW_SIGNING_KEY: _master, SERFLOW_ADMIN_TOKEN: _admin, ...env } = process.env;
     const proc = spawn(
       process.execPath,
       [
@@ -83,6 +129,8 @@ export class LocalPool {
         id,
         "--controller",
         this.cfg.workerUrl,
+        "--model",
+        this.cfg.model,
         "--slots",
         String(this.cfg.slots),
         "--queue-ms",
@@ -91,12 +139,11 @@ export class LocalPool {
         String(this.cfg.bootDelayS),
       ],
       {
-        env: { ...process.env, SERFLOW_SIGNING_KEY: this.cfg.signingKey },
+        env: { ...env, SERFLOW_VM_KEY: key },
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
-    const vm: LocalVm = { id, port, proc, stopping: false };
-    this.vms.push(vm);
+    vm.proc = proc;
     const prefix = (chunk: Buffer) =>
       chunk
         .toString()
@@ -114,8 +161,13 @@ export class LocalPool {
 
   private stopVm(vm: LocalVm): void {
     vm.stopping = true;
-    vm.proc.kill("SIGTERM");
-    setTimeout(() => vm.proc.kill("SIGKILL"), 15_000).unref();
+    const proc = vm.proc;
+    if (!proc) {
+      this.vms = this.vms.filter((v) => v !== vm); // admitted, never started
+      return;
+    }
+    proc.kill("SIGTERM");
+    setTimeout(() => proc.kill("SIGKILL"), 15_000).unref();
     this.cfg.log(`[pool] stopping ${vm.id} (draining)`);
   }
 
@@ -123,14 +175,19 @@ export class LocalPool {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     const exits = this.vms.map(
-      (v) => new Promise((r) => (v.proc.exitCode !== null ? r(null) : v.proc.once("exit", r))),
+      (v) => new Promise((r) => (!v.proc || v.proc.exitCode !== null ? r(null) : v.proc.once("exit", r))),
     );
     for (const vm of this.vms) this.stopVm(vm);
     await Promise.all(exits);
   }
 
+  /** The pid of VM `id` (0 when not running). */
+  pidOf(id: string): number {
+    return this.vms.find((v) => v.id === id)?.proc?.pid ?? 0;
+  }
+
   /** For fault tests: the pids of live VM processes. */
   pids(): number[] {
-    return this.live.map((v) => v.proc.pid!).filter(Boolean);
+    return this.live.map((v) => v.proc?.pid ?? 0).filter(Boolean);
   }
 }

@@ -1,7 +1,10 @@
 // Starts the local stack: the Worker with its Durable Objects in Miniflare (one workerd process, a child
 // of this one; scripts/bundle.ts) and the local VM pool. Used by `npm start`, the soak, the benchmark and
 // the end-to-end tests, so all run the same thing.
+import { basename } from "node:path";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { modelDirs } from "../models/folder.js";
 import { parseControlConfig, type ControlConfig } from "../core/config.js";
 import { LocalPool } from "./local-pool.js";
 import { ensureDevVars } from "./dev-vars.js";
@@ -15,8 +18,10 @@ export interface StackOptions {
   /** Where Durable Object storage lives; counts survive restarts when this is kept. In memory when unset. */
   persistDir?: string;
   log?: (line: string) => void;
-  /** Start the VM pool (the e2e tests of the Worker alone do not). */
+  /** Start the VM pools (the e2e tests of the Worker alone do not). */
   vmPool?: boolean;
+  /** Models that get a local VM pool (default: every folder under models/). */
+  vmPoolModels?: string[];
   firstVmPort?: number;
   /** Where .dev.vars is (default: the repository root). */
   cwd?: string;
@@ -29,7 +34,9 @@ export interface Stack {
   adminToken: string;
   signingKey: string;
   config: ControlConfig;
+  /** The VM pool of the first model (mnist when present); `pools` has one per model. */
   pool: LocalPool | null;
+  pools: Map<string, LocalPool>;
   /** The workerd process serving the Worker (Linux: found through /proc), or null when not found. */
   workerPid: number | null;
   /** Calls `fn` once if workerd goes away while the stack is up (checked every second). */
@@ -39,6 +46,8 @@ export interface Stack {
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const DEFAULT_PORT = 8787;
+/** Local VMs of the k-th model listen from firstVmPort + k * this. */
+const VM_PORTS_PER_MODEL = 50;
 
 function alive(pid: number): boolean {
   try {
@@ -69,28 +78,35 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await mf.dispose(); // SIGKILLs workerd and waits for it
   };
   try {
-    await waitFor(`${url}/v2/health/ready`, 30_000); // the first request loads the models
+    // Ready once workerd serves and every manifest parses; the ONNX sessions load on the first infer.
+    await waitFor(`${url}/v2/health/ready`, 30_000);
   } catch (err) {
     await stopWorker();
     throw err;
   }
 
-  let pool: LocalPool | null = null;
-  if (opts.vmPool !== false) {
-    pool = new LocalPool({
+  // One VM pool per model, each following its own model's plan (VMs serve only that model).
+  const pools = new Map<string, LocalPool>();
+  const names = opts.vmPoolModels ?? modelDirs().map((d) => basename(d));
+  names.sort((a, b) => Number(b === "mnist") - Number(a === "mnist"));
+  for (const [k, model] of opts.vmPool === false ? [] : names.entries()) {
+    const pool = new LocalPool({
       workerUrl: url,
-      model: "mnist",
+      model,
       adminToken: vars.SERFLOW_ADMIN_TOKEN,
       signingKey: vars.SERFLOW_SIGNING_KEY,
       bootDelayS: config.vm.bootTimeS,
       slots: config.vm.slots,
-      queueMs: config.vm.queueMs,
-      firstPort: opts.firstVmPort ?? opts.port + 100,
+      // Calls carry their own wait budget; this is the wait of a call that carries none.
+      queueMs: Number.isFinite(config.vm.queueMs) ? config.vm.queueMs : 0,
+      firstPort: (opts.firstVmPort ?? opts.port + 100) + VM_PORTS_PER_MODEL * k,
       pollIntervalMs: 1_000,
       log,
     });
     pool.start();
+    pools.set(model, pool);
   }
+  const pool = pools.values().next().value ?? null;
 
   return {
     url,
@@ -98,6 +114,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     signingKey: vars.SERFLOW_SIGNING_KEY,
     config,
     pool,
+    pools,
     workerPid,
     onWorkerExit(fn) {
       // Miniflare keeps its workerd ChildProcess private, so poll the pid instead.
@@ -112,7 +129,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       timer.unref();
     },
     async stop() {
-      await pool?.stop();
+      await Promise.all([...pools.values()].map((p) => p.stop()));
       if (!stopped) await stopWorker();
     },
   };
@@ -128,4 +145,16 @@ export async function waitFor(url: string, timeoutMs: number): Promise<void> {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${url}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
 }

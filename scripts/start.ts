@@ -4,6 +4,9 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { DEFAULT_PORT, startStack } from "./stack.js";
 import { DEV_VARS_PATH } from "./dev-vars.js";
 import { loadHeldout } from "../model/heldout.js";
+import { checkAll } from "./model-check.js";
+import { parseControlConfig } from "../core/config.js";
+import { MODELS_ROOT } from "../models/folder.js";
 
 /** Local VM cold start when neither SERFLOW_CONFIG nor SERFLOW_VM_BOOT_S says otherwise. */
 export const DEFAULT_LOCAL_BOOT_S = 20;
@@ -34,10 +37,22 @@ async function main() {
   let config: Record<string, any>;
   try {
     config = readConfig();
+    parseControlConfig(config); // a bad key stops start-up before the (slower) model check
   } catch (err) {
     console.error(`serflow: ${(err as Error).message}`);
     process.exit(1);
   }
+  // Every model folder passes `model:check` (both runtimes) or nothing starts.
+  let models: Awaited<ReturnType<typeof checkAll>>;
+  try {
+    models = await checkAll(MODELS_ROOT);
+  } catch (err) {
+    console.error(`serflow: refusing to start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  console.log(
+    `serflow: models checked: ${models.map((r) => `${r.manifest.name} (${r.manifest.stages.length} stages)`).join(", ")}`,
+  );
   console.log(`serflow: secrets in ${DEV_VARS_PATH} (created with random keys when missing)`);
   console.log(`serflow: starting the Worker on port ${port} ...`);
   let stack: Awaited<ReturnType<typeof startStack>>;
@@ -60,7 +75,7 @@ async function main() {
   );
   console.log(`
 serflow is up: ${stack.url}
-  model mnist, VM pool: local (boot ${stack.config.vm.bootTimeS}s, ${stack.config.vm.slots} slots each, min ${stack.config.vm.min}, max ${stack.config.vm.max})
+  models ${models.map((r) => r.manifest.name).join(", ")} (GET ${stack.url}/v2/models), VM pool per model: local (boot ${stack.config.vm.bootTimeS}s, ${stack.config.vm.slots} slots each, min ${stack.config.vm.min}, max ${stack.config.vm.max})
 
 Example (a held-out digit, label ${labels[0]}):
   curl -s -X POST ${stack.url}/v2/models/mnist/infer -H 'content-type: application/json' -d @.serflow/example-request.json

@@ -160,7 +160,7 @@ describe("determinism", () => {
 });
 
 describe("bounds", () => {
-  const QUEUEING = new Set(["vm-max", "vm-autoscale", "spock", "libra"]);
+  const QUEUEING = new Set(["vm-max", "vm-autoscale", "spock", "libra", "serflow"]);
   it("no policy costs less than `oracle`, and no non-queueing one less than `oracle-noqueue`, in any configuration", () => {
     const stageArb = fc.record({
       exit: fc.double({ min: 0, max: 1, noNaN: true }),

@@ -12,8 +12,10 @@
 import { billedMs, faasBillUsd, vmBilledS, vmUsd } from "../core/cost.js";
 import type { ControlConfig } from "../core/config.js";
 import { arrivalsInto, Workload } from "./workload.js";
+import { VmQueues } from "./vm-queues.js";
 
-export type RouteMode = "faas" | "noqueue" | "queue" | "spock";
+/** "budget": per-VM FIFO queues with the router's choice and a wait budget (sim/vm-queues.ts), as deployed. */
+export type RouteMode = "faas" | "noqueue" | "queue" | "spock" | "budget";
 
 export interface Decision {
   vms: number;
@@ -21,6 +23,8 @@ export interface Decision {
   groupStart: number | null;
   /** Most requests per second sent to VMs (LIBRA's 80% share); default unlimited. */
   vmQuotaPerS?: number;
+  /** Mode "budget": how long a request may wait on a full VM (ms). */
+  waitBudgetMs?: number;
 }
 
 export interface EngineView {
@@ -254,7 +258,10 @@ export function runPolicy(
   const faasSeries = opts.series ? new Int32Array(T) : null;
   const hist = new LatencyHistogram();
   const heap = new SlotHeap();
-  const vms: Vm[] = [];
+  const queues = mode === "budget" ? new VmQueues(k, w.seed) : null;
+  const vms: Vm[] = queues ? queues.vms : [];
+  let budgetS = 0;
+  let meanSvcS = 0; // the router's running estimate of a VM call's time (the heartbeat's figure)
   let vmSeconds = 0;
   let vmSecondsLive = 0; // for mean VMs
   let busySlotS = 0;
@@ -273,11 +280,16 @@ export function runPolicy(
     vmSeconds += vmBilledS(end - vm.start, cfg.vm.minBilledS);
   };
   const addVm = (t: number, ready: number) => {
+    if (queues) return queues.add(t, ready);
     vms.push({ start: t, ready });
     for (let s = 0; s < k; s++) heap.push(ready);
   };
   const scaleTo = (target: number, t: number) => {
     while (vms.length < target) addVm(t, t + boot);
+    while (queues && vms.length > target) {
+      const r = queues.remove(t);
+      bill({ start: r.start, ready: 0 }, r.end);
+    }
     while (vms.length > target) {
       // Cancel the VM that would be ready last if one is booting, else drain the oldest running one.
       let bi = -1;
@@ -336,6 +348,7 @@ export function runPolicy(
       scaleTo(Math.max(minVms, Math.round(d.vms)), t);
       j = d.groupStart === null || d.vms <= 0 ? -1 : d.groupStart;
       quotaPerS = d.vmQuotaPerS ?? Infinity;
+      budgetS = (d.waitBudgetMs ?? 0) / 1000;
     }
     while (seg + 1 < w.segStart.length && w.segStart[seg + 1] <= t) cum = w.segCum[++seg];
     let runNow = 0;
@@ -361,17 +374,26 @@ export function runPolicy(
       requests++;
       let lat: number;
       let served = false;
-      if (useVms && j >= 0 && e >= j && heap.n > 0 && quota > 0) {
+      let timedOutMs = 0;
+      if (useVms && j >= 0 && e >= j && (queues ? vms.length > 0 : heap.n > 0) && quota > 0) {
         const pre = faasPS[o + j] - faasPS[o];
         const hop = j > 0 ? hopMs[j] : entryWorker ? 2 * cfg.transferMs : 0;
         const tv = a + (pre + hop) / 1000;
-        const top = heap.a[0];
+        const vmt = vmPS[o + e + 1] - vmPS[o + j];
         let start = -1;
-        if (top <= tv) start = tv;
-        else if (QUEUE || (SPOCK && bootNow === 0) || top - tv <= maxWaitS) start = top;
+        if (queues) {
+          const routed = queues.route(tv, vmt / 1000, meanSvcS || vmt / 1000, budgetS);
+          if (routed && "start" in routed) {
+            start = routed.start;
+            meanSvcS = meanSvcS > 0 ? 0.99 * meanSvcS + 0.01 * (vmt / 1000) : vmt / 1000;
+          } else if (routed) timedOutMs = hop + budgetS * 1000; // waited its budget, then back to FaaS
+        } else {
+          const top = heap.a[0];
+          if (top <= tv) start = tv;
+          else if (QUEUE || (SPOCK && bootNow === 0) || top - tv <= maxWaitS) start = top;
+          if (start >= 0) heap.replaceTop(start + vmt / 1000);
+        }
         if (start >= 0) {
-          const vmt = vmPS[o + e + 1] - vmPS[o + j];
-          heap.replaceTop(start + vmt / 1000);
           busySlotS += vmt / 1000;
           totalBusySlotS += vmt / 1000;
           lat = pre + hop + (start - tv) * 1000 + vmt;
@@ -387,16 +409,21 @@ export function runPolicy(
         }
       }
       if (!served) {
-        lat = faasPS[o + e + 1] - faasPS[o];
+        const faasMs = faasPS[o + e + 1] - faasPS[o];
         faasRequests++;
         faasThisSecond++;
-        cpuMs += lat;
+        cpuMs += faasMs;
+        // A wait that ran out is latency; a Lambda invocation pays for it only where one was waiting
+        // (a prefix ran, or the request entered through one).
+        const billMs = faasMs + (j > 0 || entryWorker ? timedOutMs : 0);
+        lat = faasMs + timedOutMs;
         if (deepSeparate && j > 0 && e >= j) {
           fees += 2;
-          if (lambdaLike) wallBilledMs += billedMs(prices, lat) + billedMs(prices, faasPS[o + e + 1] - faasPS[o + j]);
+          if (lambdaLike)
+            wallBilledMs += billedMs(prices, billMs) + billedMs(prices, faasPS[o + e + 1] - faasPS[o + j]);
         } else {
           fees++;
-          if (lambdaLike) wallBilledMs += billedMs(prices, lat);
+          if (lambdaLike) wallBilledMs += billedMs(prices, billMs);
         }
       }
       hist.add(lat!);
@@ -406,7 +433,7 @@ export function runPolicy(
     if (opts.progress && t % progressEvery === 0) opts.progress(t / T);
   }
   // End of the trace: every VM is billed until then, or until its queue has drained.
-  const drainEnd = Math.max(T, heap.n > 0 ? heap.max() : T);
+  const drainEnd = Math.max(T, queues ? queues.busyUntil() : heap.n > 0 ? heap.max() : T);
   for (const vm of vms) bill(vm, vm.ready > T ? T : drainEnd);
 
   const result = resultRow({

@@ -228,7 +228,7 @@ export function serflow(): Controller {
   const xs = new Float64Array(SERVICE_SAMPLES);
   return {
     name: "serflow",
-    mode: "noqueue",
+    mode: "budget",
     periodS: 0, // set by makeController from the config
     decide(v: EngineView) {
       const w = v.workload;
@@ -266,7 +266,7 @@ export function serflow(): Controller {
       };
       const out = plan(state, obs, v.cfg, v.t);
       state = out.state;
-      return { vms: out.plan.desiredVms, groupStart: out.plan.vmGroupStart };
+      return { vms: out.plan.desiredVms, groupStart: out.plan.vmGroupStart, waitBudgetMs: out.plan.waitBudgetMs };
     },
   };
 }

@@ -185,9 +185,9 @@ export const ORACLE_NOTE =
   "`oracle` and `oracle-noqueue` are lower bounds, not policies (sim/oracle.ts). `oracle` bounds every policy, queueing ones " +
   "included: knowing every request, it puts on VMs the stage runs that save the most FaaS dollars per VM slot-second, and pays " +
   "a VM only its boot plus the work it does (vm.min's VMs every second), as if work could move anywhere in time. " +
-  "`oracle-noqueue` bounds only routers that start a request's VM work when it arrives (serflow, FaaS-only; with --vm-queue-ms W, " +
+  "`oracle-noqueue` bounds only routers that start a request's VM work when it arrives (FaaS-only; with --vm-queue-ms W, " +
   "within W): each second's work must fit the VMs ready around that second, a boot is charged for every increase in their count, " +
-  "per-second billing. It does not bound the queueing baselines (vm-max, vm-autoscale, spock, libra). Both relax the rest (stage " +
+  "per-second billing. It does not bound the queueing policies (vm-max, vm-autoscale, spock, libra, and serflow, which waits within its budget). Both relax the rest (stage " +
   "runs go to VMs independently, no Lambda rounding or waits billed, free hand-overs), and neither is above FaaS-only. " +
   "Their latency columns are each request's faster tier, with no hand-over or wait.";
 

@@ -1,15 +1,26 @@
 // vm-service: runs the deep stages of early-exit models with onnxruntime-node for signed callers only,
-// admits at most `slots` requests at once (a full VM answers 503 at once, so the Worker overflows to
-// FaaS instead of queueing), reports itself to the controller by heartbeat, and drains on shutdown.
+// admits at most `slots` requests at once (a call to a full VM waits FIFO for at most the wait budget it
+// carries, then gets 503 so the Worker finishes it on FaaS), reports itself to the controller by
+// heartbeat, and drains on shutdown.
 // The deep-stage call is served by plain node:http (hono's Request/Response adapter costs about as
 // much CPU as the two stages of the demo model); health and metrics go through hono.
-import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
 import { Hono } from "hono";
 import { getRequestListener } from "@hono/node-server";
 import { DeepBatcher, DEEP_PATH } from "../core/deep.js";
-import { errorResponse, PayloadTooLargeError, UnavailableError, type ErrorResponse } from "../core/errors.js";
-import { ReplayGuard, signRequest, verifyRequest } from "../core/signing.js";
+import {
+  errorResponse,
+  InvalidInputError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  UnavailableError,
+  type ErrorResponse,
+} from "../core/errors.js";
+import { ReplayGuard, signatureHeaders, signRequest, verifySignature, type SignatureHeaders } from "../core/signing.js";
+import { frameWaitBudgetMs } from "../core/frame.js";
+import { QUEUE_PLACES_PER_SLOT } from "../core/policy.js";
 import type { VmState } from "../core/routing.js";
+import { Exposition } from "../core/prometheus.js";
 import type { LoadedModel } from "./models.js";
 import { nodeHashes } from "./hashes.js";
 
@@ -17,11 +28,12 @@ export interface VmServiceConfig {
   id: string;
   /** URL the Worker uses to reach this VM. */
   publicUrl: string;
+  /** This VM's own key, vmKey(master, id), from the provider that launched it (never the master). */
   signingKey: string;
   slots: number;
   /** Models this VM serves: it registers and beats for each, from boot on. */
   models: string[];
-  /** How long a request may wait for a slot on a full VM before it gets 503 (0: never). */
+  /** How long a call that carries no wait budget may wait for a slot on a full VM before 503 (0: never). */
   queueMs: number;
   /** Worker base URL for registration and heartbeats; none: standalone. */
   controllerUrl: string | null;
@@ -29,6 +41,12 @@ export interface VmServiceConfig {
   drainTimeoutMs: number;
   /** Largest frame accepted (413 beyond): 256 rows of the demo's widest hidden state are 3.2 MB. */
   maxBodyBytes: number;
+  /** A connection that has not sent its headers within this is closed (Node's default is 60 s). */
+  headersTimeoutMs: number;
+  /** A request not received in full within this is closed (a slow body holds a buffer). */
+  requestTimeoutMs: number;
+  /** Connections beyond this are refused by the server (each may hold a frame buffer). */
+  maxConnections: number;
 }
 
 export const DEFAULT_VM_SERVICE: Omit<VmServiceConfig, "id" | "publicUrl" | "signingKey" | "controllerUrl" | "models"> =
@@ -38,6 +56,9 @@ export const DEFAULT_VM_SERVICE: Omit<VmServiceConfig, "id" | "publicUrl" | "sig
     heartbeatIntervalMs: 1_000,
     drainTimeoutMs: 10_000,
     maxBodyBytes: 8 * 1024 * 1024,
+    headersTimeoutMs: 5_000,
+    requestTimeoutMs: 15_000,
+    maxConnections: 256,
   };
 
 const RECENT = 1024;
@@ -48,6 +69,10 @@ export class VmService {
   served = 0;
   rejected = 0;
   failed = 0;
+  /** Calls that waited for a slot and got one, calls whose budget ran out, and the longest admitted wait. */
+  waitedAdmitted = 0;
+  waitedOut = 0;
+  maxWaitMs = 0;
   private recentMs: number[] = [];
   private models = new Map<string, LoadedModel>();
   private guard = new ReplayGuard();
@@ -63,13 +88,35 @@ export class VmService {
     const app = this.app;
     app.onError((err, c) => {
       const e = failure(err);
-      return c.json(e.body, e.status as 400, e.headers);
+      return c.json(e.body, e.status, e.headers);
     });
     app.get("/health/live", (c) => c.json({ live: true }));
     app.get("/health/ready", (c) =>
       c.json({ ready: this.state === "running", state: this.state }, this.state === "running" ? 200 : 503),
     );
-    app.get("/metrics", (c) => c.text(this.metrics(), 200, { "content-type": "text/plain; version=0.0.4" }));
+    // Signed like a deep-stage call (GET, empty body): load and ids are not for anyone who can connect.
+    app.get("/metrics", async (c) => {
+      const h = this.addressedToMe((n) => c.req.header(n) ?? null);
+      await verifySignature(
+        this.config.signingKey,
+        "GET",
+        "/metrics",
+        new Uint8Array(0),
+        h,
+        this.guard,
+        Date.now(),
+        nodeHashes,
+      );
+      return c.text(this.metrics(), 200, { "content-type": "text/plain; version=0.0.4" });
+    });
+  }
+
+  /** Signature headers present, fresh and naming this VM; throws 401 before any body is read. */
+  private addressedToMe(header: (name: string) => string | null): SignatureHeaders {
+    const h = signatureHeaders({ get: header });
+    if (h.vm !== this.config.id)
+      throw new UnauthorizedError(`call addressed to VM "${h.vm}", this is VM "${this.config.id}"`);
+    return h;
   }
 
   /** The node:http listener: the deep-stage call directly, everything else through hono. */
@@ -77,8 +124,16 @@ export class VmService {
     const rest = getRequestListener(this.app.fetch);
     return (req, res) => {
       if (req.url !== DEEP_PATH || req.method !== "POST") return void rest(req, res);
+      const header = (h: string) => (req.headers[h] as string | undefined) ?? null;
+      // Headers first: an unsigned or misaddressed upload is refused before a byte of its body is read.
+      let signed: SignatureHeaders;
+      try {
+        signed = this.addressedToMe(header);
+      } catch (err) {
+        return refuseUnread(req, res, failure(err));
+      }
       this.readBody(req)
-        .then((body) => this.deep(body, (h) => (req.headers[h] as string | undefined) ?? null))
+        .then((body) => this.deep(body, signed))
         .then(
           (out) => send(res, 200, out),
           (err) => {
@@ -89,7 +144,8 @@ export class VmService {
     };
   }
 
-  /** The body in a buffer of its own (so the frame's data can be viewed in place, not copied again). */
+  /** The body in a buffer of its own (so the frame's data can be viewed in place, not copied again),
+   *  grown as data arrives: a declared length is a claim, not a reason to allocate. */
   private readBody(req: IncomingMessage): Promise<Uint8Array> {
     const limit = this.config.maxBodyBytes;
     return new Promise((resolve, reject) => {
@@ -97,12 +153,12 @@ export class VmService {
       if (declared !== null && declared > limit)
         return reject(new PayloadTooLargeError(`frame of ${declared} bytes exceeds the limit of ${limit} bytes`));
       // node:http has checked Content-Length is a number and ends the body there.
-      let buf = Buffer.allocUnsafeSlow(declared ?? 64 * 1024);
+      let buf = Buffer.allocUnsafeSlow(Math.min(declared ?? 64 * 1024, 64 * 1024));
       let size = 0;
       req.on("data", (chunk: Buffer) => {
         if (size + chunk.length > limit) {
           req.removeAllListeners("data");
-          req.resume(); // discard the rest, answer 413 once it is in
+          req.resume(); // discard the rest (bounded by requestTimeoutMs), answer 413 at once
           return reject(new PayloadTooLargeError(`frame exceeds the limit of ${limit} bytes`));
         }
         if (size + chunk.length > buf.length)
@@ -111,27 +167,28 @@ export class VmService {
         size += chunk.length;
       });
       req.on("end", () => resolve(buf.subarray(0, size)));
-      req.on("error", reject);
+      // A caller that hangs up mid-upload is its own mistake: a 4xx, not a logged 500.
+      req.on("error", () => reject(new InvalidInputError("request body aborted by the client")));
     });
   }
 
-  /** A signed frame in, the deep stages' results out; throws the domain errors. */
-  async deep(body: Uint8Array, header: (name: string) => string | null): Promise<unknown> {
-    await verifyRequest(
-      this.config.signingKey,
-      "POST",
-      DEEP_PATH,
-      body,
-      { get: header },
-      this.guard,
-      Date.now(),
-      nodeHashes,
-    );
+  /** A frame whose signature headers were checked, the deep stages' results out; throws the domain errors. */
+  async deep(body: Uint8Array, signed: SignatureHeaders): Promise<unknown> {
+    await verifySignature(this.config.signingKey, "POST", DEEP_PATH, body, signed, this.guard, Date.now(), nodeHashes);
     if (this.state !== "running") throw new UnavailableError(`VM ${this.config.id} is ${this.state}`, 1);
-    // A free slot is taken now; a full VM lets the request wait up to queueMs for one to be handed over.
+    // A free slot is taken now; a full VM lets the call wait FIFO for one, at most its own wait budget.
     const free = this.inflight < this.config.slots;
     if (free) this.inflight++;
-    const admitted = free || (await this.waitForSlot());
+    let admitted = free;
+    if (!free) {
+      const w0 = performance.now();
+      admitted = await this.waitForSlot(frameWaitBudgetMs(body) ?? this.config.queueMs);
+      const waited = performance.now() - w0;
+      if (admitted) {
+        this.waitedAdmitted++;
+        this.maxWaitMs = Math.max(this.maxWaitMs, waited);
+      } else if (waited > 0) this.waitedOut++;
+    }
     if (!admitted) {
       this.rejected++;
       throw new UnavailableError(`VM ${this.config.id} is full (${this.inflight}/${this.config.slots} slots busy)`, 1);
@@ -153,18 +210,24 @@ export class VmService {
     }
   }
 
+  /** Calls waiting for a slot. */
+  get queued(): number {
+    return this.waiters.length;
+  }
+
   get batches(): number {
     return this.batcher.batches;
   }
 
-  /** Waits at most queueMs for a slot (false: none came, or waiting is off). */
-  private waitForSlot(): Promise<boolean> {
-    if (this.config.queueMs <= 0 || this.waiters.length >= this.config.slots * 8) return Promise.resolve(false);
+  /** Waits at most budgetMs for a slot (false: none came, or no waiting). */
+  private waitForSlot(budgetMs: number): Promise<boolean> {
+    if (!(budgetMs > 0) || this.waiters.length >= this.config.slots * QUEUE_PLACES_PER_SLOT)
+      return Promise.resolve(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== wake);
         resolve(false);
-      }, this.config.queueMs);
+      }, budgetMs);
       const wake = (got: boolean) => {
         clearTimeout(timer);
         resolve(got);
@@ -202,8 +265,10 @@ export class VmService {
           url: this.config.publicUrl,
           state: this.state,
           inflight: this.inflight,
+          queued: this.queued,
           slots: this.config.slots,
-          service_ms: { p50: this.percentile(0.5), p99: this.percentile(0.99) },
+          // The median call time: the router's expected wait on a full VM is built on it.
+          service_ms: this.percentile(0.5),
         }),
       ),
     );
@@ -212,7 +277,15 @@ export class VmService {
   private async post(path: string, payload: unknown): Promise<void> {
     const body = new TextEncoder().encode(JSON.stringify(payload));
     try {
-      const headers = await signRequest(this.config.signingKey, "POST", path, body, Date.now(), nodeHashes);
+      const headers = await signRequest(
+        this.config.signingKey,
+        this.config.id,
+        "POST",
+        path,
+        body,
+        Date.now(),
+        nodeHashes,
+      );
       const res = await fetch(this.config.controllerUrl + path, {
         method: "POST",
         body,
@@ -241,28 +314,37 @@ export class VmService {
   }
 
   metrics(): string {
-    const id = `vm="${this.config.id}"`;
-    return [
-      "# HELP serflow_vm_requests_total Deep-stage requests by outcome.",
-      "# TYPE serflow_vm_requests_total counter",
-      `serflow_vm_requests_total{${id},outcome="ok"} ${this.served}`,
-      `serflow_vm_requests_total{${id},outcome="rejected_full"} ${this.rejected}`,
-      `serflow_vm_requests_total{${id},outcome="failed"} ${this.failed}`,
-      "# HELP serflow_vm_batches_total Runtime calls for deep stages (requests / batches = mean batch).",
-      "# TYPE serflow_vm_batches_total counter",
-      `serflow_vm_batches_total{${id}} ${this.batches}`,
-      "# HELP serflow_vm_inflight_requests Requests being served now.",
-      "# TYPE serflow_vm_inflight_requests gauge",
-      `serflow_vm_inflight_requests{${id}} ${this.inflight}`,
-      "# HELP serflow_vm_slots Requests this VM serves at once.",
-      "# TYPE serflow_vm_slots gauge",
-      `serflow_vm_slots{${id}} ${this.config.slots}`,
-      "# HELP serflow_vm_compute_seconds Deep-stage compute time per request over the last 1024 requests.",
-      "# TYPE serflow_vm_compute_seconds summary",
-      `serflow_vm_compute_seconds{${id},quantile="0.5"} ${(this.percentile(0.5) ?? 0) / 1000}`,
-      `serflow_vm_compute_seconds{${id},quantile="0.99"} ${(this.percentile(0.99) ?? 0) / 1000}`,
-      "",
-    ].join("\n");
+    const vm = { vm: this.config.id };
+    const x = new Exposition();
+    x.family("serflow_vm_requests_total", "counter", "Deep-stage requests by outcome.");
+    x.sample("serflow_vm_requests_total", { ...vm, outcome: "ok" }, this.served);
+    x.sample("serflow_vm_requests_total", { ...vm, outcome: "rejected_full" }, this.rejected);
+    x.sample("serflow_vm_requests_total", { ...vm, outcome: "failed" }, this.failed);
+    x.family("serflow_vm_batches_total", "counter", "Runtime calls for deep stages (requests / batches = mean batch).");
+    x.sample("serflow_vm_batches_total", vm, this.batches);
+    x.family("serflow_vm_inflight_requests", "gauge", "Requests being served now.");
+    x.sample("serflow_vm_inflight_requests", vm, this.inflight);
+    x.family("serflow_vm_queued_requests", "gauge", "Calls waiting for a slot now.");
+    x.sample("serflow_vm_queued_requests", vm, this.queued);
+    x.family(
+      "serflow_vm_queue_waits_total",
+      "counter",
+      "Calls that waited for a slot, by outcome (admitted, or budget spent: 503).",
+    );
+    x.sample("serflow_vm_queue_waits_total", { ...vm, outcome: "admitted" }, this.waitedAdmitted);
+    x.sample("serflow_vm_queue_waits_total", { ...vm, outcome: "budget_spent" }, this.waitedOut);
+    x.family("serflow_vm_queue_wait_max_seconds", "gauge", "Longest wait of an admitted call.");
+    x.sample("serflow_vm_queue_wait_max_seconds", vm, this.maxWaitMs / 1000);
+    x.family("serflow_vm_slots", "gauge", "Requests this VM serves at once.");
+    x.sample("serflow_vm_slots", vm, this.config.slots);
+    x.family(
+      "serflow_vm_compute_seconds",
+      "summary",
+      `Deep-stage compute time per request over the last ${RECENT} requests (NaN before the first).`,
+    );
+    for (const q of [0.5, 0.99])
+      x.sample("serflow_vm_compute_seconds", { ...vm, quantile: q }, (this.percentile(q) ?? Number.NaN) / 1000);
+    return x.text();
   }
 }
 
@@ -271,6 +353,36 @@ function failure(err: unknown): ErrorResponse {
   const e = errorResponse(err);
   if (e.status === 500) console.error(err);
   return e;
+}
+
+/** Answers without reading the body, then closes the connection so the rest is never received. */
+function refuseUnread(req: IncomingMessage, res: ServerResponse, e: ErrorResponse): void {
+  req.removeAllListeners("data");
+  req.pause();
+  send(res, e.status, e.body, { ...e.headers, connection: "close" });
+  // Half-close first so the answer is not lost to a reset while the client is still sending; the paused
+  // socket lets TCP hold the rest back, and the connection goes a second later whatever the client does.
+  res.once("finish", () => {
+    req.socket.end();
+    setTimeout(() => req.socket.destroy(), 1_000).unref();
+  });
+}
+
+/** The HTTP server of a VM, with limits sized in seconds and connections rather than Node's defaults. */
+export function createVmServer(vm: VmService): Server {
+  const c = vm.config;
+  const server = createServer(
+    {
+      headersTimeout: c.headersTimeoutMs,
+      requestTimeout: c.requestTimeoutMs,
+      // How often those timeouts are checked (Node's default, 30 s, would let a slow client stay that long).
+      connectionsCheckingInterval: 1_000,
+      keepAliveTimeout: 5_000,
+    },
+    vm.listener(),
+  );
+  server.maxConnections = c.maxConnections;
+  return server;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

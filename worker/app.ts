@@ -1,35 +1,49 @@
 // HTTP surface of the Worker: Open Inference Protocol v2 plus the Serflow admin extension.
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { getCookie, setCookie } from "hono/cookie";
 import {
   errorResponse,
+  ForbiddenError,
   InvalidInputError,
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
   UnauthorizedError,
+  UnavailableError,
 } from "../core/errors.js";
+import { runnerFor } from "./ort.js";
 import { modelMetadata } from "../core/oip.js";
-import { ReplayGuard, tokenEquals, verifyRequest } from "../core/signing.js";
-import { parseVmId, parseVmReport } from "../core/vm-report.js";
-import { getModel, modelNames, type BundledModel } from "./models.js";
+import {
+  signatureHeaders,
+  tokenEquals,
+  verifySignature,
+  vmKey,
+  webCryptoHashes,
+  type SignatureHeaders,
+} from "../core/signing.js";
+import { HEARTBEAT_MAX_BYTES, MEMBERS_MAX_BYTES, parseMembers, parseVmId, parseVmReport } from "../core/vm-report.js";
+import { workerEnv } from "../core/worker-env.js";
+import { getModel, modelNames, type BundledModel } from "../models/registry.js";
 import { infer, type DeepStagesRpc } from "./infer.js";
 import { recordFailure } from "./stats-buffer.js";
-import { renderMetrics, modelMetrics, costOf } from "./metrics.js";
+import { renderMetrics, modelMetrics, costOf, costComparison } from "./metrics.js";
 import { dashboardHtml, UPLOT_CSS, UPLOT_JS } from "./dashboard.js";
 
-export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 export const SERVER_VERSION = "0.1.0";
 
-type C = Context<{ Bindings: Env }>;
-const replayGuard = new ReplayGuard();
+type E = { Bindings: Env; Variables: { signed: SignatureHeaders } };
+type C = Context<E>;
+/** The dashboard's session cookie: HttpOnly, SameSite=Strict, holding a digest of the token, not the token. */
+export const ADMIN_COOKIE = "serflow_admin";
 
 export function createApp(deepStages: (c: C) => DeepStagesRpc) {
-  const app = new Hono<{ Bindings: Env }>();
+  const app = new Hono<E>();
 
   app.onError((err, c) => {
     const e = errorResponse(err);
     if (e.status === 500) console.error(err);
-    return c.json(e.body, e.status as 400, e.headers);
+    return c.json(e.body, e.status, e.headers);
   });
   app.notFound(() => {
     throw new NotFoundError("no such route");
@@ -39,9 +53,25 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
     c.json({ name: "serflow", version: SERVER_VERSION, extensions: ["model_repository", "serflow"] }),
   );
   app.get("/v2/health/live", (c) => c.json({ live: true }));
-  app.get("/v2/health/ready", (c) => c.json({ ready: modelNames().every((n) => getModel(n)) }));
+  // Ready means every stage's onnxruntime session loads in this isolate (and matches the manifest).
+  app.get("/v2/health/ready", async (c) => {
+    const all = await Promise.all(modelNames().map((n) => readiness(c, n)));
+    const notReady = all.filter((r) => !r.ready);
+    if (notReady.length) throw new UnavailableError(`not ready: ${notReady.map((r) => r.reason).join("; ")}`);
+    return c.json({ ready: true });
+  });
+  // The model index (KServe's model repository extension lists the same at POST /v2/repository/index).
+  app.get("/v2/models", async (c) => c.json({ models: await Promise.all(modelNames().map((n) => readiness(c, n))) }));
+  app.post("/v2/repository/index", async (c) => {
+    const all = await Promise.all(modelNames().map((n) => readiness(c, n)));
+    return c.json(all.map(({ name, version, state, reason }) => ({ name, version, state, reason: reason ?? "" })));
+  });
   app.get("/v2/models/:model", (c) => c.json(modelMetadata(model(c).manifest)));
-  app.get("/v2/models/:model/ready", (c) => c.json({ name: model(c).manifest.name, ready: true }));
+  app.get("/v2/models/:model/ready", async (c) => {
+    const r = await readiness(c, model(c).manifest.name);
+    if (!r.ready) throw new UnavailableError(r.reason as string);
+    return c.json({ name: r.name, ready: true });
+  });
 
   app.post("/v2/models/:model/infer", async (c) => {
     const m = model(c);
@@ -54,35 +84,32 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
     }
   });
 
-  app.get("/v2/models/:model/stats", async (c) => {
-    requireAdmin(c);
+  app.get("/v2/models/:model/stats", adminAuth, async (c) => {
     return c.json(await c.env.STATS.getByName(model(c).manifest.name).stats());
   });
-  app.get("/v2/models/:model/plan", async (c) => {
-    requireAdmin(c);
+  app.get("/v2/models/:model/plan", adminAuth, async (c) => {
     return c.json(await c.env.CONTROLLER.getByName(model(c).manifest.name).planView());
   });
 
-  app.get("/v2/models/:model/dashboard", async (c) => {
-    requireAdmin(c);
+  app.get("/v2/models/:model/dashboard", adminAuth, async (c) => {
     const d = await modelMetrics(c.env, model(c).manifest.name);
     return c.json({
       now_s: d.stats.now_s,
       stats: { ...d.stats, per_second: d.stats.per_second.slice(-60) },
       plan: d.plan,
       cost_usd: costOf(d),
+      savings: costComparison(d),
     });
   });
-  app.get("/metrics", async (c) => {
-    requireAdmin(c);
+  app.get("/metrics", adminAuth, async (c) => {
     const all = await Promise.all(modelNames().map((n) => modelMetrics(c.env, n)));
     return c.text(renderMetrics(all), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   });
-  // The page is opened in a browser, which cannot send a bearer header on navigation: ?token= here only.
-  app.get("/dashboard", (c) => {
-    requireAdmin(c, c.req.query("token"));
-    return c.html(dashboardHtml(bundled(c.req.query("model") ?? modelNames()[0]).manifest.name));
-  });
+  // A browser cannot send a bearer header on navigation: /dashboard?token= once, which trades the token for
+  // an HttpOnly, SameSite=Strict cookie and redirects to a URL without it (no token in history or logs).
+  app.get("/dashboard", dashboardLogin, adminAuth, (c) =>
+    c.html(dashboardHtml(bundled(c.req.query("model") ?? modelNames()[0]).manifest.name)),
+  );
   app.get("/dashboard/uplot.js", (c) =>
     c.body(UPLOT_JS, 200, {
       "content-type": "text/javascript; charset=utf-8",
@@ -93,59 +120,94 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
     c.body(UPLOT_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=86400" }),
   );
 
-  // VM membership: signed by the VM with the shared key (replays and bad signatures get 401).
-  app.post("/internal/v1/vms/:model/:action{heartbeat|deregister}", async (c) => {
-    const m = model(c);
-    const path = new URL(c.req.url).pathname;
-    const body = new Uint8Array(await c.req.arrayBuffer());
-    if (!c.env.SERFLOW_SIGNING_KEY)
-      throw new UnauthorizedError("VM calls are disabled: SERFLOW_SIGNING_KEY is not set");
-    await verifyRequest(
-      c.env.SERFLOW_SIGNING_KEY,
-      "POST",
-      path,
-      body,
-      { get: (h) => c.req.header(h) ?? null },
-      replayGuard,
-    );
-    let payload: unknown;
-    try {
-      payload = JSON.parse(new TextDecoder().decode(body));
-    } catch {
-      throw new InvalidInputError("vm report: body is not valid JSON");
-    }
-    const controller = c.env.CONTROLLER.getByName(m.manifest.name);
-    if (c.req.param("action") === "deregister") {
-      await controller.deregister(parseVmId(payload));
-      return c.json({ ok: true });
-    }
-    return c.json(await controller.heartbeat(parseVmReport(payload)));
-  });
+  // The local provider's word on which VMs it launched (the aws provider's comes from the AWS API).
+  app.put(
+    "/internal/v1/vms/:model/members",
+    adminAuth,
+    bodyLimit({ maxSize: MEMBERS_MAX_BYTES, onError: tooLarge(MEMBERS_MAX_BYTES) }),
+    async (c) => {
+      const m = model(c);
+      if ((c.env.SERFLOW_PROVIDER ?? "local") !== "local")
+        throw new ForbiddenError(`VM membership comes from the ${c.env.SERFLOW_PROVIDER} provider, not from a call`);
+      const members = parseMembers(parseJsonBody(new Uint8Array(await c.req.arrayBuffer()), "members"));
+      return c.json(await c.env.CONTROLLER.getByName(m.manifest.name).setMembers(members));
+    },
+  );
 
-  // Known paths with the wrong method: 405, not 404.
-  for (const path of [
-    "/metrics",
-    "/dashboard",
-    "/v2/models/:model/dashboard",
-    "/v2",
-    "/v2/health/live",
-    "/v2/health/ready",
-    "/v2/models/:model",
-    "/v2/models/:model/ready",
-    "/v2/models/:model/infer",
-    "/v2/models/:model/stats",
-    "/v2/models/:model/plan",
-  ]) {
+  // A VM's heartbeat or goodbye, signed with its own key: headers are checked before the body is read, the
+  // body through a cap of a few KiB; the controller admits only what the provider launched.
+  app.post(
+    "/internal/v1/vms/:model/:action{heartbeat|deregister}",
+    signedByVm,
+    bodyLimit({ maxSize: HEARTBEAT_MAX_BYTES, onError: tooLarge(HEARTBEAT_MAX_BYTES) }),
+    async (c) => {
+      const m = model(c);
+      const signed = c.get("signed");
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      const key = await vmKey(c.env.SERFLOW_SIGNING_KEY!, signed.vm);
+      // No per-isolate replay cache: the controller checks the nonce, where every isolate's calls meet.
+      await verifySignature(key, "POST", new URL(c.req.url).pathname, body, signed, null);
+      const payload = parseJsonBody(body, "vm report");
+      const id = parseVmId(payload);
+      if (id !== signed.vm) throw new ForbiddenError(`vm report: for VM "${id}" but signed by VM "${signed.vm}"`);
+      const controller = c.env.CONTROLLER.getByName(m.manifest.name);
+      const out =
+        c.req.param("action") === "deregister"
+          ? await controller.deregister(id, Date.now(), signed.nonce)
+          : await controller.heartbeat(parseVmReport(payload), Date.now(), signed.nonce);
+      if ("refused" in out)
+        throw out.refused === "replayed" ? new UnauthorizedError(out.error) : new ForbiddenError(out.error);
+      return c.json(out);
+    },
+  );
+
+  return app;
+}
+
+/**
+ * Every path the app serves answers 405 to the methods it does not serve, not 404. Call it last: it
+ * reads the routes registered so far (middleware, registered for all methods, is not a route).
+ */
+export function methodNotAllowedElsewhere(app: Hono<E>): void {
+  const paths = new Set(app.routes.filter((r) => r.method !== "ALL").map((r) => r.path));
+  for (const path of paths)
     app.all(path, (c) => {
       throw new MethodNotAllowedError(`${c.req.method} is not allowed on ${new URL(c.req.url).pathname}`);
     });
-  }
-  return app;
 }
 
 /** Hono types its own ExecutionContext; the runtime hands over the Workers one. */
 export function execCtx(c: C): ExecutionContext {
   return c.executionCtx as unknown as ExecutionContext;
+}
+
+interface Readiness {
+  name: string;
+  version: string;
+  stages: number;
+  ready: boolean;
+  state: "READY" | "UNAVAILABLE";
+  reason?: string;
+}
+
+/** Loads (once per isolate) the model's sessions; a manifest that parses is not enough. */
+async function readiness(c: C, name: string): Promise<Readiness> {
+  let m: BundledModel | undefined;
+  try {
+    m = bundled(name);
+    await runnerFor(m, c.env.MODELS);
+    return { name, version: m.manifest.version, stages: m.manifest.stages.length, ready: true, state: "READY" };
+  } catch (err) {
+    const v = m?.manifest;
+    return {
+      name,
+      version: v?.version ?? "",
+      stages: v?.stages.length ?? 0,
+      ready: false,
+      state: "UNAVAILABLE",
+      reason: (err as Error).message,
+    };
+  }
 }
 
 function model(c: C): BundledModel {
@@ -158,17 +220,75 @@ function bundled(name: string): BundledModel {
   return m;
 }
 
-export function requireAdmin(c: C, queryToken?: string): void {
-  const expected = c.env.SERFLOW_ADMIN_TOKEN;
-  const header = c.req.header("authorization") ?? "";
-  const given = header.startsWith("Bearer ") ? header.slice(7) : (queryToken ?? "");
-  if (!expected) throw new UnauthorizedError("admin endpoints are disabled: SERFLOW_ADMIN_TOKEN is not set");
-  if (!tokenEquals(given, expected)) throw new UnauthorizedError("missing or wrong bearer token");
+const tooLarge = (limit: number) => () => {
+  throw new PayloadTooLargeError(`request body exceeds the limit of ${limit} bytes for this endpoint`);
+};
+
+function parseJsonBody(body: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    throw new InvalidInputError(`${what}: body is not valid JSON`);
+  }
 }
+
+/** What the dashboard cookie holds: a digest of the token, so the cookie is not the token itself. */
+function sessionOf(token: string): Promise<string> {
+  return Promise.resolve(webCryptoHashes.sha256Hex(new TextEncoder().encode(`serflow-dashboard-session:${token}`)));
+}
+
+/** Throws 401 unless the request carries the admin token (Bearer) or the dashboard's session cookie. */
+async function requireAdmin(c: C): Promise<void> {
+  const expected = c.env.SERFLOW_ADMIN_TOKEN;
+  if (!expected) throw new UnauthorizedError("admin endpoints are disabled: SERFLOW_ADMIN_TOKEN is not set");
+  const header = c.req.header("authorization") ?? "";
+  if (header.startsWith("Bearer ")) {
+    if (await tokenEquals(header.slice(7), expected)) return;
+  } else {
+    const cookie = getCookie(c, ADMIN_COOKIE);
+    if (cookie && (await tokenEquals(cookie, await sessionOf(expected)))) return;
+  }
+  throw new UnauthorizedError("missing or wrong bearer token");
+}
+
+/** bearerAuth-style middleware of every admin route: nothing behind the token is cached or leaks a referrer. */
+export const adminAuth: MiddlewareHandler<E> = async (c, next) => {
+  await requireAdmin(c);
+  await next();
+  c.res.headers.set("Cache-Control", "no-store");
+  c.res.headers.set("Referrer-Policy", "no-referrer");
+};
+
+/** /dashboard?token=T: checks T once, sets the session cookie and redirects to the same URL without T. */
+const dashboardLogin: MiddlewareHandler<E> = async (c, next) => {
+  const token = c.req.query("token");
+  if (token === undefined) return next();
+  const expected = c.env.SERFLOW_ADMIN_TOKEN;
+  if (!expected || !(await tokenEquals(token, expected))) throw new UnauthorizedError("missing or wrong token");
+  const url = new URL(c.req.url);
+  setCookie(c, ADMIN_COOKIE, await sessionOf(expected), {
+    httpOnly: true,
+    sameSite: "Strict",
+    secure: url.protocol === "https:",
+    path: "/",
+    maxAge: 12 * 3600,
+  });
+  url.searchParams.delete("token");
+  c.header("Cache-Control", "no-store");
+  c.header("Referrer-Policy", "no-referrer");
+  return c.redirect(url.pathname + url.search, 303);
+};
+
+/** Signature headers present, well formed and fresh before anything reads the body. */
+const signedByVm: MiddlewareHandler<E> = async (c, next) => {
+  if (!c.env.SERFLOW_SIGNING_KEY) throw new UnauthorizedError("VM calls are disabled: SERFLOW_SIGNING_KEY is not set");
+  c.set("signed", signatureHeaders({ get: (h) => c.req.header(h) ?? null }));
+  await next();
+};
 
 /** Reads at most the configured number of bytes, then parses JSON. */
 async function readJson(c: C): Promise<unknown> {
-  const limit = Number(c.env.SERFLOW_MAX_BODY_BYTES ?? DEFAULT_MAX_BODY_BYTES);
+  const limit = workerEnv(c.env).maxBodyBytes;
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > limit)
     throw new PayloadTooLargeError(`request body of ${declared} bytes exceeds the limit of ${limit} bytes`);

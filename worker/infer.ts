@@ -1,26 +1,18 @@
 // The inference path: shallow stages in this invocation, the rest on a VM or on Workers.
-import {
-  runStages,
-  stageInputShape,
-  type Pending,
-  type RowResult,
-  type StageRunner,
-  type StageTiming,
-} from "../core/engine.js";
-import { DEEP_PATH, type DeepResult } from "../core/deep.js";
+import { runStages, stageInputShape, type Pending, type RowResult, type StageRunner } from "../core/engine.js";
+import { checkDeepResult, DEEP_PATH, type DeepResult } from "../core/deep.js";
 import { encodeFrame } from "../core/frame.js";
-import { buildInferResponse, parseInferRequest, routeString, type InferRequest, type Tier } from "../core/oip.js";
-import { chooseVms, handoverStage, type VmView } from "../core/routing.js";
-import { signRequest } from "../core/signing.js";
+import { buildInferResponse, parseInferRequest, routeString, type InferRequest } from "../core/oip.js";
+import { chooseVms, handoverStage, type RoutingTable, type VmView } from "../core/routing.js";
+import { signRequest, vmKey } from "../core/signing.js";
 import { UnavailableError } from "../core/errors.js";
 import type { ModelManifest } from "../core/manifest.js";
-import type { BundledModel } from "./models.js";
+import { workerEnv } from "../core/worker-env.js";
+import type { BundledModel } from "../models/registry.js";
 import { runnerFor } from "./ort.js";
 import { currentRouting, localInflight } from "./routing-cache.js";
-import { recordDeepCall, recordRequest, recordTimings } from "./stats-buffer.js";
-
-/** How long a VM may take before its rows are retried on Workers. */
-export const DEFAULT_VM_TIMEOUT_MS = 5_000;
+import type { RequestObservation, StageRun, TierName } from "../core/stats-batch.js";
+import { recordRequest } from "./stats-buffer.js";
 
 export interface DeepStagesRpc {
   run(frame: Uint8Array): Promise<DeepResult>;
@@ -30,7 +22,7 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
   const startMs = Date.now();
   const m = model.manifest;
   const req = parseInferRequest(body, m);
-  const runner = await runnerFor(m, model.files);
+  const runner = await runnerFor(model, env.MODELS);
   const table = await currentRouting(env, ctx, m.name);
   const handover = handoverStage(
     table,
@@ -39,27 +31,29 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
   const all = { stage: 0, rows: Array.from({ length: req.rows }, (_, i) => i), data: req.data };
   const shallow = await runStages(runner, m, all, handover, req.exitThreshold);
   const results = shallow.results;
-  recordTimings(m, shallow.timings, "worker");
-  const tiers: Tier[] = shallow.timings.map(() => "w");
+  const runs: StageRun[] = shallow.timings.map((t) => ({ ...t, tier: "worker" }));
+  let deepCall: RequestObservation["deepCall"] = null;
   if (shallow.pending) {
-    const { timings, tier } = await runDeepStages(env, req, m, runner, shallow.pending, deep, table.vms, results);
-    recordTimings(m, timings, tier === "v" ? "vm" : "worker");
-    for (const _ of timings) tiers.push(tier);
+    const out = await runDeepStages(env, req, m, runner, shallow.pending, deep, table, results);
+    runs.push(...out.runs);
+    deepCall = out.deepCall;
   }
   const ordered: RowResult[] = all.rows.map((i) => {
     const r = results.get(i);
     if (!r) throw new Error(`row ${i} got no result`);
     return r;
   });
-  const route = routeString(tiers);
-  recordRequest(ctx, env, m, route, req.rows, startMs);
+  const route = routeString(runs.map((r) => (r.tier === "vm" ? "v" : "w")));
+  recordRequest(ctx, env, m, { route, rows: req.rows, latencyMs: Date.now() - startMs, runs, deepCall });
   return buildInferResponse(m, req, ordered, route);
 }
 
 /**
- * A free VM slot first (unless forced to Workers); a full, failed, slow or stopped VM falls through to
- * Workers with the same hidden state, so a VM going away never fails the request. On Workers the deep
- * stages run in this invocation, or in one of their own when SERFLOW_FAAS_DEEP=separate.
+ * A free VM slot first (unless forced to Workers), else a full VM whose expected wait fits the plan's
+ * wait budget (the call carries what is left of it; the VM answers 503 once it is spent); a full, failed,
+ * slow or stopped VM falls through to Workers with the same hidden state, so a VM going away never fails
+ * the request. On Workers the deep stages run in this invocation, or in one of their own when the
+ * config's faas_deep is "separate".
  */
 async function runDeepStages(
   env: Env,
@@ -68,66 +62,75 @@ async function runDeepStages(
   runner: StageRunner,
   pending: Pending,
   deep: DeepStagesRpc,
-  vms: VmView[],
+  table: RoutingTable,
   results: Map<number, RowResult>,
-): Promise<{ timings: StageTiming[]; tier: Tier }> {
-  const frame = () =>
+): Promise<Pick<RequestObservation, "runs" | "deepCall">> {
+  const vms = table.vms;
+  const frame = (waitBudgetMs?: number) =>
     encodeFrame(
       {
         model: m.name,
         fromStage: pending.stage,
         shape: stageInputShape(m, pending.stage, pending.rows.length),
         exitThreshold: req.exitThreshold,
+        ...(waitBudgetMs ? { waitBudgetMs: Math.round(waitBudgetMs) } : {}),
       },
       pending.data,
     );
-  const remote = async (tier: Tier, call: () => Promise<DeepResult | null>) => {
+  const remote = async (tier: TierName, call: () => Promise<DeepResult | null>) => {
     const t0 = Date.now(); // the wall clock advances across I/O even where timers are coarse
     const out = await call();
     if (!out) return null;
     for (const r of out.results) results.set(pending.rows[r.row], r);
-    recordDeepCall(
-      m,
-      tier === "v" ? "vm" : "worker",
-      Date.now() - t0,
-      out.timings.reduce((a, t) => a + t.ms, 0),
-    );
-    return { timings: out.timings, tier };
+    const computeMs = out.timings.reduce((a, t) => a + t.ms, 0);
+    return {
+      runs: out.timings.map((t) => ({ ...t, tier })),
+      deepCall: { tier, wallMs: Date.now() - t0, computeMs },
+    };
   };
   if (req.force === "vm" || (req.force !== "worker" && vms.length > 0)) {
-    const candidates = chooseVms(vms, localInflight);
+    const budgetMs = req.force === "vm" ? 0 : (table.waitBudgetMs ?? 0);
+    const candidates = chooseVms(vms, localInflight, Math.random, budgetMs);
     if (req.force === "vm" && !vms.some((v) => v.state === "running"))
       throw new UnavailableError("serflow_force=vm but no VM is running yet", 5);
-    const body = candidates.length ? frame() : null;
+    const t0 = Date.now();
     for (const vm of candidates) {
-      const done = await remote("v", () => callVm(env, vm, body!, pending.rows.length));
+      // What the first try spent waiting is gone from the budget of the second.
+      const body = frame(Math.max(0, budgetMs - (Date.now() - t0)));
+      const done = await remote("vm", () => callVm(env, vm, body, m, pending));
       if (done) return done;
     }
   }
-  if (env.SERFLOW_FAAS_DEEP === "separate") return (await remote("w", () => deep.run(frame())))!;
+  if (workerEnv(env).control.faasDeep === "separate") return (await remote("worker", () => deep.run(frame())))!;
   const out = await runStages(runner, m, pending, m.stages.length, req.exitThreshold);
   for (const [row, r] of out.results) results.set(row, r);
-  return { timings: out.timings, tier: "w" };
+  return { runs: out.timings.map((t) => ({ ...t, tier: "worker" })), deepCall: null };
 }
 
 /** Null when the VM is full, down, slow or answers badly: the caller retries on Workers. */
-async function callVm(env: Env, vm: VmView, frame: Uint8Array, rows: number): Promise<DeepResult | null> {
+async function callVm(
+  env: Env,
+  vm: VmView,
+  frame: Uint8Array,
+  m: ModelManifest,
+  pending: Pending,
+): Promise<DeepResult | null> {
   if (!env.SERFLOW_SIGNING_KEY) return null;
   localInflight.set(vm.id, (localInflight.get(vm.id) ?? 0) + 1);
   try {
-    const headers = await signRequest(env.SERFLOW_SIGNING_KEY, "POST", DEEP_PATH, frame);
+    // Signed with this VM's own key and naming it: no other VM accepts the frame.
+    const headers = await signRequest(await vmKey(env.SERFLOW_SIGNING_KEY, vm.id), vm.id, "POST", DEEP_PATH, frame);
     const res = await fetch(vm.url + DEEP_PATH, {
       method: "POST",
       body: frame,
       headers: { ...headers, "content-type": "application/octet-stream" },
-      signal: AbortSignal.timeout(Number(env.SERFLOW_VM_TIMEOUT_MS ?? DEFAULT_VM_TIMEOUT_MS)),
+      signal: AbortSignal.timeout(workerEnv(env).vmTimeoutMs),
     });
     if (!res.ok) {
       await res.body?.cancel();
       return null;
     }
-    const out = (await res.json()) as DeepResult;
-    return Array.isArray(out?.results) && out.results.length === rows ? out : null;
+    return checkDeepResult(await res.json(), m, pending.stage, pending.rows.length);
   } catch {
     return null;
   } finally {

@@ -2,7 +2,7 @@
 // isolate flushes into, rather than this isolate's own counters).
 import { Exposition, LATENCY_BOUNDS_S } from "../core/prometheus.js";
 import { bucketValueMs } from "../core/histogram.js";
-import { costByTier } from "../core/cost.js";
+import { type CostComparison, compareCosts, costByTier, type StageWork } from "../core/cost.js";
 import { type HistRow, type PlanView, QUEUE_STAGE, type StatsView } from "../core/views.js";
 
 export interface ModelMetrics {
@@ -48,6 +48,40 @@ export function costOf(m: ModelMetrics): { worker: number; vm: number; control: 
     },
     m.plan.config.prices,
     m.plan.config.vm.costUsdPerHour,
+  );
+}
+
+/** The bill so far against all on Workers and all on always-on VMs (the dashboard's savings panel). */
+export function costComparison(m: ModelMetrics): CostComparison {
+  const stages: StageWork[] = m.stats.stages.map(() => ({ workerRuns: 0, workerMs: 0, vmRuns: 0, vmMs: 0 }));
+  for (const h of m.hist) {
+    const s = stages[h.stage];
+    if (!s) continue; // the queue-time rows, not a stage's compute
+    const ms = bucketValueMs(h.bucket) * h.count;
+    if (h.tier === "vm") {
+      s.vmRuns += h.count;
+      s.vmMs += ms;
+    } else {
+      s.workerRuns += h.count;
+      s.workerMs += ms;
+    }
+  }
+  const { config } = m.plan;
+  return compareCosts(
+    {
+      requests: m.stats.requests,
+      workerDeepCalls: m.stats.totals.deep_calls.worker,
+      vmDeepCalls: m.stats.totals.deep_calls.vm,
+      workerComputeMs: m.stats.totals.compute_ms.worker,
+      vmSeconds: m.plan.vm_seconds_total,
+      doRequests: m.stats.totals.batches + m.plan.ticks_total,
+      stages,
+      elapsedS: m.plan.ticks_total * config.controlPeriodS,
+      peakRps: Math.max(0, ...m.stats.per_second),
+    },
+    config.prices,
+    config.vm,
+    config.faasDeep,
   );
 }
 

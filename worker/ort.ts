@@ -4,7 +4,10 @@
 import * as ort from "onnxruntime-web/wasm";
 // wrangler resolves module-rule imports by path, not through package exports.
 import ortWasm from "../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
-import { checkOnnxBytes, type ModelManifest } from "../core/manifest.js";
+import { checkOnnxBytes } from "../core/manifest.js";
+import { UnavailableError } from "../core/errors.js";
+import { checkStageSignature } from "../core/stage-check.js";
+import type { BundledModel } from "../models/registry.js";
 import { ortRunner, type SessionLike } from "../core/ort-runner.js";
 import type { StageRunner } from "../core/engine.js";
 
@@ -20,8 +23,19 @@ export function ortWasmMemoryBytes(): number | null {
   return ortMemory?.buffer.byteLength ?? null;
 }
 
-/** Runs `fn` (which makes ORT instantiate its WASM) with WebAssembly.instantiate bound to the bundled module. */
-async function withBundledWasm<T>(fn: () => Promise<T>): Promise<T> {
+let wasmLock: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `fn` (which makes ORT instantiate its WASM) with WebAssembly.instantiate bound to the bundled module.
+ * One at a time: two models loading at once (the model index) would otherwise patch the patched function.
+ */
+function withBundledWasm<T>(fn: () => Promise<T>): Promise<T> {
+  const run = wasmLock.then(() => patched(fn));
+  wasmLock = run.catch(() => {});
+  return run;
+}
+
+async function patched<T>(fn: () => Promise<T>): Promise<T> {
   const original = WebAssembly.instantiate;
   const wasm = WebAssembly as { instantiate: unknown };
   wasm.instantiate = async (_bytes: unknown, imports: WebAssembly.Imports) => {
@@ -39,18 +53,59 @@ async function withBundledWasm<T>(fn: () => Promise<T>): Promise<T> {
 
 const runners = new Map<string, Promise<StageRunner>>();
 
-/** One ORT session per stage, created once per isolate (about 130 ms the first time; cached after). */
-export function runnerFor(m: ModelManifest, files: Record<string, ArrayBuffer>): Promise<StageRunner> {
+/** The session of a stage pinned to VMs: asking the Worker to run it is a 503 the client may retry. */
+const vmOnly = (name: string, stage: number): SessionLike => ({
+  run: () =>
+    Promise.reject(
+      new UnavailableError(
+        `model "${name}": stage ${stage} runs on VMs only (placement "vm") and no VM could take it`,
+        5,
+      ),
+    ),
+});
+
+/** A stage file: from the bundle, or from the R2 bucket at `NAME/FILE` when the manifest says "r2". */
+async function stageBytes(model: BundledModel, file: string, bucket: R2Bucket | undefined): Promise<Uint8Array> {
+  const inBundle = model.files[file];
+  if (inBundle) return new Uint8Array(inBundle);
+  const key = `${model.manifest.name}/${file}`;
+  if (!bucket)
+    throw new UnavailableError(
+      `model "${model.manifest.name}": ${file} lives in R2 but the Worker has no MODELS bucket binding`,
+    );
+  const obj = await bucket.get(key);
+  if (!obj)
+    throw new UnavailableError(
+      `model "${model.manifest.name}": ${file} is not in the MODELS bucket at "${key}" (upload it: wrangler r2 object put serflow-models/${key} --file models/${key})`,
+      30,
+    );
+  return new Uint8Array(await obj.arrayBuffer());
+}
+
+/**
+ * One ORT session per stage, created once per isolate (about 130 ms the first time; cached after), each
+ * checked against the manifest (tensor names and shapes). R2 stages are fetched once per isolate here.
+ */
+export function runnerFor(model: BundledModel, bucket?: R2Bucket): Promise<StageRunner> {
+  const m = model.manifest;
   let r = runners.get(m.name);
   if (!r) {
     r = withBundledWasm(async () => {
       const sessions: SessionLike[] = [];
-      for (const s of m.stages) {
-        const bytes = new Uint8Array(files[s.file]);
+      for (const [i, s] of m.stages.entries()) {
+        if (s.placement === "vm") {
+          // Pinned to VMs (e.g. too big for an isolate's 128 MB): never loaded here.
+          sessions.push(vmOnly(m.name, i));
+          continue;
+        }
+        const bytes = await stageBytes(model, s.file, bucket);
         checkOnnxBytes(bytes, s.file);
-        sessions.push(
-          await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" }),
-        );
+        const session = await ort.InferenceSession.create(bytes, {
+          executionProviders: ["wasm"],
+          graphOptimizationLevel: "all",
+        });
+        checkStageSignature(m, i, session, `models/${m.name}/${s.file}`);
+        sessions.push(session);
       }
       return ortRunner(ort.Tensor, sessions, m);
     });

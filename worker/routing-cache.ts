@@ -1,5 +1,5 @@
 // The routing table (plan's VM group + live VMs) cached per isolate: refreshed from the controller at most
-// every REFRESH_MS, in the background once a table exists; the last table (or no VMs) when unreachable.
+// every ROUTING_REFRESH_MS, in the background once a table exists; the last table (or no VMs) when unreachable.
 import { SAFE_ROUTING, type RoutingTable } from "../core/routing.js";
 
 export const ROUTING_REFRESH_MS = 2_000;

@@ -1,16 +1,13 @@
 // Per-isolate stats, flushed to the model's stats Durable Object at most once per FLUSH_INTERVAL_MS or
 // every FLUSH_REQUESTS requests. A failed flush is merged back and carried into the next one.
-import type { StageTiming } from "../core/engine.js";
 import type { ModelManifest } from "../core/manifest.js";
 import {
-  addDeepCall,
-  addRequest,
-  addSample,
+  addObservation,
   emptyBatch,
   isEmpty,
   mergeBatch,
+  type RequestObservation,
   type StatsBatch,
-  type TierName,
 } from "../core/stats-batch.js";
 
 export const FLUSH_INTERVAL_MS = 1_000;
@@ -34,36 +31,20 @@ function bufferFor(m: ModelManifest) {
   return b;
 }
 
-export function recordTimings(m: ModelManifest, timings: StageTiming[], tier: TierName): void {
-  const b = bufferFor(m).batch;
-  for (const t of timings) addSample(b, t.stage, tier, t.rows, t.exits, t.ms);
-}
-
-export function recordDeepCall(m: ModelManifest, tier: TierName, wallMs: number, computeMs: number): void {
-  addDeepCall(bufferFor(m).batch, tier, wallMs, computeMs);
-}
-
-export function recordRequest(
-  ctx: ExecutionContext,
-  env: Env,
-  m: ModelManifest,
-  route: string,
-  rows: number,
-  startMs: number,
-): void {
+/** Adds one answered request to this isolate's batch and flushes when it is time. */
+export function recordRequest(ctx: ExecutionContext, env: Env, m: ModelManifest, o: RequestObservation): void {
   const buf = bufferFor(m);
-  const now = Date.now();
-  addRequest(buf.batch, now, route, rows, now - startMs);
-  maybeFlush(ctx, env, m, buf);
+  addObservation(buf.batch, Date.now(), o);
+  maybeFlush(ctx, env, buf);
 }
 
 export function recordFailure(ctx: ExecutionContext, env: Env, m: ModelManifest): void {
   const buf = bufferFor(m);
   buf.batch.failures += 1;
-  maybeFlush(ctx, env, m, buf);
+  maybeFlush(ctx, env, buf);
 }
 
-function maybeFlush(ctx: ExecutionContext, env: Env, _m: ModelManifest, buf: Buffer): void {
+function maybeFlush(ctx: ExecutionContext, env: Env, buf: Buffer): void {
   const now = Date.now();
   if (now - buf.lastFlushMs >= FLUSH_INTERVAL_MS || buf.batch.requests >= FLUSH_REQUESTS) {
     ctx.waitUntil(flush(env, buf, now));

@@ -53,7 +53,7 @@ describe("autoscaled VMs with cold starts and failover", () => {
     clearInterval(poll);
 
     expect(killed).toBeGreaterThanOrEqual(1);
-    expect(summary.failed).toBe(0);
+    expect(summary.failed, JSON.stringify(summary.statuses)).toBe(0);
     expect(summary.ok).toBe(summary.sent);
     expect(seen.booting).toBeGreaterThanOrEqual(1);
     expect(seen.running).toBeGreaterThanOrEqual(1);

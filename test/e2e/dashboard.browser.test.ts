@@ -1,12 +1,12 @@
-// The dashboard in a real browser (Debian's Chromium driven by playwright-core) during a load: the
+// The dashboard in a real browser (Chromium from npm, driven by playwright-core) during a load: the
 // charts draw, keep updating, and a screenshot is saved to docs/dashboard.png.
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { runLoad, DEFAULT_LOAD } from "../../scripts/load-gen.js";
 import { testStack } from "./helpers.js";
+import { launchBrowser } from "./browser.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SHOT = fileURLToPath(new URL("../../docs/dashboard.png", import.meta.url));
 let stack: Awaited<ReturnType<typeof testStack>> | null = null;
 let browser: Browser | null = null;
@@ -19,19 +19,7 @@ describe("dashboard", () => {
   it("shows live charts that update during a load", async () => {
     stack = await testStack({ vm: { usd_per_hour: 0.00001, boot_s: 3, max: 1 }, control_period_s: 1 });
     const load = runLoad({ ...DEFAULT_LOAD, url: stack.url, rps: 60, durationS: 25, pattern: "step" });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchBrowser();
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(String(e)));
@@ -54,6 +42,12 @@ describe("dashboard", () => {
     );
     expect(maxRate).toBeGreaterThan(0);
     expect((await page.locator("#plan").textContent())!.length).toBeGreaterThan(20);
+    // The savings panel shows dollars and a percentage against all on Workers and against VMs only.
+    for (const id of ["#saved-workers", "#saved-vms"]) {
+      expect(await page.locator(id).textContent()).toMatch(/^-?\$\d+\.\d+ \((-?\d+\.\d%|[\d,]+× its cost)\)$/);
+      expect(Number.isFinite(Number(await page.locator(id).getAttribute("data-usd")))).toBe(true);
+    }
+    expect(await page.locator("#cost-now").textContent()).toMatch(/^\$\d+\.\d+$/);
     await page.waitForTimeout(8_000);
     await page.screenshot({ path: SHOT, fullPage: true });
     expect(errors).toEqual([]);

@@ -44,7 +44,7 @@ describe("faults under load", () => {
       parameters: { exit_threshold: 1 },
     });
     await faults;
-    expect(summary.failed).toBe(0);
+    expect(summary.failed, JSON.stringify(summary.statuses)).toBe(0);
     expect(summary.ok).toBe(summary.sent);
     expect(summary.routes["w0,v1,v2"]).toBeGreaterThan(0);
     expect(summary.routes["w0,w1,w2"]).toBeGreaterThan(0);

@@ -2,28 +2,18 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServer } from "node:net";
-import { startStack, type Stack } from "../../scripts/stack.js";
+import { freePort, startStack, type Stack } from "../../scripts/stack.js";
 import { loadHeldout } from "../../model/heldout.js";
 
 export const heldout = loadHeldout();
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
 
 export async function testStack(
   config: unknown,
   persistDir = mkdtempSync(join(tmpdir(), "serflow-e2e-")),
   vmPool = true,
   vars?: Record<string, string>,
+  // VMs for mnist only unless asked: the other models' VMs would only load this 2-core machine.
+  vmPoolModels: string[] = ["mnist"],
 ): Promise<Stack & { persistDir: string }> {
   const port = await freePort();
   const lines: string[] = [];
@@ -32,6 +22,7 @@ export async function testStack(
     config,
     persistDir,
     vmPool,
+    vmPoolModels,
     firstVmPort: port + 1,
     log: (l) => lines.push(l),
     vars,

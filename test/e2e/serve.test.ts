@@ -52,9 +52,9 @@ describe("a real early-exit model served by a Worker and a VM", () => {
   });
 });
 
-describe("SERFLOW_FAAS_DEEP=separate", () => {
+describe('faas_deep "separate"', () => {
   it("runs the deep stages through the DeepStages entrypoint (ctx.exports) in the local stack", async () => {
-    const own = await testStack({}, undefined, false, { SERFLOW_FAAS_DEEP: "separate" });
+    const own = await testStack({ faas_deep: "separate" }, undefined, false);
     try {
       const { status, json } = await infer(own.url, digitsBody(0, 20, { serflow_force: "worker", exit_threshold: 1 }));
       expect(status).toBe(200);

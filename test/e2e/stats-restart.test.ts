@@ -76,7 +76,9 @@ describe("stats after 1,000 requests, and after a restart", () => {
     });
     const compute = families.find((f) => f.name === "serflow_compute_seconds");
     expect(compute.type).toBe("HISTOGRAM");
-    expect(families.find((f) => f.name === "serflow_cost_usd_total").metrics.length).toBe(3);
+    // One cost series per tier for each model (every folder under models/ is served).
+    const costs = families.find((f) => f.name === "serflow_cost_usd_total").metrics;
+    expect(costs.filter((m: any) => m.labels.model === "mnist").length).toBe(3);
     const plan = await admin(stack, "/v2/models/mnist/plan");
     expect(plan.stages).toHaveLength(3);
     expect(plan.reason).toMatch(/Workers|VM/);

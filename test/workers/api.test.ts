@@ -1,5 +1,6 @@
 // The Open Inference Protocol endpoints inside workerd, with the real model on onnxruntime-web.
 import { env, exports } from "cloudflare:workers";
+import { createExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import heldout from "../../models/mnist/heldout.json";
 import { decodeHeldout } from "../../model/heldout-codec.js";
@@ -121,11 +122,44 @@ describe("errors", () => {
     expect((await r405.json()).error).toMatch(/GET is not allowed/);
   });
 
+  it("405 on every served path for a method it does not serve, the dashboard's assets included", async () => {
+    for (const path of [
+      "/v2",
+      "/v2/health/ready",
+      "/v2/models/mnist",
+      "/v2/models/mnist/stats",
+      "/metrics",
+      "/dashboard",
+      "/dashboard/uplot.js",
+      "/dashboard/uplot.css",
+      "/internal/v1/bench/bare",
+    ]) {
+      const res = await call(path, { method: path.endsWith("bare") ? "GET" : "DELETE" });
+      expect(res.status, path).toBe(405);
+      expect((await res.json()).error).toMatch(/is not allowed on/);
+    }
+    expect((await call("/internal/v1/vms/mnist/heartbeat")).status).toBe(405);
+    expect((await call("/internal/v1/vms/mnist/reboot", { method: "POST" })).status).toBe(404);
+  });
+
   it("413 for a body over the limit", async () => {
     const big = "x".repeat(9 * 1024 * 1024);
     const res = await call("/v2/models/mnist/infer", { method: "POST", body: big });
     expect(res.status).toBe(413);
     expect((await res.json()).error).toMatch(/exceeds the limit of 8388608 bytes/);
+  });
+
+  it("a SERFLOW_MAX_BODY_BYTES that is not a number is an error naming it, not a limit switched off", async () => {
+    const { default: worker } = await import("../../worker/index.js");
+    const res = await worker.fetch(
+      new Request("http://serflow/v2/models/mnist/infer", { method: "POST", body: JSON.stringify(digits(0, 1)) }),
+      { ...(env as any), SERFLOW_MAX_BODY_BYTES: "8MiB" },
+      createExecutionContext(),
+    );
+    expect(res.status).toBe(500);
+    expect(((await res.json()) as { error: string }).error).toBe(
+      'server misconfigured: SERFLOW_MAX_BODY_BYTES must be a whole number >= 1 (got "8MiB")',
+    );
   });
 
   it("401 on admin endpoints without the token or with a wrong one", async () => {

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import heldout from "../../models/mnist/heldout.json";
 import { decodeHeldout } from "../../model/heldout-codec.js";
 import { emptyBatch, addRequest, addSample } from "../../core/stats-batch.js";
+import { CONTROLLER_SCHEMA_VERSION } from "../../durable-objects/controller.js";
 
 const e = env as any;
 const ADMIN = { authorization: `Bearer ${e.SERFLOW_ADMIN_TOKEN}` };
@@ -93,15 +94,79 @@ describe("controller Durable Object", () => {
   it("tracks VMs by heartbeat and forgets the silent ones", async () => {
     const stub = e.CONTROLLER.getByName("vm-registry");
     const t = Date.now();
-    await stub.heartbeat({ id: "a", url: "http://a", state: "running", inflight: 1, slots: 4 }, t);
+    // Admission comes from the provider: it lists both VMs first.
+    await stub.setMembers([
+      { id: "a", url: "http://a" },
+      { id: "b", url: "http://b" },
+    ]);
+    await stub.heartbeat(
+      {
+        id: "a",
+        url: "http://a",
+        state: "running",
+        inflight: 4,
+        queued: 3,
+        slots: 4,
+        service_ms: 12,
+      },
+      t,
+    );
     await stub.heartbeat({ id: "b", url: "http://b", state: "booting", inflight: 0, slots: 4 }, t);
     let view = await stub.planView(t + 1_000);
     expect([view.vms.running, view.vms.booting]).toEqual([1, 1]);
-    expect((await stub.routing({ nowMs: t + 1_000 })).vms.map((v: any) => v.id)).toEqual(["a"]);
+    const table = await stub.routing({ nowMs: t + 1_000 });
+    expect(table.vms.map((v: any) => v.id)).toEqual(["a"]);
+    // The router sees the VM's queue and service time (for the expected wait) and the plan's budget.
+    expect([table.vms[0].queued, table.vms[0].serviceMs]).toEqual([3, 12]);
+    expect(typeof table.waitBudgetMs).toBe("number");
     view = await stub.planView(t + 10_000);
     expect(view.vms.running).toBe(0);
     expect(view.vms.instances.map((i: any) => i.state)).toEqual(["dead", "dead"]);
     expect((await stub.routing({ nowMs: t + 10_000 })).vms).toEqual([]);
+  });
+});
+
+describe("controller schema", () => {
+  it("a version-1 registry (with the unread p50/p99 columns) migrates to the current version and keeps its VMs", async () => {
+    const stub = e.CONTROLLER.getByName("schema-v1");
+    const t = Date.now();
+    const columns: { names: string[]; version: string; tables: string[] } = await runInDurableObject(
+      stub,
+      async (instance, state) => {
+        const o = instance as unknown as { migrate(): void };
+        const sql = state.storage.sql;
+        sql.exec("DROP TABLE vms");
+        sql.exec(`CREATE TABLE vms (id TEXT PRIMARY KEY, url TEXT NOT NULL, state TEXT NOT NULL, inflight INTEGER NOT NULL, slots INTEGER NOT NULL,
+        last_heartbeat_ms INTEGER NOT NULL, registered_ms INTEGER NOT NULL, p50_ms REAL, p99_ms REAL)`);
+        sql.exec("INSERT INTO vms VALUES ('old', 'http://old', 'running', 0, 4, ?, ?, 1.5, 9)", t, t);
+        sql.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+        o.migrate();
+        o.migrate(); // idempotent
+        return {
+          names: sql
+            .exec<{ name: string }>("SELECT name FROM pragma_table_info('vms')")
+            .toArray()
+            .map((r) => r.name),
+          version: sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").one().value,
+          tables: sql
+            .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .toArray()
+            .map((r) => r.name),
+        };
+      },
+    );
+    expect(columns.names).not.toContain("p50_ms");
+    expect(columns.names).not.toContain("p99_ms");
+    expect(columns.names).toEqual(expect.arrayContaining(["queued", "service_ms"]));
+    expect(columns.version).toBe(String(CONTROLLER_SCHEMA_VERSION));
+    expect(columns.tables).toEqual(expect.arrayContaining(["members", "nonces", "vms"]));
+    // Version 4 admits only what the provider launched: the provider lists both.
+    await stub.setMembers([
+      { id: "old", url: "http://old" },
+      { id: "new", url: "https://new.test" },
+    ]);
+    await stub.heartbeat({ id: "new", url: "https://new.test", state: "running", inflight: 0, slots: 4 }, t);
+    expect((await stub.routing({ nowMs: t + 1_000 })).vms.map((v: any) => v.id)).toEqual(["old", "new"]);
   });
 });
 
@@ -116,6 +181,7 @@ describe("cloud provider", () => {
         SERFLOW_AWS_ASG_NAME: "g",
         AWS_ACCESS_KEY_ID: "a",
         AWS_SECRET_ACCESS_KEY: "s",
+        SERFLOW_AWS_VM_URL: "https://{instance_id}.vms.example.com",
       })!.name,
     ).toBe("aws");
     expect(() => providerFromEnv({ SERFLOW_PROVIDER: "aws" })).toThrow(/AWS_REGION must be set/);

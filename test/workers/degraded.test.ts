@@ -5,12 +5,14 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import { currentRouting } from "../../worker/routing-cache.js";
 import { recordRequest, flushAll } from "../../worker/stats-buffer.js";
-import { getModel } from "../../worker/models.js";
+import { getModel } from "../../models/registry.js";
 import worker from "../../worker/index.js";
 import heldout from "../../models/mnist/heldout.json";
 import { decodeHeldout } from "../../model/heldout-codec.js";
 
 const { labels, rows } = decodeHeldout(heldout as any);
+/** One answered single-row request that ran nothing worth a sample. */
+const W0 = { route: "w0", rows: 1, latencyMs: 0, runs: [], deepCall: null };
 
 describe("degraded control plane", () => {
   it("an unreachable controller means no VMs (safe), never an error", async () => {
@@ -37,12 +39,12 @@ describe("degraded control plane", () => {
       },
     };
     const ctx = createExecutionContext();
-    for (let i = 0; i < 5; i++) recordRequest(ctx, flaky, m, "w0", 1, Date.now());
+    for (let i = 0; i < 5; i++) recordRequest(ctx, flaky, m, W0);
     await flushAll(flaky);
     await waitOnExecutionContext(ctx);
     expect(received).toHaveLength(0);
     fail = false;
-    recordRequest(ctx, flaky, m, "w0", 1, Date.now());
+    recordRequest(ctx, flaky, m, W0);
     await flushAll(flaky);
     await waitOnExecutionContext(ctx);
     expect(received.reduce((a, b) => a + b.requests, 0)).toBe(6);

@@ -91,13 +91,15 @@ describe("hostile input to the Worker", () => {
           "/metrics",
           "/internal/v1/vms/mnist/heartbeat",
           "/internal/v1/vms/mnist/deregister",
+          "/internal/v1/vms/mnist/members",
+          "/dashboard?token=x",
           "/v2/models/%00/infer",
           "/v2/models/../../etc/infer",
         ),
         fc.constantFrom("GET", "POST", "PUT", "DELETE"),
         fc.string({ maxLength: 64 }),
         fc.dictionary(
-          fc.constantFrom("x-serflow-signature", "x-serflow-timestamp", "x-serflow-nonce"),
+          fc.constantFrom("x-serflow-signature", "x-serflow-timestamp", "x-serflow-nonce", "x-serflow-vm", "cookie"),
           fc.string({ maxLength: 70 }),
         ),
         async (path, method, auth, sig) => {

@@ -6,7 +6,7 @@ import heldout from "../../models/mnist/heldout.json";
 import { decodeHeldout } from "../../model/heldout-codec.js";
 import { encodeFrame, decodeFrame } from "../../core/frame.js";
 import { runStages } from "../../core/engine.js";
-import { getModel } from "../../worker/models.js";
+import { getModel } from "../../models/registry.js";
 import { runnerFor } from "../../worker/ort.js";
 
 const e = env as any;
@@ -28,10 +28,12 @@ const body = (from: number, n: number, parameters: Record<string, unknown>) =>
   });
 
 describe("VM failures at the network edge", () => {
-  it("answers every request on Workers when each VM is down, slow, refuses the signature, is full or answers garbage", async () => {
+  it("answers every request on Workers when each VM is down, slow, refuses the signature, is full, answers garbage or lies", async () => {
     const controller = e.CONTROLLER.getByName("mnist");
-    for (const host of ["vm-down", "vm-slow", "vm-badsig", "vm-full", "vm-garbage"]) {
-      await controller.heartbeat({ id: host, url: `http://${host}.test`, state: "running", inflight: 0, slots: 4 });
+    const hosts = ["vm-down", "vm-slow", "vm-badsig", "vm-full", "vm-garbage", "vm-liar"];
+    await controller.setMembers(hosts.map((h) => ({ id: h, url: `https://${h}.test` })));
+    for (const host of hosts) {
+      await controller.heartbeat({ id: host, url: `https://${host}.test`, state: "running", inflight: 0, slots: 4 });
     }
     let n = 0;
     for (let i = 0; i < 12; i++) {
@@ -50,6 +52,8 @@ describe("VM failures at the network edge", () => {
     const tried = Object.values(log).reduce((a: number, c: any) => a + c.n, 0);
     expect(tried).toBe(24);
     expect(Object.values(log).every((c: any) => c.signed)).toBe(true);
+    // Each frame names the VM it is for (its signature is under that VM's key).
+    expect(Object.entries(log).every(([host, c]: [string, any]) => c.vm === host.replace(".test", ""))).toBe(true);
     expect(Object.keys(log).length).toBeGreaterThanOrEqual(4);
   }, 60_000);
 });
@@ -57,7 +61,7 @@ describe("VM failures at the network edge", () => {
 describe("DeepStages entrypoint", () => {
   it("runs the deep stages from a hidden-state frame in an invocation of its own, as inline does", async () => {
     const m = getModel("mnist")!;
-    const runner = await runnerFor(m.manifest, m.files);
+    const runner = await runnerFor(m);
     const n = 6;
     const input = new Float32Array(rows.slice(0, n).flatMap((r) => Array.from(r)));
     const first = await runStages(runner, m.manifest, { stage: 0, rows: [0, 1, 2, 3, 4, 5], data: input }, 1, 1);

@@ -1,0 +1,60 @@
+// The stage signature check every runtime applies to its sessions: messages name model, file and tensor.
+import { describe, expect, it } from "vitest";
+import { parseManifest } from "./manifest.js";
+import { checkRunDims, checkStageSignature } from "./stage-check.js";
+
+// mnist's manifest (models/mnist/manifest.json; core/ may not import models/).
+const stage = (i: number, input: string, hidden: string | null, shape: number[] | null) => ({
+  file: `stage${i}.onnx`,
+  input,
+  hidden_output: hidden,
+  hidden_shape: shape,
+  probs_output: `probs${i}`,
+  exit: { rule: "max_softmax", threshold: hidden ? 0.9 : 0 },
+});
+const m = parseManifest({
+  name: "mnist",
+  version: "2",
+  input: { name: "input", datatype: "FP32", shape: [-1, 784] },
+  classes: 10,
+  stages: [stage(0, "input", "h0", [-1, 16, 14, 14]), stage(1, "h0", "h1", [-1, 32, 7, 7]), stage(2, "h1", null, null)],
+});
+const sig1 = {
+  inputNames: ["h0"],
+  outputNames: ["h1", "probs1"],
+  inputMetadata: [{ name: "h0", shape: ["N", 16, 14, 14] }],
+  outputMetadata: [
+    { name: "h1", shape: ["N", 32, 7, 7] },
+    { name: "probs1", shape: ["N", 10] },
+  ],
+};
+
+describe("checkStageSignature", () => {
+  it("accepts the real stage 1 signature", () => {
+    expect(() => checkStageSignature(m, 1, sig1, "models/mnist/stage1.onnx")).not.toThrow();
+  });
+  it.each([
+    [
+      { ...sig1, inputNames: ["x"] },
+      /model "mnist": models\/mnist\/stage1.onnx: input "h0" .* inputs are "x"; rename the graph's input to "h0"/,
+    ],
+    [
+      { ...sig1, outputNames: ["hidden", "probs1"] },
+      /output "h1" \(manifest stages\[1\]\.hidden_output\) is not an output/,
+    ],
+    [
+      { ...sig1, inputMetadata: [{ name: "h0", shape: ["N", 8, 14, 14] }] },
+      /"h0" has shape \[N, 8, 14, 14\] .* stages\[0\]\.hidden_shape says \[-1, 16, 14, 14\]/,
+    ],
+    [{ ...sig1, outputMetadata: [{ name: "probs1", shape: ["N", 9] }] }, /"probs1" has shape \[N, 9\] .* classes/],
+  ])("refuses a mismatch, naming it (%#)", (sig, msg) => {
+    expect(() => checkStageSignature(m, 1, sig, "models/mnist/stage1.onnx")).toThrow(msg);
+  });
+  it("checks the dims a run produced", () => {
+    const ok = { h1: { dims: [4, 32, 7, 7] }, probs1: { dims: [4, 10] } };
+    expect(() => checkRunDims(m, 1, ok, 4, "f")).not.toThrow();
+    expect(() => checkRunDims(m, 1, { ...ok, h1: { dims: [4, 32, 6, 6] } }, 4, "f")).toThrow(
+      /"h1" came out as \[4, 32, 6, 6\]/,
+    );
+  });
+});

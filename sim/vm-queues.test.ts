@@ -1,0 +1,44 @@
+// The simulator's per-VM queues decide as the deployed router and vm-service do (hand-checked cases).
+import { describe, expect, it } from "vitest";
+import { VmQueues } from "./vm-queues.js";
+
+describe("VmQueues", () => {
+  it("a full VM takes a request whose expected wait fits the budget, FIFO, and refuses one that does not", () => {
+    const q = new VmQueues(1, 1);
+    q.add(0, 0);
+    expect(q.route(0, 0.1, 0.1, 0.15)).toEqual({ start: 0 });
+    // Load 1 on 1 slot: expected wait (1 - 1 + 1) / 1 x 0.1 = 0.1 s <= 0.15: it queues behind the first.
+    expect(q.route(0, 0.1, 0.1, 0.15)).toEqual({ start: 0.1 });
+    // Load 2: expected 0.2 s > 0.15: straight to FaaS.
+    expect(q.route(0, 0.1, 0.1, 0.15)).toBeNull();
+    // No budget: never waits.
+    expect(q.route(0.05, 0.1, 0.1, 0)).toBeNull();
+    // Once the first two are done, the slot is free again.
+    expect(q.route(0.2, 0.1, 0.1, 0)).toEqual({ start: 0.2 });
+  });
+  it("a router that underestimates the wait sends a request that times out after its budget", () => {
+    const q = new VmQueues(1, 1);
+    q.add(0, 0);
+    q.route(0, 0.1, 0.1, 0.15);
+    q.route(0, 0.1, 0.1, 0.15);
+    // Estimated (2 - 1 + 1) x 0.01 = 0.02 s, but the slot frees at 0.2 s: past the 0.15 s budget.
+    expect(q.route(0, 0.1, 0.01, 0.15)).toEqual({ timedOut: true });
+  });
+  it("free slots first (the less loaded of two), booting VMs never", () => {
+    const q = new VmQueues(2, 7);
+    q.add(0, 0);
+    q.add(0, 0);
+    q.add(0, 10); // booting until t = 10
+    q.route(0, 1, 1, 0);
+    q.route(0, 1, 1, 0);
+    // Both running VMs now hold one each or one holds two; a fifth within 2 slots x 2 VMs still fits.
+    expect(q.route(0, 1, 1, 0)).toEqual({ start: 0 });
+    expect(q.route(0, 1, 1, 0)).toEqual({ start: 0 });
+    expect(q.route(0, 1, 1, 0)).toBeNull();
+    // Removal takes the booting VM first.
+    expect(q.remove(0)).toEqual({ start: 0, end: 0 });
+    expect(q.length).toBe(2);
+    // Then the least loaded running one, billed until its work ends.
+    expect(q.remove(0.5).end).toBe(1);
+  });
+});

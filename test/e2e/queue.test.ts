@@ -1,0 +1,99 @@
+// The SLO's slack end to end, and the reaction to a step, on the local stack with real vm-service
+// processes: (1) a full VM holds calls FIFO within the plan's wait budget, one whose budget runs out is
+// finished on Workers, and no request fails; (2) a cold controller with cheap VMs (boot 10 s, control
+// period 2 s) brings the first VM up within 30 s of a step from 0 to 150 req/s.
+import { afterEach, describe, expect, it } from "vitest";
+import { runLoad, DEFAULT_LOAD } from "../../scripts/load-gen.js";
+import { admin, testStack, until } from "./helpers.js";
+
+let stack: Awaited<ReturnType<typeof testStack>> | null = null;
+afterEach(async () => {
+  await stack?.stop();
+  stack = null;
+});
+
+/** A VM's Prometheus sample by name and label text. */
+async function vmMetric(url: string, name: string, labels = ""): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(name) && l.includes(labels));
+  return line ? Number(line.split(" ").at(-1)) : Number.NaN;
+}
+
+describe("queueing within the wait budget", () => {
+  it("requests wait on a full VM within their budget, the rest finish on Workers, none fails", async () => {
+    // One VM of one slot, kept running (vm.min 1): at 150 req/s with every request going deep it is
+    // often full, so calls queue on it.
+    stack = await testStack({
+      vm: { usd_per_hour: 0.00001, concurrency: 1, boot_s: 1, min: 1, max: 1 },
+      slo_ms: 400,
+      control_period_s: 1,
+    });
+    const s = stack;
+    const vmUrl = await until(
+      "the VM running and a plan with a wait budget",
+      async () => {
+        const p = await admin(s, "/v2/models/mnist/plan");
+        const budget = Number(/may wait up to (\d+) ms/.exec(p.reason)?.[1] ?? 0);
+        return p.vms.running >= 1 && budget > 0 && p.vms.instances.find((v: any) => v.state === "running").url;
+      },
+      60_000,
+    );
+    // Let the Workers' routing tables pick up the running VM and the budget.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const summary = await runLoad({
+      ...DEFAULT_LOAD,
+      url: s.url,
+      rps: 150,
+      durationS: 15,
+      pattern: "steady",
+      parameters: { exit_threshold: 1 },
+    });
+    const plan = await admin(s, "/v2/models/mnist/plan");
+    const budgetMs = Number(/may wait up to (\d+) ms/.exec(plan.reason)?.[1]);
+    const admitted = await vmMetric(vmUrl, "serflow_vm_queue_waits_total", 'outcome="admitted"');
+    const maxWaitS = await vmMetric(vmUrl, "serflow_vm_queue_wait_max_seconds");
+    console.log(
+      `queue e2e: ${summary.ok}/${summary.sent} ok, routes ${JSON.stringify(summary.routes)}, budget ${budgetMs} ms, ` +
+        `${admitted} calls waited and were served, longest wait ${(maxWaitS * 1000).toFixed(1)} ms, p99 ${summary.latencyMs.p99.toFixed(1)} ms`,
+    );
+    expect(summary.failed).toBe(0);
+    expect(summary.ok).toBe(summary.sent);
+    expect(summary.routes["w0,v1,v2"]).toBeGreaterThan(0);
+    expect(admitted).toBeGreaterThan(0);
+    // The VM held no call past the budget the call carried (timer slack of 50 ms).
+    expect(maxWaitS * 1000).toBeLessThanOrEqual(budgetMs + 50);
+  }, 120_000);
+});
+
+describe("a sustained step on a cold controller", () => {
+  it("brings the first VM up within 30 s of a step from 0 to 150 req/s (boot 10 s, period 2 s)", async () => {
+    stack = await testStack({
+      vm: { usd_per_hour: 0.00001, concurrency: 4, boot_s: 10, min: 0, max: 2 },
+      slo_ms: 1000,
+      control_period_s: 2,
+    });
+    const s = stack;
+    let firstRunningS: number | null = null;
+    let firstDesiredS: number | null = null;
+    const t0 = Date.now();
+    const poll = setInterval(async () => {
+      const p = await admin(s, "/v2/models/mnist/plan").catch(() => null);
+      const t = (Date.now() - t0) / 1000;
+      if (p && p.vms.desired > 0 && firstDesiredS === null) firstDesiredS = t;
+      if (p && p.vms.running > 0 && firstRunningS === null) firstRunningS = t;
+    }, 250);
+    const summary = await runLoad({
+      ...DEFAULT_LOAD,
+      url: s.url,
+      rps: 150,
+      durationS: 35,
+      pattern: "steady",
+      parameters: { exit_threshold: 1 },
+    });
+    clearInterval(poll);
+    console.log(`step e2e: first VM desired after ${firstDesiredS} s, running after ${firstRunningS} s`);
+    expect(summary.failed).toBe(0);
+    expect(firstRunningS).not.toBeNull();
+    expect(firstRunningS!).toBeLessThanOrEqual(30);
+  }, 120_000);
+});
