@@ -54,23 +54,30 @@ async function fakeVmEdge(request: Request): Promise<Response> {
   }
 }
 
+// Node tests beside the code; also the project Stryker mutates against (stryker.vitest.config.ts).
+export const unitProject = {
+  test: {
+    name: "unit",
+    include: [
+      "core/**/*.test.ts",
+      "sim/**/*.test.ts",
+      "vm-service/**/*.test.ts",
+      "scripts/**/*.test.ts",
+      "model/**/*.test.ts",
+      "bench/**/*.test.ts",
+    ],
+    environment: "node",
+    // The slowest unit test takes ~3 s on a loaded 2-core machine; a loop fails its test instead of stalling the run.
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    setupFiles: ["test/support/watchdog.ts"],
+  },
+};
+
 export default defineConfig({
   test: {
     projects: [
-      {
-        test: {
-          name: "unit",
-          include: [
-            "core/**/*.test.ts",
-            "sim/**/*.test.ts",
-            "vm-service/**/*.test.ts",
-            "scripts/**/*.test.ts",
-            "model/**/*.test.ts",
-            "bench/**/*.test.ts",
-          ],
-          environment: "node",
-        },
-      },
+      unitProject,
       {
         plugins: [
           cloudflareTest({
@@ -87,7 +94,7 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: "workers", include: ["test/workers/**/*.test.ts"], testTimeout: 30_000 },
+        test: { name: "workers", include: ["test/workers/**/*.test.ts"], testTimeout: 30_000, hookTimeout: 60_000 },
       },
       {
         test: {
@@ -96,6 +103,7 @@ export default defineConfig({
           environment: "node",
           testTimeout: 180_000,
           hookTimeout: 120_000,
+          setupFiles: ["test/support/watchdog.ts"],
           fileParallelism: false,
         },
       },

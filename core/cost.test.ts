@@ -46,6 +46,17 @@ describe("cost model", () => {
     expect(c.control).toBeCloseTo(0.15, 10);
   });
 
+  it("GB-s scale with memory, and billed time rounds up to the increment", () => {
+    const p = { ...LAMBDA_PRICES, memoryMb: 2048, billingIncrementMs: 100 };
+    // 2 GB for 0.5 s = 1 GB-s, whether computing or waiting.
+    expect(faasComputeUsd(p, 500)).toBeCloseTo(0.0000166667, 12);
+    expect(faasWaitUsd(p, 500)).toBeCloseTo(0.0000166667, 12);
+    expect(billedMs(p, 101)).toBe(200);
+    expect(billedMs(p, 100)).toBe(100);
+    expect(billedMs({ ...p, billingIncrementMs: 0 }, 101.5)).toBe(101.5);
+    expect(faasInvocationUsd(p, 101)).toBeCloseTo(0.2e-6 + 0.2 * 2 * 0.0000166667, 15);
+  });
+
   it("compares the bill with all on Workers (VM runs at the Worker's mean ms) and an always-on VM fleet", () => {
     const usage = {
       requests: 1e6,

@@ -24,4 +24,35 @@ describe("Prometheus exposition", () => {
     expect(text).toContain('x_seconds_count{tier="v\\"m"} 6');
     expect(text).toContain("# TYPE x_seconds histogram");
   });
+
+  it("escapes backslashes and newlines in help and labels, writes special values as Prometheus spells them", () => {
+    const text = new Exposition()
+      .family("y_total", "counter", "Line one\nline \\ two")
+      .sample("y_total", { path: "a\\b\nc" }, Number.NaN)
+      .sample("y_total", { k: 1 }, Infinity)
+      .sample("y_total", {}, -Infinity)
+      .sample("y_total", {}, 0.25)
+      .text();
+    expect(text).toBe(
+      [
+        "# HELP y_total Line one\\nline \\\\ two",
+        "# TYPE y_total counter",
+        'y_total{path="a\\\\b\\nc"} NaN',
+        'y_total{k="1"} +Inf',
+        "y_total -Inf",
+        "y_total 0.25",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("sums and counts a histogram with its labels; an empty exposition is one newline", () => {
+    const text = new Exposition().histogram("z", { a: "b" }, [[1, 4]], 2.5).text();
+    expect(text).toBe(
+      ['z_bucket{a="b",le="1"} 4', 'z_bucket{a="b",le="+Inf"} 4', 'z_sum{a="b"} 2.5', 'z_count{a="b"} 4', ""].join(
+        "\n",
+      ),
+    );
+    expect(new Exposition().text()).toBe("\n");
+  });
 });

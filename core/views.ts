@@ -51,7 +51,7 @@ export interface PlanView {
     instances: { id: string; url: string; state: VmState; inflight: number; slots: number; last_heartbeat: string }[];
   };
   reason: string;
-  computed_at: string | null;
+  computed_at: string;
   vm_group_start: number | null;
   expected_cost_usd_per_hour: Plan["expectedCostUsdPerHour"] | null;
   break_even_utilisation: number | null;

@@ -257,13 +257,20 @@ export class ControllerDO extends DurableObject<Env> {
     return { vmGroupStart: p?.vmGroupStart ?? null, vms, waitBudgetMs: p?.waitBudgetMs ?? 0 };
   }
 
+  private allOnWorkers(): Plan["stages"] {
+    const n = (this.model && getModel(this.model)?.manifest.stages.length) || 0;
+    return Array.from({ length: n }, (_, stage) => ({ stage, placement: "worker", vmShare: 0 }));
+  }
+
   planView(nowMs = Date.now()): PlanView {
     this.expireVms(nowMs);
     const p = this.get<Plan>("plan");
     const rows = this.vmRows();
     const count = (s: VmState) => rows.filter((v) => v.state === s).length;
+    // Before the first tick the plan is the default, every stage on Workers (INTERFACE: a placement per stage).
+    const stages = p?.stages ?? this.allOnWorkers();
     return {
-      stages: (p?.stages ?? []).map((s) => ({ stage: s.stage, placement: s.placement, vm_share: s.vmShare })),
+      stages: stages.map((s) => ({ stage: s.stage, placement: s.placement, vm_share: s.vmShare })),
       vms: {
         desired: p?.desiredVms ?? this.config.vm.min,
         running: count("running"),
@@ -277,8 +284,8 @@ export class ControllerDO extends DurableObject<Env> {
           last_heartbeat: new Date(v.last_heartbeat_ms).toISOString(),
         })),
       },
-      reason: p?.reason ?? "no plan yet: the first control period has not run",
-      computed_at: this.get<string>("computed_at"),
+      reason: p?.reason ?? "every stage on Workers, the default: no control period has run yet",
+      computed_at: this.get<string>("computed_at") ?? new Date(nowMs).toISOString(),
       vm_group_start: p?.vmGroupStart ?? null,
       expected_cost_usd_per_hour: p?.expectedCostUsdPerHour ?? null,
       break_even_utilisation: p?.breakEvenUtilisation ?? null,

@@ -14,6 +14,8 @@ export interface LoadOptions {
   trace?: number[];
   maxInflight: number;
   parameters?: Record<string, unknown>;
+  /** The operator's token: requests with `parameters` that override exits or tier steer scaling only with it. */
+  adminToken?: string;
   timeoutMs: number;
 }
 
@@ -105,7 +107,10 @@ export async function runLoad(
     try {
       const res = await fetch(`${o.url}/v2/models/${o.model}/infer`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: {
+          "content-type": "application/json",
+          ...(o.adminToken ? { authorization: `Bearer ${o.adminToken}` } : {}),
+        },
         body: bodies[i],
         signal: AbortSignal.timeout(o.timeoutMs),
       });

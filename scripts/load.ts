@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { DEFAULT_LOAD, runLoad, type Pattern } from "./load-gen.js";
+import { readDevVars } from "./dev-vars.js";
 
 const { values: a, positionals } = parseArgs({
   allowPositionals: true,
@@ -51,6 +52,8 @@ const summary = await runLoad(
     trace,
     maxInflight: Number(a["max-inflight"]),
     parameters: a.force ? { serflow_force: a.force } : undefined,
+    // Forced requests steer scaling only as the operator's (the local stack's token from .dev.vars).
+    adminToken: process.env.SERFLOW_ADMIN_TOKEN ?? readDevVars().SERFLOW_ADMIN_TOKEN,
   },
   (p) => {
     const width = 30;

@@ -55,7 +55,8 @@ const by = (rs: RunResult[], p: string) => rs.find((r) => r.policy === p)!;
 function cheapestMeeting(rs: RunResult[]): RunResult | null {
   let best: RunResult | null = null;
   for (const r of rs)
-    if (r.policy !== "oracle" && r.slo_attainment >= SLO_TARGET && (!best || r.cost_usd < best.cost_usd)) best = r;
+    if (!r.policy.startsWith("oracle") && r.slo_attainment >= SLO_TARGET && (!best || r.cost_usd < best.cost_usd))
+      best = r;
   return best;
 }
 
@@ -72,7 +73,9 @@ lines.push(
   "",
   `SLO ${SLO_MS} ms; "meets" = at least ${pct(SLO_TARGET)} of requests within it. Target: serflow >= 30% below LIBRA where the bound lies >= 40% below LIBRA, elsewhere >= 75% of the room between LIBRA and the bound; never > 1.05x the cheapest policy that meets the SLO.`,
   "",
-  "| profile | trace | prices | serflow USD | LIBRA USD | bound USD | serflow vs LIBRA | bound vs LIBRA | room captured | cheapest meeting SLO | serflow / it | SLO s / l | target |",
+  "Two bounds: `oracle` (valid for every router, serflow's queue included) and `oracle-noqueue` (tighter, valid only for routers that never queue; serflow may go below it). The target is judged on each.",
+  "",
+  "| profile | trace | prices | serflow USD | LIBRA USD | oracle / noqueue USD | serflow vs LIBRA | bound vs LIBRA (oracle / noqueue) | room captured (oracle / noqueue) | cheapest meeting SLO | serflow / it | SLO s / l | target (oracle / noqueue) |",
   "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 );
 for (const profile of [HEAVY, "mnist"])
@@ -82,16 +85,20 @@ for (const profile of [HEAVY, "mnist"])
       const rs = simulate(settings(trace, profile, prices, "router")).results;
       const s = by(rs, "serflow");
       const l = by(rs, "libra");
-      const o = by(rs, "oracle");
       const c = cheapestMeeting(rs);
       const vsL = 1 - s.cost_usd / l.cost_usd;
-      const bL = 1 - o.cost_usd / l.cost_usd;
-      const room = l.cost_usd > o.cost_usd ? (l.cost_usd - s.cost_usd) / (l.cost_usd - o.cost_usd) : 1;
       const ratio = c ? s.cost_usd / c.cost_usd : Number.NaN;
-      const ok = (bL >= 0.4 ? vsL >= 0.3 : room >= 0.75) && ratio <= 1.05;
-      if (!ok) misses.push(`router ${profile} ${trace} ${prices}`);
+      const judge = (o: RunResult) => {
+        const bL = 1 - o.cost_usd / l.cost_usd;
+        const room = l.cost_usd > o.cost_usd ? (l.cost_usd - s.cost_usd) / (l.cost_usd - o.cost_usd) : 1;
+        return { bL, room, ok: (bL >= 0.4 ? vsL >= 0.3 : room >= 0.75) && ratio <= 1.05 };
+      };
+      const a = judge(by(rs, "oracle"));
+      const q = judge(by(rs, "oracle-noqueue"));
+      if (!a.ok) misses.push(`router ${profile} ${trace} ${prices} (oracle${q.ok ? "; met on oracle-noqueue" : ""})`);
+      const v = (ok: boolean) => (ok ? "met" : "**missed**");
       lines.push(
-        `| ${profile} | ${trace} | ${prices} | ${s.cost_usd.toFixed(3)} | ${l.cost_usd.toFixed(3)} | ${o.cost_usd.toFixed(3)} | ${pct(vsL)} | ${pct(bL)} | ${pct(room)} | ${c ? `${c.policy} ${c.cost_usd.toFixed(3)}` : "none"} | ${ratio.toFixed(3)} | ${pct(s.slo_attainment)} / ${pct(l.slo_attainment)} | ${ok ? "met" : "**missed**"} |`,
+        `| ${profile} | ${trace} | ${prices} | ${s.cost_usd.toFixed(3)} | ${l.cost_usd.toFixed(3)} | ${by(rs, "oracle").cost_usd.toFixed(3)} / ${by(rs, "oracle-noqueue").cost_usd.toFixed(3)} | ${pct(vsL)} | ${pct(a.bL)} / ${pct(q.bL)} | ${pct(a.room)} / ${pct(q.room)} | ${c ? `${c.policy} ${c.cost_usd.toFixed(3)}` : "none"} | ${ratio.toFixed(3)} | ${pct(s.slo_attainment)} / ${pct(l.slo_attainment)} | ${v(a.ok)} / ${v(q.ok)} |`,
       );
     }
 
@@ -102,7 +109,7 @@ lines.push(
   "",
   "Target: >= 23% below FaaS-only where the bound lies >= 35% below it, elsewhere >= 75% of the room. `serflow (no forecast)` is the same policy with `forecast: false` (no trend look-ahead).",
   "",
-  "| trace | prices | serflow USD | no forecast USD | FaaS-only USD | bound USD | serflow vs FaaS-only | bound vs FaaS-only | room captured | cheapest meeting SLO | SLO s | target |",
+  "| trace | prices | serflow USD | no forecast USD | FaaS-only USD | oracle USD (noqueue) | serflow vs FaaS-only | bound vs FaaS-only | room captured | cheapest meeting SLO | SLO s | target |",
   "|---|---|---|---|---|---|---|---|---|---|---|---|",
 );
 for (const trace of ["wits", "berkeley"])
@@ -123,7 +130,7 @@ for (const trace of ["wits", "berkeley"])
     const ok = bF >= 0.35 ? vsF >= 0.23 : room >= 0.75;
     if (!ok) misses.push(`worker ${HEAVY} ${trace} ${prices}`);
     lines.push(
-      `| ${trace} | ${prices} | ${s.cost_usd.toFixed(3)} | ${nf.cost_usd.toFixed(3)} (SLO ${pct(nf.slo_attainment)}) | ${f.cost_usd.toFixed(3)} | ${o.cost_usd.toFixed(3)} | ${pct(vsF)} | ${pct(bF)} | ${pct(room)} | ${c ? `${c.policy} ${c.cost_usd.toFixed(3)}` : "none"} | ${pct(s.slo_attainment)} | ${ok ? "met" : "**missed**"} |`,
+      `| ${trace} | ${prices} | ${s.cost_usd.toFixed(3)} | ${nf.cost_usd.toFixed(3)} (SLO ${pct(nf.slo_attainment)}) | ${f.cost_usd.toFixed(3)} | ${o.cost_usd.toFixed(3)} (${by(rs, "oracle-noqueue").cost_usd.toFixed(3)}) | ${pct(vsF)} | ${pct(bF)} | ${pct(room)} | ${c ? `${c.policy} ${c.cost_usd.toFixed(3)}` : "none"} | ${pct(s.slo_attainment)} | ${ok ? "met" : "**missed**"} |`,
     );
   }
 

@@ -77,7 +77,7 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
     const m = model(c);
     const body = await readJson(c);
     try {
-      return c.json(await infer(c.env, execCtx(c), m, body, deepStages(c)));
+      return c.json(await infer(c.env, execCtx(c), m, body, deepStages(c), () => isAdmin(c)));
     } catch (err) {
       if (errorResponse(err).status >= 500) recordFailure(execCtx(c), c.env, m.manifest);
       throw err;
@@ -237,18 +237,21 @@ function sessionOf(token: string): Promise<string> {
   return Promise.resolve(webCryptoHashes.sha256Hex(new TextEncoder().encode(`serflow-dashboard-session:${token}`)));
 }
 
-/** Throws 401 unless the request carries the admin token (Bearer) or the dashboard's session cookie. */
-async function requireAdmin(c: C): Promise<void> {
+/** Whether the request carries the admin token (Bearer) or the dashboard's session cookie. */
+async function isAdmin(c: C): Promise<boolean> {
   const expected = c.env.SERFLOW_ADMIN_TOKEN;
-  if (!expected) throw new UnauthorizedError("admin endpoints are disabled: SERFLOW_ADMIN_TOKEN is not set");
+  if (!expected) return false;
   const header = c.req.header("authorization") ?? "";
-  if (header.startsWith("Bearer ")) {
-    if (await tokenEquals(header.slice(7), expected)) return;
-  } else {
-    const cookie = getCookie(c, ADMIN_COOKIE);
-    if (cookie && (await tokenEquals(cookie, await sessionOf(expected)))) return;
-  }
-  throw new UnauthorizedError("missing or wrong bearer token");
+  if (header.startsWith("Bearer ")) return tokenEquals(header.slice(7), expected);
+  const cookie = getCookie(c, ADMIN_COOKIE);
+  return cookie !== undefined && tokenEquals(cookie, await sessionOf(expected));
+}
+
+/** Throws 401 unless the request is the operator's (see isAdmin). */
+async function requireAdmin(c: C): Promise<void> {
+  if (!c.env.SERFLOW_ADMIN_TOKEN)
+    throw new UnauthorizedError("admin endpoints are disabled: SERFLOW_ADMIN_TOKEN is not set");
+  if (!(await isAdmin(c))) throw new UnauthorizedError("missing or wrong bearer token");
 }
 
 /** bearerAuth-style middleware of every admin route: nothing behind the token is cached or leaks a referrer. */

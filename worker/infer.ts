@@ -18,7 +18,20 @@ export interface DeepStagesRpc {
   run(frame: Uint8Array): Promise<DeepResult>;
 }
 
-export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel, body: unknown, deep: DeepStagesRpc) {
+/**
+ * `isOperator` tells whether the caller holds the admin token. A request that overrides the exits
+ * (`exit_threshold`) or the tier (`serflow_force`) is served for anyone, but counts in the stats that
+ * drive scaling only when the operator sent it: a stranger cannot push the deep-stage load the policy
+ * sees, and with it the VM count, by forcing every row to the last stage.
+ */
+export async function infer(
+  env: Env,
+  ctx: ExecutionContext,
+  model: BundledModel,
+  body: unknown,
+  deep: DeepStagesRpc,
+  isOperator: () => Promise<boolean>,
+) {
   const startMs = Date.now();
   const m = model.manifest;
   const req = parseInferRequest(body, m);
@@ -44,7 +57,9 @@ export async function infer(env: Env, ctx: ExecutionContext, model: BundledModel
     return r;
   });
   const route = routeString(runs.map((r) => (r.tier === "vm" ? "v" : "w")));
-  recordRequest(ctx, env, m, { route, rows: req.rows, latencyMs: Date.now() - startMs, runs, deepCall });
+  const overrides = req.exitThreshold !== undefined || req.force !== undefined;
+  if (!overrides || (await isOperator()))
+    recordRequest(ctx, env, m, { route, rows: req.rows, latencyMs: Date.now() - startMs, runs, deepCall });
   return buildInferResponse(m, req, ordered, route);
 }
 

@@ -4,7 +4,7 @@
 // The VM price is set so low that VMs pay off for this light model (DESIGN.md section 4).
 import { afterAll, describe, expect, it } from "vitest";
 import { runLoad, DEFAULT_LOAD } from "../../scripts/load-gen.js";
-import { admin, testStack, until } from "./helpers.js";
+import { admin, routeRows, testStack, until, vmProcesses } from "./helpers.js";
 
 // A short rate window so the test sees the scale-down within a minute of the load ending.
 const CONFIG = {
@@ -31,29 +31,49 @@ describe("autoscaled VMs with cold starts and failover", () => {
         seen.running = Math.max(seen.running, p.vms.running);
       }
     }, 300);
+    // The load runs until the state under test has happened (each step waits for what it needs, not for
+    // time): a VM serves, is killed mid-load, and a replacement serves in its place.
+    const stopLoad = new AbortController();
+    const load = runLoad(
+      {
+        ...DEFAULT_LOAD,
+        url: s.url,
+        rps: 80,
+        durationS: 150,
+        pattern: "steady",
+        parameters: { exit_threshold: 1 },
+        adminToken: s.adminToken,
+      },
+      undefined,
+      stopLoad.signal,
+    );
     let killed = 0;
-    const killer = (async () => {
-      // Once a VM serves, kill it mid-load.
-      await until("a running VM", async () => (await admin(s, "/v2/models/mnist/plan")).vms.running >= 1, 40_000);
-      await new Promise((r) => setTimeout(r, 3_000));
-      for (const pid of s.pool!.pids()) {
+    try {
+      await until("a VM serving the deep stages", async () => (await routeRows(s, "w0,v1,v2")) > 0, 60_000);
+      const victims = vmProcesses(s);
+      for (const { pid } of victims) {
         process.kill(pid, "SIGKILL");
         killed++;
       }
-    })();
-    const summary = await runLoad({
-      ...DEFAULT_LOAD,
-      url: s.url,
-      rps: 80,
-      durationS: 30,
-      pattern: "steady",
-      parameters: { exit_threshold: 1 },
-    });
-    await killer;
+      await until(
+        "a replacement VM running",
+        async () =>
+          (await admin(s, "/v2/models/mnist/plan")).vms.instances.some(
+            (v: any) => v.state === "running" && !victims.some((k) => k.id === v.id),
+          ),
+        60_000,
+      );
+      // Read once only the replacement can serve (rows the killed VM served are flushed by now).
+      const servedBefore = await routeRows(s, "w0,v1,v2");
+      await until("the replacement serving", async () => (await routeRows(s, "w0,v1,v2")) > servedBefore, 30_000);
+    } finally {
+      stopLoad.abort();
+    }
+    const summary = await load;
     clearInterval(poll);
 
     expect(killed).toBeGreaterThanOrEqual(1);
-    expect(summary.failed, JSON.stringify(summary.statuses)).toBe(0);
+    expect(summary.failed, `statuses ${JSON.stringify(summary.statuses)}`).toBe(0);
     expect(summary.ok).toBe(summary.sent);
     expect(seen.booting).toBeGreaterThanOrEqual(1);
     expect(seen.running).toBeGreaterThanOrEqual(1);

@@ -2,7 +2,7 @@
 // VM killed with SIGKILL while two serve. No request may fail or be lost.
 import { afterAll, describe, expect, it } from "vitest";
 import { runLoad, DEFAULT_LOAD } from "../../scripts/load-gen.js";
-import { admin, testStack, until } from "./helpers.js";
+import { admin, routeRows, testStack, until, vmProcesses, vmState } from "./helpers.js";
 
 const CONFIG = {
   vm: { usd_per_hour: 0.00001, concurrency: 4, boot_s: 2, min: 2, max: 2 },
@@ -25,31 +25,50 @@ describe("faults under load", () => {
     stack = await testStack(CONFIG, undefined, true, { SERFLOW_VM_TIMEOUT_MS: "400" });
     const s = stack;
     await until("two running VMs", async () => (await admin(s, "/v2/models/mnist/plan")).vms.running >= 2, 60_000);
-    const faults = (async () => {
-      await new Promise((r) => setTimeout(r, 4_000));
-      const [hang, kill] = s.pool!.pids();
-      process.kill(hang, "SIGSTOP"); // hangs mid-request: accepts connections, never answers
-      stopped.push(hang);
-      await new Promise((r) => setTimeout(r, 6_000));
-      process.kill(kill, "SIGKILL");
-      await new Promise((r) => setTimeout(r, 4_000));
-      process.kill(hang, "SIGKILL"); // the pool replaces both
-    })();
-    const summary = await runLoad({
-      ...DEFAULT_LOAD,
-      url: s.url,
-      rps: 60,
-      durationS: 24,
-      pattern: "steady",
-      parameters: { exit_threshold: 1 },
-    });
-    await faults;
-    expect(summary.failed, JSON.stringify(summary.statuses)).toBe(0);
+    // The load runs until the faults have played out; each fault waits for the state it needs, not for time.
+    const stopLoad = new AbortController();
+    const load = runLoad(
+      {
+        ...DEFAULT_LOAD,
+        url: s.url,
+        rps: 60,
+        durationS: 150,
+        pattern: "steady",
+        parameters: { exit_threshold: 1 },
+        adminToken: s.adminToken,
+      },
+      undefined,
+      stopLoad.signal,
+    );
+    try {
+      await until("the VMs serving the deep stages", async () => (await routeRows(s, "w0,v1,v2")) > 0, 60_000);
+      const [hang, kill] = vmProcesses(s);
+      process.kill(hang.pid, "SIGSTOP"); // hangs mid-request: accepts connections, never answers
+      stopped.push(hang.pid);
+      await until("the hung VM declared dead", async () => (await vmState(s, hang.id)) === "dead", 30_000);
+      process.kill(kill.pid, "SIGKILL");
+      await until("the killed VM declared dead", async () => (await vmState(s, kill.id)) === "dead", 30_000);
+      process.kill(hang.pid, "SIGKILL"); // the pool replaces both
+      await until(
+        "two new VMs running",
+        async () =>
+          (await admin(s, "/v2/models/mnist/plan")).vms.instances.filter(
+            (v: any) => v.state === "running" && v.id !== hang.id && v.id !== kill.id,
+          ).length >= 2,
+        60_000,
+      );
+      const servedBefore = await routeRows(s, "w0,v1,v2");
+      await until("the new VMs serving", async () => (await routeRows(s, "w0,v1,v2")) > servedBefore, 30_000);
+    } finally {
+      stopLoad.abort();
+    }
+    const summary = await load;
+    expect(summary.failed, `statuses ${JSON.stringify(summary.statuses)}`).toBe(0);
     expect(summary.ok).toBe(summary.sent);
     expect(summary.routes["w0,v1,v2"]).toBeGreaterThan(0);
     expect(summary.routes["w0,w1,w2"]).toBeGreaterThan(0);
     // The hung VM cost at most the VM timeout per request it held.
-    expect(summary.latencyMs.max).toBeLessThan(3_000);
+    expect(summary.latencyMs.max, `latency ${JSON.stringify(summary.latencyMs)}`).toBeLessThan(3_000);
     // Nothing lost from the books either: every answered request is counted, each row exited once.
     const stats = await until(
       "every request counted",
@@ -61,11 +80,5 @@ describe("faults under load", () => {
     );
     expect(stats.requests).toBe(summary.sent);
     expect(stats.stages.reduce((a: number, st: any) => a + st.exits, 0)).toBe(summary.sent);
-    // The pool brings the count back to vm.min.
-    await until(
-      "two running VMs again",
-      async () => (await admin(s, "/v2/models/mnist/plan")).vms.running >= 2,
-      60_000,
-    );
   });
 });

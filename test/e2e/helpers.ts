@@ -72,3 +72,19 @@ export async function until<T>(
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/** Rows the stats have counted on `route` so far ("w0,v1,v2": deep stages served by a VM). */
+export async function routeRows(stack: Stack, route: string): Promise<number> {
+  return (await admin(stack, "/v2/models/mnist/stats")).routes?.[route] ?? 0;
+}
+
+/** The live VM processes of the local pool, with the id each registers under. */
+export function vmProcesses(stack: Stack): { id: string; pid: number }[] {
+  return stack.pool!.live.filter((v) => v.proc?.pid).map((v) => ({ id: v.id, pid: v.proc!.pid! }));
+}
+
+/** The state the controller holds for VM `id` ("dead" once its heartbeats stop; undefined once forgotten). */
+export async function vmState(stack: Stack, id: string): Promise<string | undefined> {
+  const plan = await admin(stack, "/v2/models/mnist/plan");
+  return plan.vms.instances.find((v: { id: string }) => v.id === id)?.state;
+}

@@ -13,6 +13,18 @@ const { rows } = decodeHeldout(heldout as any);
 const call = (path: string, init?: RequestInit) =>
   (exports as any).default.fetch(new Request(`http://serflow${path}`, init));
 
+// First in the file: the controller of mnist has not ticked yet (its first alarm is a second away).
+describe("plan before the controller's first tick", () => {
+  it("has a placement per stage, the default: every stage on Workers, saying no period has run", async () => {
+    const plan = await (await call("/v2/models/mnist/plan", { headers: ADMIN })).json();
+    expect(plan.ticks_total).toBe(0);
+    expect(plan.stages).toEqual([0, 1, 2].map((stage) => ({ stage, placement: "worker", vm_share: 0 })));
+    expect(plan.reason).toMatch(/Workers.*no control period has run yet/);
+    expect(Date.parse(plan.computed_at)).toBeGreaterThan(0);
+    expect(plan.vm_group_start).toBeNull();
+  });
+});
+
 describe("stats Durable Object", () => {
   it("sums batches from several isolates and keeps them across an eviction", async () => {
     const stub = e.STATS.getByName("unit-model");

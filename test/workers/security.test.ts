@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import heldout from "../../models/mnist/heldout.json";
 import { decodeHeldout } from "../../model/heldout-codec.js";
 import { signRequest, vmKey } from "../../core/signing.js";
+import { flushAll } from "../../worker/stats-buffer.js";
 
 const e = env as any;
 const ex = exports as any;
@@ -208,5 +209,35 @@ describe("admin surface", () => {
       await res.arrayBuffer();
       expect((await call(path, { headers: { authorization: `Bearer ${e.SERFLOW_ADMIN_TOKEN}x` } })).status).toBe(401);
     }
+  });
+
+  it("a stranger's exit_threshold or serflow_force is served but does not steer scaling; the operator's does", async () => {
+    const stats = async () => {
+      await flushAll(e);
+      return (await call("/v2/models/mnist/stats", { headers: ADMIN })).json() as Promise<any>;
+    };
+    const deep = (headers: Record<string, string>) =>
+      call("/v2/models/mnist/infer", {
+        method: "POST",
+        headers,
+        body: JSON.stringify({
+          inputs: [{ name: "input", shape: [1, 784], datatype: "FP32", data: Array.from(rows[0]) }],
+          parameters: { exit_threshold: 1, serflow_force: "worker" },
+        }),
+      });
+    const deepArrivals = (st: any): number => st.stages[2]?.arrivals ?? 0;
+    const before = await stats();
+    for (let i = 0; i < 5; i++) {
+      const res = await deep({});
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as any).parameters.serflow_route).toBe("w0,w1,w2");
+    }
+    const afterStranger = await stats();
+    expect(afterStranger.requests).toBe(before.requests);
+    expect(deepArrivals(afterStranger)).toBe(deepArrivals(before));
+    for (let i = 0; i < 5; i++) expect((await deep(ADMIN)).status).toBe(200);
+    const afterOperator = await stats();
+    expect(afterOperator.requests).toBe(before.requests + 5);
+    expect(deepArrivals(afterOperator)).toBe(deepArrivals(before) + 5);
   });
 });

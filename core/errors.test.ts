@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import {
+  errorResponse,
+  InvalidConfigError,
+  InvalidInputError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  UnavailableError,
+} from "./errors.js";
+
+describe("error to status, in one place", () => {
+  it.each([
+    [new InvalidInputError("bad shape"), 400],
+    [new UnauthorizedError("no token"), 401],
+    [new NotFoundError("no model"), 404],
+    [new MethodNotAllowedError("GET only"), 405],
+    [new PayloadTooLargeError("too big"), 413],
+    [new UnavailableError("no VM", 3), 503],
+  ])("%s -> %i, the message as the error", (err, status) => {
+    const r = errorResponse(err);
+    expect(r.status).toBe(status);
+    expect(r.body).toEqual({ error: err.message });
+  });
+
+  it("anything else is a 500 that says inference failed, without Retry-After", () => {
+    for (const err of [new Error("ort crashed"), "ort crashed"]) {
+      const r = errorResponse(err);
+      expect(r.status).toBe(500);
+      expect(r.body).toEqual({ error: "inference failed: ort crashed" });
+      expect(r.headers["Retry-After"]).toBeUndefined();
+    }
+  });
+
+  it("a configuration error is a 500 that says the server is misconfigured", () => {
+    expect(errorResponse(new InvalidConfigError("SERFLOW_X must be a number"))).toEqual({
+      status: 500,
+      body: { error: "server misconfigured: SERFLOW_X must be a number" },
+      headers: {},
+    });
+  });
+});

@@ -1,0 +1,132 @@
+// Open Inference Protocol boundaries: what is just inside and just outside each rule of a request.
+import { describe, expect, it } from "vitest";
+import { InvalidInputError } from "./errors.js";
+import { TINY_MANIFEST } from "./fixtures.js";
+import { parseManifest } from "./manifest.js";
+import { buildInferResponse, modelMetadata, parseInferRequest } from "./oip.js";
+
+const m = parseManifest(TINY_MANIFEST);
+const tensor = (rows: number, over: Record<string, unknown> = {}) => ({
+  name: "input",
+  shape: [rows, 4],
+  datatype: "FP32",
+  data: Array.from({ length: rows * 4 }, (_, i) => i),
+  ...over,
+});
+const req = (parameters?: unknown, rows = 1) => ({
+  inputs: [tensor(rows)],
+  ...(parameters !== undefined ? { parameters } : {}),
+});
+const refuses = (body: unknown, msg: RegExp, limits?: { maxBatchRows: number }) => {
+  expect(() => parseInferRequest(body, m, limits)).toThrow(InvalidInputError);
+  expect(() => parseInferRequest(body, m, limits)).toThrow(msg);
+};
+
+describe("infer request boundaries", () => {
+  it("exit_threshold: 0 and 1 are accepted, anything outside [0, 1] or not a number is refused", () => {
+    expect(parseInferRequest(req({ exit_threshold: 0 }), m).exitThreshold).toBe(0);
+    expect(parseInferRequest(req({ exit_threshold: 1 }), m).exitThreshold).toBe(1);
+    expect(parseInferRequest(req({ exit_threshold: 0.5 }), m).exitThreshold).toBe(0.5);
+    expect(parseInferRequest(req({}), m).exitThreshold).toBeUndefined();
+    for (const v of [-0.001, 1.001, "0.5", null, true])
+      refuses(req({ exit_threshold: v }), /parameters\.exit_threshold must be a number in \[0, 1\]/);
+  });
+
+  it("serflow_force: worker and vm are accepted, nothing else", () => {
+    expect(parseInferRequest(req({ serflow_force: "worker" }), m).force).toBe("worker");
+    expect(parseInferRequest(req({ serflow_force: "vm" }), m).force).toBe("vm");
+    expect(parseInferRequest(req(), m).force).toBeUndefined();
+    for (const v of ["", "VM", "w", 1]) refuses(req({ serflow_force: v }), /serflow_force must be "worker" or "vm"/);
+  });
+
+  it("parameters must be an object when present (null counts as absent)", () => {
+    expect(parseInferRequest(req(null), m).exitThreshold).toBeUndefined();
+    for (const p of [[], "x", 3]) refuses(req(p), /"parameters" must be an object/);
+  });
+
+  it("batch size: 1 and exactly the limit are accepted; 0 and one over are refused", () => {
+    expect(parseInferRequest(req(undefined, 1), m).rows).toBe(1);
+    expect(parseInferRequest(req(undefined, 3), m, { maxBatchRows: 3 }).rows).toBe(3);
+    refuses(req(undefined, 4), /batch of 4 rows exceeds the limit of 3/, { maxBatchRows: 3 });
+    refuses({ inputs: [tensor(0)] }, /batch size\) must be at least 1/);
+  });
+
+  it("shape: one batch dimension then the model's own; no negatives, fractions or extra dimensions", () => {
+    for (const shape of [[-1, 4], [1.5, 4], [1, 4, 1], [1], "1x4", [1, 3]])
+      refuses({ inputs: [tensor(1, { shape })] }, /inputs\[0\]\.shape must be \[N, 4\], got /);
+  });
+
+  it("data: exactly shape's count of finite numbers, flat or nested", () => {
+    const r = parseInferRequest(
+      {
+        inputs: [
+          tensor(2, {
+            data: [
+              [0, 1, 2, 3],
+              [
+                [4, 5],
+                [6, 7],
+              ],
+            ],
+          }),
+        ],
+      },
+      m,
+    );
+    expect(Array.from(r.data)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    refuses({ inputs: [tensor(1, { data: "0,1,2,3" })] }, /data must be an array of numbers/);
+    refuses({ inputs: [tensor(1, { data: [0, 1, 2] })] }, /has 3 values but shape needs 4/);
+    refuses({ inputs: [tensor(1, { data: [0, 1, 2, 3, 4] })] }, /has 5 values but shape needs 4/);
+    refuses({ inputs: [tensor(1, { data: JSON.parse("[0, 1, 2, 1e400]") })] }, /data\[3\] is not finite/);
+  });
+
+  it("the body, its id and its one tensor must have the right types", () => {
+    for (const body of [[], null, 7]) refuses(body, /request body must be a JSON object/);
+    refuses({ ...req(), id: 7 }, /"id" must be a string/);
+    expect(parseInferRequest({ ...req(), id: "" }, m).id).toBe("");
+    refuses({ inputs: [null] }, /inputs\[0\] must be an object/);
+    refuses({ inputs: ["input"] }, /inputs\[0\] must be an object|name must be/);
+    refuses({ inputs: [tensor(1), tensor(1)] }, /exactly one tensor named "input"/);
+  });
+});
+
+describe("infer response", () => {
+  const rows = [
+    { probs: [0.9, 0.1], label: 0, confidence: 0.9, exitStage: 0 },
+    { probs: [0.3, 0.7], label: 1, confidence: 0.7, exitStage: 1 },
+  ];
+  it("has the rows' probabilities flattened in order, labels, exit stages and confidences", () => {
+    const res = buildInferResponse(m, parseInferRequest(req(undefined, 2), m), rows, "w0,w1") as any;
+    expect(res).toEqual({
+      model_name: "tiny",
+      model_version: "1",
+      parameters: { serflow_route: "w0,w1", serflow_confidence: [0.9, 0.7] },
+      outputs: [
+        { name: "probabilities", datatype: "FP32", shape: [2, 2], data: [0.9, 0.1, 0.3, 0.7] },
+        { name: "label", datatype: "INT64", shape: [2], data: [0, 1] },
+        { name: "exit_stage", datatype: "INT32", shape: [2], data: [0, 1] },
+      ],
+    });
+    expect("id" in res).toBe(false);
+  });
+
+  it("metadata lists the input, the three outputs and each stage's exit rule and placement", () => {
+    expect(modelMetadata(m)).toEqual({
+      name: "tiny",
+      versions: ["1"],
+      platform: "onnx_onnxv1",
+      inputs: [{ name: "input", datatype: "FP32", shape: [-1, 4] }],
+      outputs: [
+        { name: "probabilities", datatype: "FP32", shape: [-1, 2] },
+        { name: "label", datatype: "INT64", shape: [-1] },
+        { name: "exit_stage", datatype: "INT32", shape: [-1] },
+      ],
+      parameters: {
+        stages: [
+          { stage: 0, exit_rule: "max_softmax", exit_threshold: 0.9, placement: "worker" },
+          { stage: 1, exit_rule: "max_softmax", exit_threshold: 0, placement: "auto" },
+        ],
+      },
+    });
+  });
+});

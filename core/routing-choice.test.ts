@@ -1,0 +1,56 @@
+// Power of two choices, driven by a scripted random source: two different VMs, the less loaded first.
+import { describe, expect, it } from "vitest";
+import { chooseVms, handoverStage, type VmView } from "./routing.js";
+
+const vm = (id: string, inflight: number, slots = 4): VmView => ({
+  id,
+  url: `http://${id}`,
+  state: "running",
+  inflight,
+  slots,
+});
+const seq = (...xs: number[]) => {
+  let i = 0;
+  return () => xs[i++ % xs.length];
+};
+const none = new Map<string, number>();
+
+describe("power of two choices", () => {
+  const vms = [vm("a", 0), vm("b", 1), vm("c", 2), vm("d", 3)];
+  it("draws two different VMs for every pair of draws", () => {
+    for (const r1 of [0, 0.3, 0.6, 0.99])
+      for (const r2 of [0, 0.4, 0.7, 0.99]) {
+        const [x, y] = chooseVms(vms, none, seq(r1, r2));
+        expect(x.id).not.toBe(y.id);
+      }
+  });
+
+  it("maps the draws onto the free VMs: the first picks among all, the second among the others", () => {
+    // a = floor(0.6 x 4) = 2 (c); b = floor(0.5 x 3) = 1 (b, below c, kept): b is less loaded, goes first.
+    expect(chooseVms(vms, none, seq(0.6, 0.5)).map((v) => v.id)).toEqual(["b", "c"]);
+    // a = 1 (b); b = floor(0.4 x 3) = 1, not below a: skips to 2 (c); b is less loaded.
+    expect(chooseVms(vms, none, seq(0.26, 0.4)).map((v) => v.id)).toEqual(["b", "c"]);
+    // a = 3 (d), b = floor(0.99 x 3) = 2 (c): c first.
+    expect(chooseVms(vms, none, seq(0.99, 0.99)).map((v) => v.id)).toEqual(["c", "d"]);
+  });
+
+  it("keeps the drawn order when both are equally loaded", () => {
+    const even = [vm("a", 1), vm("b", 1)];
+    expect(chooseVms(even, none, seq(0.9, 0)).map((v) => v.id)).toEqual(["b", "a"]);
+    expect(chooseVms(even, none, seq(0, 0)).map((v) => v.id)).toEqual(["a", "b"]);
+  });
+
+  it("a VM with one free slot is a choice; this isolate's own calls count when heartbeats lag", () => {
+    expect(chooseVms([vm("a", 3, 4)], none).map((v) => v.id)).toEqual(["a"]);
+    expect(chooseVms([vm("a", 0, 4)], new Map([["a", 4]]))).toEqual([]);
+  });
+});
+
+describe("hand-over stage", () => {
+  it("a VM group starting at stage 0 is read as no group: stage 0 runs where the request entered", () => {
+    expect(handoverStage({ vmGroupStart: 0, vms: [] }, ["worker", "auto", "auto"])).toBe(1);
+    expect(handoverStage({ vmGroupStart: 2, vms: [] }, ["worker", "auto", "auto"])).toBe(2);
+    expect(handoverStage({ vmGroupStart: null, vms: [] }, ["worker", "worker", "worker"])).toBe(3);
+    expect(handoverStage({ vmGroupStart: null, vms: [] }, ["vm", "vm"])).toBe(1);
+  });
+});
