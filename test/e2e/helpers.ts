@@ -44,10 +44,11 @@ export function digitsBody(from: number, n: number, parameters?: Record<string, 
   };
 }
 
-export async function infer(url: string, body: unknown): Promise<{ status: number; json: any }> {
+/** `adminToken`: send as the operator, whose exit_threshold / serflow_force requests count in the stats. */
+export async function infer(url: string, body: unknown, adminToken?: string): Promise<{ status: number; json: any }> {
   const res = await fetch(`${url}/v2/models/mnist/infer`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}) },
     body: JSON.stringify(body),
   });
   return { status: res.status, json: await res.json() };

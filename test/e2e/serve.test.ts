@@ -56,7 +56,11 @@ describe('faas_deep "separate"', () => {
   it("runs the deep stages through the DeepStages entrypoint (ctx.exports) in the local stack", async () => {
     const own = await testStack({ faas_deep: "separate" }, undefined, false);
     try {
-      const { status, json } = await infer(own.url, digitsBody(0, 20, { serflow_force: "worker", exit_threshold: 1 }));
+      const { status, json } = await infer(
+        own.url,
+        digitsBody(0, 20, { serflow_force: "worker", exit_threshold: 1 }),
+        own.adminToken,
+      );
       expect(status).toBe(200);
       expect(json.parameters.serflow_route).toBe("w0,w1,w2");
       expect(
