@@ -284,6 +284,33 @@ export function boundedQueue(E: number, a: number, c: number, Q: number): { bloc
   return { blocked, waitS };
 }
 
+/**
+ * The share of arrivals to the M/M/c/K of boundedQueue that are admitted to the queue but would wait
+ * longer than `budget` (in mean service times): the router's expected wait fitted, the realised one did
+ * not, and the request leaves for FaaS after waiting the whole budget. An arrival that finds m waiting
+ * waits Gamma(m + 1, c) service times (FIFO, c busy slots): longer than b with chance P(Poisson(c b) <= m).
+ */
+export function lateShare(E: number, a: number, c: number, Q: number, budget: number): number {
+  if (c <= 0 || Q <= 0 || E <= 0 || !(budget > 0)) return 0;
+  const lr = Math.log(a / c);
+  const top = lr > 0 ? Q * lr : 0; // scale so the largest state weight is at most 1
+  const x = c * budget;
+  let total = (1 - E) * Math.exp(-top);
+  let late = 0;
+  let term = Math.exp(-x); // Poisson(x) pmf at i, summed into the cdf as m grows
+  let cdf = 0;
+  for (let m = 0; m <= Q; m++) {
+    const mass = E * Math.exp(m * lr - top);
+    total += mass;
+    if (m < Q) {
+      cdf += term;
+      term *= x / (m + 1);
+      late += mass * Math.min(1, cdf);
+    }
+  }
+  return total > 0 ? late / total : 0;
+}
+
 /** Reach fractions r_i = prod_{k<i} (1 - e_k). */
 export function reach(stages: Pick<StageObservation, "exitFraction">[]): number[] {
   const r: number[] = [];
@@ -305,7 +332,10 @@ function finiteOr(v: number | undefined, fallback: number): number {
 
 export interface LoadView {
   dist: RatePoints;
-  /** The distribution VMs are started by for cost: `dist` without a blip too short to be a shift. */
+  /**
+   * The distribution VMs are started by for cost: the new level under a level shift, `dist` without a
+   * blip too short to be a shift, else `dist`.
+   */
   costDist: RatePoints;
   /** The recent level and how long it has held when a level shift is under way, else null. */
   shift: { levelRps: number; lastedS: number } | null;
@@ -394,6 +424,7 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
   let dist = rateDistribution(per, obs.rate.meanRps ?? 0, obs.rate.stdRps ?? 0, tauS);
   const d = Math.exp(-1 / Math.max(1, tauS));
   let lagS = Math.min(per.length / 2, d / (1 - d));
+  let levelDist: RatePoints | null = null;
   if (shift !== null) {
     // The new level is given the chance that it outlasts a VM's boot and hold, judged by how long it
     // has lasted (a level that has held for a seconds is as likely as not to hold for about a more):
@@ -401,6 +432,7 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
     const recent = per.slice(per.length - Math.round(recentS));
     if (recent.length > 1 && recent[recent.length - 1] < shift.levelRps / 2) recent.pop();
     const level = rateDistribution(recent, 0, 0, Infinity);
+    levelDist = level;
     const p = shift.lastedS / (shift.lastedS + boot + config.scaleDownDelayS);
     dist = {
       rates: [...level.rates, ...dist.rates],
@@ -433,12 +465,11 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
   const bar = shift === null ? shiftBar(per, m) : null;
   const blip = bar !== null && per.slice(per.length - m).some((x) => x > bar);
   const seen = blip ? per.map((x, i) => (i >= per.length - m ? Math.min(x, bar) : x)) : per;
-  return {
-    dist: raise(dist),
-    costDist: blip ? raise(rateDistribution(seen, 0, 0, tauS)) : raise(dist),
-    shift,
-    trendRps,
-  };
+  // Under a level shift VMs are started for the new level itself: whether it lasts long enough to repay
+  // them is the start factor's question (startFactor), not a weight in the mix.
+  const costDist = levelDist ?? (blip ? rateDistribution(seen, 0, 0, tauS) : dist);
+  const distOut = raise(dist);
+  return { dist: distOut, costDist: costDist === dist ? distOut : raise(costDist), shift, trendRps };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -599,32 +630,53 @@ function erlangPerPoint(ctx: PlanContext, workS: number, n: number, prev?: { n: 
 /** Carried share of group arrivals and mean wait (s) of those carried, with n VMs, over the rate points. */
 function carried(
   ctx: PlanContext,
-  g: Pick<GroupEval, "workS" | "queuePerVm" | "start">,
+  g: Pick<GroupEval, "workS" | "queuePerVm" | "start" | "waitBudgetMs">,
   n: number,
   Es = erlangPerPoint(ctx, g.workS, n),
-): { share: number; waitS: number } {
+  withLate = false,
+): { share: number; waitS: number; late: number } {
   const { dist } = ctx.load;
   const k = ctx.config.vm.slots;
-  if (n <= 0 || dist.mean <= 0) return { share: 0, waitS: 0 };
+  if (n <= 0 || dist.mean <= 0) return { share: 0, waitS: 0, late: 0 };
   const meanS = g.workS / ctx.r[g.start];
+  const budget = g.waitBudgetMs / 1000 / meanS;
   let c = 0;
   let w = 0;
+  let l = 0;
   for (let b = 0; b < dist.rates.length; b++) {
-    const q = boundedQueue(Es[b], dist.rates[b] * g.workS, n * k, n * g.queuePerVm);
-    const carriedRps = dist.weights[b] * dist.rates[b] * (1 - q.blocked);
+    const a = dist.rates[b] * g.workS;
+    const q = boundedQueue(Es[b], a, n * k, n * g.queuePerVm);
+    const late = withLate ? lateShare(Es[b], a, n * k, n * g.queuePerVm, budget) : 0;
+    const carriedRps = dist.weights[b] * dist.rates[b] * Math.max(0, 1 - q.blocked - late);
     c += carriedRps;
+    l += dist.weights[b] * dist.rates[b] * late;
     w += carriedRps * q.waitS * meanS;
   }
-  return { share: c / dist.mean, waitS: c > 0 ? w / c : 0 };
+  return { share: c / dist.mean, waitS: c > 0 ? w / c : 0, late: l / dist.mean };
 }
 
-/** Attainment of a group plan carrying `share` of the group's arrivals with a mean wait of waitMs. */
-function groupAttainment(ctx: PlanContext, j: number, hopMs: number, share: number, waitMs: number): number {
+/**
+ * Attainment of a group plan carrying `share` of the group's arrivals with a mean wait of waitMs; a
+ * `late` share waits the whole budget (and the round trip) before it runs on FaaS; the rest runs on FaaS.
+ */
+function groupAttainment(
+  ctx: PlanContext,
+  g: Pick<GroupEval, "start" | "hopMs" | "waitBudgetMs">,
+  share: number,
+  waitMs: number,
+  late: number,
+): number {
   const slo = ctx.config.sloMs;
   let a = 0;
   for (let e = 0; e < ctx.N; e++) {
     const faas = pathCdf(ctx, null, e, slo, 0);
-    a += ctx.pExit[e] * (e < j ? faas : share * pathCdf(ctx, j, e, slo, hopMs + waitMs) + (1 - share) * faas);
+    if (e < g.start) a += ctx.pExit[e] * faas;
+    else
+      a +=
+        ctx.pExit[e] *
+        (share * pathCdf(ctx, g.start, e, slo, g.hopMs + waitMs) +
+          late * pathCdf(ctx, null, e, slo, g.hopMs + g.waitBudgetMs) +
+          Math.max(0, 1 - share - late) * faas);
   }
   return a;
 }
@@ -722,7 +774,7 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
   let Es = sized.load.dist.rates.map(() => 1);
   while (n < vm.max) {
     const nextEs = erlangPerPoint(sized, workS, n + 1, { n, E: Es });
-    const next = carried(sized, g, n + 1, nextEs).share * sized.load.dist.mean * workS;
+    const next = carried(sized, g, n + 1, nextEs, true).share * sized.load.dist.mean * workS;
     util = (next - prev) / k;
     // A VM to start must also repay its boot, with a margin for the model's error (queue, estimates).
     const threshold = n + 1 > ctx.currentVms ? g.uStar * bootFactor * (1 + START_MARGIN) : g.uStar;
@@ -743,35 +795,42 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
  * How far above break-even a VM to start must be: it pays its boot, and the scale-down delay after the
  * load that wanted it is gone, out of what it saves while that load lasts. A load the whole window
  * describes is expected to last about a window more. A level shift that has lasted a seconds lasts
- * beyond x more with chance a / (a + x) (Lindy), so within the window a VM that boots for b seconds serves
- * E = a ln((a + W) / (a + b)) seconds of it, and is held for the delay with chance a / (a + b).
+ * beyond x more with chance (a / (a + x))^2 (a Pareto tail: the longer it has lasted, the longer it is
+ * likely to last, yet most flashes are short), so within the window a VM that boots for b seconds serves
+ * E = a^2 (1 / (a + b) - 1 / (a + W)) seconds of it, and is held for the delay with chance (a / (a + b))^2.
  */
 export function startFactor(load: LoadView, config: ControlConfig): number {
   const b = config.vm.bootTimeS;
   const W = Math.max(config.windowS, config.controlPeriodS, 1);
   if (load.shift === null) return 1 + b / Math.max(W, config.scaleDownDelayS);
   const a = Math.max(1, load.shift.lastedS);
-  const serves = a * Math.log((a + W) / (a + b));
-  return 1 + (b + (config.scaleDownDelayS * a) / (a + b)) / Math.max(serves, 1e-9);
+  const serves = a * a * (1 / (a + b) - 1 / (a + W));
+  const held = (a / (a + b)) ** 2;
+  return 1 + (b + config.scaleDownDelayS * held) / Math.max(serves, 1e-9);
 }
 
 /** Sets the group's count, carried share, wait, cost and attainment for n VMs. */
 function sizeGroup(ctx: PlanContext, g: GroupEval, n: number, Es?: number[]): void {
   const { config } = ctx;
   const { dist } = ctx.load;
-  const c = carried(ctx, g, n, Es);
+  const c = carried(ctx, g, n, Es, true);
   g.wantedVms = n;
   g.carriedShare = c.share;
   g.meanWaitMs = c.waitS * 1000;
   const carriedRps = c.share * dist.mean * ctx.r[g.start];
-  // A waiting Lambda prefix is billed for the wait (Workers bill CPU only: faasWaitUsd is 0 there).
-  const waitUsd = waitsForVm(g.start, config) ? faasWaitUsd(config.prices, g.meanWaitMs) : 0;
+  const lateRps = c.late * dist.mean * ctx.r[g.start];
+  // A waiting Lambda invocation is billed for the wait (Workers bill CPU only: faasWaitUsd is 0 there),
+  // a late one for the whole budget on top of its FaaS run.
+  const waits = waitsForVm(g.start, config);
+  const waitUsd = waits ? faasWaitUsd(config.prices, g.meanWaitMs) : 0;
+  const lateUsd = waits ? faasWaitUsd(config.prices, g.waitBudgetMs + g.hopMs) : 0;
   g.costUsdPerS =
     (n * config.vm.costUsdPerHour) / 3600 +
     ctx.faasOnlyPerS +
     dist.mean * g.penaltyUsd -
-    carriedRps * (g.savingUsd / ctx.r[g.start] - waitUsd);
-  g.attainment = groupAttainment(ctx, g.start, g.hopMs, c.share, g.meanWaitMs);
+    carriedRps * (g.savingUsd / ctx.r[g.start] - waitUsd) +
+    lateRps * lateUsd;
+  g.attainment = groupAttainment(ctx, g, c.share, g.meanWaitMs, c.late);
 }
 
 // ---------------------------------------------------------------------------------------------------
