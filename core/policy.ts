@@ -132,7 +132,7 @@ const KEEP_GROUP_MARGIN = 0.01;
 /** A VM is started only when it is expected to beat break-even by this share (model error). */
 const START_MARGIN = 0.05;
 /** A plan sized for the SLO aims this far above it (the latency model's error, unseen tails). */
-const SLO_SIZING_MARGIN = 0.008;
+const SLO_SIZING_MARGIN = 0.005;
 /** Attainments closer than this are equal when none meets the SLO (then the cheaper wins). */
 const ATTAINMENT_TIE = 1e-3;
 /**
