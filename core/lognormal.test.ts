@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
+  fentonWilkinson,
+  lognormalCdf,
   lognormalFromMedianP99,
+  lognormalMoments,
   lognormalMean,
   lognormalQuantile,
   normalQuantile,
@@ -78,5 +81,33 @@ describe("lognormal from median and p99", () => {
     expect(pc.p95).toBeCloseTo(4 * Math.exp(Z_P95), 6);
     expect(pc.mean).toBeCloseTo(4 * Math.exp(0.5), 9);
     expect(percentilesFromMedianP99(4, 2)).toEqual({ mean: 4, p50: 4, p95: 4, p99: 4 });
+  });
+});
+
+describe("sums and the CDF at the edges", () => {
+  const zero = lognormalFromMedianP99(0, 0); // a stage that takes no time
+  const two = lognormalFromMedianP99(2, 2); // a constant 2 ms
+
+  it("the constant 0 has mean and variance 0; a constant has no variance", () => {
+    expect(lognormalMoments(zero)).toEqual({ mean: 0, variance: 0 });
+    expect(lognormalMoments(two)).toEqual({ mean: 2, variance: 0 });
+  });
+
+  it("a sum of nothing, or of stages that take no time, is the constant 0", () => {
+    for (const parts of [[], [zero], [zero, zero]]) {
+      const s = fentonWilkinson(parts);
+      expect(s).toEqual({ mu: -Infinity, sigma: 0 });
+      expect([lognormalCdf(s, 0), lognormalCdf(s, -1)]).toEqual([1, 0]);
+    }
+    // Adding a stage that takes no time changes nothing.
+    expect(fentonWilkinson([two, zero])).toEqual(fentonWilkinson([two]));
+  });
+
+  it("no time is at or below 0 ms; a constant's CDF steps from 0 to 1 at its value", () => {
+    const p = lognormalFromMedianP99(2, 8);
+    for (const x of [0, -1, Number.NaN]) expect(lognormalCdf(p, x)).toBe(0);
+    expect([lognormalCdf(two, 1.999), lognormalCdf(two, 2), lognormalCdf(two, 2.001)]).toEqual([0, 1, 1]);
+    expect(lognormalCdf(p, 2)).toBeCloseTo(0.5, 7);
+    expect(lognormalCdf(p, 8)).toBeCloseTo(0.99, 7);
   });
 });

@@ -132,6 +132,14 @@ describe("manifest fields", () => {
     expect(parseManifest({ ...TINY_MANIFEST, name: "a.b-c_1" }).name).toBe("a.b-c_1");
   });
 
+  it("a stage's file is in the bundle (the default) or in R2, nowhere else", () => {
+    for (const location of ["bundle", "r2"])
+      expect(parseManifest(withStage(1, { location })).stages[1].location).toBe(location);
+    expect(parseManifest(withStage(1, { location: undefined })).stages[1].location).toBe("bundle");
+    for (const location of ["s3", "", "R2"])
+      refuses(withStage(1, { location }), /stages\[1\]\.location must be "bundle" or "r2"$/);
+  });
+
   it("the last stage needs no hidden output; a single stage model is its own last stage", () => {
     const one = { ...TINY_MANIFEST, stages: [{ ...TINY_MANIFEST.stages[1], input: "input" }] };
     expect(parseManifest(one).stages).toHaveLength(1);

@@ -78,6 +78,14 @@ describe("infer request boundaries", () => {
     refuses({ inputs: [tensor(1, { data: [0, 1, 2] })] }, /has 3 values but shape needs 4/);
     refuses({ inputs: [tensor(1, { data: [0, 1, 2, 3, 4] })] }, /has 5 values but shape needs 4/);
     refuses({ inputs: [tensor(1, { data: JSON.parse("[0, 1, 2, 1e400]") })] }, /data\[3\] is not finite/);
+    // Finite as a double, Infinity as a float32: refused naming the FP32 range; the largest float32 passes.
+    refuses(
+      { inputs: [tensor(1, { data: [0, 1e39, 2, 3] })] },
+      /^inputs\[0\]\.data\[1\] = 1e\+39 is outside the FP32 range \(\|x\| <= 3\.4028235e38\)$/,
+    );
+    expect(parseInferRequest({ inputs: [tensor(1, { data: [0, -3.4028234e38, 2, 3] })] }, m).data[1]).toBe(
+      Math.fround(-3.4028234e38),
+    );
   });
 
   it("the body, its id and its one tensor must have the right types", () => {

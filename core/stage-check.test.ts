@@ -57,4 +57,23 @@ describe("checkStageSignature", () => {
       /"h1" came out as \[4, 32, 6, 6\]/,
     );
   });
+  it("names the fix that fits: a rename for stage 0 or a later stage, none when the graph has several inputs", () => {
+    const sig0 = { inputNames: ["x"], outputNames: ["h0", "probs0"] };
+    expect(() => checkStageSignature(m, 0, sig0, "f")).toThrow(
+      'model "mnist": f: input "input" (manifest stages[0].input) is not an input of the graph, whose inputs are "x"; rename the graph\'s input to "input" or set input.name and stages[0].input to "x"',
+    );
+    expect(() => checkStageSignature(m, 1, { ...sig1, inputNames: ["a", "b"] }, "f")).toThrow(
+      /whose inputs are "a", "b"$/,
+    );
+    // The named input is there, but a stage takes exactly one.
+    expect(() => checkStageSignature(m, 1, { ...sig1, inputNames: ["h0", "mask"] }, "f")).toThrow(
+      'model "mnist": f: the graph has 2 inputs ("h0", "mask"); a stage takes exactly one, "h0"',
+    );
+  });
+  it("a graph tensor of another rank than the manifest's is refused; symbolic or -1 dimensions fit any size", () => {
+    const rank = { ...sig1, inputMetadata: [{ name: "h0", shape: ["N", 16, 196] }] };
+    expect(() => checkStageSignature(m, 1, rank, "f")).toThrow(/"h0" has shape \[N, 16, 196\]/);
+    const loose = { ...sig1, inputMetadata: [{ name: "h0", shape: [-1, "C", 14, 14] }] };
+    expect(() => checkStageSignature(m, 1, loose, "f")).not.toThrow();
+  });
 });
