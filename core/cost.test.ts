@@ -114,4 +114,20 @@ describe("cost model", () => {
     expect([c.actualUsd, c.allWorkersUsd, c.vmOnlyVms, c.vmOnlyUsd]).toEqual([0, 0, 1, 0.1]);
     expect(compareCosts(idle, WORKERS_PRICES, { costUsdPerHour: 0.1, slots: 4, min: 3 }, "inline").vmOnlyVms).toBe(3);
   });
+  it("the control plane's Durable Object requests are in the actual bill and in the all-Workers one", () => {
+    const usage = {
+      requests: 0,
+      workerDeepCalls: 0,
+      vmDeepCalls: 0,
+      workerComputeMs: 0,
+      vmSeconds: 0,
+      doRequests: 2e6,
+      stages: [],
+      elapsedS: 0,
+      peakRps: 0,
+    };
+    const c = compareCosts(usage, WORKERS_PRICES, { costUsdPerHour: 0.1, slots: 4, min: 0 }, "inline");
+    expect(c.actualUsd).toBeCloseTo(0.3, 12); // 2e6 x $0.15 per million
+    expect(c.allWorkersUsd).toBeCloseTo(0.3, 12);
+  });
 });

@@ -6,19 +6,11 @@ import { describe, expect, it } from "vitest";
 import { checkDeepResult, runDeep } from "./deep.js";
 import type { StageRunner } from "./engine.js";
 import { encodeFrame } from "./frame.js";
-import { TINY_MANIFEST } from "./fixtures.js";
+import { THREE_STAGE_MANIFEST } from "./fixtures.js";
 import { parseManifest } from "./manifest.js";
 
 // Three stages, 2 classes: a frame from stage 1 may exit at stage 1 or 2.
-const [s0, s1] = TINY_MANIFEST.stages;
-const m = parseManifest({
-  ...TINY_MANIFEST,
-  stages: [
-    s0,
-    { ...s0, file: "s1.onnx", input: "h0", hidden_output: "h1", probs_output: "p1", placement: "auto" },
-    { ...s1, file: "s2.onnx", input: "h1", probs_output: "p2" },
-  ],
-});
+const m = parseManifest(THREE_STAGE_MANIFEST);
 const classes = m.classes;
 
 // Stage 1 lets row 0 exit (confidence 0.95), stage 2 answers row 1: both reachable stages timed.

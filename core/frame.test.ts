@@ -138,6 +138,19 @@ describe("frame wait budget", () => {
     expect(frameWaitBudgetMs(frameWith("null"))).toBeUndefined();
     expect(frameWaitBudgetMs(rawFrame({ ...header, waitBudgetMs: 5 }, bytesOf(data), 1 << 20))).toBeUndefined();
     expect(frameWaitBudgetMs(new Uint8Array(3))).toBeUndefined();
+    // The header's length rules are decodeFrame's: 64 KiB is read, one byte more is not; nor is a header
+    // whose length runs past the end, even when the bytes that are there parse.
+    const sized = (n: number) => {
+      const h = { ...header, waitBudgetMs: 5, model: "" };
+      return { ...h, model: "x".repeat(n - JSON.stringify(h).length) };
+    };
+    expect(frameWaitBudgetMs(rawFrame(sized(64 * 1024), bytesOf(data)))).toBe(5);
+    expect(frameWaitBudgetMs(rawFrame(sized(64 * 1024 + 1), bytesOf(data)))).toBeUndefined();
+    const json = JSON.stringify({ ...header, waitBudgetMs: 5 });
+    expect(frameWaitBudgetMs(rawFrame(json, new Uint8Array(0), json.length).subarray(0, 4 + json.length))).toBe(5);
+    expect(frameWaitBudgetMs(rawFrame(json, new Uint8Array(0), json.length + 1).subarray(0, 4 + json.length))).toBe(
+      undefined,
+    );
     // The data is not looked at: a budget is read even from a frame whose data is short.
     expect(frameWaitBudgetMs(rawFrame({ ...header, waitBudgetMs: 5 }, new Uint8Array(0)))).toBe(5);
   });
