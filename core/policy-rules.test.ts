@@ -1,0 +1,137 @@
+// The policy's arithmetic against independent computations: the rate distribution it plans for (recency
+// weights, clamping, binning, the EWMA fallback), Erlang-B and the M/M/c/K queue from their textbook
+// definitions, including the edges (no server, no load, exactly full load, queues long enough to overflow
+// a naive sum). Beside policy.test.ts, which ticks the whole policy.
+import { describe, expect, it } from "vitest";
+import { boundedQueue, erlangB, rateDistribution } from "./policy.js";
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
+
+/** M/M/c/K with K = c + Q from its stationary distribution: p_n ~ a^n / n! up to c, then p_c rho^(n-c). */
+function mmck(a: number, c: number, Q: number): { blocked: number; waitS: number } {
+  const p: number[] = [];
+  for (let n = 0; n <= c + Q; n++)
+    p.push(n <= c ? a ** n / factorial(n) : (a ** c / factorial(c)) * (a / c) ** (n - c));
+  const total = sum(p);
+  const blocked = p[c + Q] / total;
+  // An arrival admitted with n >= c in the system waits n - c + 1 departures of rate c (in service times).
+  let wait = 0;
+  for (let n = c; n < c + Q; n++) wait += (p[n] / total) * ((n - c + 1) / c);
+  return { blocked, waitS: wait / (1 - blocked) };
+}
+
+describe("rate distribution", () => {
+  it("no history and no mean: the single point 0", () => {
+    expect(rateDistribution([], 0, 5, 60)).toEqual({ rates: [0], weights: [1], mean: 0 });
+    expect(rateDistribution([], Number.NaN, 5, 60)).toEqual({ rates: [0], weights: [1], mean: 0 });
+  });
+
+  it("no history: the EWMA mean and deviation as a normal's eight octiles, truncated at 0", () => {
+    const d = rateDistribution([], 10, 2, 60);
+    expect(d.rates).toHaveLength(8);
+    expect(d.weights).toEqual(Array(8).fill(1 / 8));
+    expect(d.mean).toBeCloseTo(10, 12); // symmetric octiles
+    expect(d.rates[0]).toBeCloseTo(10 - 1.5341 * 2, 12);
+    expect(d.rates[7]).toBeCloseTo(10 + 1.5341 * 2, 12);
+    expect(d.rates.every((r, i) => i === 0 || r > d.rates[i - 1])).toBe(true);
+    // Without a deviation every point is the mean; with a wide one the low points stop at 0.
+    expect(rateDistribution([], 10, 0, 60).rates).toEqual(Array(8).fill(10));
+    const wide = rateDistribution([], 1, 10, 60);
+    expect(wide.rates.slice(0, 4)).toEqual([0, 0, 0, 0]);
+    expect(wide.mean).toBeCloseTo(sum(wide.rates) / 8, 12);
+    expect(wide.mean).toBeGreaterThan(1);
+  });
+
+  it("history: the newest second weighs 1, each older one exp(-1/tau) of the next", () => {
+    const e = Math.exp(-1);
+    const d = rateDistribution([0, 10], 99, 99, 1); // oldest first; the EWMA is not used
+    expect(d.rates).toEqual([0, 10]);
+    expect(d.weights[0]).toBeCloseTo(e / (1 + e), 12);
+    expect(d.weights[1]).toBeCloseTo(1 / (1 + e), 12);
+    expect(d.mean).toBeCloseTo(10 / (1 + e), 12);
+    // tau below a second counts as one second.
+    expect(rateDistribution([0, 10], 0, 0, 0.25)).toEqual(d);
+    // A negative count is read as 0.
+    expect(rateDistribution([-5, 10], 0, 0, 1)).toEqual(d);
+  });
+
+  it("a steady rate is one point", () => {
+    const d = rateDistribution([7, 7, 7], 0, 0, 30);
+    expect([d.rates.length, d.weights]).toEqual([1, [1]]);
+    expect(d.rates[0]).toBeCloseTo(7, 12);
+    expect(d.mean).toBeCloseTo(7, 12);
+  });
+
+  it("at most 32 points, each the weighted mean of its values, from the lowest to the highest rate", () => {
+    const per = Array.from({ length: 300 }, (_, i) => (i * 37) % 101); // 0..100 in a scrambled order
+    const tau = 50;
+    const d = rateDistribution(per, 0, 0, tau);
+    expect(d.rates.length).toBeLessThanOrEqual(32);
+    expect(d.rates.length).toBeGreaterThan(16);
+    expect(sum(d.weights)).toBeCloseTo(1, 12);
+    expect(d.rates.every((r, i) => i === 0 || r > d.rates[i - 1])).toBe(true);
+    expect(d.rates[0]).toBeGreaterThanOrEqual(0);
+    expect(d.rates[0]).toBeLessThan(100 / 32);
+    expect(d.rates.at(-1)).toBeLessThanOrEqual(100);
+    expect(d.rates.at(-1)).toBeGreaterThan(100 - 100 / 32);
+    // The weighted mean, computed directly.
+    const w = per.map((_, i) => Math.exp(-(per.length - 1 - i) / tau));
+    const mean = sum(per.map((v, i) => v * w[i])) / sum(w);
+    expect(d.mean).toBeCloseTo(mean, 9);
+    expect(sum(d.rates.map((r, i) => r * d.weights[i]))).toBeCloseTo(mean, 9);
+  });
+});
+
+describe("Erlang-B", () => {
+  it("matches its definition (a^c / c!) / sum_k a^k / k!", () => {
+    for (const a of [0.5, 5, 12.3]) {
+      const b = erlangB(a, 15);
+      expect(b).toHaveLength(16);
+      for (let c = 0; c <= 15; c++) {
+        const terms = Array.from({ length: c + 1 }, (_, k) => a ** k / factorial(k));
+        expect(b[c]).toBeCloseTo(terms[c] / sum(terms), 12);
+      }
+    }
+  });
+
+  it("no load blocks nothing once there is a server; no server blocks everything", () => {
+    expect(erlangB(0, 3)).toEqual([1, 0, 0, 0]);
+  });
+});
+
+describe("M/M/c/K", () => {
+  it("matches the stationary distribution below, at and above full load", () => {
+    for (const [a, c, Q] of [
+      [1.5, 2, 3],
+      [2, 2, 4],
+      [3.7, 2, 5],
+      [7, 8, 16],
+      [12, 8, 1],
+    ]) {
+      const want = mmck(a, c, Q);
+      const got = boundedQueue(erlangB(a, c)[c], a, c, Q);
+      expect(got.blocked).toBeCloseTo(want.blocked, 12);
+      expect(got.waitS).toBeCloseTo(want.waitS, 12);
+    }
+  });
+
+  it("no queue is Erlang-B; no server blocks every arrival", () => {
+    const E = erlangB(3, 2)[2];
+    expect(boundedQueue(E, 3, 2, 0)).toEqual({ blocked: E, waitS: 0 });
+    expect(boundedQueue(1, 3, 0, 4)).toEqual({ blocked: 1, waitS: 0 });
+  });
+
+  it("long queues stay finite: overloaded it blocks 1 - 1/rho, underloaded it is Erlang-C", () => {
+    // rho = 4: the servers carry c of every a, the rest is turned away; an admitted call waits ~Q/c.
+    const over = boundedQueue(erlangB(8, 2)[2], 8, 2, 2000);
+    expect(over.blocked).toBeCloseTo(1 - 1 / 4, 12);
+    expect(over.waitS).toBeGreaterThan(999 - 1);
+    expect(over.waitS).toBeLessThan(1000 + 1);
+    // rho = 0.25: nothing is turned away; the wait is Erlang-C's C / (c - a), C = E / (1 - rho (1 - E)).
+    const E = erlangB(0.5, 2)[2];
+    const under = boundedQueue(E, 0.5, 2, 2000);
+    expect(under.blocked).toBeLessThan(1e-12);
+    expect(under.waitS).toBeCloseTo(E / (1 - 0.25 * (1 - E)) / (2 - 0.5), 12);
+  });
+});
