@@ -3,7 +3,16 @@
 // definitions, including the edges (no server, no load, exactly full load, queues long enough to overflow
 // a naive sum). Beside policy.test.ts, which ticks the whole policy.
 import { describe, expect, it } from "vitest";
-import { boundedQueue, erlangB, rateDistribution } from "./policy.js";
+import { parseControlConfig } from "./config.js";
+import {
+  boundedQueue,
+  erlangB,
+  initialPolicyState,
+  type Observations,
+  type Percentiles,
+  plan,
+  rateDistribution,
+} from "./policy.js";
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
@@ -133,5 +142,27 @@ describe("M/M/c/K", () => {
     const under = boundedQueue(E, 0.5, 2, 2000);
     expect(under.blocked).toBeLessThan(1e-12);
     expect(under.waitS).toBeCloseTo(E / (1 - 0.25 * (1 - E)) / (2 - 0.5), 12);
+  });
+});
+
+describe("missing measurements", () => {
+  // Three stages at 100 req/s; stage 0 exits half. A cheap 4-slot VM, so a VM group is worth pricing.
+  const cfg = parseControlConfig({ vm: { usd_per_hour: 0.05, concurrency: 4, boot_s: 60, max: 50 }, slo_ms: 500 });
+  const ms = (m: number): Percentiles => ({ mean: m, p50: m, p95: 1.5 * m, p99: 2 * m });
+  const planWith = (vmMs: Percentiles) => {
+    const o: Observations = {
+      stages: [0.5, 0.2, 1].map((exitFraction) => ({ exitFraction, vmMs, faasMs: ms(40), stateBytes: 4096 })),
+      rate: { perSecond: Array(600).fill(100) },
+      vms: { running: 0, booting: 0 },
+    };
+    return plan(initialPolicyState(), o, cfg, 600).plan;
+  };
+
+  it("a VM time not measured yet (0 or NaN) is read as the FaaS time", () => {
+    const asFaas = planWith(ms(40));
+    expect(asFaas.vmGroupStart).not.toBeNull(); // the case prices a VM group
+    expect(planWith(ms(0))).toEqual(asFaas);
+    expect(planWith(ms(Number.NaN))).toEqual(asFaas);
+    expect(planWith(ms(20))).not.toEqual(asFaas);
   });
 });
