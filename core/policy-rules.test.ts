@@ -8,10 +8,12 @@ import {
   boundedQueue,
   erlangB,
   initialPolicyState,
+  levelShift,
   type Observations,
   type Percentiles,
   plan,
   rateDistribution,
+  trendRise,
 } from "./policy.js";
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -164,5 +166,68 @@ describe("missing measurements", () => {
     expect(planWith(ms(0))).toEqual(asFaas);
     expect(planWith(ms(Number.NaN))).toEqual(asFaas);
     expect(planWith(ms(20))).not.toEqual(asFaas);
+  });
+});
+
+const flat = (v: number, n: number) => Array<number>(n).fill(v);
+
+describe("level shift", () => {
+  it("needs an older window at least as long as the recent one", () => {
+    expect(levelShift([...flat(0, 6), ...flat(150, 6)], 6)).toEqual({ levelRps: 150, lastedS: 6 });
+    expect(levelShift([...flat(0, 5), ...flat(150, 6)], 6)).toBeNull();
+    // The recent window is at least 2 s.
+    expect(levelShift([0, 0, 150, 150], 1)).toEqual({ levelRps: 150, lastedS: 2 });
+    expect(levelShift([0, 0, 150], 1)).toBeNull();
+  });
+
+  it("the bar is the older median + 3 x max(MAD, sqrt(median)) + 1; a second exactly at it is not above", () => {
+    // Older window steady at 100: MAD 0, Poisson noise 10 -> bar 131.
+    expect(levelShift([...flat(100, 60), ...flat(132, 6)], 6)).toEqual({ levelRps: 132, lastedS: 6 });
+    expect(levelShift([...flat(100, 60), ...flat(131, 6)], 6)).toBeNull();
+    // Older window alternating 0 / 200: median 200, MAD 1.4826 x 200 -> bar 200 + 889.56 + 1.
+    const spread = Array.from({ length: 60 }, (_, i) => (i % 2 ? 200 : 0));
+    expect(levelShift([...spread, ...flat(1091, 6)], 6)).toEqual({ levelRps: 1091, lastedS: 6 });
+    expect(levelShift([...spread, ...flat(1090, 6)], 6)).toBeNull();
+  });
+
+  it("counts how long the rate has stayed strictly above the bar", () => {
+    // Older: 100 then a second exactly at the bar (131) then the shift: the 131 is not counted.
+    expect(levelShift([...flat(100, 59), 131, ...flat(140, 8)], 6)).toEqual({ levelRps: 140, lastedS: 8 });
+  });
+
+  it("one low second inside the window is tolerated and counted in the level; a low newest one is left out", () => {
+    const base = flat(0, 60); // bar 1
+    expect(levelShift([...base, 150, 150, 150, 0, 150, 150], 6)).toEqual({ levelRps: 125, lastedS: 2 });
+    // The newest second partly counted (1 <= bar): the level is the mean of the other five.
+    expect(levelShift([...base, ...flat(150, 5), 1], 6)).toEqual({ levelRps: 150, lastedS: 6 });
+  });
+});
+
+describe("trend", () => {
+  // Theil-Sen by its definition: the upper median of all pairwise slopes of the block means, trusted when
+  // at least 80% of the pairs rise.
+  const theilSen = (y: number[], block: number) => {
+    const slopes: number[] = [];
+    for (let i = 0; i < y.length; i++)
+      for (let k = i + 1; k < y.length; k++) slopes.push((y[k] - y[i]) / ((k - i) * block));
+    slopes.sort((a, b) => a - b);
+    return slopes.filter((x) => x > 0).length >= 0.8 * slopes.length ? slopes[slopes.length >> 1] : 0;
+  };
+
+  it("needs 8 block means: a rise over 8 seconds counts, over 7 it does not", () => {
+    expect(trendRise([0, 1, 2, 3, 4, 5, 6, 7], 8, 10, 0)).toBeCloseTo(10, 12);
+    expect(trendRise([0, 1, 2, 3, 4, 5, 6], 7, 10, 0)).toBe(0);
+  });
+
+  it("is the median pairwise slope of block means over exactly the span, projected over ahead + lag", () => {
+    // Irregular rise, 10 one-second blocks: slopes differ, so the median is one particular pair's.
+    const y = [0, 3, 1, 4, 6, 5, 9, 8, 12, 11];
+    expect(trendRise(y, 10, 30, 5)).toBeCloseTo(theilSen(y, 1) * 35, 12);
+    // 160 s in blocks of 8 (20 means), the span exactly the history; a convex rise, so each pair's slope
+    // differs and block means of other seconds would give another median.
+    const per = Array.from({ length: 160 }, (_, i) => i ** 3 / 1e4);
+    const means = Array.from({ length: 20 }, (_, b) => per.slice(b * 8, b * 8 + 8).reduce((a, v) => a + v, 0) / 8);
+    expect(trendRise(per, 160, 60, 0)).toBeCloseTo(theilSen(means, 8) * 60, 9);
+    expect([theilSen(y, 1), theilSen(means, 8)].every((x) => x > 0)).toBe(true); // both rises are trusted
   });
 });
