@@ -46,7 +46,7 @@ describe("deep-stage frames", () => {
 
   it.each([
     ["an unknown model", frame([1], { model: "other" }), /unknown model "other"/],
-    ["stage 0 (it runs where the request entered)", stage0, /fromStage 0 must be in \[1, 1\]/],
+    ["stage 0 where the manifest pins it to the Worker", stage0, /fromStage 0 must be in \[1, 1\]/],
     ["a stage past the last", frame([1], { fromStage: 2 }), /fromStage 2 must be in \[1, 1\]/],
     ["a shape that is not the stage's input", frame([1], { shape: [3, 1] }), /does not match stage 1 input \[3,3\]/],
     [
@@ -56,6 +56,34 @@ describe("deep-stage frames", () => {
     ],
   ])("refuses %s", async (_what, bytes, msg) => {
     await expect(runDeep(lookup(tinyRunner()), bytes)).rejects.toThrow(msg);
+  });
+
+  it("runs every stage from the input when the manifest lets stage 0 leave the Worker", async () => {
+    const free = parseManifest({
+      ...TINY_MANIFEST,
+      stages: [{ ...TINY_MANIFEST.stages[0], placement: "auto" }, TINY_MANIFEST.stages[1]],
+    });
+    const calls: number[][] = [];
+    const runner: StageRunner = {
+      async run(stage, input, rows) {
+        calls.push([stage, rows, input.length]);
+        // Stage 0 is unsure (0.6 < 0.9): every row goes on to stage 1 with a hidden state of 3.
+        if (stage === 0) return { probs: new Float32Array(rows * 2).fill(0.5), hidden: new Float32Array(rows * 3) };
+        return { probs: new Float32Array(rows * 2).fill(0.5).map((_, i) => (i % 2 ? 0.8 : 0.2)) };
+      },
+    };
+    const out = await runDeep(
+      (name) => (name === "tiny" ? { manifest: free, runner: async () => runner } : undefined),
+      encodeFrame({ model: "tiny", fromStage: 0, shape: [2, 4] }, new Float32Array(8)),
+    );
+    expect(calls).toEqual([
+      [0, 2, 8],
+      [1, 2, 6],
+    ]);
+    expect(out.results.map((r) => [r.row, r.label, r.exitStage])).toEqual([
+      [0, 1, 1],
+      [1, 1, 1],
+    ]);
   });
 });
 

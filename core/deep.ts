@@ -34,8 +34,10 @@ function prepare(models: ModelLookup, bytes: Uint8Array): DeepJob {
   const model = models(header.model);
   if (!model) throw new InvalidInputError(`frame: unknown model "${header.model}"`);
   const m = model.manifest;
-  if (header.fromStage < 1 || header.fromStage >= m.stages.length) {
-    throw new InvalidInputError(`frame: fromStage ${header.fromStage} must be in [1, ${m.stages.length - 1}]`);
+  // Stage 0 comes to a VM only when the manifest lets it leave the Worker (the input is its frame).
+  const first = m.stages[0].placement === "worker" ? 1 : 0;
+  if (header.fromStage < first || header.fromStage >= m.stages.length) {
+    throw new InvalidInputError(`frame: fromStage ${header.fromStage} must be in [${first}, ${m.stages.length - 1}]`);
   }
   // decodeFrame has checked the data against header.shape; this checks header.shape against the stage.
   const rows = header.shape[0];

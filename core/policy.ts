@@ -66,6 +66,8 @@ export interface Observations {
     stdRps?: number;
   };
   vms: { running: number; booting: number };
+  /** Bytes of one request's input: what a group from stage 0 moves from the Worker to the VM. */
+  inputBytes?: number;
   /** Per stage, from the manifest (overrides config.allowedPlacement; a stage's `allowed` wins). */
   allowedPlacement?: Placement[];
 }
@@ -110,6 +112,11 @@ export interface PolicyState {
   wanted: Array<[number, number]>;
   vmGroupStart: number | null;
   desiredVms: number;
+  /**
+   * The SLO's error budget: requests expected since (decayed over SLO_PERIOD_S) and those expected
+   * within the SLO, by the plans in force; with the time of the last tick.
+   */
+  slo?: { requests: number; within: number; atS: number };
 }
 
 export function initialPolicyState(): PolicyState {
@@ -123,9 +130,52 @@ export const QUEUE_PLACES_PER_SLOT = 8;
 const BINS = 32;
 const KEEP_GROUP_MARGIN = 0.01;
 /** A VM is started only when it is expected to beat break-even by this share (model error). */
-const START_MARGIN = 0.1;
+const START_MARGIN = 0.05;
+/** A plan sized for the SLO aims this far above it (the latency model's error, unseen tails). */
+const SLO_SIZING_MARGIN = 0.008;
 /** Attainments closer than this are equal when none meets the SLO (then the cheaper wins). */
 const ATTAINMENT_TIE = 1e-3;
+/**
+ * The SLO holds over this period (a day), not in every control period: a period may fall short of
+ * SLO_TARGET by at most SLO_BUDGET_SPEND when the period's requests so far were above it by enough.
+ */
+export const SLO_PERIOD_S = 86_400;
+export const SLO_BUDGET_SPEND = 0.01;
+
+/**
+ * The attainment this decision must reach so that the SLO period, with the next scale-down delay's
+ * requests planned at it, stays at SLO_TARGET: SLO_TARGET with no history, never below
+ * SLO_TARGET - SLO_BUDGET_SPEND.
+ */
+export function sloTargetNow(
+  budget: PolicyState["slo"],
+  nowS: number,
+  nextRequests: number,
+): { target: number; past: number | null } {
+  if (!budget || !(budget.requests > 0) || !(nextRequests > 0)) return { target: SLO_TARGET, past: null };
+  const decay = Math.exp(-Math.max(0, nowS - budget.atS) / SLO_PERIOD_S);
+  const n = budget.requests * decay;
+  const w = budget.within * decay;
+  const need = (SLO_TARGET * (n + nextRequests) - w) / nextRequests;
+  return { target: Math.min(SLO_TARGET, Math.max(SLO_TARGET - SLO_BUDGET_SPEND, need)), past: w / n };
+}
+
+/** The budget after `dtS` seconds at `rps` under a plan expected to answer `attainment` within the SLO. */
+export function spendBudget(
+  budget: PolicyState["slo"],
+  nowS: number,
+  dtS: number,
+  rps: number,
+  attainment: number,
+): NonNullable<PolicyState["slo"]> {
+  const decay = budget ? Math.exp(-Math.max(0, nowS - budget.atS) / SLO_PERIOD_S) : 0;
+  const n = rps * Math.max(0, dtS);
+  return {
+    requests: (budget?.requests ?? 0) * decay + n,
+    within: (budget?.within ?? 0) * decay + n * attainment,
+    atS: nowS,
+  };
+}
 
 /** Points of the rate distribution (each has its own weight). */
 export interface RatePoints {
@@ -234,6 +284,33 @@ export function boundedQueue(E: number, a: number, c: number, Q: number): { bloc
   return { blocked, waitS };
 }
 
+/**
+ * The share of arrivals to the M/M/c/K of boundedQueue that are admitted to the queue but would wait
+ * longer than `budget` (in mean service times): the router's expected wait fitted, the realised one did
+ * not, and the request leaves for FaaS after waiting the whole budget. An arrival that finds m waiting
+ * waits Gamma(m + 1, c) service times (FIFO, c busy slots): longer than b with chance P(Poisson(c b) <= m).
+ */
+export function lateShare(E: number, a: number, c: number, Q: number, budget: number): number {
+  if (c <= 0 || Q <= 0 || E <= 0 || !(budget > 0)) return 0;
+  const lr = Math.log(a / c);
+  const top = lr > 0 ? Q * lr : 0; // scale so the largest state weight is at most 1
+  const x = c * budget;
+  let total = (1 - E) * Math.exp(-top);
+  let late = 0;
+  let term = Math.exp(-x); // Poisson(x) pmf at i, summed into the cdf as m grows
+  let cdf = 0;
+  for (let m = 0; m <= Q; m++) {
+    const mass = E * Math.exp(m * lr - top);
+    total += mass;
+    if (m < Q) {
+      cdf += term;
+      term *= x / (m + 1);
+      late += mass * Math.min(1, cdf);
+    }
+  }
+  return total > 0 ? late / total : 0;
+}
+
 /** Reach fractions r_i = prod_{k<i} (1 - e_k). */
 export function reach(stages: Pick<StageObservation, "exitFraction">[]): number[] {
   const r: number[] = [];
@@ -255,6 +332,11 @@ function finiteOr(v: number | undefined, fallback: number): number {
 
 export interface LoadView {
   dist: RatePoints;
+  /**
+   * The distribution VMs are started by for cost: the new level under a level shift, `dist` without a
+   * blip too short to be a shift, else `dist`.
+   */
+  costDist: RatePoints;
   /** The recent level and how long it has held when a level shift is under way, else null. */
   shift: { levelRps: number; lastedS: number } | null;
   /** Requests/s added by the trend projected over the boot time (0 without a significant rise). */
@@ -267,17 +349,26 @@ export interface LoadView {
  * the Poisson noise of that median), and there is an older window at least as long. Returns the recent
  * level and how long the rate has stayed above that bar, or null.
  */
-export function levelShift(perSecond: number[], recentS: number): { levelRps: number; lastedS: number } | null {
+/**
+ * The bar a level shift must clear over the last m seconds: the older window's median plus 3 deviations
+ * (MAD, robust, so the new level entering it does not raise the bar until it fills half of it; or the
+ * Poisson noise of that median). Null without an older window at least as long.
+ */
+function shiftBar(perSecond: number[], m: number): number | null {
   const n = perSecond.length;
-  const m = Math.max(2, Math.round(recentS));
   if (n < 2 * m) return null;
-  // The older window's median and MAD: robust, so the new level entering it does not raise the bar
-  // until it fills half of it.
   const older = perSecond.slice(0, n - m).sort((a, b) => a - b);
   const med = older[older.length >> 1];
   const dev = older.map((x) => Math.abs(x - med)).sort((a, b) => a - b);
   const mad = 1.4826 * dev[dev.length >> 1];
-  const bar = med + 3 * Math.max(mad, Math.sqrt(med)) + 1;
+  return med + 3 * Math.max(mad, Math.sqrt(med)) + 1;
+}
+
+export function levelShift(perSecond: number[], recentS: number): { levelRps: number; lastedS: number } | null {
+  const n = perSecond.length;
+  const m = Math.max(2, Math.round(recentS));
+  const bar = shiftBar(perSecond, m);
+  if (bar === null) return null;
   let below = 0;
   let sum = 0;
   for (let i = n - m; i < n; i++) {
@@ -333,6 +424,7 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
   let dist = rateDistribution(per, obs.rate.meanRps ?? 0, obs.rate.stdRps ?? 0, tauS);
   const d = Math.exp(-1 / Math.max(1, tauS));
   let lagS = Math.min(per.length / 2, d / (1 - d));
+  let levelDist: RatePoints | null = null;
   if (shift !== null) {
     // The new level is given the chance that it outlasts a VM's boot and hold, judged by how long it
     // has lasted (a level that has held for a seconds is as likely as not to hold for about a more):
@@ -340,6 +432,7 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
     const recent = per.slice(per.length - Math.round(recentS));
     if (recent.length > 1 && recent[recent.length - 1] < shift.levelRps / 2) recent.pop();
     const level = rateDistribution(recent, 0, 0, Infinity);
+    levelDist = level;
     const p = shift.lastedS / (shift.lastedS + boot + config.scaleDownDelayS);
     dist = {
       rates: [...level.rates, ...dist.rates],
@@ -364,10 +457,19 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
     }
   }
   const trendRps = config.forecast ? trendRise(per, Math.max(2 * boot, 60), boot, lagS) : 0;
-  if (trendRps > 0) {
-    dist = { rates: dist.rates.map((r) => r + trendRps), weights: dist.weights, mean: dist.mean + trendRps };
-  }
-  return { dist, shift, trendRps };
+  const raise = (x: RatePoints): RatePoints =>
+    trendRps > 0 ? { rates: x.rates.map((r) => r + trendRps), weights: x.weights, mean: x.mean + trendRps } : x;
+  // A rise shorter than a shift is a blip for FaaS: sizing VMs for cost, its seconds count at the older
+  // window's bar, so the recency weighting does not let ten seconds start a VM (the SLO still sees them).
+  const m = Math.max(2, Math.round(recentS));
+  const bar = shift === null ? shiftBar(per, m) : null;
+  const blip = bar !== null && per.slice(per.length - m).some((x) => x > bar);
+  const seen = blip ? per.map((x, i) => (i >= per.length - m ? Math.min(x, bar) : x)) : per;
+  // Under a level shift VMs are started for the new level itself: whether it lasts long enough to repay
+  // them is the start factor's question (startFactor), not a weight in the mix.
+  const costDist = levelDist ?? (blip ? rateDistribution(seen, 0, 0, tauS) : dist);
+  const distOut = raise(dist);
+  return { dist: distOut, costDist: costDist === dist ? distOut : raise(costDist), shift, trendRps };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -445,12 +547,21 @@ export function faasAttainment(ctx: PlanContext): number {
   return a;
 }
 
-/** The target quantile of the latency (without waiting) of requests served by the group from j. */
-export function groupPathQuantileMs(ctx: PlanContext, j: number, hopMs: number, q = SLO_TARGET): number {
+/**
+ * The target quantile of the latency (without waiting) of the requests that reach stage j, served by the
+ * group from j (or, onFaas, all on FaaS: where one whose wait ran out finishes).
+ */
+export function groupPathQuantileMs(
+  ctx: PlanContext,
+  j: number,
+  hopMs: number,
+  q = SLO_TARGET,
+  onFaas = false,
+): number {
   if (!(ctx.r[j] > 0)) return 0;
   const cdf = (x: number) => {
     let s = 0;
-    for (let e = j; e < ctx.N; e++) s += ctx.pExit[e] * pathCdf(ctx, j, e, x, hopMs);
+    for (let e = j; e < ctx.N; e++) s += ctx.pExit[e] * pathCdf(ctx, onFaas ? null : j, e, x, hopMs);
     return s / ctx.r[j];
   };
   let lo = 0;
@@ -488,18 +599,24 @@ export interface GroupEval {
   costUsdPerS: number;
   attainment: number;
   feasible: boolean;
+  /** Some request reaches the group (it may still save nothing, yet bring the SLO attainment up). */
+  reachable: boolean;
   why: string;
   /** Sized beyond the cost optimum because only more VMs bring the SLO attainment up. */
   sizedForSlo?: boolean;
 }
 
-function validStart(j: number, allowed: Placement[], config: ControlConfig): boolean {
-  if (config.entry === "worker" && j === 0) return false;
+function validStart(j: number, allowed: Placement[]): boolean {
   for (let i = 0; i < allowed.length; i++) {
     if (i < j && allowed[i] === "vm") return false;
     if (i >= j && allowed[i] === "worker") return false;
   }
   return true;
+}
+
+/** An invocation waits for the VM (and Lambda bills the wait) when a prefix ran or the request entered there. */
+function waitsForVm(j: number, config: ControlConfig): boolean {
+  return j > 0 || config.entry === "worker";
 }
 
 /** Erlang-B blocking B(n k, a_b) per rate point, from those at n - 1 VMs (or from scratch). */
@@ -513,32 +630,53 @@ function erlangPerPoint(ctx: PlanContext, workS: number, n: number, prev?: { n: 
 /** Carried share of group arrivals and mean wait (s) of those carried, with n VMs, over the rate points. */
 function carried(
   ctx: PlanContext,
-  g: Pick<GroupEval, "workS" | "queuePerVm" | "start">,
+  g: Pick<GroupEval, "workS" | "queuePerVm" | "start" | "waitBudgetMs">,
   n: number,
   Es = erlangPerPoint(ctx, g.workS, n),
-): { share: number; waitS: number } {
+  withLate = false,
+): { share: number; waitS: number; late: number } {
   const { dist } = ctx.load;
   const k = ctx.config.vm.slots;
-  if (n <= 0 || dist.mean <= 0) return { share: 0, waitS: 0 };
+  if (n <= 0 || dist.mean <= 0) return { share: 0, waitS: 0, late: 0 };
   const meanS = g.workS / ctx.r[g.start];
+  const budget = g.waitBudgetMs / 1000 / meanS;
   let c = 0;
   let w = 0;
+  let l = 0;
   for (let b = 0; b < dist.rates.length; b++) {
-    const q = boundedQueue(Es[b], dist.rates[b] * g.workS, n * k, n * g.queuePerVm);
-    const carriedRps = dist.weights[b] * dist.rates[b] * (1 - q.blocked);
+    const a = dist.rates[b] * g.workS;
+    const q = boundedQueue(Es[b], a, n * k, n * g.queuePerVm);
+    const late = withLate ? lateShare(Es[b], a, n * k, n * g.queuePerVm, budget) : 0;
+    const carriedRps = dist.weights[b] * dist.rates[b] * Math.max(0, 1 - q.blocked - late);
     c += carriedRps;
+    l += dist.weights[b] * dist.rates[b] * late;
     w += carriedRps * q.waitS * meanS;
   }
-  return { share: c / dist.mean, waitS: c > 0 ? w / c : 0 };
+  return { share: c / dist.mean, waitS: c > 0 ? w / c : 0, late: l / dist.mean };
 }
 
-/** Attainment of a group plan carrying `share` of the group's arrivals with a mean wait of waitMs. */
-function groupAttainment(ctx: PlanContext, j: number, hopMs: number, share: number, waitMs: number): number {
+/**
+ * Attainment of a group plan carrying `share` of the group's arrivals with a mean wait of waitMs; a
+ * `late` share waits the whole budget (and the round trip) before it runs on FaaS; the rest runs on FaaS.
+ */
+function groupAttainment(
+  ctx: PlanContext,
+  g: Pick<GroupEval, "start" | "hopMs" | "waitBudgetMs">,
+  share: number,
+  waitMs: number,
+  late: number,
+): number {
   const slo = ctx.config.sloMs;
   let a = 0;
   for (let e = 0; e < ctx.N; e++) {
     const faas = pathCdf(ctx, null, e, slo, 0);
-    a += ctx.pExit[e] * (e < j ? faas : share * pathCdf(ctx, j, e, slo, hopMs + waitMs) + (1 - share) * faas);
+    if (e < g.start) a += ctx.pExit[e] * faas;
+    else
+      a +=
+        ctx.pExit[e] *
+        (share * pathCdf(ctx, g.start, e, slo, g.hopMs + waitMs) +
+          late * pathCdf(ctx, null, e, slo, g.hopMs + g.waitBudgetMs) +
+          Math.max(0, 1 - share - late) * faas);
   }
   return a;
 }
@@ -571,13 +709,9 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
     compute += r[i] * ctx.cFaas[i];
   }
   const cv2 = m1 > 0 ? (m2 * r[j]) / (m1 * m1) - 1 : 1;
-  const stateBytes = j > 0 ? obs.stages[j - 1].stateBytes || 0 : 0;
-  const hopMs =
-    j > 0
-      ? 2 * config.transferMs + (stateBytes / (config.transferMBps * 1e6)) * 1000
-      : config.entry === "worker"
-        ? 2 * config.transferMs
-        : 0;
+  const stateBytes = (j > 0 ? obs.stages[j - 1].stateBytes : obs.inputBytes) || 0;
+  // From a Worker to a VM and back (a router hands stage 0's input to the VM at no cost).
+  const hopMs = waitsForVm(j, config) ? 2 * config.transferMs + (stateBytes / (config.transferMBps * 1e6)) * 1000 : 0;
   const g: GroupEval = {
     start: j,
     workS,
@@ -595,14 +729,20 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
     costUsdPerS: ctx.faasOnlyPerS,
     attainment: 0,
     feasible: false,
+    reachable: false,
     why: "",
   };
   if (!(r[j] > 0) || workS <= 0) {
     g.why = `no request reaches stage ${j}`;
     return g;
   }
+  g.reachable = true;
+  // The wait must leave time for the path on the VM, and for a request whose wait ran out to finish on
+  // FaaS after the round trip it spent (else every timeout misses the SLO), unless FaaS misses it anyway.
   const pathMs = groupPathQuantileMs(ctx, j, hopMs);
-  g.waitBudgetMs = Math.max(0, Math.min(vm.queueMs, config.sloMs - pathMs));
+  const fallbackMs = groupPathQuantileMs(ctx, j, hopMs, SLO_TARGET, true);
+  const leftMs = config.sloMs - Math.max(pathMs, fallbackMs < config.sloMs ? fallbackMs : 0);
+  g.waitBudgetMs = Math.max(0, Math.min(vm.queueMs, leftMs));
   const meanSPerReach = workS / r[j];
   g.queuePerVm = Math.min(
     QUEUE_PLACES_PER_SLOT * k,
@@ -611,7 +751,7 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
   // Per request reaching j and carried: the deep invocation's fee and compute are saved; a Lambda
   // prefix is billed while it waits for the VM; the hidden state may have a transfer price.
   const groupMsPerReach = 1000 * meanSPerReach;
-  const prefixWaits = j > 0;
+  const prefixWaits = waitsForVm(j, config);
   const extraPerReach = prefixWaits
     ? faasWaitUsd(prices, hopMs + groupMsPerReach) + (stateBytes * config.transferUsdPerGb) / 1e9
     : 0;
@@ -625,15 +765,16 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
   }
   g.feasible = true;
   g.uStar = (pVmS / k) * (workS / g.savingUsd);
-  const bootFactor = 1 + vm.bootTimeS / Math.max(config.scaleDownDelayS, config.controlPeriodS, 1);
+  const bootFactor = startFactor(ctx.load, config);
   // T-CIP: the n-th VM's expected utilisation is the extra work it carries, over its k slots.
+  const sized = ctx.load.costDist === dist ? ctx : { ...ctx, load: { ...ctx.load, dist: ctx.load.costDist } };
   let n = 0;
   let prev = 0;
   let util = 0;
-  let Es = dist.rates.map(() => 1);
+  let Es = sized.load.dist.rates.map(() => 1);
   while (n < vm.max) {
-    const nextEs = erlangPerPoint(ctx, workS, n + 1, { n, E: Es });
-    const next = carried(ctx, g, n + 1, nextEs).share * dist.mean * workS;
+    const nextEs = erlangPerPoint(sized, workS, n + 1, { n, E: Es });
+    const next = carried(sized, g, n + 1, nextEs, true).share * sized.load.dist.mean * workS;
     util = (next - prev) / k;
     // A VM to start must also repay its boot, with a margin for the model's error (queue, estimates).
     const threshold = n + 1 > ctx.currentVms ? g.uStar * bootFactor * (1 + START_MARGIN) : g.uStar;
@@ -644,29 +785,52 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
     g.lastUtil = util;
   }
   g.nextUtil = n < vm.max ? util : 0;
-  sizeGroup(ctx, g, n, Es);
+  sizeGroup(ctx, g, n, sized === ctx ? Es : undefined);
   if (n > 0 && g.costUsdPerS >= ctx.faasOnlyPerS)
     g.why = `${n} VM(s) would cost ${usdH(g.costUsdPerS)}, not less than ${usdH(ctx.faasOnlyPerS)} all on FaaS`;
   return g;
+}
+
+/**
+ * How far above break-even a VM to start must be: it pays its boot, and the scale-down delay after the
+ * load that wanted it is gone, out of what it saves while that load lasts. A load the whole window
+ * describes is expected to last about a window more. A level shift that has lasted a seconds lasts
+ * beyond x more with chance (a / (a + x))^2 (a Pareto tail: the longer it has lasted, the longer it is
+ * likely to last, yet most flashes are short), so within the window a VM that boots for b seconds serves
+ * E = a^2 (1 / (a + b) - 1 / (a + W)) seconds of it, and is held for the delay with chance (a / (a + b))^2.
+ */
+export function startFactor(load: LoadView, config: ControlConfig): number {
+  const b = config.vm.bootTimeS;
+  const W = Math.max(config.windowS, config.controlPeriodS, 1);
+  if (load.shift === null) return 1 + b / Math.max(W, config.scaleDownDelayS);
+  const a = Math.max(1, load.shift.lastedS);
+  const serves = a * a * (1 / (a + b) - 1 / (a + W));
+  const held = (a / (a + b)) ** 2;
+  return 1 + (b + config.scaleDownDelayS * held) / Math.max(serves, 1e-9);
 }
 
 /** Sets the group's count, carried share, wait, cost and attainment for n VMs. */
 function sizeGroup(ctx: PlanContext, g: GroupEval, n: number, Es?: number[]): void {
   const { config } = ctx;
   const { dist } = ctx.load;
-  const c = carried(ctx, g, n, Es);
+  const c = carried(ctx, g, n, Es, true);
   g.wantedVms = n;
   g.carriedShare = c.share;
   g.meanWaitMs = c.waitS * 1000;
   const carriedRps = c.share * dist.mean * ctx.r[g.start];
-  // A waiting Lambda prefix is billed for the wait (Workers bill CPU only: faasWaitUsd is 0 there).
-  const waitUsd = g.start > 0 ? faasWaitUsd(config.prices, g.meanWaitMs) : 0;
+  const lateRps = c.late * dist.mean * ctx.r[g.start];
+  // A waiting Lambda invocation is billed for the wait (Workers bill CPU only: faasWaitUsd is 0 there),
+  // a late one for the whole budget on top of its FaaS run.
+  const waits = waitsForVm(g.start, config);
+  const waitUsd = waits ? faasWaitUsd(config.prices, g.meanWaitMs) : 0;
+  const lateUsd = waits ? faasWaitUsd(config.prices, g.waitBudgetMs + g.hopMs) : 0;
   g.costUsdPerS =
     (n * config.vm.costUsdPerHour) / 3600 +
     ctx.faasOnlyPerS +
     dist.mean * g.penaltyUsd -
-    carriedRps * (g.savingUsd / ctx.r[g.start] - waitUsd);
-  g.attainment = groupAttainment(ctx, g.start, g.hopMs, c.share, g.meanWaitMs);
+    carriedRps * (g.savingUsd / ctx.r[g.start] - waitUsd) +
+    lateRps * lateUsd;
+  g.attainment = groupAttainment(ctx, g, c.share, g.meanWaitMs, c.late);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -683,8 +847,13 @@ export interface Option {
  * The cheapest option that meets the SLO target (the current group kept unless another is more than 1%
  * cheaper); when none does, the best attainment, then the lowest cost. Never one that is worse on both.
  */
-export function chooseGroup(options: Option[], currentStart: number | null, faasOnlyPerS: number): Option {
-  const meets = options.filter((o) => o.attainment >= SLO_TARGET);
+export function chooseGroup(
+  options: Option[],
+  currentStart: number | null,
+  faasOnlyPerS: number,
+  target = SLO_TARGET,
+): Option {
+  const meets = options.filter((o) => o.attainment >= target);
   const pool = meets.length > 0 ? meets : options;
   let best = pool[0];
   if (meets.length > 0) {
@@ -731,6 +900,9 @@ function normalise(state: PolicyState | null | undefined): PolicyState {
     const d = (state as { desiredVms?: unknown } | null | undefined)?.desiredVms;
     return { ...initialPolicyState(), desiredVms: typeof d === "number" && Number.isFinite(d) ? d : 0 };
   }
+  const b = state.slo;
+  if (b && !(Number.isFinite(b.requests) && Number.isFinite(b.within) && Number.isFinite(b.atS)))
+    return { ...state, slo: undefined };
   return state;
 }
 
@@ -742,8 +914,9 @@ export function plan(
 ): { plan: Plan; state: PolicyState } {
   const state = normalise(stateIn);
   const ctx = planContext(state, obs, config);
+  const slo = sloTargetNow(state.slo, nowS, ctx.load.dist.mean * config.scaleDownDelayS);
   const groups: GroupEval[] = [];
-  for (let j = 0; j < ctx.N; j++) if (validStart(j, ctx.allowed, config)) groups.push(evaluateGroup(ctx, obs, j));
+  for (let j = 0; j < ctx.N; j++) if (validStart(j, ctx.allowed)) groups.push(evaluateGroup(ctx, obs, j));
   const faasAttain = faasAttainment(ctx);
   const options: Option[] = [{ group: null, vms: 0, costUsdPerS: ctx.faasOnlyPerS, attainment: faasAttain }];
   for (const g of groups) {
@@ -751,9 +924,10 @@ export function plan(
     options.push({ group: g, vms: g.wantedVms, costUsdPerS: g.costUsdPerS, attainment: g.attainment });
   }
   // When nothing meets the SLO at its cost-optimal size, more VMs may: the fewest that do, per group.
-  if (!options.some((o) => o.attainment >= SLO_TARGET)) {
+  if (!options.some((o) => o.attainment >= slo.target)) {
+    const aim = Math.min(1, SLO_TARGET + SLO_SIZING_MARGIN);
     for (const g of groups) {
-      if (!g.feasible) continue;
+      if (!g.reachable) continue;
       const trial = { ...g };
       let Es: { n: number; E: number[] } | undefined;
       let prev: GroupEval | null = null;
@@ -763,7 +937,7 @@ export function plan(
         // The fewest VMs that meet the SLO, or past which one more VM gains less than a tie (then the
         // count before it: equal attainment, lower cost).
         const saturated = prev !== null && trial.attainment - prev.attainment < ATTAINMENT_TIE;
-        if (trial.attainment >= SLO_TARGET || saturated || n === config.vm.max) {
+        if (trial.attainment >= aim || saturated || n === config.vm.max) {
           const pickG = saturated && prev ? prev : trial;
           if (pickG.attainment > faasAttain + ATTAINMENT_TIE)
             options.push({
@@ -778,7 +952,7 @@ export function plan(
       }
     }
   }
-  const chosen = chooseGroup(options, state.vmGroupStart, ctx.faasOnlyPerS);
+  const chosen = chooseGroup(options, state.vmGroupStart, ctx.faasOnlyPerS, slo.target);
   const targetVms = chosen.vms;
   const { wanted, held } = holdForScaleDown(state.wanted, nowS, targetVms, config.scaleDownDelayS);
   const desiredVms = applyBounds(held, config.vm);
@@ -831,6 +1005,7 @@ export function plan(
     faasAttain,
     vmUsdS,
     faasUsdS,
+    slo,
   });
   const out: Plan = {
     stages,
@@ -844,7 +1019,8 @@ export function plan(
     expectedCostUsdPerHour: cost,
     computedAtS: nowS,
   };
-  return { plan: out, state: { version: 1, wanted, vmGroupStart: j, desiredVms } };
+  const budget = spendBudget(state.slo, nowS, config.controlPeriodS, ctx.load.dist.mean, attainment);
+  return { plan: out, state: { version: 1, wanted, vmGroupStart: j, desiredVms, slo: budget } };
 }
 
 function round(x: number, d: number): number {
@@ -882,6 +1058,7 @@ interface ExplainArgs {
   faasAttain: number;
   vmUsdS: number;
   faasUsdS: number;
+  slo: { target: number; past: number | null };
 }
 
 function explain(a: ExplainArgs): string {
@@ -899,10 +1076,15 @@ function explain(a: ExplainArgs): string {
       return `from stage ${g.start} (reached by ${pct(r[g.start])}) a first VM would be ${pct(g.nextUtil)} busy < break-even u* ${pct(g.uStar)}`;
     return `from stage ${g.start}: ${g.why || `${usdH(g.costUsdPerS)}, SLO ${pct(g.attainment)}`}`;
   };
-  const met = a.options.some((o) => o.attainment >= SLO_TARGET);
+  const target = a.slo.target;
+  const met = a.options.some((o) => o.attainment >= target);
+  const budget =
+    target < SLO_TARGET && a.slo.past !== null
+      ? ` (${pct(a.slo.past)} expected within it over the last day: this period needs ${pct(target)} to keep ${pct(SLO_TARGET)})`
+      : "";
   const slo = met
-    ? `the cheapest option that meets the ${config.sloMs} ms SLO for ${pct(SLO_TARGET)} of requests`
-    : `no option meets the ${config.sloMs} ms SLO for ${pct(SLO_TARGET)} of requests: the best attainment, then the lowest cost`;
+    ? `the cheapest option that meets the ${config.sloMs} ms SLO for ${pct(SLO_TARGET)} of requests${budget}`
+    : `no option meets the ${config.sloMs} ms SLO for ${pct(SLO_TARGET)} of requests${budget}: the best attainment, then the lowest cost`;
   if (a.j === null || !a.group) {
     const whys = a.groups.map(whyNot);
     parts.push(
@@ -920,9 +1102,7 @@ function explain(a: ExplainArgs): string {
   );
   if (a.j > 0) {
     const others = a.groups.filter((x) => x.start !== a.j).map(whyNot);
-    parts.push(
-      `${stageRange(0, a.j - 1)} on Workers${config.entry === "worker" ? " (stage 0 runs where requests enter)" : ""}${others.length ? `; other groups: ${others.join("; ")}` : ""}.`,
-    );
+    parts.push(`${stageRange(0, a.j - 1)} on Workers${others.length ? `; other groups: ${others.join("; ")}` : ""}.`);
   }
   if (g.why) parts.push(`Kept although ${g.why}.`);
   parts.push(

@@ -40,8 +40,10 @@ describe("chooseVms", () => {
 });
 
 describe("handoverStage", () => {
-  it("hands over at the plan's VM group, else where the manifest allows, never at stage 0", () => {
+  it("hands over at the plan's VM group, else where the manifest allows; at stage 0 only if it may leave", () => {
     expect(handoverStage({ vmGroupStart: 2, vms: [] }, ["worker", "auto", "auto"])).toBe(2);
+    expect(handoverStage({ vmGroupStart: 0, vms: [] }, ["auto", "auto", "auto"])).toBe(0);
+    expect(handoverStage({ vmGroupStart: 0, vms: [] }, ["worker", "auto", "auto"])).toBe(1);
     expect(handoverStage({ vmGroupStart: null, vms: [] }, ["worker", "auto", "auto"])).toBe(1);
     expect(handoverStage({ vmGroupStart: null, vms: [] }, ["auto", "auto"])).toBe(1);
     expect(handoverStage({ vmGroupStart: null, vms: [] }, ["worker", "worker"])).toBe(2);

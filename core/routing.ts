@@ -66,10 +66,13 @@ export function chooseVms(
   return cost(pair[1]) < cost(pair[0]) ? [pair[1], pair[0]] : pair;
 }
 
-/** Where the Worker hands over: the plan's VM group, else the first stage the manifest lets leave the Worker. */
+/**
+ * Where the Worker hands over: the plan's VM group (from stage 0 only where the manifest lets stage 0
+ * leave the Worker: then the input goes to the VM), else the first stage after 0 the manifest lets leave.
+ */
 export function handoverStage(table: RoutingTable, placements: readonly string[]): number {
-  if (table.vmGroupStart !== null && table.vmGroupStart > 0) return table.vmGroupStart;
+  const g = table.vmGroupStart;
+  if (g !== null && (g > 0 || placements[0] !== "worker")) return g;
   const i = placements.findIndex((p) => p !== "worker");
-  // Stage 0 always runs where the request entered.
   return i === -1 ? placements.length : Math.max(1, i);
 }

@@ -53,16 +53,17 @@ export function observationsFrom(
     const s = stats.stages[i];
     const exitFraction = s?.window.exit_fraction ?? s?.exit_fraction ?? (i === n - 1 ? 1 : 0);
     const ratio = manifest?.stages[i]?.worker_cpu_ratio ?? DEFAULT_WORKER_CPU_RATIO;
-    const prevShape = i === 0 ? manifest?.input.shape : manifest?.stages[i - 1].hidden_shape;
+    const hidden = manifest?.stages[i].hidden_shape;
     return {
       exitFraction,
       ...stageTimes(s?.service_ms.vm, s?.service_ms.worker, ratio),
-      stateBytes: prevShape ? rowSize(prevShape) * 4 : 0,
+      stateBytes: hidden ? rowSize(hidden) * 4 : 0,
       allowed: manifest?.stages[i].placement ?? "auto",
     };
   });
   return {
     stages,
+    inputBytes: manifest ? rowSize(manifest.input.shape) * 4 : 0,
     rate: { perSecond: stats.per_second },
     vms: {
       running: vms.filter((v) => v.state === "running").length,

@@ -2,6 +2,7 @@
 // oracle as a lower bound on random small cases.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { SLO_TARGET } from "../core/policy.js";
 import { parseControlConfig, type ControlConfig } from "../core/config.js";
 import { runPolicy, type Controller } from "./engine.js";
 import { makeController, POLICIES } from "./policies.js";
@@ -161,7 +162,7 @@ describe("determinism", () => {
 
 describe("bounds", () => {
   const QUEUEING = new Set(["vm-max", "vm-autoscale", "spock", "libra", "serflow"]);
-  it("no policy costs less than `oracle`, and no non-queueing one less than `oracle-noqueue`, in any configuration", () => {
+  it("no policy costs less than `oracle`, no non-queueing one less than `oracle-noqueue`, none that meets the SLO less than `oracle-slo`, in any configuration", () => {
     const stageArb = fc.record({
       exit: fc.double({ min: 0, max: 1, noNaN: true }),
       vm: fc.double({ min: 0.5, max: 1500, noNaN: true }),
@@ -180,7 +181,8 @@ describe("bounds", () => {
         fc.integer({ min: 0, max: 2 }),
         fc.constantFrom(0, 0, 20, 500),
         fc.integer({ min: 0, max: 1000 }),
-        (trace, stages, prices, usd, k, boot, entry, vmMin, waitMs, seed) => {
+        fc.constantFrom(50, 500, 5000),
+        (trace, stages, prices, usd, k, boot, entry, vmMin, waitMs, seed, sloMs) => {
           const profile = parseProfile({
             name: "r",
             stages: stages.map((s) => ({
@@ -199,7 +201,7 @@ describe("bounds", () => {
             scale: 1,
             seed,
             prices,
-            sloMs: 500,
+            sloMs,
             bootS: boot,
             vmUsdPerHour: usd,
             vmConcurrency: k,
@@ -211,12 +213,16 @@ describe("bounds", () => {
           const cost = (p: string) => out.results.find((r) => r.policy === p)!.cost_usd;
           const any = cost("oracle");
           const noQueue = cost("oracle-noqueue");
+          const slo = cost("oracle-slo");
           expect(noQueue).toBeGreaterThanOrEqual(any);
+          expect(slo).toBeGreaterThanOrEqual(any);
           for (const r of out.results) {
             if (r.policy.startsWith("oracle")) continue;
             expect(any, r.policy).toBeLessThanOrEqual(r.cost_usd * (1 + 1e-9) + 1e-15);
             if (!QUEUEING.has(r.policy))
               expect(noQueue, `${r.policy} (no-queue bound)`).toBeLessThanOrEqual(r.cost_usd * (1 + 1e-9) + 1e-15);
+            if (r.slo_attainment >= SLO_TARGET)
+              expect(slo, `${r.policy} (SLO bound)`).toBeLessThanOrEqual(r.cost_usd * (1 + 1e-9) + 1e-15);
           }
         },
       ),

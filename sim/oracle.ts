@@ -17,11 +17,18 @@
 // window adds at most L - 1 seconds per increase), are chosen by dynamic programming over the count.
 // Per-second billing, and no more work per slot per second than the requests of that second carry.
 //
-// Both bounds relax the rest: a stage run can go to a VM without its neighbours, Lambda waits and
+// `oracle-slo` (every policy that meets the SLO target, queueing ones included): at least SLO_TARGET of
+// the requests finish within the SLO, so their VM work starts within SLO of their arrival: the
+// no-queue bound with D = SLO holds for them. The rest (at most 1 - SLO_TARGET of the requests) may be
+// served any way: the bound subtracts what the costliest such share could add to the no-queue bound
+// (its FaaS cost beyond what every request must pay), so it holds whichever requests those are.
+//
+// All bounds relax the rest: a stage run can go to a VM without its neighbours, Lambda waits and
 // rounding are not billed, hand-overs are free, and a request's fee is saved as soon as its stage 0 is
 // on a VM (entry "router"; at the Worker entry every request pays its invocation). FaaS-only ignores
 // vm.min, so each bound is at most FaaS-only's cost.
 import { billedMs, faasBillUsd, faasComputeUsd, faasRequestUsd } from "../core/cost.js";
+import { SLO_TARGET } from "../core/policy.js";
 import { LatencyHistogram, type RunResult, resultRow } from "./engine.js";
 import { arrivalsInto, Workload } from "./workload.js";
 
@@ -42,6 +49,8 @@ export interface Bounds {
   any: RunResult;
   /** Bounds routers whose VM work starts within waitMs of its arrival at the VM. */
   noQueue: RunResult;
+  /** Bounds every policy that answers at least SLO_TARGET of the requests within the SLO. */
+  slo: RunResult;
 }
 
 /**
@@ -97,6 +106,79 @@ class Buckets {
   }
 }
 
+/**
+ * The count DP of the no-queue bounds: in second u the nominal work must fit k (1 + D) slot-seconds per
+ * VM held (n'_u, the most VMs ready in the L = ceil(D) + 1 seconds up to u), boot - (L - 1) seconds
+ * charged for every increase of n'. V[m] = least cost so far ending with m = max(n', vm.min) VMs.
+ */
+class CountDp {
+  readonly L: number;
+  readonly capPerVm: number;
+  private readonly bootCharge: number;
+  private V: Float64Array;
+  private Vn: Float64Array;
+  constructor(
+    dS: number,
+    k: number,
+    private readonly pVm: number,
+    boot: number,
+    private readonly minVms: number,
+  ) {
+    this.L = Math.ceil(dS) + 1;
+    this.capPerVm = k * (1 + dS);
+    this.bootCharge = pVm * Math.max(0, boot - (this.L - 1));
+    this.V = new Float64Array(Math.max(8, minVms + 2));
+    for (let m = 0; m < this.V.length; m++) this.V[m] = m < minVms ? Infinity : this.bootCharge * (m - minVms);
+    this.Vn = new Float64Array(this.V.length);
+  }
+  /** One second whose VM counts would save `gains[m]` with the (m + 1)-th VM. */
+  step(gains: number[]): void {
+    const { bootCharge, minVms, pVm } = this;
+    const need = Math.max(minVms, gains.length) + 1;
+    if (need > this.V.length) {
+      // Counts never worth holding before: no history paid for them, so they start from the cheapest.
+      const grown = new Float64Array(Math.max(need, this.V.length * 2));
+      grown.fill(this.best());
+      grown.set(this.V);
+      this.V = grown;
+      this.Vn = new Float64Array(grown.length);
+    }
+    const { V, Vn } = this;
+    const M = V.length;
+    // Vn[m] = p max(m, min) - S(m) + min(min_{m' >= m} V[m'], min_{m' < m} V[m'] + bootCharge (m - m')).
+    let suffix = Infinity;
+    for (let m = M - 1; m >= 0; m--) {
+      suffix = Math.min(suffix, V[m]);
+      Vn[m] = suffix;
+    }
+    let prefix = Infinity; // min_{m' < m} (V[m'] - bootCharge m')
+    let saved = 0;
+    for (let m = 0; m < M; m++) {
+      if (m > 0) {
+        prefix = Math.min(prefix, V[m - 1] - bootCharge * (m - 1));
+        if (m - 1 < gains.length) saved += gains[m - 1];
+      }
+      const arrive = Math.min(Vn[m], prefix + bootCharge * m);
+      Vn[m] = m < minVms ? Infinity : arrive + pVm * m - saved;
+    }
+    this.V = Vn;
+    this.Vn = V;
+  }
+  best(): number {
+    let b = Infinity;
+    for (const v of this.V) b = Math.min(b, v);
+    return b;
+  }
+  /**
+   * The bound's VM and savings part (work still spilling past the end needs no VM). vm.min's VMs: the
+   * window counts up to L - 1 extra seconds each, and while they boot at the start another VM's boot can
+   * hide under them (vm.min * boot at most). Infinite when the boot is shorter than the window.
+   */
+  result(boot: number): number {
+    return boot >= this.L - 1 ? this.best() - this.pVm * (this.L - 1 + 2 * boot) * this.minVms : Infinity;
+  }
+}
+
 export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f: number) => void } = {}): Bounds {
   const t0 = Date.now();
   const cfg = w.cfg;
@@ -125,18 +207,13 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
       maxStageS = Math.max(maxStageS, (w.vmPS[o + j + 1] - w.vmPS[o + j]) / 1000);
     }
   }
-  const dS = (dMs + (opts.waitMs ?? 0)) / 1000;
-  const L = Math.ceil(dS) + 1;
-  const capPerVm = k * (1 + dS);
-  const bootCharge = pVm * Math.max(0, boot - (L - 1));
+  const noQueueDp = new CountDp((dMs + (opts.waitMs ?? 0)) / 1000, k, pVm, boot, minVms);
+  // A request within the SLO started its VM work within the SLO of its arrival.
+  const sloDp = new CountDp(cfg.sloMs / 1000, k, pVm, boot, minVms);
   const R = Math.ceil(maxStageS) + 2;
   const ring = Array.from({ length: R }, () => new Buckets());
   const all = new Buckets();
 
-  // DP over m = max(n', vm.min) (VMs held): V[m] = least cost so far ending with m; it starts at vm.min.
-  let V = new Float64Array(Math.max(8, minVms + 2));
-  for (let m = 0; m < V.length; m++) V[m] = m < minVms ? Infinity : bootCharge * (m - minVms);
-  let Vn = new Float64Array(V.length);
   const gains: number[] = [];
 
   const hist = new LatencyHistogram();
@@ -150,6 +227,10 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
   let faasFees = 0;
   let faasCpuMs = 0;
   let faasWallMs = 0;
+  // What a request may add to a no-queue bound beyond what it must pay (every request's invocation at
+  // the Worker entry): bucketed, rounded up, so the costliest share of requests is not understated.
+  const spare = new Buckets();
+  const mandatory = router ? 0 : fee;
   const progressEvery = Math.max(1, Math.floor(T / 100));
 
   for (let t = 0; t < T; t++) {
@@ -168,14 +249,18 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
       const vmMs = w.vmPS[o + e + 1] - w.vmPS[o];
       faasFees++;
       faasCpuMs += faasMs;
-      faasWallMs += billedMs(prices, faasMs);
-      base += fee + faasMs * perMs;
+      const billed = billedMs(prices, faasMs);
+      faasWallMs += billed;
+      base += fee + billed * perMs;
+      spare.add(bucketOf(fee + billed * perMs - mandatory), 1, 0);
+      // Rounding up the invocation is saved at most once whatever moves to a VM: each stage may claim it.
+      const roundUsd = (billed - faasMs) * perMs;
       const lat = Math.min(faasMs, vmMs);
       hist.add(lat);
       if (lat <= cfg.sloMs) withinSlo++;
       for (let i = 0; i <= e; i++) {
         const ws = (w.vmPS[o + i + 1] - w.vmPS[o + i]) / 1000;
-        const v = (w.faasPS[o + i + 1] - w.faasPS[o + i]) * perMs + (i === 0 && router ? fee : 0);
+        const v = (w.faasPS[o + i + 1] - w.faasPS[o + i]) * perMs + (i === 0 && router ? fee : 0) + roundUsd;
         const b = ws > 0 ? bucketOf(v / ws) : NB - 1;
         all.add(b, ws, v);
         // Nominal placement [a, a + ws], split over the seconds it covers.
@@ -193,47 +278,24 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
     }
     // Second t is complete: every later arrival starts after it.
     const slot = ring[t % R];
-    slot.gains(capPerVm, 0, gains);
+    slot.gains(noQueueDp.capPerVm, 0, gains);
+    noQueueDp.step(gains);
+    slot.gains(sloDp.capPerVm, 0, gains);
+    sloDp.step(gains);
     slot.clear();
-    const need = Math.max(minVms, gains.length) + 1;
-    if (need > V.length) {
-      // Counts never worth holding before: no history paid for them, so they start from the cheapest.
-      const grown = new Float64Array(Math.max(need, V.length * 2));
-      let best = Infinity;
-      for (let m = 0; m < V.length; m++) best = Math.min(best, V[m]);
-      grown.fill(best);
-      grown.set(V);
-      V = grown;
-      Vn = new Float64Array(V.length);
-    }
-    const M = V.length;
-    // Vn[m] = p max(m, min) - S(m) + min(min_{m' >= m} V[m'], min_{m' < m} V[m'] + bootCharge (m - m')).
-    let suffix = Infinity;
-    for (let m = M - 1; m >= 0; m--) {
-      suffix = Math.min(suffix, V[m]);
-      Vn[m] = suffix;
-    }
-    let prefix = Infinity; // min_{m' < m} (V[m'] - bootCharge m')
-    let saved = 0;
-    for (let m = 0; m < M; m++) {
-      if (m > 0) {
-        prefix = Math.min(prefix, V[m - 1] - bootCharge * (m - 1));
-        if (m - 1 < gains.length) saved += gains[m - 1];
-      }
-      const arrive = Math.min(Vn[m], prefix + bootCharge * m);
-      Vn[m] = m < minVms ? Infinity : arrive + pVm * m - saved;
-    }
-    const tmp = V;
-    V = Vn;
-    Vn = tmp;
     if (opts.progress && t % progressEvery === 0) opts.progress(t / T);
   }
-  // Work still spilling past the end needs no VM in the bound (it is not billed in these seconds).
-  let dp = Infinity;
-  for (let m = 0; m < V.length; m++) dp = Math.min(dp, V[m]);
-  // vm.min's VMs: the window counts up to L - 1 extra seconds each, and while they boot at the start
-  // another VM's boot can hide under them (vm.min * boot at most).
-  const noQueueVm = boot >= L - 1 ? base + dp - pVm * (L - 1 + 2 * boot) * minVms : Infinity;
+  const noQueueVm = base + noQueueDp.result(boot);
+  // The requests allowed outside the SLO: the costliest share of them, each at its bucket's top.
+  let outside = Math.floor((1 - SLO_TARGET) * requests + 1e-9);
+  let outsideUsd = 0;
+  for (const b of spare.touched.sort((p, q) => q - p)) {
+    if (outside <= 0) break;
+    const take = Math.min(outside, spare.weight[b]);
+    outsideUsd += take * upper(b);
+    outside -= take;
+  }
+  const sloVm = base + sloDp.result(boot) - outsideUsd;
 
   // Whole-run fluid bound: vm.min VMs give k min (T - boot) slot-seconds for free, the rest costs p / k.
   let anyVm: number;
@@ -272,5 +334,6 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
     });
   const any = Math.min(faasOnly, anyVm);
   const noQueue = Number.isFinite(noQueueVm) ? Math.max(any, Math.min(faasOnly, noQueueVm)) : any;
-  return { any: row("oracle", any), noQueue: row("oracle-noqueue", noQueue) };
+  const slo = Number.isFinite(sloVm) ? Math.max(any, Math.min(faasOnly, sloVm)) : any;
+  return { any: row("oracle", any), noQueue: row("oracle-noqueue", noQueue), slo: row("oracle-slo", slo) };
 }

@@ -205,8 +205,11 @@ export function libraVmAutoscale(): Controller {
   };
 }
 
-/** Service-time samples per stage the stats would hold in a window (drawn from the workload's pool). */
-export const SERVICE_SAMPLES = 200;
+/**
+ * Service-time samples per stage and decision: as many as requests reached the stage in the exit window
+ * (the stats DO keeps a histogram of every request), at least MIN and at most MAX (the simulator's time).
+ */
+export const SERVICE_SAMPLES = { min: 200, max: 2000 } as const;
 
 function percentilesOf(xs: Float64Array): Percentiles {
   xs.sort();
@@ -225,7 +228,7 @@ function percentilesOf(xs: Float64Array): Percentiles {
 export function serflow(): Controller {
   let state: PolicyState = initialPolicyState();
   let rng: Prng | null = null;
-  const xs = new Float64Array(SERVICE_SAMPLES);
+  const buf = new Float64Array(SERVICE_SAMPLES.max);
   return {
     name: "serflow",
     mode: "budget",
@@ -241,14 +244,17 @@ export function serflow(): Controller {
       const prior = w.segExit[w.segmentAt(v.t)];
       let reached = ex.reduce((a, b) => a + b, 0);
       const exitFraction: number[] = [];
+      const samples: number[] = [];
       for (let i = 0; i < N; i++) {
         exitFraction.push(reached > 0 ? ex[i] / reached : prior[i]);
+        samples.push(Math.min(SERVICE_SAMPLES.max, Math.max(SERVICE_SAMPLES.min, reached)));
         reached -= ex[i];
       }
       const from2 = Math.max(0, v.t - v.cfg.windowS);
       const obs: Observations = {
         stages: w.profile.stages.map((s, i) => {
-          for (let n = 0; n < SERVICE_SAMPLES; n++) {
+          const xs = buf.subarray(0, samples[i]);
+          for (let n = 0; n < xs.length; n++) {
             const o = ((rng!.next() * w.P) | 0) * (N + 1);
             xs[n] = w.vmPS[o + i + 1] - w.vmPS[o + i];
           }

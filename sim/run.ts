@@ -92,7 +92,7 @@ export function simulate(s: SimSettings, progress?: (policy: string, f: number) 
   for (const name of s.policies) {
     if (name === "oracle") {
       const lb = lowerBounds(w, { waitMs: s.vmQueueMs, progress: (f) => progress?.(name, f) });
-      results.push(lb.any, lb.noQueue);
+      results.push(lb.any, lb.noQueue, lb.slo);
     } else {
       const out = runPolicy(w, makeController(name, config.controlPeriodS), {
         progress: (f) => progress?.(name, f),

@@ -154,7 +154,7 @@ export function scenarios(count: number, seed: number, opts: SweepOptions = {}):
 export function judge(scenario: Scenario, results: RunResult[]): ScenarioResult {
   const by = (p: string) => results.find((r) => r.policy === p)!;
   const serflow = by("serflow");
-  const bound = by("oracle");
+  const bound = by("oracle-slo");
   const base = results.filter((r) => (BASELINES as readonly string[]).includes(r.policy));
   const meeting = base.filter((r) => r.slo_attainment >= SLO_TARGET).sort((a, b) => a.cost_usd - b.cost_usd);
   const baseline = meeting[0] ?? [...base].sort((a, b) => b.slo_attainment - a.slo_attainment)[0];
