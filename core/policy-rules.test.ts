@@ -230,4 +230,13 @@ describe("trend", () => {
     expect(trendRise(per, 160, 60, 0)).toBeCloseTo(theilSen(means, 8) * 60, 9);
     expect([theilSen(y, 1), theilSen(means, 8)].every((x) => x > 0)).toBe(true); // both rises are trusted
   });
+
+  it("a flat pair is not a rising one; exactly 80% rising pairs is enough", () => {
+    // 45 pairs, 9 of them flat (inside each run of equal values): 36 rise, exactly 80%.
+    const at80 = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3];
+    expect(trendRise(at80, 10, 10, 0)).toBeCloseTo(theilSen(at80, 1) * 10, 12);
+    expect(theilSen(at80, 1)).toBeGreaterThan(0);
+    // 28 pairs, 7 flat: 75% rise, not trusted.
+    expect(trendRise([0, 0, 0, 1, 1, 1, 2, 2], 8, 10, 0)).toBe(0);
+  });
 });
