@@ -8,28 +8,39 @@ import {
   boundedQueue,
   erlangB,
   initialPolicyState,
+  lateShare,
   levelShift,
   type Observations,
   type Percentiles,
   plan,
   rateDistribution,
+  SLO_BUDGET_SPEND,
+  SLO_PERIOD_S,
+  SLO_TARGET,
+  sloTargetNow,
+  spendBudget,
   trendRise,
 } from "./policy.js";
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
 
-/** M/M/c/K with K = c + Q from its stationary distribution: p_n ~ a^n / n! up to c, then p_c rho^(n-c). */
-function mmck(a: number, c: number, Q: number): { blocked: number; waitS: number } {
+/** The stationary distribution of M/M/c/K with K = c + Q: p_n ~ a^n / n! up to c, then p_c rho^(n-c). */
+function stationary(a: number, c: number, Q: number): number[] {
   const p: number[] = [];
   for (let n = 0; n <= c + Q; n++)
     p.push(n <= c ? a ** n / factorial(n) : (a ** c / factorial(c)) * (a / c) ** (n - c));
   const total = sum(p);
-  const blocked = p[c + Q] / total;
+  return p.map((x) => x / total);
+}
+
+/** Blocking and the mean wait of an admitted arrival (PASTA: arrivals see the stationary distribution). */
+function mmck(a: number, c: number, Q: number): { blocked: number; waitS: number } {
+  const p = stationary(a, c, Q);
   // An arrival admitted with n >= c in the system waits n - c + 1 departures of rate c (in service times).
   let wait = 0;
-  for (let n = c; n < c + Q; n++) wait += (p[n] / total) * ((n - c + 1) / c);
-  return { blocked, waitS: wait / (1 - blocked) };
+  for (let n = c; n < c + Q; n++) wait += p[n] * ((n - c + 1) / c);
+  return { blocked: p[c + Q], waitS: wait / (1 - p[c + Q]) };
 }
 
 describe("rate distribution", () => {
@@ -238,5 +249,84 @@ describe("trend", () => {
     expect(theilSen(at80, 1)).toBeGreaterThan(0);
     // 28 pairs, 7 flat: 75% rise, not trusted.
     expect(trendRise([0, 0, 0, 1, 1, 1, 2, 2], 8, 10, 0)).toBe(0);
+  });
+});
+
+describe("late share of the bounded queue", () => {
+  // An arrival finding m waiting (m < Q) waits m + 1 departures at rate c: longer than b service times
+  // with chance P(Poisson(c b) <= m).
+  const poissonCdf = (x: number, m: number) =>
+    sum(Array.from({ length: m + 1 }, (_, i) => (Math.exp(-x) * x ** i) / factorial(i)));
+  const direct = (a: number, c: number, Q: number, b: number) => {
+    const p = stationary(a, c, Q);
+    return sum(Array.from({ length: Q }, (_, m) => p[c + m] * poissonCdf(c * b, m)));
+  };
+
+  it("matches the stationary distribution and the Erlang waits, below, at and above full load", () => {
+    for (const [a, c, Q, b] of [
+      [1.5, 2, 3, 0.5],
+      [2, 2, 4, 1],
+      [3.7, 2, 5, 2],
+      [7, 8, 16, 0.25],
+    ]) {
+      const got = lateShare(erlangB(a, c)[c], a, c, Q, b);
+      expect(got).toBeCloseTo(direct(a, c, Q, b), 12);
+      expect(got).toBeGreaterThan(0);
+    }
+  });
+
+  it("a longer budget leaves fewer late; no queue, no server, no load or no budget leaves none", () => {
+    const at = (b: number) => lateShare(erlangB(3, 2)[2], 3, 2, 6, b);
+    expect(at(0.5)).toBeGreaterThan(at(1));
+    expect(at(1)).toBeGreaterThan(at(4));
+    expect(lateShare(erlangB(3, 2)[2], 3, 2, 0, 1)).toBe(0);
+    expect(lateShare(1, 3, 0, 6, 1)).toBe(0);
+    expect(lateShare(0, 0, 2, 6, 1)).toBe(0);
+    for (const b of [0, -1, Number.NaN]) expect(lateShare(erlangB(3, 2)[2], 3, 2, 6, b)).toBe(0);
+  });
+
+  it("stays finite on long queues far past full load", () => {
+    const late = lateShare(erlangB(8, 2)[2], 8, 2, 2000, 10);
+    expect(Number.isFinite(late)).toBe(true);
+    // Nearly every admitted call finds the queue almost full and cannot be served within 10 service
+    // times (20 departures): the admitted quarter of arrivals is late.
+    expect(late).toBeCloseTo(0.25, 6);
+  });
+});
+
+describe("SLO error budget", () => {
+  it("no history, or nothing planned next, asks for SLO_TARGET", () => {
+    expect(sloTargetNow(undefined, 0, 100)).toEqual({ target: SLO_TARGET, past: null });
+    expect(sloTargetNow({ requests: 0, within: 0, atS: 0 }, 0, 100)).toEqual({ target: SLO_TARGET, past: null });
+    expect(sloTargetNow({ requests: 100, within: 100, atS: 0 }, 0, 0)).toEqual({ target: SLO_TARGET, past: null });
+  });
+
+  it("asks for what keeps the period at SLO_TARGET, between SLO_TARGET - SLO_BUDGET_SPEND and SLO_TARGET", () => {
+    // 1000 requests so far, 100 planned: (0.99 x 1100 - within) / 100.
+    const at = (within: number, nowS = 50) => sloTargetNow({ requests: 1000, within, atS: 50 }, nowS, 100);
+    expect(at(990.5).target).toBeCloseTo(0.985, 12);
+    expect(at(990.5).past).toBeCloseTo(0.9905, 12);
+    expect(at(1000).target).toBe(SLO_TARGET - SLO_BUDGET_SPEND); // more to spend than allowed
+    expect(at(980).target).toBe(SLO_TARGET); // behind: never asks for more than the target
+    // The past fades over the SLO period: a day later it counts e^-1 as much.
+    const dayLater = at(990.5, 50 + SLO_PERIOD_S);
+    const n = 1000 / Math.E;
+    expect(dayLater.target).toBeCloseTo(Math.max(0.98, (0.99 * (n + 100) - 990.5 / Math.E) / 100), 12);
+    expect(dayLater.past).toBeCloseTo(0.9905, 12);
+    // A clock that went back does not make the past count more.
+    expect(at(990.5, 0)).toEqual(at(990.5, 50));
+  });
+
+  it("spending adds the period's requests at the plan's attainment to the faded past", () => {
+    expect(spendBudget(undefined, 10, 5, 20, 0.9)).toEqual({ requests: 100, within: 90, atS: 10 });
+    const b = spendBudget({ requests: 1000, within: 990, atS: 0 }, SLO_PERIOD_S, 5, 20, 1);
+    expect(b.requests).toBeCloseTo(1000 / Math.E + 100, 9);
+    expect(b.within).toBeCloseTo(990 / Math.E + 100, 9);
+    expect(b.atS).toBe(SLO_PERIOD_S);
+    expect(spendBudget({ requests: 10, within: 10, atS: 5 }, 5, -3, 20, 1)).toEqual({
+      requests: 10,
+      within: 10,
+      atS: 5,
+    });
   });
 });
