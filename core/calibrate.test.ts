@@ -59,6 +59,9 @@ describe("calibration rules", () => {
   it("a target exactly met is feasible; one just above the whole chain's accuracy is not", () => {
     expect(evaluateChain(chain3(), labels3, 2, [1, 1, 0]).accuracy).toBe(0.75);
     expect(chooseThresholds(chain3(), labels3, 2, 0.75, [1, 1, 1]).feasible).toBe(true);
+    // A target within 1e-12 of the accuracy (float rounding of a sum of shares) is met.
+    const rounded = chooseThresholds(chain3(), labels3, 2, 0.75 + 1e-12, [1, 1, 1]);
+    expect([rounded.feasible, rounded.thresholds]).toEqual([true, [0.6, 0.5, 0]]);
     const r = chooseThresholds(chain3(["max_softmax", "entropy", "max_softmax"]), labels3, 2, 0.76, [1, 1, 1]);
     // Infeasible: nobody exits early, reported as each rule's strictest grid value (1, entropy 0), last 0.
     expect(r.feasible).toBe(false);

@@ -132,6 +132,15 @@ describe("manifest fields", () => {
     expect(parseManifest({ ...TINY_MANIFEST, name: "a.b-c_1" }).name).toBe("a.b-c_1");
   });
 
+  it("worker_cpu_ratio, when given, is a finite number > 0", () => {
+    expect(parseManifest(withStage(1, { worker_cpu_ratio: 0.5 })).stages[1].worker_cpu_ratio).toBe(0.5);
+    for (const ratio of [0, -1, "2", JSON.parse("1e400")])
+      refuses(
+        withStage(1, { worker_cpu_ratio: ratio }),
+        /stages\[1\]\.worker_cpu_ratio must be a number > 0 \(Worker CPU ms per VM ms, measured\)$/,
+      );
+  });
+
   it("a stage's file is in the bundle (the default) or in R2, nowhere else", () => {
     for (const location of ["bundle", "r2"])
       expect(parseManifest(withStage(1, { location })).stages[1].location).toBe(location);
