@@ -1,5 +1,6 @@
 // The stage signature check every runtime applies to its sessions: messages name model, file and tensor.
 import { describe, expect, it } from "vitest";
+import { InvalidManifestError } from "./errors.js";
 import { parseManifest } from "./manifest.js";
 import { checkRunDims, checkStageSignature } from "./stage-check.js";
 
@@ -75,5 +76,23 @@ describe("checkStageSignature", () => {
     expect(() => checkStageSignature(m, 1, rank, "f")).toThrow(/"h0" has shape \[N, 16, 196\]/);
     const loose = { ...sig1, inputMetadata: [{ name: "h0", shape: [-1, "C", 14, 14] }] };
     expect(() => checkStageSignature(m, 1, loose, "f")).not.toThrow();
+  });
+  it("a later stage's hint names the previous stage's hidden output", () => {
+    expect(() => checkStageSignature(m, 2, { inputNames: ["x"], outputNames: ["probs2"] }, "f")).toThrow(
+      'model "mnist": f: input "h1" (manifest stages[2].input) is not an input of the graph, whose inputs are "x"; rename the graph\'s input to "h1" (the hidden output of stage 1)',
+    );
+  });
+  it("run dims: the last stage has no hidden output to check; a missing output is named, not a crash", () => {
+    expect(() => checkRunDims(m, 2, { probs2: { dims: [3, 10] } }, 3, "f")).not.toThrow();
+    expect(() => checkRunDims(m, 2, {}, 3, "f")).toThrow(
+      new InvalidManifestError(
+        'model "mnist": f: on 3 rows, "probs2" did not come out, but the manifest\'s classes means [3, 10]',
+      ),
+    );
+    expect(() => checkRunDims(m, 1, { probs1: { dims: [2, 10] }, h1: { dims: [2, 32, 7] } }, 2, "f")).toThrow(
+      new InvalidManifestError(
+        'model "mnist": f: on 2 rows, "h1" came out as [2, 32, 7], but the manifest\'s stages[1].hidden_shape means [2, 32, 7, 7]',
+      ),
+    );
   });
 });

@@ -42,6 +42,14 @@ describe("VM report (heartbeat)", () => {
     expect(() => parseVmReport(raw)).toThrow(/^vm report: /);
   });
 
+  it("zero is a count: inflight and queued 0 pass, and a service time of 0 ms is kept, not read as none", () => {
+    expect(parseVmReport({ ...ok, inflight: 0, queued: 0, service_ms: 0 })).toMatchObject({
+      inflight: 0,
+      queued: 0,
+      service_ms: 0,
+    });
+  });
+
   it("inflight and queued: up to 1e6 each, one more is refused", () => {
     expect(parseVmReport({ ...ok, inflight: 1_000_000, queued: 1_000_000 })).toMatchObject({
       inflight: 1_000_000,

@@ -38,6 +38,8 @@ describe("SigV4 canonical query", () => {
     expect(await signatureOf(`${bucket}?a=2&a=1`)).toBe(await signatureOf(`${bucket}?a=1&a=2`));
     expect(await signatureOf(`${bucket}?a=1&b=2`)).not.toBe(await signatureOf(`${bucket}?a=2&b=1`));
     expect(await signatureOf(`${bucket}?a=1`)).not.toBe(await signatureOf(`${bucket}?a1`));
+    // Names first: a later name with a smaller value still sorts after.
+    expect(await signatureOf(`${bucket}?b=1&a=2`)).toBe(await signatureOf(`${bucket}?a=2&b=1`));
   });
 
   it("encodes as RFC 3986: unreserved characters kept, every other one as %XX in upper case", () => {
@@ -52,5 +54,36 @@ describe("SigV4 canonical query", () => {
     const other = await get(bucket, { ...creds, sessionToken: "token-2" });
     expect(other.authorization).not.toBe(h.authorization);
     expect((await get(bucket)).authorization).not.toContain("x-amz-security-token");
+  });
+
+  it("canonical header values are trimmed, inner runs of spaces one space", async () => {
+    const sign = (range: string) =>
+      signV4(
+        {
+          method: "GET",
+          url: bucket,
+          headers: { range, "x-amz-content-sha256": "UNSIGNED-PAYLOAD" },
+          body: "",
+          region: "us-east-1",
+          service: "s3",
+          date: new Date("2013-05-24T00:00:00Z"),
+        },
+        creds,
+      );
+    const want = (await sign("bytes=0-9 x")).authorization;
+    expect((await sign("  bytes=0-9 \t  x  ")).authorization).toBe(want);
+    expect((await sign("bytes=0-9  x")).authorization).toBe(want);
+    expect((await sign("bytes=0-9x")).authorization).not.toBe(want);
+  });
+
+  it("signs the payload hash the request declares (x-amz-content-sha256), else the body's", async () => {
+    const sign = (body: string, headers: Record<string, string> = {}) =>
+      signV4(
+        { method: "PUT", url: `${bucket}k`, headers, body, region: "us-east-1", service: "s3", date: new Date(0) },
+        creds,
+      );
+    const declared = { "x-amz-content-sha256": "UNSIGNED-PAYLOAD" };
+    expect((await sign("data", declared)).authorization).toBe((await sign("other", declared)).authorization);
+    expect((await sign("data")).authorization).not.toBe((await sign("other")).authorization);
   });
 });
