@@ -149,6 +149,14 @@ describe("manifest fields", () => {
       refuses(withStage(1, { location }), /stages\[1\]\.location must be "bundle" or "r2"$/);
   });
 
+  it("carries the measured Worker/VM ratios of the median and the p99, each a number > 0", () => {
+    const m = parseManifest(withStage(1, { worker_cpu_ratio: 18, worker_cpu_p99_ratio: 3.1 }));
+    expect(m.stages[1]).toMatchObject({ worker_cpu_ratio: 18, worker_cpu_p99_ratio: 3.1 });
+    expect(parseManifest(TINY_MANIFEST).stages[1]).not.toHaveProperty("worker_cpu_p99_ratio");
+    for (const bad of [0, -1, "3", JSON.parse("1e400")])
+      refuses(withStage(1, { worker_cpu_p99_ratio: bad }), /stages\[1\]\.worker_cpu_p99_ratio must be a number > 0/);
+  });
+
   it("the last stage needs no hidden output; a single stage model is its own last stage", () => {
     const one = { ...TINY_MANIFEST, stages: [{ ...TINY_MANIFEST.stages[1], input: "input" }] };
     expect(parseManifest(one).stages).toHaveLength(1);

@@ -28,6 +28,8 @@ export interface StageManifest {
    * timers stand still during compute, so a Worker cannot time its own stages.
    */
   worker_cpu_ratio?: number;
+  /** Worker CPU p99 over VM p99 (the tails differ: a VM's noise is not the Worker's). */
+  worker_cpu_p99_ratio?: number;
 }
 
 export interface ModelManifest {
@@ -108,6 +110,9 @@ function parseStage(raw: unknown, i: number, n: number, fail: (m: string) => nev
   const ratio = s.worker_cpu_ratio;
   if (ratio !== undefined && !(typeof ratio === "number" && Number.isFinite(ratio) && ratio > 0))
     fail(`${at}.worker_cpu_ratio must be a number > 0 (Worker CPU ms per VM ms, measured)`);
+  const p99Ratio = s.worker_cpu_p99_ratio;
+  if (p99Ratio !== undefined && !(typeof p99Ratio === "number" && Number.isFinite(p99Ratio) && p99Ratio > 0))
+    fail(`${at}.worker_cpu_p99_ratio must be a number > 0 (Worker CPU p99 over VM p99, measured)`);
   return {
     file: s.file as string,
     input: s.input as string,
@@ -118,6 +123,7 @@ function parseStage(raw: unknown, i: number, n: number, fail: (m: string) => nev
     placement: placement as Placement,
     location: location as StageLocation,
     ...(ratio !== undefined ? { worker_cpu_ratio: ratio as number } : {}),
+    ...(p99Ratio !== undefined ? { worker_cpu_p99_ratio: p99Ratio as number } : {}),
   };
 }
 

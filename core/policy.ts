@@ -11,7 +11,7 @@
  *    over the boot time (a VM started now serves the load of then).
  * 2. evaluateFaas / evaluateGroup: every option is priced and judged on the SLO. A VM group is a suffix
  *    j..N-1 of stages (a request that reaches a VM finishes there). Its latency without waiting is the
- *    sum of the stages' lognormals and the hop (Fenton-Wilkinson, per exit stage), so the wait budget is
+ *    sum of the stages' lognormals and the hop (a Latin-hypercube sample of it, per exit stage), so the wait budget is
  *    SLO - the target quantile of that path (capped by vm.queue_ms). Requests may wait that long on a
  *    full VM: n VMs of k slots with q = budget * k / E[S] * 2 / (1 + cv^2) queue places each (the wait
  *    of M/G/c grows with (1 + cv^2) / 2) carry lambda * (1 - P_K) of the group's arrivals, P_K the
@@ -29,11 +29,11 @@ import { faasComputeUsd, faasRequestUsd, faasWaitUsd } from "./cost.js";
 import type { ControlConfig } from "./config.js";
 import type { Placement } from "./manifest.js";
 import {
-  fentonWilkinson,
-  lognormalCdf,
   lognormalFromMedianP99,
+  lognormalMean,
   lognormalMoments,
   type LognormalParams,
+  normalQuantile,
 } from "./lognormal.js";
 
 export interface Percentiles {
@@ -132,7 +132,7 @@ const KEEP_GROUP_MARGIN = 0.01;
 /** A VM is started only when it is expected to beat break-even by this share (model error). */
 const START_MARGIN = 0.05;
 /** A plan sized for the SLO aims this far above it (the latency model's error, unseen tails). */
-const SLO_SIZING_MARGIN = 0.008;
+const SLO_SIZING_MARGIN = 0.005;
 /** Attainments closer than this are equal when none meets the SLO (then the cheaper wins). */
 const ATTAINMENT_TIE = 1e-3;
 /**
@@ -323,6 +323,20 @@ export function reach(stages: Pick<StageObservation, "exitFraction">[]): number[
   return r;
 }
 
+/**
+ * Worker CPU percentiles from a VM's, by the measured ratios of the medians and of the p99s (the tails
+ * differ: a VM's scheduling noise is not the isolate's). With one ratio every figure scales by it; with
+ * both, the Worker time is the lognormal through the scaled median and p99 (its p95 and mean from it).
+ */
+export function workerFromVm(vm: Percentiles, ratio: number, p99Ratio?: number): Percentiles {
+  if (p99Ratio === undefined || p99Ratio === ratio)
+    return { mean: vm.mean * ratio, p50: vm.p50 * ratio, p95: vm.p95 * ratio, p99: vm.p99 * ratio };
+  const p50 = vm.p50 * ratio;
+  const p99 = Math.max(p50, vm.p99 * p99Ratio);
+  const ln = lognormalFromMedianP99(p50, p99);
+  return { mean: lognormalMean(ln), p50, p95: p50 * Math.exp(1.6449 * ln.sigma), p99 };
+}
+
 function finiteOr(v: number | undefined, fallback: number): number {
   return v !== undefined && Number.isFinite(v) && v > 0 ? v : fallback;
 }
@@ -487,6 +501,8 @@ export interface PlanContext {
   cFaas: number[];
   vmLn: LognormalParams[];
   faasLn: LognormalParams[];
+  /** Every path's latency distribution without waiting (sampled sums of the stages' lognormals). */
+  paths: PathSampler;
   allowed: Placement[];
   load: LoadView;
   faasOnlyPerS: number;
@@ -517,6 +533,8 @@ export function planContext(state: PolicyState, obs: Observations, config: Contr
   const load = readLoad(obs, config);
   const fee = faasRequestUsd(config.prices);
   const faasOnlyPerReq = fee + cFaas.reduce((a, c, i) => a + r[i] * c, 0);
+  const vmLn = obs.stages.map((s) => lnOf(s.vmMs, s.faasMs));
+  const faasLn = obs.stages.map((s) => lnOf(s.faasMs, s.vmMs));
   return {
     config,
     N,
@@ -524,8 +542,9 @@ export function planContext(state: PolicyState, obs: Observations, config: Contr
     pExit,
     wS,
     cFaas,
-    vmLn: obs.stages.map((s) => lnOf(s.vmMs, s.faasMs)),
-    faasLn: obs.stages.map((s) => lnOf(s.faasMs, s.vmMs)),
+    vmLn,
+    faasLn,
+    paths: new PathSampler(faasLn, vmLn, N),
     allowed: obs.stages.map((s, i) => s.allowed ?? obs.allowedPlacement?.[i] ?? config.allowedPlacement?.[i] ?? "auto"),
     load,
     faasOnlyPerS: load.dist.mean * faasOnlyPerReq,
@@ -533,11 +552,83 @@ export function planContext(state: PolicyState, obs: Observations, config: Contr
   };
 }
 
+/** Latin-hypercube draws per stage: enough for the 1% tail of a path's sum (20 draws beyond its p99). */
+export const PATH_SAMPLES = 2048;
+const STRATA = Array.from({ length: PATH_SAMPLES }, (_, m) => normalQuantile((m + 0.5) / PATH_SAMPLES));
+
+/**
+ * Sampled stage times: stage i's draws are the strata of the normal in a fixed order of its own (the
+ * same on both tiers), so a path's sum over stages is a Latin-hypercube sample of the sum of their
+ * lognormals. Prefix sums per tier: a path's sum is two differences. Deterministic (a decision must
+ * not depend on chance), and exact in the tail where Fenton-Wilkinson is not (a stage with a wide tail
+ * beside narrow ones).
+ */
+export class PathSampler {
+  private readonly faas: Float64Array[] = [];
+  private readonly vm: Float64Array[] = [];
+  private readonly sorted = new Map<number, Float64Array>();
+  constructor(
+    faasLn: LognormalParams[],
+    vmLn: LognormalParams[],
+    private readonly N: number,
+  ) {
+    const M = PATH_SAMPLES;
+    let f = new Float64Array(M);
+    let v = new Float64Array(M);
+    this.faas.push(f);
+    this.vm.push(v);
+    let seed = 0x9e3779b9;
+    const order = Array.from({ length: M }, (_, m) => m);
+    for (let i = 0; i < N; i++) {
+      for (let m = M - 1; m > 0; m--) {
+        seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+        const k = seed % (m + 1);
+        [order[m], order[k]] = [order[k], order[m]];
+      }
+      const nf = new Float64Array(M);
+      const nv = new Float64Array(M);
+      for (let m = 0; m < M; m++) {
+        const z = STRATA[order[m]];
+        nf[m] = f[m] + draw(faasLn[i], z);
+        nv[m] = v[m] + draw(vmLn[i], z);
+      }
+      this.faas.push(nf);
+      this.vm.push(nv);
+      f = nf;
+      v = nv;
+    }
+  }
+  /** P(sum <= x) of a request exiting at e, stages before j on FaaS and j..e on a VM (j null: all FaaS). */
+  cdf(j: number | null, e: number, x: number): number {
+    const key = (j === null ? this.N : j) * (this.N + 1) + e;
+    let xs = this.sorted.get(key);
+    if (!xs) {
+      const f = this.faas[j === null ? e + 1 : j];
+      const hi = this.vm[e + 1];
+      const lo = this.vm[j === null ? e + 1 : j];
+      xs = new Float64Array(PATH_SAMPLES);
+      for (let m = 0; m < PATH_SAMPLES; m++) xs[m] = f[m] + hi[m] - lo[m];
+      xs.sort();
+      this.sorted.set(key, xs);
+    }
+    let a = 0;
+    let b = xs.length;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if (xs[mid] <= x) a = mid + 1;
+      else b = mid;
+    }
+    return a / xs.length;
+  }
+}
+
+function draw(p: LognormalParams, z: number): number {
+  return p.mu === -Infinity ? 0 : Math.exp(p.mu + p.sigma * z);
+}
+
 /** P(latency <= x) of a request that exits at e: stages before j on FaaS, j..e on a VM, plus extraMs. */
 function pathCdf(ctx: PlanContext, j: number | null, e: number, x: number, extraMs: number): number {
-  const parts: LognormalParams[] = [];
-  for (let i = 0; i <= e; i++) parts.push(j !== null && i >= j ? ctx.vmLn[i] : ctx.faasLn[i]);
-  return lognormalCdf(fentonWilkinson(parts), x - extraMs);
+  return ctx.paths.cdf(j, e, x - extraMs);
 }
 
 /** SLO attainment with everything on FaaS. */

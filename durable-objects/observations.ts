@@ -1,6 +1,6 @@
 // Turns what the stats DO measured (and what VMs report) into the policy's observations.
 import { rowSize, type ModelManifest } from "../core/manifest.js";
-import type { Observations, Percentiles } from "../core/policy.js";
+import { type Observations, type Percentiles, workerFromVm } from "../core/policy.js";
 import type { StatsView, TierPercentiles } from "../core/views.js";
 
 /** Service time assumed for a stage that has not been measured yet on a VM. */
@@ -34,12 +34,13 @@ export function stageTimes(
   vm: TierPercentiles | undefined,
   worker: TierPercentiles | undefined,
   ratio: number,
+  p99Ratio?: number,
 ): { vmMs: Percentiles; faasMs: Percentiles } {
   const v = measured(vm) ? vm : null;
   const w = measured(worker) ? worker : null;
   return {
     vmMs: v ? scaled(v, 1) : w ? scaled(w, 1 / ratio) : scaled(null, 1),
-    faasMs: w ? scaled(w, 1) : scaled(v, ratio),
+    faasMs: w ? scaled(w, 1) : v ? workerFromVm(scaled(v, 1), ratio, p99Ratio) : scaled(null, ratio),
   };
 }
 
@@ -53,10 +54,11 @@ export function observationsFrom(
     const s = stats.stages[i];
     const exitFraction = s?.window.exit_fraction ?? s?.exit_fraction ?? (i === n - 1 ? 1 : 0);
     const ratio = manifest?.stages[i]?.worker_cpu_ratio ?? DEFAULT_WORKER_CPU_RATIO;
+    const p99Ratio = manifest?.stages[i]?.worker_cpu_p99_ratio;
     const hidden = manifest?.stages[i].hidden_shape;
     return {
       exitFraction,
-      ...stageTimes(s?.service_ms.vm, s?.service_ms.worker, ratio),
+      ...stageTimes(s?.service_ms.vm, s?.service_ms.worker, ratio, p99Ratio),
       stateBytes: hidden ? rowSize(hidden) * 4 : 0,
       allowed: manifest?.stages[i].placement ?? "auto",
     };

@@ -179,6 +179,7 @@ async function main() {
         faas_ms: faasMs,
         // Workers bill CPU: the controller prices a stage's Worker CPU as this ratio times its VM time.
         worker_cpu_ratio: round(faasMs.median / vmMs.median, 2),
+        worker_cpu_p99_ratio: round(faasMs.p99 / vmMs.p99, 2),
         memory_mb: 128,
         state_bytes: s.hidden_shape ? rowSize(s.hidden_shape) * 4 : 0,
         file_bytes: files.get(s.file)?.byteLength ?? 0,
@@ -188,14 +189,17 @@ async function main() {
   writeFileSync(a.out, `${JSON.stringify(profile, null, 2)}\n`);
   console.log(`model "${name}": profile written to ${a.out}`);
   if (a["write-manifest"]) {
-    // Only worker_cpu_ratio changes; every other byte of the manifest stays as written.
+    // Only the two ratios change; every other byte of the manifest stays as written.
     const path = join(dir, "manifest.json");
     const raw = JSON.parse(readFileSync(path, "utf8"));
-    raw.stages.forEach((st: { worker_cpu_ratio?: number }, i: number) => {
+    raw.stages.forEach((st: { worker_cpu_ratio?: number; worker_cpu_p99_ratio?: number }, i: number) => {
       st.worker_cpu_ratio = profile.stages[i].worker_cpu_ratio;
+      st.worker_cpu_p99_ratio = profile.stages[i].worker_cpu_p99_ratio;
     });
     writeFileSync(path, `${JSON.stringify(raw, null, 2)}\n`);
-    console.log(`wrote worker_cpu_ratio of every stage to ${shown(path)} (the controller prices Worker CPU with it)`);
+    console.log(
+      `wrote worker_cpu_ratio and worker_cpu_p99_ratio of every stage to ${shown(path)} (the controller prices Worker CPU with them)`,
+    );
   }
   console.log("stage  exit_fraction  vm p50/p99 ms     workerd p50/p99 ms  worker/vm  state bytes");
   profile.stages.forEach((s, i) =>

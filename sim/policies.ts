@@ -1,7 +1,14 @@
 // The policies compared by the simulator (DESIGN section 6). Each is a Controller: a routing mode and
 // a decision every periodS seconds. `serflow` calls core/policy.ts plan() unchanged.
 import { percentilesFromMedianP99 } from "../core/lognormal.js";
-import { initialPolicyState, type Observations, type Percentiles, type PolicyState, plan } from "../core/policy.js";
+import {
+  initialPolicyState,
+  type Observations,
+  type Percentiles,
+  type PolicyState,
+  plan,
+  workerFromVm,
+} from "../core/policy.js";
 import type { Controller, EngineView } from "./engine.js";
 import { Prng } from "./prng.js";
 import type { Workload } from "./workload.js";
@@ -222,8 +229,9 @@ function percentilesOf(xs: Float64Array): Percentiles {
 /**
  * Serflow: core/policy.ts plan() fed what the deployed controller observes, not the profile's truth:
  * exit fractions and rates measured over recent windows, VM service-time percentiles from a window of
- * noisy samples, and Worker CPU as those VM times x the Worker/VM ratio profiling measured (the
- * profile's FaaS median over its VM median, as the manifest's worker_cpu_ratio carries it in production).
+ * noisy samples, and Worker CPU as those VM times x the Worker/VM ratios profiling measured (the
+ * profile's FaaS median and p99 over its VM's, as the manifest's worker_cpu_ratio and worker_cpu_p99_ratio
+ * carry them in production).
  */
 export function serflow(): Controller {
   let state: PolicyState = initialPolicyState();
@@ -259,11 +267,10 @@ export function serflow(): Controller {
             xs[n] = w.vmPS[o + i + 1] - w.vmPS[o + i];
           }
           const vmMs = percentilesOf(xs);
-          const ratio = s.faas_ms.median / s.vm_ms.median;
           return {
             exitFraction: exitFraction[i],
             vmMs,
-            faasMs: { mean: vmMs.mean * ratio, p50: vmMs.p50 * ratio, p95: vmMs.p95 * ratio, p99: vmMs.p99 * ratio },
+            faasMs: workerFromVm(vmMs, s.faas_ms.median / s.vm_ms.median, s.faas_ms.p99 / s.vm_ms.p99),
             stateBytes: s.state_bytes ?? 0,
           };
         }),

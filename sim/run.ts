@@ -182,14 +182,15 @@ export function resultsTable(results: RunResult[]): string {
 }
 
 export const ORACLE_NOTE =
-  "`oracle` and `oracle-noqueue` are lower bounds, not policies (sim/oracle.ts). `oracle` bounds every policy, queueing ones " +
-  "included: knowing every request, it puts on VMs the stage runs that save the most FaaS dollars per VM slot-second, and pays " +
-  "a VM only its boot plus the work it does (vm.min's VMs every second), as if work could move anywhere in time. " +
-  "`oracle-noqueue` bounds only routers that start a request's VM work when it arrives (FaaS-only; with --vm-queue-ms W, " +
-  "within W): each second's work must fit the VMs ready around that second, a boot is charged for every increase in their count, " +
-  "per-second billing. It does not bound the queueing policies (vm-max, vm-autoscale, spock, libra, and serflow, which waits within its budget). Both relax the rest (stage " +
-  "runs go to VMs independently, no Lambda rounding or waits billed, free hand-overs), and neither is above FaaS-only. " +
-  "Their latency columns are each request's faster tier, with no hand-over or wait.";
+  "`oracle`, `oracle-slo` and `oracle-noqueue` are lower bounds, not policies (sim/oracle.ts). `oracle` bounds every policy, " +
+  "even one that misses the SLO by queueing for minutes: knowing every request, it puts on VMs the stage runs that save the most " +
+  "FaaS dollars per VM slot-second, and pays a VM only its boot plus the work it does (vm.min's VMs every second), as if work " +
+  "could move anywhere in time. `oracle-slo` bounds every policy that meets the SLO (99% of requests within it), queueing ones " +
+  "included: those requests start their VM work within the SLO of their arrival, so each second's work must fit the VMs ready " +
+  "around that second (a boot charged for every increase in their count, per-second billing); the other 1% are taken out at " +
+  "their costliest. `oracle-noqueue` bounds only routers that start a request's VM work when it arrives (FaaS-only; with " +
+  "--vm-queue-ms W, within W). All relax the rest (stage runs go to VMs independently, no Lambda waits billed, free " +
+  "hand-overs), and none is above FaaS-only. Their latency columns are each request's faster tier, with no hand-over or wait.";
 
 export function writeOutputs(dir: string, s: SimSettings, out: SimOutput): void {
   mkdirSync(dir, { recursive: true });

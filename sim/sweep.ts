@@ -1,9 +1,10 @@
 // A seeded sweep of random scenarios that no one can tune to: traces (diurnal swings, flash crowds,
 // heavy-tailed bursts, slow ramps), profiles (2-8 stages, light and heavy stages, long tails, drifting
 // exit shares), both price presets, both entries, SLOs from tight to loose. Every policy runs on each;
-// the figures are serflow's cost over the cheapest baseline that meets the SLO, and over the bound that
-// holds for it (oracle: serflow queues on full VMs within its wait budget, so oracle-noqueue does not).
+// the figures are serflow's cost over the cheapest baseline that meets the SLO, and over `oracle-slo`,
+// the least any policy that meets the SLO can pay (queueing ones included).
 import type { PricePreset } from "../core/cost.js";
+import { SLO_TARGET } from "../core/policy.js";
 import type { RunResult } from "./engine.js";
 import { POLICIES } from "./policies.js";
 import { Prng } from "./prng.js";
@@ -11,8 +12,6 @@ import { parseProfile, type Profile } from "./profile.js";
 import { PRESET_VM, type SimSettings, simulate } from "./run.js";
 import { linePanels } from "./svg.js";
 
-/** A baseline "meets the SLO" when at least this share of requests is within it. */
-export const SLO_TARGET = 0.99;
 export const BASELINES = ["faas-only", "vm-max", "vm-autoscale", "spock", "libra"] as const;
 
 export interface SweepOptions {
@@ -184,6 +183,12 @@ export function runSweep(
   return out;
 }
 
+function bestBaselineSlo(r: ScenarioResult): number {
+  return Math.max(
+    ...r.results.filter((x) => (BASELINES as readonly string[]).includes(x.policy)).map((x) => x.slo_attainment),
+  );
+}
+
 export function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))];
@@ -203,16 +208,21 @@ export function sweepMarkdown(rs: ScenarioResult[], seed: number, svgPath: strin
   const cheaper = rs.filter((r) => r.overBaseline < 1).length;
   const serMeets = rs.filter((r) => r.serflow.slo_attainment >= SLO_TARGET).length;
   const noBase = rs.filter((r) => !r.baselineMeetsSlo).length;
+  // The issue's targets: SLO as well as the best baseline (or 99%) everywhere; within 1.10x of the
+  // cheapest baseline that meets it in >= 95% of scenarios; median ratio to the bound below 1.3.
+  const asWell = rs.filter((r) => r.serflow.slo_attainment >= Math.min(SLO_TARGET, bestBaselineSlo(r)) - 1e-9).length;
+  const within = rs.filter((r) => r.overBaseline <= 1.1).length;
+  const medianBound = quantile(oq, 0.5);
   const wins = new Map<string, number>();
   for (const r of rs) wins.set(r.baseline.policy, (wins.get(r.baseline.policy) ?? 0) + 1);
   const lines = [
-    `${rs.length} scenarios, seed ${seed}. "baseline" is the cheapest of ${BASELINES.join(", ")} that meets the SLO for at least ${pct(SLO_TARGET)} of requests (if none does, the one closest to it: ${noBase} scenarios); "bound" is \`oracle\`, the lower bound that holds for serflow (it queues within its wait budget).`,
+    `${rs.length} scenarios, seed ${seed}. "baseline" is the cheapest of ${BASELINES.join(", ")} that meets the SLO for at least ${pct(SLO_TARGET)} of requests (if none does, the one closest to it: ${noBase} scenarios); "bound" is \`oracle-slo\`, the least any policy that meets the SLO can pay (where serflow misses the SLO, the bound does not hold for it: those ratios are marked in the table).`,
     "",
     "| serflow cost over | min | p10 | p25 | median | p75 | p90 | max |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     row("cheapest baseline meeting the SLO", ob),
     row("the same, where serflow meets the SLO too", obMet),
-    row("bound (oracle)", oq),
+    row("bound (oracle-slo)", oq),
     "",
     `serflow is cheaper than that baseline in ${cheaper} of ${rs.length} scenarios (${rs.filter((r) => r.overBaseline < 1 && r.serflow.slo_attainment >= SLO_TARGET).length} of them while meeting the SLO itself) and meets the SLO target in ${serMeets}. The baseline it is compared with: ${[
       ...wins,
@@ -220,6 +230,8 @@ export function sweepMarkdown(rs: ScenarioResult[], seed: number, svgPath: strin
       .sort((a, b) => b[1] - a[1])
       .map(([p, n]) => `${p} ${n}`)
       .join(", ")}.`,
+    "",
+    `Targets: serflow meets the SLO as well as the best baseline (or ${pct(SLO_TARGET)}) in ${asWell} of ${rs.length} scenarios (target: all); costs at most 1.10x the cheapest baseline that meets it in ${within} (${pct(within / rs.length)}; target >= 95%); median ratio to the bound ${medianBound.toFixed(3)} (target < 1.3).`,
     "",
     `![sweep](${svgPath})`,
     "",
@@ -230,7 +242,7 @@ export function sweepMarkdown(rs: ScenarioResult[], seed: number, svgPath: strin
     const s = r.scenario.settings;
     const mean = s.trace.reduce((a, b) => a + b, 0) / s.trace.length;
     lines.push(
-      `| ${r.scenario.id} | ${r.scenario.traceKind} | ${s.profile.stages.length} | ${s.prices} | ${s.entry} | ${s.sloMs} | ${mean.toFixed(0)} | ${r.serflow.cost_usd.toFixed(4)} | ${pct(r.serflow.slo_attainment)} | ${r.baseline.policy} (${pct(r.baseline.slo_attainment)}) | ${r.overBaseline.toFixed(3)} | ${r.overBound.toFixed(3)} |`,
+      `| ${r.scenario.id} | ${r.scenario.traceKind} | ${s.profile.stages.length} | ${s.prices} | ${s.entry} | ${s.sloMs} | ${mean.toFixed(0)} | ${r.serflow.cost_usd.toFixed(4)} | ${pct(r.serflow.slo_attainment)} | ${r.baseline.policy} (${pct(r.baseline.slo_attainment)}) | ${r.overBaseline.toFixed(3)} | ${r.overBound.toFixed(3)}${r.serflow.slo_attainment < SLO_TARGET ? " (SLO missed: not a bound for it)" : ""} |`,
     );
   }
   return lines.join("\n");
