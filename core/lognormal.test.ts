@@ -89,9 +89,19 @@ describe("sums and the CDF at the edges", () => {
   const zero = lognormalFromMedianP99(0, 0); // a stage that takes no time
   const two = lognormalFromMedianP99(2, 2); // a constant 2 ms
 
-  it("the constant 0 has mean and variance 0; a constant has no variance", () => {
+  it("moments: mean exp(mu + s^2/2), variance (exp(s^2) - 1) mean^2; 0 and constants have no variance", () => {
     expect(lognormalMoments(zero)).toEqual({ mean: 0, variance: 0 });
     expect(lognormalMoments(two)).toEqual({ mean: 2, variance: 0 });
+    const m = lognormalMoments({ mu: 1, sigma: 0.5 });
+    expect(m.mean).toBeCloseTo(Math.exp(1.125), 12);
+    expect(m.variance).toBeCloseTo((Math.exp(0.25) - 1) * Math.exp(2.25), 12);
+  });
+
+  it("the sum of one lognormal is that lognormal (the moments match exactly)", () => {
+    const p = { mu: 1.2, sigma: 0.7 };
+    const s = fentonWilkinson([p]);
+    expect(s.mu).toBeCloseTo(p.mu, 12);
+    expect(s.sigma).toBeCloseTo(p.sigma, 12);
   });
 
   it("a sum of nothing, or of stages that take no time, is the constant 0", () => {

@@ -132,6 +132,11 @@ describe("manifest fields", () => {
     expect(parseManifest({ ...TINY_MANIFEST, name: "a.b-c_1" }).name).toBe("a.b-c_1");
   });
 
+  it("a stage's exit is an object", () => {
+    for (const exit of ["max_softmax", null, 0.9])
+      refuses(withStage(0, { exit }), /stages\[0\]\.exit must be an object$/);
+  });
+
   it("worker_cpu_ratio, when given, is a finite number > 0", () => {
     expect(parseManifest(withStage(1, { worker_cpu_ratio: 0.5 })).stages[1].worker_cpu_ratio).toBe(0.5);
     for (const ratio of [0, -1, "2", JSON.parse("1e400")])

@@ -72,10 +72,23 @@ describe("checkStageSignature", () => {
     );
   });
   it("a graph tensor of another rank than the manifest's is refused; symbolic or -1 dimensions fit any size", () => {
-    const rank = { ...sig1, inputMetadata: [{ name: "h0", shape: ["N", 16, 196] }] };
-    expect(() => checkStageSignature(m, 1, rank, "f")).toThrow(/"h0" has shape \[N, 16, 196\]/);
-    const loose = { ...sig1, inputMetadata: [{ name: "h0", shape: [-1, "C", 14, 14] }] };
-    expect(() => checkStageSignature(m, 1, loose, "f")).not.toThrow();
+    for (const shape of [
+      ["N", 16, 14],
+      ["N", 16, 14, 14, 1],
+    ])
+      expect(() => checkStageSignature(m, 1, { ...sig1, inputMetadata: [{ name: "h0", shape }] }, "f")).toThrow(
+        `tensor "h0" has shape [${shape.join(", ")}] in the graph, but the manifest's stages[0].hidden_shape says [-1, 16, 14, 14]`,
+      );
+    for (const shape of [
+      [-1, "C", 14, 14],
+      [-1, -1, 14, 14],
+      [1, 16, 14, 14],
+    ])
+      expect(() => checkStageSignature(m, 1, { ...sig1, inputMetadata: [{ name: "h0", shape }] }, "f")).not.toThrow();
+    // 0 is a size, not a wildcard.
+    expect(() =>
+      checkStageSignature(m, 1, { ...sig1, inputMetadata: [{ name: "h0", shape: ["N", 0, 14, 14] }] }, "f"),
+    ).toThrow(/"h0" has shape \[N, 0, 14, 14\]/);
   });
   it("a later stage's hint names the previous stage's hidden output", () => {
     expect(() => checkStageSignature(m, 2, { inputNames: ["x"], outputNames: ["probs2"] }, "f")).toThrow(
@@ -94,5 +107,20 @@ describe("checkStageSignature", () => {
         'model "mnist": f: on 2 rows, "h1" came out as [2, 32, 7], but the manifest\'s stages[1].hidden_shape means [2, 32, 7, 7]',
       ),
     );
+  });
+  it("checks the hidden output's shape and stage 0's input shape, naming the manifest field; undeclared shapes pass", () => {
+    const hidden = { ...sig1, outputMetadata: [{ name: "h1", shape: ["N", 32, 7, 8] }] };
+    expect(() => checkStageSignature(m, 1, hidden, "f")).toThrow(
+      'model "mnist": f: tensor "h1" has shape [N, 32, 7, 8] in the graph, but the manifest\'s stages[1].hidden_shape says [-1, 32, 7, 7]',
+    );
+    const sig0 = {
+      inputNames: ["input"],
+      outputNames: ["h0", "probs0"],
+      inputMetadata: [{ name: "input", shape: ["N", 783] }],
+    };
+    expect(() => checkStageSignature(m, 0, sig0, "f")).toThrow(
+      'model "mnist": f: tensor "input" has shape [N, 783] in the graph, but the manifest\'s input.shape says [-1, 784]',
+    );
+    expect(() => checkStageSignature(m, 1, { inputNames: ["h0"], outputNames: ["h1", "probs1"] }, "f")).not.toThrow();
   });
 });
