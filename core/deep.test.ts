@@ -87,6 +87,17 @@ describe("deep-stage frames", () => {
   });
 });
 
+describe("deep-stage frame shapes", () => {
+  it("a frame whose shape is only the first dimensions of a 3-D stage input is refused", async () => {
+    const [s0, s1] = TINY_MANIFEST.stages;
+    const m3d = parseManifest({ ...TINY_MANIFEST, stages: [{ ...s0, hidden_shape: [-1, 3, 2] }, s1] });
+    const models: ModelLookup = (name) =>
+      name === "tiny" ? { manifest: m3d, runner: async () => tinyRunner() } : undefined;
+    const short = encodeFrame({ model: "tiny", fromStage: 1, shape: [2, 3] }, new Float32Array(6));
+    await expect(runDeep(models, short)).rejects.toThrow("frame: shape [2,3] does not match stage 1 input [2,3,2]");
+  });
+});
+
 describe("deep-stage batching", () => {
   it("frames that arrive while a batch runs go together in the next, each answered with its own rows", async () => {
     const calls: number[][] = [];

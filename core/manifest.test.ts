@@ -158,6 +158,7 @@ describe("manifest fields", () => {
     const m = parseManifest(withStage(1, { worker_cpu_ratio: 18, worker_cpu_p99_ratio: 3.1 }));
     expect(m.stages[1]).toMatchObject({ worker_cpu_ratio: 18, worker_cpu_p99_ratio: 3.1 });
     expect(parseManifest(TINY_MANIFEST).stages[1]).not.toHaveProperty("worker_cpu_p99_ratio");
+    expect(parseManifest(TINY_MANIFEST).stages[1]).not.toHaveProperty("worker_cpu_ratio");
     for (const bad of [0, -1, "3", JSON.parse("1e400")])
       refuses(withStage(1, { worker_cpu_p99_ratio: bad }), /stages\[1\]\.worker_cpu_p99_ratio must be a number > 0/);
   });

@@ -122,5 +122,8 @@ describe("checkStageSignature", () => {
       'model "mnist": f: tensor "input" has shape [N, 783] in the graph, but the manifest\'s input.shape says [-1, 784]',
     );
     expect(() => checkStageSignature(m, 1, { inputNames: ["h0"], outputNames: ["h1", "probs1"] }, "f")).not.toThrow();
+    // The manifest's batch is -1: a graph that fixes it passes here (the sample run is what tries other sizes).
+    const fixed = { ...sig1, outputMetadata: [{ name: "probs1", shape: [4, 10] }] };
+    expect(() => checkStageSignature(m, 1, fixed, "f")).not.toThrow();
   });
 });

@@ -20,7 +20,13 @@ describe("checkVmUrl", () => {
     expect(checkVmUrl("https://10.0.0.5")).toBe("https://10.0.0.5");
     for (const url of ["http://127.0.0.1:9000", "http://127.9.9.9", "http://localhost:1", "http://[::1]:9000"])
       expect(checkVmUrl(url)).toBe(url);
-    for (const url of ["http://10.0.0.5:9101", "http://128.0.0.1", "http://localhost.example", "ws://127.0.0.1"])
+    for (const url of [
+      "http://10.0.0.5:9101",
+      "http://128.0.0.1",
+      "http://10.127.0.1",
+      "http://localhost.example",
+      "ws://127.0.0.1",
+    ])
       expect(refusal(() => checkVmUrl(url))).toMatch(/must be https \(plain http only on loopback\)$/);
   });
 
@@ -37,7 +43,9 @@ describe("checkVmUrl", () => {
       "https://metadata.google.internal",
     ])
       expect(refusal(() => checkVmUrl(url))).toMatch(/is a link-local or metadata address$/);
-    expect(checkVmUrl("https://169.255.0.1")).toBe("https://169.255.0.1");
+    // Only addresses that start so: 169.254 or fe80 elsewhere in an address is not link-local.
+    for (const url of ["https://169.255.0.1", "https://10.169.254.1", "https://[2001:db8::fe80:1]"])
+      expect(checkVmUrl(url)).toBe(url);
   });
 
   it("an origin only: a path, a query or a fragment is refused", () => {

@@ -2,6 +2,7 @@
 // response may leave out), capacities it may be asked for, and endpoints it may be given.
 import { describe, expect, it } from "vitest";
 import { InvalidConfigError } from "../errors.js";
+import { signV4 } from "./sigv4.js";
 import {
   AwsAsgProvider,
   describeGroupRequest,
@@ -104,6 +105,36 @@ describe("EC2 instance addresses", () => {
 
 describe("AWS provider edges", () => {
   const cfg = parseAwsAsgEnv(env);
+
+  it("reads every setting into its field (parsed inside the test: a mutant is active only while tests run)", () => {
+    expect(parseAwsAsgEnv({ ...env, AWS_SESSION_TOKEN: "t", SERFLOW_AWS_ENDPOINT: "https://asg.local/" })).toEqual({
+      region: "eu-west-1",
+      groupName: "g",
+      credentials: { accessKeyId: "a", secretAccessKey: "s", sessionToken: "t" },
+      endpoint: "https://asg.local/",
+      ec2Endpoint: undefined,
+      vmUrlTemplate: "https://{private_ip}:9443",
+      timeoutMs: 5_000,
+    });
+  });
+
+  it("signs each call exactly as it is sent: method, URL, content type and body", async () => {
+    const date = new Date("2026-11-28T10:00:00Z");
+    const { url, init } = await describeGroupRequest(parseAwsAsgEnv(env), date);
+    const again = await signV4(
+      {
+        method: String(init.method),
+        url,
+        headers: { "content-type": String(init.headers["content-type"]) },
+        body: init.body,
+        region: "eu-west-1",
+        service: "autoscaling",
+        date,
+      },
+      { accessKeyId: "a", secretAccessKey: "s" },
+    );
+    expect(init.headers.authorization).toBe(again.authorization);
+  });
 
   it("is the provider named aws, calling the Query API as a signed form POST", async () => {
     expect(new AwsAsgProvider(cfg).name).toBe("aws");
