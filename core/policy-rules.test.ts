@@ -78,6 +78,14 @@ describe("rate distribution", () => {
     expect(rateDistribution([-5, 10], 0, 0, 1)).toEqual(d);
   });
 
+  it("the bins span the lowest to the highest rate, not 0 to the highest", () => {
+    const per = Array.from({ length: 101 }, (_, i) => 100 + i); // 100..200
+    const d = rateDistribution(per, 0, 0, 1e9);
+    expect(d.rates).toHaveLength(32); // 101 values over 32 bins of 100/32: none empty
+    expect(d.rates[0]).toBeLessThan(100 + 100 / 32);
+    expect(d.rates[31]).toBeGreaterThan(200 - 100 / 32);
+  });
+
   it("a steady rate is one point", () => {
     const d = rateDistribution([7, 7, 7], 0, 0, 30);
     expect([d.rates.length, d.weights]).toEqual([1, [1]]);
