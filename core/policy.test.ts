@@ -372,8 +372,8 @@ describe("scaling over time (T-CIP, look-ahead, hysteresis)", () => {
   });
   it("a cold controller sees a sustained step at the first tick whose last three periods are all high", () => {
     // Cheap VMs (boot 10 s, period 2 s): recentS = max(3 x 2 s, 10 s / 4) = 6 s. The step to 150 req/s
-    // starts at t = 60; the tick at t = 66 is the first whose window ends with 6 s at the new level, but a
-    // level that has lasted 6 s is not yet expected to repay a boot and a 60-s hold; at 8 s it is.
+    // starts at t = 60; the tick at t = 66 is the first whose window ends with 6 s at the new level, and a
+    // level worth this many VMs repays a boot and a 60-s hold even if it has lasted only 6 s.
     const cheap = parseControlConfig({
       vm: { usd_per_hour: 0.05, concurrency: 4, boot_s: 10, max: 50 },
       slo_ms: 500,
@@ -382,10 +382,10 @@ describe("scaling over time (T-CIP, look-ahead, hysteresis)", () => {
     });
     const ticks = run([...constant(0, 60), ...constant(150, 60)], exits, cheap);
     const first = ticks.find((t) => t.plan.desiredVms > 0)!;
-    expect(first.t).toBe(68);
+    expect(first.t).toBe(66);
     expect(first.plan.reason).toMatch(/level shift: the last periods at 150\.0 req\/s/);
-    expect(ticks.find((t) => t.t === 66)!.plan.reason).toMatch(/level shift/);
-    expect(ticks.find((t) => t.t === 66)!.plan.desiredVms).toBe(0);
+    expect(first.plan.reason).toMatch(/level shift/);
+    expect(ticks.find((t) => t.t === 64)!.plan.desiredVms).toBe(0);
   });
   it("at real prices a 10-s burst on a quiet trace starts no VM; the same rise sustained does", () => {
     // c6i.large, boot 60 s, period 5 s; deep stages heavy enough (200 ms of FaaS CPU) to pay at 150 req/s.

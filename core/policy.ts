@@ -737,8 +737,11 @@ function carried(
   for (let b = 0; b < dist.rates.length; b++) {
     const a = dist.rates[b] * g.workS;
     const q = boundedQueue(Es[b], a, n * k, n * g.queuePerVm);
-    const late = withLate ? lateShare(Es[b], a, n * k, n * g.queuePerVm, budget) : 0;
-    const carriedRps = dist.weights[b] * dist.rates[b] * Math.max(0, 1 - q.blocked - late);
+    // The queue's throughput is M/M/c/K's: the VMs stay busy. What it does not carry leaves for FaaS,
+    // at once or, as many as outlive their budget in the queue, after waiting it (then they are the ones
+    // that leave, and the queue keeps carrying others).
+    const late = withLate ? Math.min(q.blocked, lateShare(Es[b], a, n * k, n * g.queuePerVm, budget)) : 0;
+    const carriedRps = dist.weights[b] * dist.rates[b] * (1 - q.blocked);
     c += carriedRps;
     l += dist.weights[b] * dist.rates[b] * late;
     w += carriedRps * q.waitS * meanS;
