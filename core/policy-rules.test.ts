@@ -299,6 +299,10 @@ describe("late share of the bounded queue", () => {
     // Nearly every admitted call finds the queue almost full and cannot be served within 10 service
     // times (20 departures): the admitted quarter of arrivals is late.
     expect(late).toBeCloseTo(0.25, 6);
+    // Far below full load the long queue is as good as endless: finite, and the direct sum over 40 places.
+    const E = erlangB(0.5, 2)[2];
+    const long = lateShare(E, 0.5, 2, 2000, 0.1);
+    expect(long).toBeCloseTo(direct(0.5, 2, 40, 0.1), 12);
   });
 });
 
