@@ -2,7 +2,7 @@
 // every stage's probabilities for every row, choose per-stage thresholds that let the most rows exit
 // early (weighted by the compute they save) while the chain's accuracy stays at or above a target.
 import type { ExitRule } from "./manifest.js";
-import { shouldExit } from "./exit.js";
+import { maxProb, shouldExit } from "./exit.js";
 
 export interface StageProbs {
   /** [rows * classes], softmax probabilities of this stage's head. */
@@ -24,12 +24,6 @@ export const THRESHOLD_GRID: Record<ExitRule, number[]> = {
   entropy: [2, 1.5, 1, 0.7, 0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.001, 0],
 };
 
-function argmax(p: Float32Array, off: number, classes: number): number {
-  let b = 0;
-  for (let c = 1; c < classes; c++) if (p[off + c] > p[off + b]) b = c;
-  return b;
-}
-
 /** The chain at these thresholds (the last stage always exits). */
 export function evaluateChain(
   stages: StageProbs[],
@@ -48,7 +42,7 @@ export function evaluateChain(
     )
       k++;
     exits[k]++;
-    if (argmax(stages[k].probs, r * classes, classes) === labels[r]) right++;
+    if (maxProb(stages[k].probs, r * classes, classes).label === labels[r]) right++;
   }
   const exitShares = exits.map((e) => e / n);
   const reach = exitShares.map((_, i) => exitShares.slice(i).reduce((a, b) => a + b, 0));

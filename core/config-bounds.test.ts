@@ -163,4 +163,10 @@ describe("config bounds", () => {
     );
     refuses({ placement: "vm" }, /placement must be an array/);
   });
+  it("forecast: true or false only; anything else is refused, quoting it", () => {
+    expect(parseControlConfig({ forecast: false }).forecast).toBe(false);
+    expect(parseControlConfig({ forecast: true }).forecast).toBe(true);
+    refuses({ forecast: "yes" }, /^SERFLOW_CONFIG: forecast must be true or false \(got "yes"\)$/);
+    refuses({ forecast: 1 }, /^SERFLOW_CONFIG: forecast must be true or false \(got 1\)$/);
+  });
 });

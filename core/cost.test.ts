@@ -3,6 +3,7 @@ import {
   billedMs,
   compareCosts,
   costByTier,
+  faasBillUsd,
   faasComputeUsd,
   faasInvocationUsd,
   faasRequestUsd,
@@ -86,5 +87,47 @@ describe("cost model", () => {
     // Production Workers read 0 ms of compute: the VM's 2 ms a run stands in for the moved runs.
     const frozen = { ...usage, workerComputeMs: 0, stages: usage.stages.map((s) => ({ ...s, workerMs: 0 })) };
     expect(compareCosts(frozen, WORKERS_PRICES, vm, "inline").allWorkersUsd).toBeCloseTo(0.3 + (2e5 * 0.02) / 1e6, 10);
+  });
+  it("a bill of many invocations is the sum of their single bills (fees, CPU-ms, billed wall time)", () => {
+    // Workers: 3 invocations of 2.3 CPU-ms; the wall time is not billed.
+    expect(faasBillUsd(WORKERS_PRICES, 3, 3 * 2.3, 999)).toBeCloseTo(3 * faasInvocationUsd(WORKERS_PRICES, 2.3), 15);
+    // Lambda: 3 invocations of 2.3 ms wall, each billed as 3 ms; CPU time is not billed.
+    const billed = 3 * billedMs(LAMBDA_PRICES, 2.3);
+    expect(billed).toBe(9);
+    expect(faasBillUsd(LAMBDA_PRICES, 3, 999, billed)).toBeCloseTo(3 * faasInvocationUsd(LAMBDA_PRICES, 2.3), 15);
+    expect(faasBillUsd(WORKERS_PRICES, 0, 0, 0)).toBe(0);
+  });
+
+  it("before any request, the VM-only fleet is vm.min VMs (at least 1) for the time up", () => {
+    const idle = {
+      requests: 0,
+      workerDeepCalls: 0,
+      vmDeepCalls: 0,
+      workerComputeMs: 0,
+      vmSeconds: 0,
+      doRequests: 0,
+      stages: [{ workerRuns: 0, workerMs: 0, vmRuns: 0, vmMs: 0 }],
+      elapsedS: 3600,
+      peakRps: 0,
+    };
+    const c = compareCosts(idle, WORKERS_PRICES, { costUsdPerHour: 0.1, slots: 4, min: 0 }, "inline");
+    expect([c.actualUsd, c.allWorkersUsd, c.vmOnlyVms, c.vmOnlyUsd]).toEqual([0, 0, 1, 0.1]);
+    expect(compareCosts(idle, WORKERS_PRICES, { costUsdPerHour: 0.1, slots: 4, min: 3 }, "inline").vmOnlyVms).toBe(3);
+  });
+  it("the control plane's Durable Object requests are in the actual bill and in the all-Workers one", () => {
+    const usage = {
+      requests: 0,
+      workerDeepCalls: 0,
+      vmDeepCalls: 0,
+      workerComputeMs: 0,
+      vmSeconds: 0,
+      doRequests: 2e6,
+      stages: [],
+      elapsedS: 0,
+      peakRps: 0,
+    };
+    const c = compareCosts(usage, WORKERS_PRICES, { costUsdPerHour: 0.1, slots: 4, min: 0 }, "inline");
+    expect(c.actualUsd).toBeCloseTo(0.3, 12); // 2e6 x $0.15 per million
+    expect(c.allWorkersUsd).toBeCloseTo(0.3, 12);
   });
 });

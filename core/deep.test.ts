@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { DeepBatcher, runDeep, type ModelLookup } from "./deep.js";
 import type { StageRunner } from "./engine.js";
 import { encodeFrame } from "./frame.js";
-import { TINY_MANIFEST } from "./fixtures.js";
+import { THREE_STAGE_MANIFEST, TINY_MANIFEST } from "./fixtures.js";
 import { parseManifest } from "./manifest.js";
 
 const m = parseManifest(TINY_MANIFEST);
@@ -87,6 +87,17 @@ describe("deep-stage frames", () => {
   });
 });
 
+describe("deep-stage frame shapes", () => {
+  it("a frame whose shape is only the first dimensions of a 3-D stage input is refused", async () => {
+    const [s0, s1] = TINY_MANIFEST.stages;
+    const m3d = parseManifest({ ...TINY_MANIFEST, stages: [{ ...s0, hidden_shape: [-1, 3, 2] }, s1] });
+    const models: ModelLookup = (name) =>
+      name === "tiny" ? { manifest: m3d, runner: async () => tinyRunner() } : undefined;
+    const short = encodeFrame({ model: "tiny", fromStage: 1, shape: [2, 3] }, new Float32Array(6));
+    await expect(runDeep(models, short)).rejects.toThrow("frame: shape [2,3] does not match stage 1 input [2,3,2]");
+  });
+});
+
 describe("deep-stage batching", () => {
   it("frames that arrive while a batch runs go together in the next, each answered with its own rows", async () => {
     const calls: number[][] = [];
@@ -145,5 +156,44 @@ describe("deep-stage batching", () => {
     const b = new DeepBatcher(lookup(tinyRunner()), 64);
     expect(() => b.run(stage0)).toThrow(/fromStage 0/);
     expect((await b.run(frame([1]))).results).toHaveLength(1);
+  });
+});
+
+describe("deep-stage batching over two stages", () => {
+  const m3 = parseManifest(THREE_STAGE_MANIFEST);
+  // Stage 1 lets a row out when its first value is >= 50; stage 2 (the last) answers the rest.
+  const runner: StageRunner = {
+    async run(stage, input, rows) {
+      const probs = new Float32Array(rows * 2);
+      for (let r = 0; r < rows; r++) probs.set(stage === 1 && input[r * 3] >= 50 ? [0.05, 0.95] : [0.4, 0.6], r * 2);
+      return { probs, hidden: stage < 2 ? new Float32Array(rows * 3) : undefined };
+    },
+  };
+  const frame3 = (xs: number[]) =>
+    encodeFrame({ model: "tiny", fromStage: 1, shape: [xs.length, 3] }, new Float32Array(xs.flatMap((x) => [x, 0, 0])));
+
+  it("each frame's timings count only its own rows, and list no stage none of its rows reached", async () => {
+    const b = new DeepBatcher((name) => (name === "tiny" ? { manifest: m3, runner: async () => runner } : undefined));
+    // The first runs alone; the next three run as one batch of 6 rows over stages 1 and 2.
+    const [, early, late, mixed] = await Promise.all(
+      [frame3([1]), frame3([60, 70]), frame3([1, 2, 3]), frame3([80, 4])].map((f) => b.run(f)),
+    );
+    expect(b.batches).toBe(2);
+    const counts = (o: typeof early) => o.timings.map((t) => [t.stage, t.rows, t.exits]);
+    expect(counts(early)).toEqual([[1, 2, 2]]); // all out at stage 1: stage 2 is not theirs
+    expect(counts(late)).toEqual([
+      [1, 3, 0],
+      [2, 3, 3],
+    ]);
+    expect(counts(mixed)).toEqual([
+      [1, 2, 1],
+      [2, 1, 1],
+    ]);
+    expect(mixed.results.map((r) => [r.row, r.exitStage])).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
+    // Each frame's stage times are the batch's (one runtime call per stage for all three).
+    expect(late.timings[0].ms).toBe(early.timings[0].ms);
   });
 });

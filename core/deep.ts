@@ -149,13 +149,13 @@ export class DeepBatcher {
 /**
  * A VM's answer, checked field by field before anything uses it (a VM is a remote party): one result
  * per row of the frame, each row once, labels and probabilities of the model's classes, exit stages
- * the frame could reach, and timings of those stages. Null when anything is off: the caller retries
- * the rows on Workers.
+ * the frame could reach, and timings of those stages, each stage once (twice would count its rows twice
+ * in the stats). Null when anything is off: the caller retries the rows on Workers.
  */
 export function checkDeepResult(raw: unknown, m: ModelManifest, fromStage: number, rows: number): DeepResult | null {
   const r = raw as DeepResult;
   if (typeof r !== "object" || r === null || !Array.isArray(r.results) || !Array.isArray(r.timings)) return null;
-  if (r.results.length !== rows || r.timings.length > m.stages.length) return null;
+  if (r.results.length !== rows) return null;
   const last = m.stages.length - 1;
   const seen = new Set<number>();
   const isInt = (v: unknown, lo: number, hi: number) =>
@@ -171,8 +171,10 @@ export function checkDeepResult(raw: unknown, m: ModelManifest, fromStage: numbe
     results.push({ row: x.row, label: x.label, exitStage: x.exitStage, confidence: x.confidence, probs: x.probs });
   }
   const timings: StageTiming[] = [];
+  const timed = new Set<number>();
   for (const t of r.timings) {
-    if (typeof t !== "object" || t === null || !isInt(t.stage, fromStage, last)) return null;
+    if (typeof t !== "object" || t === null || !isInt(t.stage, fromStage, last) || timed.has(t.stage)) return null;
+    timed.add(t.stage);
     if (!isInt(t.rows, 0, rows) || !isInt(t.exits, 0, t.rows) || !isNum(t.ms, 0, 3_600_000)) return null;
     timings.push({ stage: t.stage, rows: t.rows, exits: t.exits, ms: t.ms });
   }

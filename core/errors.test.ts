@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   errorResponse,
+  ForbiddenError,
   InvalidConfigError,
   InvalidInputError,
   MethodNotAllowedError,
@@ -14,6 +15,7 @@ describe("error to status, in one place", () => {
   it.each([
     [new InvalidInputError("bad shape"), 400],
     [new UnauthorizedError("no token"), 401],
+    [new ForbiddenError("not your VM id"), 403],
     [new NotFoundError("no model"), 404],
     [new MethodNotAllowedError("GET only"), 405],
     [new PayloadTooLargeError("too big"), 413],

@@ -1,4 +1,4 @@
-// A two-stage manifest for tests of the core.
+// Manifests for tests of the core: two stages, and three (a deep range of two stages after stage 0).
 export const TINY_MANIFEST = {
   name: "tiny",
   version: "1",
@@ -23,5 +23,15 @@ export const TINY_MANIFEST = {
       exit: { rule: "max_softmax", threshold: 0 },
       placement: "auto",
     },
+  ],
+};
+
+const [s0, s1] = TINY_MANIFEST.stages;
+export const THREE_STAGE_MANIFEST = {
+  ...TINY_MANIFEST,
+  stages: [
+    s0,
+    { ...s0, file: "s1.onnx", input: "h0", hidden_output: "h1", probs_output: "p1", placement: "auto" },
+    { ...s1, file: "s2.onnx", input: "h1", probs_output: "p2" },
   ],
 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "./errors.js";
-import { decodeFrame, encodeFrame, type DeepRequestHeader } from "./frame.js";
+import { decodeFrame, encodeFrame, frameWaitBudgetMs, type DeepRequestHeader } from "./frame.js";
 
 const header: DeepRequestHeader = { model: "tiny", fromStage: 1, shape: [2, 3] };
 const data = new Float32Array([1, 2, 3, 4, 5, 6]);
@@ -114,5 +114,44 @@ describe("frame header", () => {
     const d = decodeFrame(frameWith({ ...header, shape: [1, 2, 3] }));
     expect(d.header.shape).toEqual([1, 2, 3]);
     expect(d.data).toHaveLength(6);
+  });
+});
+
+describe("frame wait budget", () => {
+  const frameWith = (h: unknown) => rawFrame(h, bytesOf(data));
+  it("0 to 60000 ms: both ends pass, just outside or not a number is refused", () => {
+    for (const ms of [0, 60_000]) {
+      expect(decodeFrame(frameWith({ ...header, waitBudgetMs: ms })).header.waitBudgetMs).toBe(ms);
+      expect(frameWaitBudgetMs(frameWith({ ...header, waitBudgetMs: ms }))).toBe(ms);
+    }
+    for (const ms of [-0.001, 60_000.001, "5", null]) {
+      expect(() => decodeFrame(frameWith({ ...header, waitBudgetMs: ms }))).toThrow(
+        new InvalidInputError("frame: header.waitBudgetMs must be a number of ms in [0, 60000]"),
+      );
+      expect(frameWaitBudgetMs(frameWith({ ...header, waitBudgetMs: ms }))).toBeUndefined();
+    }
+  });
+
+  it("read before the frame is decoded: no budget, or a header that cannot be read, is undefined", () => {
+    expect(frameWaitBudgetMs(frameWith(header))).toBeUndefined();
+    expect(frameWaitBudgetMs(frameWith("{not json"))).toBeUndefined();
+    expect(frameWaitBudgetMs(frameWith("null"))).toBeUndefined();
+    expect(frameWaitBudgetMs(rawFrame({ ...header, waitBudgetMs: 5 }, bytesOf(data), 1 << 20))).toBeUndefined();
+    expect(frameWaitBudgetMs(new Uint8Array(3))).toBeUndefined();
+    // The header's length rules are decodeFrame's: 64 KiB is read, one byte more is not; nor is a header
+    // whose length runs past the end, even when the bytes that are there parse.
+    const sized = (n: number) => {
+      const h = { ...header, waitBudgetMs: 5, model: "" };
+      return { ...h, model: "x".repeat(n - JSON.stringify(h).length) };
+    };
+    expect(frameWaitBudgetMs(rawFrame(sized(64 * 1024), bytesOf(data)))).toBe(5);
+    expect(frameWaitBudgetMs(rawFrame(sized(64 * 1024 + 1), bytesOf(data)))).toBeUndefined();
+    const json = JSON.stringify({ ...header, waitBudgetMs: 5 });
+    expect(frameWaitBudgetMs(rawFrame(json, new Uint8Array(0), json.length).subarray(0, 4 + json.length))).toBe(5);
+    expect(frameWaitBudgetMs(rawFrame(json, new Uint8Array(0), json.length + 1).subarray(0, 4 + json.length))).toBe(
+      undefined,
+    );
+    // The data is not looked at: a budget is read even from a frame whose data is short.
+    expect(frameWaitBudgetMs(rawFrame({ ...header, waitBudgetMs: 5 }, new Uint8Array(0)))).toBe(5);
   });
 });

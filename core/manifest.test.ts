@@ -132,13 +132,37 @@ describe("manifest fields", () => {
     expect(parseManifest({ ...TINY_MANIFEST, name: "a.b-c_1" }).name).toBe("a.b-c_1");
   });
 
+  it("a stage's exit is an object", () => {
+    for (const exit of ["max_softmax", null, 0.9])
+      refuses(withStage(0, { exit }), /stages\[0\]\.exit must be an object$/);
+  });
+
+  it("worker_cpu_ratio, when given, is a finite number > 0", () => {
+    expect(parseManifest(withStage(1, { worker_cpu_ratio: 0.5 })).stages[1].worker_cpu_ratio).toBe(0.5);
+    for (const ratio of [0, -1, "2", JSON.parse("1e400")])
+      refuses(
+        withStage(1, { worker_cpu_ratio: ratio }),
+        /stages\[1\]\.worker_cpu_ratio must be a number > 0 \(Worker CPU ms per VM ms, measured\)$/,
+      );
+  });
+
+  it("a stage's file is in the bundle (the default) or in R2, nowhere else", () => {
+    for (const location of ["bundle", "r2"])
+      expect(parseManifest(withStage(1, { location })).stages[1].location).toBe(location);
+    expect(parseManifest(withStage(1, { location: undefined })).stages[1].location).toBe("bundle");
+    for (const location of ["s3", "", "R2"])
+      refuses(withStage(1, { location }), /stages\[1\]\.location must be "bundle" or "r2"$/);
+  });
+
   it("carries the measured Worker/VM ratios of the median and the p99, each a number > 0", () => {
     const m = parseManifest(withStage(1, { worker_cpu_ratio: 18, worker_cpu_p99_ratio: 3.1 }));
     expect(m.stages[1]).toMatchObject({ worker_cpu_ratio: 18, worker_cpu_p99_ratio: 3.1 });
     expect(parseManifest(TINY_MANIFEST).stages[1]).not.toHaveProperty("worker_cpu_p99_ratio");
+    expect(parseManifest(TINY_MANIFEST).stages[1]).not.toHaveProperty("worker_cpu_ratio");
     for (const bad of [0, -1, "3", JSON.parse("1e400")])
       refuses(withStage(1, { worker_cpu_p99_ratio: bad }), /stages\[1\]\.worker_cpu_p99_ratio must be a number > 0/);
   });
+
   it("the last stage needs no hidden output; a single stage model is its own last stage", () => {
     const one = { ...TINY_MANIFEST, stages: [{ ...TINY_MANIFEST.stages[1], input: "input" }] };
     expect(parseManifest(one).stages).toHaveLength(1);

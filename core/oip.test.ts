@@ -56,6 +56,24 @@ describe("infer request boundaries", () => {
       refuses({ inputs: [tensor(1, { shape })] }, /inputs\[0\]\.shape must be \[N, 4\], got /);
   });
 
+  it("a model input of more dimensions: every one after the batch must match, and the message lists them", () => {
+    const m3 = parseManifest({ ...TINY_MANIFEST, input: { ...TINY_MANIFEST.input, shape: [-1, 2, 2] } });
+    const body = (shape: number[]) => ({
+      inputs: [{ name: "input", datatype: "FP32", shape, data: [0, 1, 2, 3, 4, 5] }],
+    });
+    expect(
+      Array.from(parseInferRequest({ inputs: [{ ...body([1, 2, 2]).inputs[0], data: [0, 1, 2, 3] }] }, m3).data),
+    ).toEqual([0, 1, 2, 3]);
+    for (const shape of [
+      [1, 2, 3],
+      [1, 3, 2],
+      [1, 2],
+    ])
+      expect(() => parseInferRequest(body(shape), m3)).toThrow(
+        new InvalidInputError(`inputs[0].shape must be [N, 2, 2], got ${JSON.stringify(shape)}`),
+      );
+  });
+
   it("data: exactly shape's count of finite numbers, flat or nested", () => {
     const r = parseInferRequest(
       {
@@ -78,6 +96,14 @@ describe("infer request boundaries", () => {
     refuses({ inputs: [tensor(1, { data: [0, 1, 2] })] }, /has 3 values but shape needs 4/);
     refuses({ inputs: [tensor(1, { data: [0, 1, 2, 3, 4] })] }, /has 5 values but shape needs 4/);
     refuses({ inputs: [tensor(1, { data: JSON.parse("[0, 1, 2, 1e400]") })] }, /data\[3\] is not finite/);
+    // Finite as a double, Infinity as a float32: refused naming the FP32 range; the largest float32 passes.
+    refuses(
+      { inputs: [tensor(1, { data: [0, 1e39, 2, 3] })] },
+      /^inputs\[0\]\.data\[1\] = 1e\+39 is outside the FP32 range \(\|x\| <= 3\.4028235e38\)$/,
+    );
+    expect(parseInferRequest({ inputs: [tensor(1, { data: [0, -3.4028234e38, 2, 3] })] }, m).data[1]).toBe(
+      Math.fround(-3.4028234e38),
+    );
   });
 
   it("the body, its id and its one tensor must have the right types", () => {

@@ -1,6 +1,6 @@
 // Power of two choices, driven by a scripted random source: two different VMs, the less loaded first.
 import { describe, expect, it } from "vitest";
-import { chooseVms, handoverStage, type VmView } from "./routing.js";
+import { chooseVms, expectedWaitMs, handoverStage, type VmView } from "./routing.js";
 
 const vm = (id: string, inflight: number, slots = 4): VmView => ({
   id,
@@ -52,5 +52,18 @@ describe("hand-over stage", () => {
     expect(handoverStage({ vmGroupStart: 2, vms: [] }, ["worker", "auto", "auto"])).toBe(2);
     expect(handoverStage({ vmGroupStart: null, vms: [] }, ["worker", "worker", "worker"])).toBe(3);
     expect(handoverStage({ vmGroupStart: null, vms: [] }, ["vm", "vm"])).toBe(1);
+  });
+});
+
+describe("waiting for a slot", () => {
+  const full = (id: string, serviceMs: number): VmView => ({ ...vm(id, 4), serviceMs });
+  it("a VM with a free slot expects no wait, however few calls it has", () => {
+    for (const load of [0, 1, 3]) expect(expectedWaitMs(full("a", 20), load)).toBe(0);
+    expect(expectedWaitMs(full("a", 20), 4)).toBe(5); // first in the queue: a quarter of 20 ms
+  });
+  it("a wait exactly the budget fits; a call with no budget never goes to a full VM, even one at 0 ms", () => {
+    expect(chooseVms([full("a", 20)], none, seq(0), 5).map((v) => v.id)).toEqual(["a"]);
+    expect(chooseVms([full("a", 20)], none, seq(0), 4.999)).toEqual([]);
+    expect(chooseVms([full("a", 0)], none, seq(0), 0)).toEqual([]);
   });
 });

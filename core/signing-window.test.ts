@@ -7,10 +7,13 @@ import {
   H_SIGNATURE,
   H_TIMESTAMP,
   ReplayGuard,
+  H_VM,
   SIGNATURE_WINDOW_MS,
+  signatureHeaders,
   signRequest,
   tokenEquals,
   verifyRequest,
+  vmKey,
 } from "./signing.js";
 
 const body = new TextEncoder().encode("payload");
@@ -127,5 +130,24 @@ describe("token comparison", () => {
     for (const given of ["secret0", "secre", "", "Secret", "secreu", "secretsecret"])
       expect(await tokenEquals(given, "secret")).toBe(false);
     expect(await tokenEquals("a", "")).toBe(false);
+  });
+});
+
+describe("signature header forms", () => {
+  const good = { [H_VM]: "vm-a", [H_TIMESTAMP]: String(T), [H_NONCE]: "0".repeat(8), [H_SIGNATURE]: "a".repeat(64) };
+  const form = (over: Record<string, string>) => () => signatureHeaders(asHeaders({ ...good, ...over }), T);
+
+  it("a nonce is 8 to 64 lowercase hex digits", () => {
+    for (const nonce of ["0".repeat(8), "f".repeat(64)]) expect(form({ [H_NONCE]: nonce })().nonce).toBe(nonce);
+    for (const nonce of ["0".repeat(7), "0".repeat(65), "ABCDEF01", "0000000g", " 00000000"])
+      expect(form({ [H_NONCE]: nonce })).toThrow("malformed request signature: bad nonce");
+  });
+
+  it("a VM id is 1-64 word characters, for a signature and for a derived key", async () => {
+    expect(form({ [H_VM]: "x".repeat(64) })().vm).toBe("x".repeat(64));
+    for (const vm of ["x".repeat(65), "a b", "vm/1"])
+      expect(form({ [H_VM]: vm })).toThrow("malformed request signature: bad VM id");
+    await expect(vmKey("master", "a b")).rejects.toThrow("VM id must be 1-64 word characters");
+    await expect(vmKey("master", "")).rejects.toThrow("VM id must be 1-64 word characters");
   });
 });

@@ -84,7 +84,7 @@ export function checkRunDims(
     const want = [rows, ...dims.slice(1)];
     if (!got || got.length !== want.length || got.some((d, k) => d !== want[k]))
       throw new InvalidManifestError(
-        `model "${m.name}": ${where}: on ${rows} rows, "${name}" came out as [${got?.join(", ")}], but the manifest's ${field} means [${want.join(", ")}]`,
+        `model "${m.name}": ${where}: on ${rows} rows, "${name}" ${got ? `came out as [${got.join(", ")}]` : "did not come out"}, but the manifest's ${field} means [${want.join(", ")}]`,
       );
   };
   check(s.probs_output, [-1, m.classes], "classes");

@@ -42,6 +42,25 @@ describe("VM report (heartbeat)", () => {
     expect(() => parseVmReport(raw)).toThrow(/^vm report: /);
   });
 
+  it("zero is a count: inflight and queued 0 pass, and a service time of 0 ms is kept, not read as none", () => {
+    expect(parseVmReport({ ...ok, inflight: 0, queued: 0, service_ms: 0 })).toMatchObject({
+      inflight: 0,
+      queued: 0,
+      service_ms: 0,
+    });
+  });
+
+  it("inflight and queued: up to 1e6 each, one more is refused", () => {
+    expect(parseVmReport({ ...ok, inflight: 1_000_000, queued: 1_000_000 })).toMatchObject({
+      inflight: 1_000_000,
+      queued: 1_000_000,
+    });
+    for (const over of [{ inflight: 1_000_001 }, { queued: 1_000_001 }])
+      expect(() => parseVmReport({ ...ok, ...over })).toThrow("vm report: inflight and queued must be at most 1e6");
+    expect(parseVmReport({ ...ok, slots: 1_000_000 }).slots).toBe(1_000_000);
+    expect(() => parseVmReport({ ...ok, slots: 1_000_001 })).toThrow("vm report: slots must be an integer in [1, 1e6]");
+  });
+
   it("accepts ids of 1 and 64 word characters, dots and dashes", () => {
     for (const id of ["a", "x".repeat(64), "vm-1.eu_west"]) expect(parseVmId({ id })).toBe(id);
   });

@@ -67,4 +67,11 @@ describe("parseWorkerEnv", () => {
     expect(workerEnv(env)).toBe(workerEnv(env));
     expect(workerEnv(env).vmTimeoutMs).toBe(7);
   });
+  it("the whole-number vars take 1 as their smallest value and refuse 0", () => {
+    expect(parseWorkerEnv({ SERFLOW_VM_TIMEOUT_MS: "1", SERFLOW_MAX_BODY_BYTES: "1" })).toMatchObject({
+      vmTimeoutMs: 1,
+      maxBodyBytes: 1,
+    });
+    expect(errorOf({ SERFLOW_VM_TIMEOUT_MS: "0" })).toBe('SERFLOW_VM_TIMEOUT_MS must be a whole number >= 1 (got "0")');
+  });
 });
