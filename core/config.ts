@@ -29,7 +29,7 @@ export interface VmConfig {
 
 /**
  * Where requests enter. "worker": through a Worker (the Serflow deployment): every request pays one
- * invocation and stage 0 runs there. "router": through a router that is not billed (the simulator's
+ * invocation, and stage 0 runs there unless the plan forwards the input to a VM. "router": through a router that is not billed (the simulator's
  * setting, as in the LIBRA and Spock evaluations): a request sent straight to a VM pays no FaaS fee.
  */
 export type Entry = "worker" | "router";
@@ -263,7 +263,7 @@ export function parseControlConfig(raw: unknown, base: ControlConfig = DEFAULT_C
   }
   if (cfg.entry === "worker" && cfg.allowedPlacement?.[0] === "vm") {
     fail(
-      `placement[0] is "vm" but entry is "worker": stage 0 runs where the request enters; set entry to "router" or placement[0] to "auto"`,
+      `placement[0] is "vm" but entry is "worker": the Worker runs stage 0 unless the plan forwards the input to a VM; set placement[0] to "auto" to let it (or entry to "router")`,
     );
   }
   return cfg;

@@ -47,7 +47,7 @@ describe("power of two choices", () => {
 });
 
 describe("hand-over stage", () => {
-  it("a VM group starting at stage 0 is read as no group: stage 0 runs where the request entered", () => {
+  it("a VM group starting at stage 0 hands over after it where the manifest pins stage 0 to the Worker", () => {
     expect(handoverStage({ vmGroupStart: 0, vms: [] }, ["worker", "auto", "auto"])).toBe(1);
     expect(handoverStage({ vmGroupStart: 2, vms: [] }, ["worker", "auto", "auto"])).toBe(2);
     expect(handoverStage({ vmGroupStart: null, vms: [] }, ["worker", "worker", "worker"])).toBe(3);

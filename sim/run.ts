@@ -150,7 +150,7 @@ export function settingsTable(s: SimSettings, c: ControlConfig): string {
       "entry",
       c.entry === "router"
         ? "router (not billed; a request sent straight to a VM pays no FaaS fee)"
-        : "Worker (every request pays one Worker invocation; stage 0 runs there)",
+        : "Worker (every request pays one Worker invocation; stage 0 runs there unless the plan forwards the input to a VM)",
     ],
     ["hand-over", `${c.transferMs} ms one way + state bytes at ${c.transferMBps} MB/s`],
     [
