@@ -32,6 +32,7 @@ import {
   lognormalFromMedianP99,
   lognormalMean,
   lognormalMoments,
+  lognormalQuantile,
   type LognormalParams,
   normalQuantile,
 } from "./lognormal.js";
@@ -334,7 +335,7 @@ export function workerFromVm(vm: Percentiles, ratio: number, p99Ratio?: number):
   const p50 = vm.p50 * ratio;
   const p99 = Math.max(p50, vm.p99 * p99Ratio);
   const ln = lognormalFromMedianP99(p50, p99);
-  return { mean: lognormalMean(ln), p50, p95: p50 * Math.exp(1.6449 * ln.sigma), p99 };
+  return { mean: lognormalMean(ln), p50, p95: lognormalQuantile(ln, 0.95), p99 };
 }
 
 function finiteOr(v: number | undefined, fallback: number): number {
@@ -363,6 +364,9 @@ export interface LoadView {
  * the Poisson noise of that median), and there is an older window at least as long. Returns the recent
  * level and how long the rate has stayed above that bar, or null.
  */
+/** Seconds a level shift must span (at least 2). */
+const recentWindow = (recentS: number) => Math.max(2, Math.round(recentS));
+
 /**
  * The bar a level shift must clear over the last m seconds: the older window's median plus 3 deviations
  * (MAD, robust, so the new level entering it does not raise the bar until it fills half of it; or the
@@ -378,10 +382,13 @@ function shiftBar(perSecond: number[], m: number): number | null {
   return med + 3 * Math.max(mad, Math.sqrt(med)) + 1;
 }
 
-export function levelShift(perSecond: number[], recentS: number): { levelRps: number; lastedS: number } | null {
+export function levelShift(
+  perSecond: number[],
+  recentS: number,
+  bar = shiftBar(perSecond, recentWindow(recentS)),
+): { levelRps: number; lastedS: number } | null {
   const n = perSecond.length;
-  const m = Math.max(2, Math.round(recentS));
-  const bar = shiftBar(perSecond, m);
+  const m = recentWindow(recentS);
   if (bar === null) return null;
   let below = 0;
   let sum = 0;
@@ -434,7 +441,9 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
   const tauS = Math.max(boot, config.windowS / 4, config.controlPeriodS);
   // A shift must outlast three control periods and a quarter of a boot: a shorter burst is FaaS's.
   const recentS = Math.max(3 * config.controlPeriodS, boot / 4, 3);
-  const shift = levelShift(per, recentS);
+  const m = recentWindow(recentS);
+  const bar = shiftBar(per, m);
+  const shift = levelShift(per, recentS, bar);
   let dist = rateDistribution(per, obs.rate.meanRps ?? 0, obs.rate.stdRps ?? 0, tauS);
   const d = Math.exp(-1 / Math.max(1, tauS));
   let lagS = Math.min(per.length / 2, d / (1 - d));
@@ -475,10 +484,8 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
     trendRps > 0 ? { rates: x.rates.map((r) => r + trendRps), weights: x.weights, mean: x.mean + trendRps } : x;
   // A rise shorter than a shift is a blip for FaaS: sizing VMs for cost, its seconds count at the older
   // window's bar, so the recency weighting does not let ten seconds start a VM (the SLO still sees them).
-  const m = Math.max(2, Math.round(recentS));
-  const bar = shift === null ? shiftBar(per, m) : null;
-  const blip = bar !== null && per.slice(per.length - m).some((x) => x > bar);
-  const seen = blip ? per.map((x, i) => (i >= per.length - m ? Math.min(x, bar) : x)) : per;
+  const blip = shift === null && bar !== null && per.slice(per.length - m).some((x) => x > bar);
+  const seen = blip ? per.map((x, i) => (i >= per.length - m ? Math.min(x, bar!) : x)) : per;
   // Under a level shift VMs are started for the new level itself: whether it lasts long enough to repay
   // them is the start factor's question (startFactor), not a weight in the mix.
   const costDist = levelDist ?? (blip ? rateDistribution(seen, 0, 0, tauS) : dist);
@@ -868,7 +875,7 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
   let Es = sized.load.dist.rates.map(() => 1);
   while (n < vm.max) {
     const nextEs = erlangPerPoint(sized, workS, n + 1, { n, E: Es });
-    const next = carried(sized, g, n + 1, nextEs, true).share * sized.load.dist.mean * workS;
+    const next = carried(sized, g, n + 1, nextEs).share * sized.load.dist.mean * workS;
     util = (next - prev) / k;
     // A VM to start must also repay its boot, with a margin for the model's error (queue, estimates).
     const threshold = n + 1 > ctx.currentVms ? g.uStar * bootFactor * (1 + START_MARGIN) : g.uStar;
