@@ -21,6 +21,7 @@ import {
   PathSampler,
   trendRise,
   plan,
+  readLoad,
   workerFromVm,
   reach,
   type Observations,
@@ -316,6 +317,39 @@ describe("reading the load", () => {
       return 100 + ((seed / 2 ** 31) * 20 - 10);
     });
     expect(trendRise(flat, 120, 60, 0)).toBe(0);
+  });
+  it("a shift's age is the time at its current level: a jump on a smaller rise is judged by the jump", () => {
+    expect(levelShift([...constant(0, 60), ...constant(40, 40), ...constant(250, 10)], 6)).toEqual({
+      levelRps: 250,
+      lastedS: 10,
+    });
+    expect(levelShift([...constant(0, 60), ...constant(40, 50)], 6)).toEqual({ levelRps: 40, lastedS: 50 });
+  });
+  it("neither the step of a shift nor a blip is a trend: the forecast adds the ramp's rise only", () => {
+    // Boot 30 s, period 10 s: a shift spans 30 s, the trend is read over 60 s; the ramp rises 0.1 req/s/s.
+    const cfg = parseControlConfig({ vm: { usd_per_hour: 0.05, boot_s: 30 }, slo_ms: 500, control_period_s: 10 });
+    const ramp = Array.from({ length: 600 }, (_, i) => 100 + i / 10);
+    const load = (per: number[]) => readLoad(obs(per, [0, 0, 1]), cfg);
+    const rampOnly = load(ramp).trendRps;
+    expect(rampOnly).toBeGreaterThan(0.1 * 30);
+    // A step of +300 req/s held for 40 s: a shift, whose level has no trend of its own beyond the ramp.
+    const step = load([...ramp, ...Array.from({ length: 40 }, (_, i) => 460 + i / 10)]);
+    expect(step.shift?.lastedS).toBe(40);
+    expect(step.trendRps).toBeLessThan(2 * rampOnly);
+    // A 28-s blip of +3000 req/s (shorter than a shift): cost sizing sees it clipped, the forecast too.
+    const blip = load([...ramp, ...Array.from({ length: 28 }, (_, i) => 3160 + i / 10)]);
+    expect(blip.shift).toBeNull();
+    expect(blip.trendRps).toBeLessThan(2 * rampOnly);
+  });
+  it("VMs are started for the load still here: after a flash the window keeps it, the start does not", () => {
+    const after = readLoad(obs([...constant(20, 600), ...constant(250, 120), ...constant(20, 60)], [0, 0, 1]), CFG);
+    expect(after.shift).toBeNull();
+    expect(after.costDist.mean).toBeGreaterThan(40);
+    expect(after.startDist.mean).toBeCloseTo(20, 9);
+    expect(after.startDist.weights).toEqual(after.costDist.weights);
+    // Steady load: one distribution.
+    const steady = readLoad(obs(constant(20, 600), [0, 0, 1]), CFG);
+    expect(steady.startDist).toBe(steady.costDist);
   });
   it("on a slow ramp the forecast starts VMs earlier than the time-weighted window alone", () => {
     const ramp = Array.from({ length: 1200 }, (_, i) => i / 4); // +0.25 req/s each second

@@ -352,6 +352,8 @@ export interface LoadView {
    * blip too short to be a shift, else `dist`.
    */
   costDist: RatePoints;
+  /** The distribution VMs beyond those running are started by: `costDist`, scaled down to the last seconds' mean when it is lower. */
+  startDist: RatePoints;
   /** The recent level and how long it has held when a level shift is under way, else null. */
   shift: { levelRps: number; lastedS: number } | null;
   /** Requests/s added by the trend projected over the boot time (0 without a significant rise). */
@@ -398,10 +400,14 @@ export function levelShift(
   }
   if (below > 1) return null;
   const partial = below === 1 && perSecond[n - 1] <= bar;
-  let lastedS = partial ? 1 : 0;
-  for (let i = n - 1 - lastedS; i >= 0 && perSecond[i] > bar; i--) lastedS++;
   // The level: the mean of the recent seconds, without a partly counted newest one.
-  return { levelRps: partial ? (sum - perSecond[n - 1]) / (m - 1) : sum / m, lastedS };
+  const levelRps = partial ? (sum - perSecond[n - 1]) / (m - 1) : sum / m;
+  // Its age: the seconds at this level (above half of it), not since the first step of a staircase, so
+  // a jump on top of a smaller rise is judged by how long the jump has lasted.
+  const floor = Math.max(bar, levelRps / 2);
+  let lastedS = partial ? 1 : 0;
+  for (let i = n - 1 - lastedS; i >= 0 && perSecond[i] > floor; i--) lastedS++;
+  return { levelRps, lastedS: Math.max(lastedS, partial ? 1 : 0) };
 }
 
 /**
@@ -479,18 +485,40 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
       };
     }
   }
-  const trendRps = config.forecast ? trendRise(per, Math.max(2 * boot, 60), boot, lagS) : 0;
-  const raise = (x: RatePoints): RatePoints =>
-    trendRps > 0 ? { rates: x.rates.map((r) => r + trendRps), weights: x.weights, mean: x.mean + trendRps } : x;
   // A rise shorter than a shift is a blip for FaaS: sizing VMs for cost, its seconds count at the older
   // window's bar, so the recency weighting does not let ten seconds start a VM (the SLO still sees them).
   const blip = shift === null && bar !== null && per.slice(per.length - m).some((x) => x > bar);
   const seen = blip ? per.map((x, i) => (i >= per.length - m ? Math.min(x, bar!) : x)) : per;
+  // Neither a burst nor the step of a shift is a trend: without a shift the trend is read on the seconds
+  // at or below the older window's bar (a burst, passed or not, is left out), under a shift within the
+  // new level.
+  const trendSpanS = shift === null ? Math.max(2 * boot, 60) : Math.min(Math.max(2 * boot, 60), shift.lastedS);
+  const base = shift === null && bar !== null ? per.filter((x) => x <= bar) : per;
+  const trendRps = config.forecast ? trendRise(base, trendSpanS, boot, lagS) : 0;
+  const raise = (x: RatePoints): RatePoints =>
+    trendRps > 0 ? { rates: x.rates.map((r) => r + trendRps), weights: x.weights, mean: x.mean + trendRps } : x;
   // Under a level shift VMs are started for the new level itself: whether it lasts long enough to repay
   // them is the start factor's question (startFactor), not a weight in the mix.
   const costDist = levelDist ?? (blip ? rateDistribution(seen, 0, 0, tauS) : dist);
+  // VMs are started for the load still here: when the last seconds (the newest, perhaps partly counted,
+  // left out) run below what the window remembers (a flash has passed, an evening falls), the window's
+  // shape scaled down to their mean. VMs running are kept by the window (and the scale-down delay).
+  let startDist = costDist;
+  if (shift === null && per.length > m) {
+    let sum = 0;
+    for (let i = per.length - 1 - m; i < per.length - 1; i++) sum += seen[i];
+    const f = sum / m / costDist.mean;
+    if (f < 1) startDist = { rates: costDist.rates.map((x) => x * f), weights: costDist.weights, mean: sum / m };
+  }
   const distOut = raise(dist);
-  return { dist: distOut, costDist: costDist === dist ? distOut : raise(costDist), shift, trendRps };
+  const costOut = costDist === dist ? distOut : raise(costDist);
+  return {
+    dist: distOut,
+    costDist: costOut,
+    startDist: startDist === costDist ? costOut : raise(startDist),
+    shift,
+    trendRps,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -789,7 +817,6 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
   const k = vm.slots;
   const pVmS = vm.costUsdPerHour / 3600;
   const fee = faasRequestUsd(prices);
-  const { dist } = ctx.load;
   let workS = 0;
   let compute = 0;
   let m2 = 0; // E[X^2] of the VM time of a request reaching j, times r_j
@@ -867,29 +894,53 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
   g.feasible = true;
   g.uStar = (pVmS / k) * (workS / g.savingUsd);
   const bootFactor = startFactor(ctx.load, config);
-  // T-CIP: the n-th VM's expected utilisation is the extra work it carries, over its k slots.
-  const sized = ctx.load.costDist === dist ? ctx : { ...ctx, load: { ...ctx.load, dist: ctx.load.costDist } };
+  let count = countVms(ctx, g, ctx.load.costDist, ctx.currentVms, bootFactor);
+  // A VM to start must be wanted by the load still here too (VMs running are kept by the window's).
+  if (count.n > ctx.currentVms && ctx.load.startDist !== ctx.load.costDist) {
+    const keep = Math.min(count.n, ctx.currentVms);
+    const start = countVms(ctx, g, ctx.load.startDist, ctx.currentVms, bootFactor);
+    if (start.n < count.n) count = start.n >= keep ? start : countVms(ctx, g, ctx.load.costDist, keep, 1, keep);
+  }
+  g.lastUtil = count.lastUtil;
+  g.nextUtil = count.n < vm.max ? count.util : 0;
+  sizeGroup(ctx, g, count.n, count.dist === ctx.load.dist ? count.Es : undefined);
+  if (count.n > 0 && g.costUsdPerS >= ctx.faasOnlyPerS)
+    g.why = `${count.n} VM(s) would cost ${usdH(g.costUsdPerS)}, not less than ${usdH(ctx.faasOnlyPerS)} all on FaaS`;
+  return g;
+}
+
+/**
+ * T-CIP over the rate distribution `dist`: the n-th VM's expected utilisation is the extra work it
+ * carries, over its k slots; VMs beyond `currentVms` must also repay their boot (bootFactor), with a
+ * margin for the model's error (queue, estimates). At most `cap` VMs.
+ */
+function countVms(
+  ctx: PlanContext,
+  g: GroupEval,
+  dist: RatePoints,
+  currentVms: number,
+  bootFactor: number,
+  cap = ctx.config.vm.max,
+): { n: number; util: number; lastUtil: number; Es: number[]; dist: RatePoints } {
+  const sized = dist === ctx.load.dist ? ctx : { ...ctx, load: { ...ctx.load, dist } };
+  const k = ctx.config.vm.slots;
   let n = 0;
   let prev = 0;
   let util = 0;
-  let Es = sized.load.dist.rates.map(() => 1);
-  while (n < vm.max) {
-    const nextEs = erlangPerPoint(sized, workS, n + 1, { n, E: Es });
-    const next = carried(sized, g, n + 1, nextEs).share * sized.load.dist.mean * workS;
+  let lastUtil = 0;
+  let Es = dist.rates.map(() => 1);
+  while (n < cap) {
+    const nextEs = erlangPerPoint(sized, g.workS, n + 1, { n, E: Es });
+    const next = carried(sized, g, n + 1, nextEs).share * dist.mean * g.workS;
     util = (next - prev) / k;
-    // A VM to start must also repay its boot, with a margin for the model's error (queue, estimates).
-    const threshold = n + 1 > ctx.currentVms ? g.uStar * bootFactor * (1 + START_MARGIN) : g.uStar;
+    const threshold = n + 1 > currentVms ? g.uStar * bootFactor * (1 + START_MARGIN) : g.uStar;
     if (util < threshold) break;
     prev = next;
     Es = nextEs;
     n++;
-    g.lastUtil = util;
+    lastUtil = util;
   }
-  g.nextUtil = n < vm.max ? util : 0;
-  sizeGroup(ctx, g, n, sized === ctx ? Es : undefined);
-  if (n > 0 && g.costUsdPerS >= ctx.faasOnlyPerS)
-    g.why = `${n} VM(s) would cost ${usdH(g.costUsdPerS)}, not less than ${usdH(ctx.faasOnlyPerS)} all on FaaS`;
-  return g;
+  return { n, util, lastUtil, Es, dist };
 }
 
 /**
