@@ -1,4 +1,4 @@
-// Manifests for tests of the core: two stages, and three (a deep range of two stages after stage 0).
+// Fixtures for tests of the core: manifests of two and three stages (a deep range of two after stage 0), and a signed call.
 export const TINY_MANIFEST = {
   name: "tiny",
   version: "1",
@@ -35,3 +35,7 @@ export const THREE_STAGE_MANIFEST = {
     { ...s1, file: "s2.onnx", input: "h1", probs_output: "p2" },
   ],
 };
+
+/** A signed call's body, and a plain record read through the Headers interface the verifier takes. */
+export const SIGNED_BODY = new TextEncoder().encode("payload");
+export const asHeaders = (h: Record<string, string>) => ({ get: (k: string) => h[k] ?? null });

@@ -2,6 +2,7 @@
 // its timestamp (clocks drift both ways), never far in the future, and its nonce is remembered as long
 // as its timestamp could still pass.
 import { describe, expect, it } from "vitest";
+import { asHeaders, SIGNED_BODY } from "./fixtures.js";
 import {
   H_NONCE,
   H_SIGNATURE,
@@ -16,9 +17,8 @@ import {
   vmKey,
 } from "./signing.js";
 
-const body = new TextEncoder().encode("payload");
+const body = SIGNED_BODY;
 const T = 1_700_000_000_000;
-const asHeaders = (h: Record<string, string>) => ({ get: (k: string) => h[k] ?? null });
 const verifyAt = (h: Record<string, string>, nowMs: number, guard: ReplayGuard | null = null) =>
   verifyRequest("k", "POST", "/p", body, asHeaders(h), guard, nowMs);
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { asHeaders, SIGNED_BODY } from "./fixtures.js";
 import {
   H_SIGNATURE,
   H_VM,
@@ -11,8 +12,7 @@ import {
   vmKey,
 } from "./signing.js";
 
-const body = new TextEncoder().encode("payload");
-const asHeaders = (h: Record<string, string>) => ({ get: (k: string) => h[k] ?? null });
+const body = SIGNED_BODY;
 
 describe("signed requests", () => {
   it("accepts a fresh signature once and refuses its replay", async () => {
