@@ -3,8 +3,7 @@
 // under load loses no request; after the load the VM is scaled down once the hysteresis has passed.
 // The VM price is set so low that VMs pay off for this light model (DESIGN.md section 4).
 import { afterAll, describe, expect, it } from "vitest";
-import { runLoad, DEFAULT_LOAD } from "../../scripts/load-gen.js";
-import { admin, routeRows, testStack, until, vmProcesses } from "./helpers.js";
+import { admin, deepLoad, routeRows, testStack, until, vmProcesses } from "./helpers.js";
 
 // A short rate window so the test sees the scale-down within a minute of the load ending.
 const CONFIG = {
@@ -34,19 +33,7 @@ describe("autoscaled VMs with cold starts and failover", () => {
     // The load runs until the state under test has happened (each step waits for what it needs, not for
     // time): a VM serves, is killed mid-load, and a replacement serves in its place.
     const stopLoad = new AbortController();
-    const load = runLoad(
-      {
-        ...DEFAULT_LOAD,
-        url: s.url,
-        rps: 80,
-        durationS: 150,
-        pattern: "steady",
-        parameters: { exit_threshold: 1 },
-        adminToken: s.adminToken,
-      },
-      undefined,
-      stopLoad.signal,
-    );
+    const load = deepLoad(s, 80, 150, stopLoad.signal);
     let killed = 0;
     try {
       await until("a VM serving the deep stages", async () => (await routeRows(s, "w0,v1,v2")) > 0, 60_000);

@@ -1,8 +1,7 @@
 // Faults under load with real processes: a VM that hangs (SIGSTOP: it neither answers nor beats) and a
 // VM killed with SIGKILL while two serve. No request may fail or be lost.
 import { afterAll, describe, expect, it } from "vitest";
-import { runLoad, DEFAULT_LOAD } from "../../scripts/load-gen.js";
-import { admin, routeRows, testStack, until, vmProcesses, vmState } from "./helpers.js";
+import { admin, deepLoad, routeRows, testStack, until, vmProcesses, vmState } from "./helpers.js";
 
 const CONFIG = {
   vm: { usd_per_hour: 0.00001, concurrency: 4, boot_s: 2, min: 2, max: 2 },
@@ -27,19 +26,7 @@ describe("faults under load", () => {
     await until("two running VMs", async () => (await admin(s, "/v2/models/mnist/plan")).vms.running >= 2, 60_000);
     // The load runs until the faults have played out; each fault waits for the state it needs, not for time.
     const stopLoad = new AbortController();
-    const load = runLoad(
-      {
-        ...DEFAULT_LOAD,
-        url: s.url,
-        rps: 60,
-        durationS: 150,
-        pattern: "steady",
-        parameters: { exit_threshold: 1 },
-        adminToken: s.adminToken,
-      },
-      undefined,
-      stopLoad.signal,
-    );
+    const load = deepLoad(s, 60, 150, stopLoad.signal);
     try {
       await until("the VMs serving the deep stages", async () => (await routeRows(s, "w0,v1,v2")) > 0, 60_000);
       const [hang, kill] = vmProcesses(s);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, startStack, type Stack } from "../../scripts/stack.js";
 import { loadHeldout } from "../../model/heldout.js";
+import { DEFAULT_LOAD, runLoad } from "../../scripts/load-gen.js";
 
 export const heldout = loadHeldout();
 
@@ -88,4 +89,10 @@ export function vmProcesses(stack: Stack): { id: string; pid: number }[] {
 export async function vmState(stack: Stack, id: string): Promise<string | undefined> {
   const plan = await admin(stack, "/v2/models/mnist/plan");
   return plan.vms.instances.find((v: { id: string }) => v.id === id)?.state;
+}
+
+/** The operator's steady load of requests that all go deep (exit_threshold 1), `rps` for `durationS`. */
+export function deepLoad(stack: Stack, rps: number, durationS: number, signal?: AbortSignal) {
+  const o = { url: stack.url, rps, durationS, pattern: "steady" as const, adminToken: stack.adminToken };
+  return runLoad({ ...DEFAULT_LOAD, ...o, parameters: { exit_threshold: 1 } }, undefined, signal);
 }

@@ -3,9 +3,8 @@
 // finished on Workers, and no request fails; (2) a cold controller with cheap VMs (boot 10 s, control
 // period 2 s) brings the first VM up within 30 s of a step from 0 to 150 req/s.
 import { afterEach, describe, expect, it } from "vitest";
-import { runLoad, DEFAULT_LOAD } from "../../scripts/load-gen.js";
 import { signRequest, vmKey } from "../../core/signing.js";
-import { admin, testStack, until } from "./helpers.js";
+import { admin, deepLoad, digitsBody, infer, routeRows, testStack, until } from "./helpers.js";
 
 type Stack = Awaited<ReturnType<typeof testStack>>;
 
@@ -43,17 +42,17 @@ describe("queueing within the wait budget", () => {
       },
       60_000,
     );
-    // Let the Workers' routing tables pick up the running VM and the budget.
-    await new Promise((r) => setTimeout(r, 3_000));
-    const summary = await runLoad({
-      ...DEFAULT_LOAD,
-      url: s.url,
-      rps: 80,
-      durationS: 15,
-      pattern: "steady",
-      parameters: { exit_threshold: 1 },
-      adminToken: s.adminToken,
-    });
+    // The Workers' routing tables have the running VM (and the plan's budget, fetched with it) once a
+    // deep request is routed to it.
+    await until(
+      "the Workers routing deep requests to the VM",
+      async () => {
+        await infer(s.url, digitsBody(0, 1, { exit_threshold: 1 }), s.adminToken);
+        return (await routeRows(s, "w0,v1,v2")) > 0;
+      },
+      60_000,
+    );
+    const summary = await deepLoad(s, 80, 15);
     const plan = await admin(s, "/v2/models/mnist/plan");
     const budgetMs = Number(/may wait up to (\d+) ms/.exec(plan.reason)?.[1]);
     const admitted = await vmMetric(s, theVm, "serflow_vm_queue_waits_total", 'outcome="admitted"');
@@ -88,15 +87,7 @@ describe("a sustained step on a cold controller", () => {
       if (p && p.vms.desired > 0 && firstDesiredS === null) firstDesiredS = t;
       if (p && p.vms.running > 0 && firstRunningS === null) firstRunningS = t;
     }, 250);
-    const summary = await runLoad({
-      ...DEFAULT_LOAD,
-      url: s.url,
-      rps: 150,
-      durationS: 35,
-      pattern: "steady",
-      parameters: { exit_threshold: 1 },
-      adminToken: s.adminToken,
-    });
+    const summary = await deepLoad(s, 150, 35);
     clearInterval(poll);
     console.log(
       `step e2e: first VM desired after ${firstDesiredS} s, running after ${firstRunningS} s; ${summary.ok}/${summary.sent} ok`,
