@@ -336,7 +336,7 @@ describe("reading the load", () => {
     const step = load([...ramp, ...Array.from({ length: 40 }, (_, i) => 460 + i / 10)]);
     expect(step.shift?.lastedS).toBe(40);
     expect(step.trendRps).toBeLessThan(2 * rampOnly);
-    // A 28-s blip of +3000 req/s (shorter than a shift): cost sizing sees it clipped, the forecast too.
+    // A 28-s blip of +3000 req/s (shorter than a shift): cost sizing sees it clipped, the forecast not at all.
     const blip = load([...ramp, ...Array.from({ length: 28 }, (_, i) => 3160 + i / 10)]);
     expect(blip.shift).toBeNull();
     expect(blip.trendRps).toBeLessThan(2 * rampOnly);

@@ -407,7 +407,7 @@ export function levelShift(
   const floor = Math.max(bar, levelRps / 2);
   let lastedS = partial ? 1 : 0;
   for (let i = n - 1 - lastedS; i >= 0 && perSecond[i] > floor; i--) lastedS++;
-  return { levelRps, lastedS: Math.max(lastedS, partial ? 1 : 0) };
+  return { levelRps, lastedS };
 }
 
 /**
