@@ -897,8 +897,8 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
   let count = countVms(ctx, g, ctx.load.costDist, ctx.currentVms, bootFactor);
   // A VM to start must be wanted by the load still here too (VMs running are kept by the window's).
   if (count.n > ctx.currentVms && ctx.load.startDist !== ctx.load.costDist) {
-    const keep = Math.min(count.n, ctx.currentVms);
-    const start = countVms(ctx, g, ctx.load.startDist, ctx.currentVms, bootFactor);
+    const keep = ctx.currentVms; // below count.n here
+    const start = countVms(ctx, g, ctx.load.startDist, keep, bootFactor);
     if (start.n < count.n) count = start.n >= keep ? start : countVms(ctx, g, ctx.load.costDist, keep, 1, keep);
   }
   g.lastUtil = count.lastUtil;

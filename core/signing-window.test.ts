@@ -2,7 +2,7 @@
 // its timestamp (clocks drift both ways), never far in the future, and its nonce is remembered as long
 // as its timestamp could still pass.
 import { describe, expect, it } from "vitest";
-import { asHeaders, SIGNED_BODY } from "./fixtures.js";
+import { asHeaders, SIGNED_BODY as body } from "./fixtures.js";
 import {
   H_NONCE,
   H_SIGNATURE,
@@ -17,7 +17,6 @@ import {
   vmKey,
 } from "./signing.js";
 
-const body = SIGNED_BODY;
 const T = 1_700_000_000_000;
 const verifyAt = (h: Record<string, string>, nowMs: number, guard: ReplayGuard | null = null) =>
   verifyRequest("k", "POST", "/p", body, asHeaders(h), guard, nowMs);

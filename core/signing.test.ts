@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { asHeaders, SIGNED_BODY } from "./fixtures.js";
+import { asHeaders, SIGNED_BODY as body } from "./fixtures.js";
 import {
   H_SIGNATURE,
   H_VM,
@@ -11,8 +11,6 @@ import {
   verifyRequest,
   vmKey,
 } from "./signing.js";
-
-const body = SIGNED_BODY;
 
 describe("signed requests", () => {
   it("accepts a fresh signature once and refuses its replay", async () => {
