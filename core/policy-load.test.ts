@@ -80,5 +80,9 @@ describe("readLoad", () => {
     const f = 20 / load.costDist.mean;
     expect(load.startDist.mean).toBe(20);
     expect(load.startDist.rates).toEqual(load.costDist.rates.map((x) => x * f));
+    expect(load.startDist.weights).toEqual(load.costDist.weights);
+    // A steady load: one distribution.
+    const steady = readLoad(obs(flat(20, 600)), CFG);
+    expect(steady.startDist).toBe(steady.costDist);
   });
 });

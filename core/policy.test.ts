@@ -341,16 +341,6 @@ describe("reading the load", () => {
     expect(blip.shift).toBeNull();
     expect(blip.trendRps).toBeLessThan(2 * rampOnly);
   });
-  it("VMs are started for the load still here: after a flash the window keeps it, the start does not", () => {
-    const after = readLoad(obs([...constant(20, 600), ...constant(250, 120), ...constant(20, 60)], [0, 0, 1]), CFG);
-    expect(after.shift).toBeNull();
-    expect(after.costDist.mean).toBeGreaterThan(40);
-    expect(after.startDist.mean).toBeCloseTo(20, 9);
-    expect(after.startDist.weights).toEqual(after.costDist.weights);
-    // Steady load: one distribution.
-    const steady = readLoad(obs(constant(20, 600), [0, 0, 1]), CFG);
-    expect(steady.startDist).toBe(steady.costDist);
-  });
   it("on a slow ramp the forecast starts VMs earlier than the time-weighted window alone", () => {
     const ramp = Array.from({ length: 1200 }, (_, i) => i / 4); // +0.25 req/s each second
     const firstVm = (forecast: boolean) =>

@@ -1,0 +1,335 @@
+// Evaluating, choosing and holding a VM group, rule by rule, on loads whose answer follows by hand:
+// stage times without spread (p99 = median), so a path's latency and a group's moments are sums.
+import { describe, expect, it } from "vitest";
+import { parseControlConfig } from "./config.js";
+import { faasComputeUsd, faasRequestUsd, faasWaitUsd, LAMBDA_PRICES, WORKERS_PRICES } from "./cost.js";
+import {
+  boundedQueue,
+  chooseGroup,
+  erlangB,
+  evaluateGroup,
+  faasAttainment,
+  holdForScaleDown,
+  initialPolicyState,
+  lateShare,
+  type Observations,
+  type Option,
+  plan,
+  planContext,
+  type PolicyState,
+  QUEUE_PLACES_PER_SLOT,
+  readLoad,
+} from "./policy.js";
+
+const flat = (rps: number, s: number) => Array<number>(s).fill(rps);
+const exact = (m: number) => ({ mean: m, p50: m, p95: m, p99: m });
+const STATE_BYTES = 4096;
+const INPUT_BYTES = 3136;
+const VM_USD_PER_S = 0.05 / 3600;
+const SLOTS = 2;
+// Half the requests exit at stage 0, half of the rest at stage 1: reach r = [1, 0.5, 0.25].
+const obs = (perSecond: number[], vmMs = [5, 10, 30], faasMs = vmMs, exits = [0.5, 0.5, 1]): Observations => ({
+  stages: exits.map((exitFraction, i) => ({
+    exitFraction,
+    vmMs: exact(vmMs[i]),
+    faasMs: exact(faasMs[i]),
+    stateBytes: STATE_BYTES,
+  })),
+  rate: { perSecond },
+  vms: { running: 0, booting: 0 },
+  inputBytes: INPUT_BYTES,
+});
+const config = (over: Record<string, unknown> = {}, vm: Record<string, unknown> = {}) =>
+  parseControlConfig({
+    vm: { usd_per_hour: 0.05, concurrency: SLOTS, boot_s: 60, max: 50, queue_ms: 100, ...vm },
+    slo_ms: 10_000,
+    control_period_s: 5,
+    scale_down_delay_s: 300,
+    forecast: false,
+    ...over,
+  });
+const group = (o: Observations, cfg: ReturnType<typeof config>, j: number, state = initialPolicyState()) => {
+  const ctx = planContext(state, o, cfg);
+  return { ctx, g: evaluateGroup(ctx, o, j) };
+};
+// Work of the group from stage 1 per arriving request (s): 0.5 x 10 ms + 0.25 x 30 ms.
+const WORK_1_S = 0.5 * 0.01 + 0.25 * 0.03;
+// Worker -> VM -> Worker: two transfers of 10 ms and the hidden state at 100 MB/s (config defaults).
+const hop = (bytes: number) => 2 * 10 + (bytes / 100e6) * 1000;
+
+describe("evaluateGroup: the group's work, hop, wait budget and queue", () => {
+  it("work is the VM time of the stages from j weighted by their reach; the hop moves the state", () => {
+    const o = obs(flat(100, 600));
+    const { g } = group(o, config(), 1);
+    expect(g.reachable).toBe(true);
+    expect(g.workS).toBeCloseTo(WORK_1_S, 12);
+    expect(g.hopMs).toBeCloseTo(hop(STATE_BYTES), 9);
+    // From stage 0 the Worker entry hands the request's input over; a router gives it to the VM itself.
+    expect(group(o, config(), 0).g.hopMs).toBeCloseTo(hop(INPUT_BYTES), 9);
+    expect(group(o, config({ entry: "router" }), 0).g.hopMs).toBe(0);
+    expect(group(o, config({ entry: "router" }), 1).g.hopMs).toBeCloseTo(hop(STATE_BYTES), 9);
+  });
+  it("the queue per VM holds the places its slots clear within the budget, with the work's spread", () => {
+    // Of the requests reaching stage 1, half take 10 ms and half 40 ms: mean 25 ms, E[X^2] = 850 ms^2,
+    // squared coefficient of variation 850 / 625 - 1 = 0.36. Budget 100 ms (queue_ms, the SLO is loose).
+    const o = obs(flat(100, 600));
+    const { g } = group(o, config(), 1);
+    expect(g.waitBudgetMs).toBe(100);
+    expect(g.queuePerVm).toBe(Math.floor((0.1 * SLOTS * 2) / (0.025 * 1.36))); // 11
+    // Without the exit mix (every request reaching 1 goes on to 2: 40 ms each) the spread is 0.
+    const deep = obs(flat(100, 600), [5, 10, 30], [5, 10, 30], [0.5, 0, 1]);
+    expect(group(deep, config(), 1).g.queuePerVm).toBe(Math.floor((0.1 * SLOTS * 2) / 0.04)); // 10
+    // A long budget fills the queue to its places per slot, no further.
+    expect(group(o, config({}, { queue_ms: 1000 }), 1).g.queuePerVm).toBe(QUEUE_PLACES_PER_SLOT * SLOTS);
+  });
+  it("the wait budget leaves a request whose wait ran out time to finish on FaaS, unless FaaS misses anyway", () => {
+    // VM path of a request reaching 1: 5 (stage 0 on the Worker) + hop + 40. On FaaS after the round
+    // trip it spent: 5 + hop + 20 + 60.
+    const o = obs(flat(100, 600), [5, 10, 30], [5, 20, 60]);
+    const vmPath = 5 + hop(STATE_BYTES) + 40;
+    const faasPath = 5 + hop(STATE_BYTES) + 80;
+    expect(group(o, config({ slo_ms: 150 }), 1).g.waitBudgetMs).toBeCloseTo(150 - faasPath, 5);
+    expect(group(o, config({ slo_ms: 100 }), 1).g.waitBudgetMs).toBeCloseTo(100 - vmPath, 5);
+    // At most queue_ms, and never below 0.
+    expect(group(o, config({ slo_ms: 1000 }, { queue_ms: 30 }), 1).g.waitBudgetMs).toBe(30);
+    expect(group(o, config({ slo_ms: 50 }), 1).g.waitBudgetMs).toBe(0);
+  });
+  it("a group no request reaches is neither reachable nor feasible, and says so", () => {
+    const o = obs(flat(100, 600), [5, 10, 30], [5, 10, 30], [1, 0.5, 1]);
+    const { g } = group(o, config(), 1);
+    expect(g.reachable).toBe(false);
+    expect(g.feasible).toBe(false);
+    expect(g.why).toBe("no request reaches stage 1");
+  });
+});
+
+describe("evaluateGroup: what a VM saves per request, per price preset and entry", () => {
+  const o = obs(flat(100, 600));
+  const ms1 = [10, 30]; // stages 1 and 2
+  const reach1 = [0.5, 0.25];
+  const compute = (p: typeof WORKERS_PRICES) => ms1.reduce((s, m, i) => s + reach1[i] * faasComputeUsd(p, m), 0);
+  const uStar = (workS: number, saving: number) => (VM_USD_PER_S / SLOTS) * (workS / saving);
+
+  it("Workers, deep stages inline: the deep stages' CPU; separate: their invocation's fee too, paid back when not carried", () => {
+    const inline = group(o, config(), 1).g;
+    expect(inline.savingUsd).toBeCloseTo(compute(WORKERS_PRICES), 18);
+    expect(inline.penaltyUsd).toBe(0);
+    expect(inline.uStar).toBeCloseTo(uStar(WORK_1_S, inline.savingUsd), 9);
+    const separate = group(o, config({ faas_deep: "separate" }), 1).g;
+    const fee = faasRequestUsd(WORKERS_PRICES) * 0.5;
+    expect(separate.savingUsd).toBeCloseTo(fee + compute(WORKERS_PRICES), 18);
+    expect(separate.penaltyUsd).toBeCloseTo(fee, 18);
+  });
+  it("a priced transfer of the hidden state is taken off the saving of every request reaching the group", () => {
+    const g = group(o, config({ transfer_usd_per_gb: 0.09 }), 1).g;
+    expect(g.savingUsd).toBeCloseTo(compute(WORKERS_PRICES) - 0.5 * ((STATE_BYTES * 0.09) / 1e9), 18);
+  });
+  it("Lambda bills the prefix while it waits for the VM: the hop and the group's mean time", () => {
+    const g = group(o, config({ prices: "lambda", faas_deep: "separate" }), 1).g;
+    const wait = faasWaitUsd(LAMBDA_PRICES, hop(STATE_BYTES) + 25);
+    expect(g.savingUsd).toBeCloseTo(faasRequestUsd(LAMBDA_PRICES) * 0.5 + compute(LAMBDA_PRICES) - 0.5 * wait, 18);
+    // Inline, the wait costs more than the deep stages' compute: no VM saves anything from stage 1.
+    const inline = group(o, config({ prices: "lambda" }), 1);
+    expect(inline.g.savingUsd).toBeLessThanOrEqual(0);
+    expect(inline.g.feasible).toBe(false);
+    expect(inline.g.why).toBe("a VM saves nothing per request there");
+    expect(inline.g.attainment).toBe(faasAttainment(inline.ctx));
+  });
+  it("behind a router a group from stage 0 saves the whole invocation and waits for nothing", () => {
+    for (const prices of ["workers", "lambda"] as const) {
+      const p = prices === "workers" ? WORKERS_PRICES : LAMBDA_PRICES;
+      const g = group(o, config({ prices, entry: "router" }), 0).g;
+      const all = faasComputeUsd(p, 5) + compute(p);
+      expect(g.savingUsd).toBeCloseTo(faasRequestUsd(p) + all, 18);
+      expect(g.workS).toBeCloseTo(0.005 + WORK_1_S, 12);
+      expect(g.uStar).toBeCloseTo(uStar(0.005 + WORK_1_S, g.savingUsd), 9);
+    }
+  });
+});
+
+describe("evaluateGroup: the bill and the count", () => {
+  it("the bill: VMs + FaaS-only + hand-over fees - carried savings + Lambda's waits (carried: the mean; late: the budget)", () => {
+    // Lambda, deep stages in an invocation of their own, FaaS three times slower than the VM.
+    const cfg = config({ prices: "lambda", faas_deep: "separate", slo_ms: 300 });
+    const o = obs(flat(300, 600), [5, 10, 30], [15, 30, 90]);
+    const { ctx, g } = group(o, cfg, 1);
+    const n = g.wantedVms;
+    expect(n).toBe(2);
+    const meanS = g.workS / 0.5;
+    const { rates, weights, mean } = ctx.load.dist;
+    let carriedRps = 0;
+    let lateRps = 0;
+    let waitedS = 0;
+    rates.forEach((rate, b) => {
+      const a = rate * g.workS;
+      const E = erlangB(a, n * SLOTS)[n * SLOTS];
+      const q = boundedQueue(E, a, n * SLOTS, n * g.queuePerVm);
+      const late = Math.min(q.blocked, lateShare(E, a, n * SLOTS, n * g.queuePerVm, g.waitBudgetMs / 1000 / meanS));
+      carriedRps += weights[b] * rate * (1 - q.blocked);
+      lateRps += weights[b] * rate * late;
+      waitedS += weights[b] * rate * (1 - q.blocked) * q.waitS * meanS;
+    });
+    expect(g.carriedShare).toBeCloseTo(carriedRps / mean, 12);
+    const waitMs = (waitedS / carriedRps) * 1000;
+    expect(g.meanWaitMs).toBeCloseTo(waitMs, 9);
+    expect(lateRps).toBeGreaterThan(0);
+    const perReach = g.savingUsd / 0.5;
+    const bill =
+      n * VM_USD_PER_S +
+      ctx.faasOnlyPerS +
+      mean * g.penaltyUsd -
+      carriedRps * 0.5 * (perReach - faasWaitUsd(LAMBDA_PRICES, waitMs)) +
+      lateRps * 0.5 * faasWaitUsd(LAMBDA_PRICES, g.waitBudgetMs + g.hopMs);
+    expect(g.costUsdPerS).toBeCloseTo(bill, 15);
+    // Each VM beats break-even, yet the hand-over fee of the overflow and the waits leave the group
+    // dearer than all on FaaS: it says so.
+    expect(g.costUsdPerS).toBeGreaterThanOrEqual(ctx.faasOnlyPerS);
+    expect(g.why).toMatch(/^2 VM\(s\) would cost \$[\d.]+\/h, not less than \$[\d.]+\/h all on FaaS$/);
+    // On Workers the same group is cheaper than FaaS-only and has nothing to explain.
+    const workers = group(o, config({ faas_deep: "separate", slo_ms: 300 }), 1);
+    expect(workers.g.wantedVms).toBeGreaterThan(0);
+    expect(workers.g.costUsdPerS).toBeLessThan(workers.ctx.faasOnlyPerS);
+    expect(workers.g.why).toBe("");
+  });
+  it("the count stops at vm.max, where no next VM is weighed; below it the next VM would not pay", () => {
+    const o = obs(flat(2000, 600));
+    const capped = group(o, config({}, { max: 1 }), 1).g;
+    expect(capped.wantedVms).toBe(1);
+    expect(capped.nextUtil).toBe(0);
+    expect(capped.lastUtil).toBeGreaterThan(capped.uStar);
+    const free = group(o, config(), 1).g;
+    expect(free.wantedVms).toBeGreaterThan(1);
+    expect(free.wantedVms).toBeLessThan(50);
+    expect(free.nextUtil).toBeGreaterThan(0);
+    expect(free.nextUtil).toBeLessThan(free.uStar * 2);
+    expect(free.lastUtil).toBeGreaterThan(free.nextUtil);
+  });
+  it("a group no VM pays for is feasible, wants none, and leaves the reason to the break-even", () => {
+    const g = group(obs(flat(1, 600)), config(), 1).g;
+    expect(g.feasible).toBe(true);
+    expect(g.wantedVms).toBe(0);
+    expect(g.why).toBe("");
+    expect(g.nextUtil).toBeLessThan(g.uStar);
+  });
+  it("VMs beyond those running are started only for the load still here; those running are kept", () => {
+    // A flash two minutes long passed a minute ago: the window still weighs it, the last seconds do not.
+    const o = obs([...flat(2000, 600), ...flat(25_000, 120), ...flat(2000, 59), 0]);
+    const cfg = config();
+    const load = readLoad(o, cfg);
+    expect(load.startDist.mean).toBe(2000);
+    const at = (running: number, which: "cost" | "start" | "both") => {
+      const ctx = planContext({ ...initialPolicyState(), desiredVms: running }, o, cfg);
+      const l = ctx.load;
+      const view =
+        which === "cost" ? { ...l, startDist: l.costDist } : which === "start" ? { ...l, costDist: l.startDist } : l;
+      return evaluateGroup({ ...ctx, load: view }, o, 1).wantedVms;
+    };
+    const byWindow = at(0, "cost");
+    const byNow = at(0, "start");
+    expect(byNow).toBeLessThan(byWindow);
+    // Cold: the load still here decides.
+    expect(at(0, "both")).toBe(byNow);
+    // Running more than the load still here wants (fewer than the window does): kept, none started.
+    const running = byNow + 1;
+    expect(running).toBeLessThan(byWindow);
+    expect(at(running, "both")).toBe(running);
+    // Running at least what the window wants: the window decides.
+    expect(at(byWindow + 2, "both")).toBe(at(byWindow + 2, "cost"));
+  });
+});
+
+describe("chooseGroup", () => {
+  const FAAS_PER_S = 100; // the keep margin is 1% of it: 1
+  const opt = (start: number | null, vms: number, costUsdPerS: number, attainment: number): Option => ({
+    group: start === null ? null : ({ start } as Option["group"]),
+    vms,
+    costUsdPerS,
+    attainment,
+  });
+  const faas = (attainment: number) => opt(null, 0, FAAS_PER_S, attainment);
+  const startOf = (o: Option) => o.group?.start ?? null;
+
+  it("the cheapest option that meets the target, exactly at it included; at equal cost the first", () => {
+    const options = [faas(0.95), opt(1, 3, 60, 0.99), opt(2, 2, 50, 0.989), opt(3, 2, 60, 0.995)];
+    expect(startOf(chooseGroup(options, null, FAAS_PER_S, 0.99))).toBe(1);
+    expect(startOf(chooseGroup(options, null, FAAS_PER_S, 0.989))).toBe(2);
+  });
+  it("the current group is kept unless another is more than 1% of FaaS-only cheaper", () => {
+    const at = (curCost: number) =>
+      startOf(chooseGroup([faas(0.9), opt(1, 2, 50, 0.995), opt(2, 2, curCost, 0.995)], 2, FAAS_PER_S));
+    expect(at(51)).toBe(2);
+    expect(at(51.01)).toBe(1);
+    // Not kept when it would run no VM, nor when it does not meet the target while another does.
+    expect(startOf(chooseGroup([faas(0.9), opt(1, 2, 50, 0.995), opt(2, 0, 50.5, 0.995)], 2, FAAS_PER_S))).toBe(1);
+    expect(startOf(chooseGroup([faas(0.9), opt(1, 2, 50, 0.995), opt(2, 2, 50.5, 0.98)], 2, FAAS_PER_S))).toBe(1);
+  });
+  it("when none meets the target: the best attainment, the cheaper within a tie of 0.1 point", () => {
+    const a = opt(1, 2, 80, 0.95);
+    const pick = (b: Option) => startOf(chooseGroup([faas(0.9), a, b], null, FAAS_PER_S));
+    expect(pick(opt(2, 3, 90, 0.9515))).toBe(2); // better by more than the tie
+    expect(pick(opt(2, 3, 90, 0.9505))).toBe(1); // a tie: the cheaper
+    expect(pick(opt(2, 1, 70, 0.9495))).toBe(2); // a tie the other way: the cheaper
+    expect(pick(opt(2, 1, 70, 0.948))).toBe(1); // worse by more than the tie
+  });
+  it("when none meets the target, the current group is kept within the cost margin only at a tied attainment", () => {
+    const best = opt(1, 2, 80, 0.96);
+    const pick = (cur: Option) => startOf(chooseGroup([faas(0.9), best, cur], 2, FAAS_PER_S));
+    expect(pick(opt(2, 2, 80.5, 0.9595))).toBe(2);
+    expect(pick(opt(2, 2, 80.5, 0.958))).toBe(1);
+    expect(pick(opt(2, 2, 82, 0.9599))).toBe(1);
+  });
+  it("never one that is worse on both cost and attainment", () => {
+    const options = [faas(0.97), opt(1, 4, 120, 0.96), opt(2, 2, 90, 0.975)];
+    const chosen = chooseGroup(options, 1, FAAS_PER_S);
+    for (const o of options) expect(o.costUsdPerS < chosen.costUsdPerS && o.attainment > chosen.attainment).toBe(false);
+    expect(startOf(chosen)).toBe(2);
+  });
+});
+
+describe("hysteresis and a state from elsewhere", () => {
+  it("a count wanted in the future (a clock that went back) is not held", () => {
+    expect(holdForScaleDown([[105, 9]], 100, 2, 300).held).toBe(2);
+    expect(holdForScaleDown([[100, 9]], 100, 2, 300).held).toBe(9);
+  });
+  const o = obs(flat(500, 600));
+  const cfg = config();
+  const fresh = plan(initialPolicyState(), o, cfg, 600);
+  it("a state of another version restarts the hysteresis and keeps a valid count", () => {
+    const held: PolicyState = { ...initialPolicyState(), wanted: [[590, 40]] };
+    expect(plan(held, o, cfg, 600).plan.desiredVms).toBe(40);
+    for (const bad of [
+      { ...held, version: 0 },
+      { ...held, wanted: "40" },
+      { wanted: [[590, 40]], desiredVms: 3 },
+    ]) {
+      const out = plan(bad as unknown as PolicyState, o, cfg, 600);
+      expect(out.plan.desiredVms).toBe(fresh.plan.desiredVms);
+      expect(out.state.version).toBe(1);
+      expect(out.state.wanted).toEqual([[600, fresh.plan.targetVms]]);
+    }
+  });
+  it("the count of an older state is the VMs running: no boot to repay below it", () => {
+    const cold = fresh.plan.targetVms;
+    const warm = (desiredVms: unknown) =>
+      plan({ version: 0, desiredVms } as unknown as PolicyState, o, cfg, 600).plan.targetVms;
+    expect(warm(50)).toBe(cold + 1);
+    expect(warm(Number.NaN)).toBe(cold);
+    expect(warm("50")).toBe(cold);
+    expect(warm(null)).toBe(cold);
+  });
+  it("an SLO budget with a number that is not finite is dropped; a valid one is carried on", () => {
+    const rps = readLoad(o, cfg).dist.mean;
+    const periodRequests = rps * cfg.controlPeriodS;
+    const valid = { ...initialPolicyState(), slo: { requests: 1000, within: 995, atS: 600 } };
+    expect(plan(valid, o, cfg, 600).state.slo?.requests).toBeCloseTo(1000 + periodRequests, 6);
+    for (const slo of [
+      { requests: Number.NaN, within: 995, atS: 600 },
+      { requests: 1000, within: Number.POSITIVE_INFINITY, atS: 600 },
+      { requests: 1000, within: 995, atS: Number.NaN },
+    ]) {
+      const out = plan({ ...initialPolicyState(), slo }, o, cfg, 600);
+      expect(out.state.slo?.requests).toBeCloseTo(periodRequests, 6);
+      expect(out.plan.reason).not.toMatch(/over the last day/);
+    }
+  });
+});
