@@ -191,6 +191,22 @@ describe("evaluateGroup: the bill and the count", () => {
     expect(workers.g.costUsdPerS).toBeLessThan(workers.ctx.faasOnlyPerS);
     expect(workers.g.why).toBe("");
   });
+  it("attainment: a carried request meets the SLO when its path does; a late one waited its budget, then ran on FaaS", () => {
+    // Lambda as above, SLO 120 ms: all on FaaS a request going to stage 2 takes 135 ms (a miss), on the
+    // VM 15 + hop + 40 + its wait; one reaching only stage 1 meets it on either tier, late included.
+    const slow = obs(flat(300, 600), [5, 10, 30], [15, 30, 90]);
+    const a = group(slow, config({ prices: "lambda", faas_deep: "separate", slo_ms: 120 }), 1).g;
+    expect(a.waitBudgetMs).toBeCloseTo(120 - (15 + hop(STATE_BYTES) + 40), 5);
+    expect(15 + hop(STATE_BYTES) + 40 + a.meanWaitMs).toBeLessThan(120);
+    expect(a.carriedShare).toBeLessThan(1);
+    expect(a.attainment).toBeCloseTo(0.5 + 0.25 + 0.25 * a.carriedShare, 9);
+    // SLO 70 ms, stage 1 slow on FaaS (60 ms): a request exiting at 1 meets it only on the VM (45 ms);
+    // one going to 2 misses it on both (no budget left to wait).
+    const b = group(obs(flat(300, 600), [5, 10, 30], [15, 60, 90]), config({ slo_ms: 70 }), 1).g;
+    expect(b.waitBudgetMs).toBe(0);
+    expect(b.carriedShare).toBeGreaterThan(0);
+    expect(b.attainment).toBeCloseTo(0.5 + 0.25 * b.carriedShare, 9);
+  });
   it("the count stops at vm.max, where no next VM is weighed; below it the next VM would not pay", () => {
     const o = obs(flat(2000, 600));
     const capped = group(o, config({}, { max: 1 }), 1).g;
