@@ -48,6 +48,54 @@ describe("readLoad", () => {
     const short = [...flat(100, 300), ...flat(10, 14)];
     expect(readLoad(obs(short), CFG).dist.mean).toBe(rateDistribution(short, 0, 0, TAU_S).mean);
   });
+  it("a drop must clear the window's noise (3 Poisson deviations and 1 req/s) and last a shift's span", () => {
+    const window = (per: number[]) => rateDistribution(per, 0, 0, TAU_S);
+    // 30 s at 64 req/s after 100: the window's mean is 93.4, its bar 93.4 - 3 x 9.7 - 1 = 63.4: noise.
+    const dip = [...flat(100, 600), ...flat(64, 30)];
+    expect(readLoad(obs(dip), CFG).dist).toEqual(window(dip));
+    // At 63 req/s (bar 63.2) it is a drop; mixed in as soon as it has lasted the 15 s of a shift.
+    for (const lastedS of [15, 30]) {
+      const per = [...flat(100, 600), ...flat(63, lastedS)];
+      const p = lastedS / (lastedS + 60);
+      const level = rateDistribution(flat(63, lastedS), 0, 0, Number.POSITIVE_INFINITY);
+      const load = readLoad(obs(per), CFG);
+      expect(load.dist.mean).toBeCloseTo(p * 63 + (1 - p) * window(per).mean, 9);
+      expect(load.dist.rates).toEqual([...level.rates, ...window(per).rates]);
+    }
+  });
+  it("the level of a shift leaves out a newest second below half of it, and only then", () => {
+    // 14 s at 29 then a newest second at 14, exactly half the 15 s mean (28): kept.
+    const half = readLoad(obs([...flat(1, 600), ...flat(29, 14), 14]), CFG);
+    expect(half.shift).toEqual({ levelRps: 28, lastedS: 15 });
+    expect(half.costDist.mean).toBe(28);
+    // A newest second at 80 after 100s is counted; one at 40 is left out, and does not end the shift's age.
+    expect(readLoad(obs([...flat(10, 600), ...flat(100, 14), 80]), CFG).costDist.mean).toBeCloseTo(1480 / 15, 9);
+    const dip = readLoad(obs([...flat(10, 600), ...flat(100, 14), 40]), CFG);
+    expect(dip.costDist.mean).toBe(100);
+    expect(dip.shift?.lastedS).toBe(15);
+  });
+  it("a window shorter than two shift spans has no bar: neither a shift nor a blip", () => {
+    const per = [...flat(10, 10), ...flat(200, 10)];
+    const load = readLoad(obs(per), CFG);
+    expect(load.shift).toBeNull();
+    expect(load.costDist).toBe(load.dist);
+    expect(load.dist).toEqual(rateDistribution(per, 0, 0, TAU_S));
+  });
+  it("a blip is clipped in the last seconds only: an older burst counts whole", () => {
+    // A 5-s burst 200 s ago (an older second above the bar), then a blip at the first of the last 15 s.
+    const per = [...flat(10, 400), ...flat(200, 5), ...flat(10, 195), 200, ...flat(10, 14)];
+    const bar = 10 + 3 * Math.sqrt(10) + 1;
+    const clipped = [...flat(10, 400), ...flat(200, 5), ...flat(10, 195), bar, ...flat(10, 14)];
+    const load = readLoad(obs(per), CFG);
+    expect(load.shift).toBeNull();
+    expect(load.costDist.mean).toBeCloseTo(rateDistribution(clipped, 0, 0, TAU_S).mean, 9);
+  });
+  it("with no per-second series the EWMA's mean and deviation describe the load", () => {
+    const load = readLoad({ ...obs([]), rate: { perSecond: [], meanRps: 50, stdRps: 5 } }, CFG);
+    expect(load.dist).toEqual(rateDistribution([], 50, 5, TAU_S));
+    expect(load.dist.mean).toBeCloseTo(50, 9);
+    expect(readLoad({ ...obs([]), rate: { perSecond: [] } }, CFG).dist.mean).toBe(0);
+  });
   it("a blip counts at the older window's bar when VMs are sized for cost; the SLO sees it whole", () => {
     const per = [...flat(10, 300), ...flat(200, 5)];
     const bar = 10 + 3 * Math.sqrt(10) + 1; // median + 3 x max(MAD 0, Poisson sqrt(median)) + 1
@@ -73,6 +121,19 @@ describe("readLoad", () => {
     expect(late.shift).toBeNull();
     expect(late.trendRps).toBeGreaterThan(0);
     expect(late.trendRps).toBeLessThan(0.98 * full);
+  });
+  it("the forecast's age is at most half the series, and under a shift only the old window's share of it", () => {
+    const forecast = { ...CFG, forecast: true };
+    const lagS = 1 / (Math.exp(1 / TAU_S) - 1);
+    // A 200-s ramp: the series is younger than the window's mean age.
+    const short = Array.from({ length: 200 }, (_, i) => 100 + i / 5);
+    expect(readLoad(obs(short), forecast).trendRps).toBeCloseTo(0.2 * (60 + 100), 6);
+    // A level shift still rising 1 req/s each second for 40 s: read within the shift, aged (1 - p) x lag.
+    const rising = [...flat(10, 600), ...Array.from({ length: 40 }, (_, i) => 100 + i)];
+    const load = readLoad(obs(rising), forecast);
+    expect(load.shift?.lastedS).toBe(40);
+    const p = 40 / (40 + 60 + 300);
+    expect(load.trendRps).toBeCloseTo(1 * (60 + (1 - p) * lagS), 6);
   });
   it("VMs start for the mean of the last seconds before the newest, the window's shape scaled to it", () => {
     const per = [...flat(20, 600), ...flat(250, 120), ...flat(20, 59), 0];

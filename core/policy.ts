@@ -405,7 +405,9 @@ export function levelShift(
   // Its age: the seconds at this level (above half of it), not since the first step of a staircase, so
   // a jump on top of a smaller rise is judged by how long the jump has lasted.
   const floor = Math.max(bar, levelRps / 2);
-  let lastedS = partial ? 1 : 0;
+  // A newest second at or below that is most likely partly counted (the level's mix leaves it out too):
+  // it does not end the run.
+  let lastedS = partial || perSecond[n - 1] <= floor ? 1 : 0;
   for (let i = n - 1 - lastedS; i >= 0 && perSecond[i] > floor; i--) lastedS++;
   return { levelRps, lastedS };
 }
