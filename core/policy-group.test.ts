@@ -11,10 +11,12 @@ import {
   faasAttainment,
   holdForScaleDown,
   initialPolicyState,
+  type GroupEval,
   lateShare,
   type Observations,
   type Option,
   plan,
+  type PlanContext,
   planContext,
   type PolicyState,
   QUEUE_PLACES_PER_SLOT,
@@ -56,6 +58,49 @@ const group = (o: Observations, cfg: ReturnType<typeof config>, j: number, state
 const WORK_1_S = 0.5 * 0.01 + 0.25 * 0.03;
 // Worker -> VM -> Worker: two transfers of 10 ms and the hidden state at 100 MB/s (config defaults).
 const hop = (bytes: number) => 2 * 10 + (bytes / 100e6) * 1000;
+
+// The group's queue over the rate points, from Erlang-B and M/M/c/K: entry requests per second carried
+// and late (waited the whole budget), and the mean wait (ms) of those carried.
+function queueByHand(ctx: PlanContext, g: GroupEval, reachJ: number) {
+  const n = g.wantedVms;
+  const meanS = g.workS / reachJ;
+  let carriedRps = 0;
+  let lateRps = 0;
+  let waitedS = 0;
+  ctx.load.dist.rates.forEach((rate, b) => {
+    const w = ctx.load.dist.weights[b];
+    const a = rate * g.workS;
+    const E = erlangB(a, n * SLOTS)[n * SLOTS];
+    const q = boundedQueue(E, a, n * SLOTS, n * g.queuePerVm);
+    const late = Math.min(q.blocked, lateShare(E, a, n * SLOTS, n * g.queuePerVm, g.waitBudgetMs / 1000 / meanS));
+    carriedRps += w * rate * (1 - q.blocked);
+    lateRps += w * rate * late;
+    waitedS += w * rate * (1 - q.blocked) * q.waitS * meanS;
+  });
+  return { carriedRps, lateRps, waitMs: (waitedS / carriedRps) * 1000 };
+}
+
+describe("planContext and the paths", () => {
+  it("exit shares: the last stage takes every request left; others are clamped to 0..1, a missing one is 0", () => {
+    const o = obs(flat(10, 600), [5, 5, 5, 5], [5, 5, 5, 5], [Number.NaN, -0.2, 1.5, 0.3]);
+    const ctx = planContext(initialPolicyState(), o, config());
+    expect(ctx.r).toEqual([1, 1, 1, 0]);
+    expect(ctx.pExit).toEqual([0, 0, 1, 0]);
+    const last = planContext(initialPolicyState(), obs(flat(10, 600), [5, 5], [5, 5], [0.5, 0.3]), config());
+    expect(last.pExit).toEqual([0.5, 0.5]);
+  });
+  it("a request whose latency equals the SLO meets it; a stage that takes no time adds nothing", () => {
+    // 4 + 32 ms on FaaS (exact in binary through exp(log x)), the SLO exactly their sum.
+    const at = (slo: number, ms: number[]) =>
+      faasAttainment(
+        planContext(initialPolicyState(), obs(flat(10, 600), ms, ms, [0.5, 0.5, 1]), config({ slo_ms: slo })),
+      );
+    expect(at(36, [4, 32, 0])).toBe(1);
+    expect(at(35.999, [4, 32, 0])).toBe(0.5);
+    expect(at(4, [4, 32, 0])).toBe(0.5);
+    expect(at(3.999, [4, 32, 0])).toBe(0);
+  });
+});
 
 describe("evaluateGroup: the group's work, hop, wait budget and queue", () => {
   it("work is the VM time of the stages from j weighted by their reach; the hop moves the state", () => {
@@ -155,22 +200,9 @@ describe("evaluateGroup: the bill and the count", () => {
     const { ctx, g } = group(o, cfg, 1);
     const n = g.wantedVms;
     expect(n).toBe(2);
-    const meanS = g.workS / 0.5;
-    const { rates, weights, mean } = ctx.load.dist;
-    let carriedRps = 0;
-    let lateRps = 0;
-    let waitedS = 0;
-    rates.forEach((rate, b) => {
-      const a = rate * g.workS;
-      const E = erlangB(a, n * SLOTS)[n * SLOTS];
-      const q = boundedQueue(E, a, n * SLOTS, n * g.queuePerVm);
-      const late = Math.min(q.blocked, lateShare(E, a, n * SLOTS, n * g.queuePerVm, g.waitBudgetMs / 1000 / meanS));
-      carriedRps += weights[b] * rate * (1 - q.blocked);
-      lateRps += weights[b] * rate * late;
-      waitedS += weights[b] * rate * (1 - q.blocked) * q.waitS * meanS;
-    });
+    const { carriedRps, lateRps, waitMs } = queueByHand(ctx, g, 0.5);
+    const { mean } = ctx.load.dist;
     expect(g.carriedShare).toBeCloseTo(carriedRps / mean, 12);
-    const waitMs = (waitedS / carriedRps) * 1000;
     expect(g.meanWaitMs).toBeCloseTo(waitMs, 9);
     expect(lateRps).toBeGreaterThan(0);
     const perReach = g.savingUsd / 0.5;
@@ -206,6 +238,41 @@ describe("evaluateGroup: the bill and the count", () => {
     expect(b.waitBudgetMs).toBe(0);
     expect(b.carriedShare).toBeGreaterThan(0);
     expect(b.attainment).toBeCloseTo(0.5 + 0.25 * b.carriedShare, 9);
+  });
+  it("attainment with spread: the path's distribution at the SLO less the hop and the mean wait (late: the budget)", () => {
+    // p99 twice the median on every stage, a queue to wait in: each term read from the path sampler.
+    const spread = (m: number) => ({ mean: m, p50: m, p95: 1.6 * m, p99: 2 * m });
+    const o: Observations = {
+      ...obs(flat(300, 600)),
+      stages: [5, 10, 30].map((m, i) => ({
+        exitFraction: [0.5, 0.5, 1][i],
+        vmMs: spread(m),
+        faasMs: spread(3 * m),
+        stateBytes: STATE_BYTES,
+      })),
+    };
+    const slo = 150;
+    const { ctx, g } = group(o, config({ slo_ms: slo }), 1);
+    expect(g.wantedVms).toBeGreaterThan(0);
+    expect(g.waitBudgetMs).toBeGreaterThan(0);
+    const { carriedRps, lateRps, waitMs } = queueByHand(ctx, g, 0.5);
+    const share = carriedRps / ctx.load.dist.mean;
+    const late = lateRps / ctx.load.dist.mean;
+    expect(late).toBeGreaterThan(0);
+    let a = ctx.pExit[0] * ctx.paths.cdf(null, 0, slo);
+    for (const e of [1, 2])
+      a +=
+        ctx.pExit[e] *
+        (share * ctx.paths.cdf(1, e, slo - g.hopMs - waitMs) +
+          late * ctx.paths.cdf(null, e, slo - g.hopMs - g.waitBudgetMs) +
+          (1 - share - late) * ctx.paths.cdf(null, e, slo));
+    expect(g.attainment).toBeCloseTo(a, 12);
+  });
+  it("at no load a group wants no VM and carries nothing", () => {
+    const g = group(obs(flat(0, 600)), config(), 1).g;
+    expect(g.wantedVms).toBe(0);
+    expect(g.carriedShare).toBe(0);
+    expect(g.meanWaitMs).toBe(0);
   });
   it("the count stops at vm.max, where no next VM is weighed; below it the next VM would not pay", () => {
     const o = obs(flat(2000, 600));
