@@ -21,6 +21,7 @@ import {
   type PolicyState,
   QUEUE_PLACES_PER_SLOT,
   readLoad,
+  startFactor,
 } from "./policy.js";
 
 const flat = (rps: number, s: number) => Array<number>(s).fill(rps);
@@ -124,6 +125,18 @@ describe("evaluateGroup: the group's work, hop, wait budget and queue", () => {
     // Without the exit mix (every request reaching 1 goes on to 2: 40 ms each) the spread is 0.
     const deep = obs(flat(100, 600), [5, 10, 30], [5, 10, 30], [0.5, 0, 1]);
     expect(group(deep, config(), 1).g.queuePerVm).toBe(Math.floor((0.1 * SLOTS * 2) / 0.04)); // 10
+    // A group of one stage whose p99 is twice its median (30 ms mean): CV^2 = exp(sigma^2) - 1.
+    const sigma = Math.log(2) / 2.326347874040841;
+    const spread = obs(flat(100, 600), [5, 10, 30], [5, 10, 30]);
+    spread.stages[2].vmMs = { mean: 30, p50: 30, p95: 45, p99: 60 };
+    expect(group(spread, config(), 2).g.queuePerVm).toBe(Math.floor((0.1 * SLOTS * 2) / (0.03 * Math.exp(sigma ** 2))));
+    // A median that reads 0 (under a millisecond) is missing: the mean stands in (sigma from 0.4 to 0.6).
+    const tiny = obs(flat(100, 600), [5, 10, 30]);
+    tiny.stages[2].vmMs = { mean: 0.4, p50: 0, p95: 0.5, p99: 0.6 };
+    const tinySigma = Math.log(1.5) / 2.326347874040841;
+    expect(group(tiny, config({}, { queue_ms: 1 }), 2).g.queuePerVm).toBe(
+      Math.floor((0.001 * SLOTS * 2) / (0.0004 * Math.exp(tinySigma ** 2))),
+    );
     // A long budget fills the queue to its places per slot, no further.
     expect(group(o, config({}, { queue_ms: 1000 }), 1).g.queuePerVm).toBe(QUEUE_PLACES_PER_SLOT * SLOTS);
   });
@@ -138,6 +151,14 @@ describe("evaluateGroup: the group's work, hop, wait budget and queue", () => {
     // At most queue_ms, and never below 0.
     expect(group(o, config({ slo_ms: 1000 }, { queue_ms: 30 }), 1).g.waitBudgetMs).toBe(30);
     expect(group(o, config({ slo_ms: 50 }), 1).g.waitBudgetMs).toBe(0);
+  });
+  it("a group whose stages take no measured time is no group (before any timing arrives)", () => {
+    const o = obs(flat(100, 600), [0, 0, 0]);
+    for (const entry of ["worker", "router"]) {
+      const { g } = group(o, config({ entry }), 0);
+      expect(g.reachable).toBe(false);
+      expect(g.wantedVms).toBe(0);
+    }
   });
   it("a group no request reaches is neither reachable nor feasible, and says so", () => {
     const o = obs(flat(100, 600), [5, 10, 30], [5, 10, 30], [1, 0.5, 1]);
@@ -179,6 +200,13 @@ describe("evaluateGroup: what a VM saves per request, per price preset and entry
     expect(inline.g.feasible).toBe(false);
     expect(inline.g.why).toBe("a VM saves nothing per request there");
     expect(inline.g.attainment).toBe(faasAttainment(inline.ctx));
+  });
+  it("from the Worker entry a group from stage 0 saves the stages' compute, not the invocation the Worker is", () => {
+    for (const faas_deep of ["inline", "separate"]) {
+      const g = group(o, config({ faas_deep }), 0).g;
+      expect(g.savingUsd).toBeCloseTo(faasComputeUsd(WORKERS_PRICES, 5) + compute(WORKERS_PRICES), 18);
+      expect(g.penaltyUsd).toBe(0);
+    }
   });
   it("behind a router a group from stage 0 saves the whole invocation and waits for nothing", () => {
     for (const prices of ["workers", "lambda"] as const) {
@@ -316,8 +344,39 @@ describe("evaluateGroup: the bill and the count", () => {
     const running = byNow + 1;
     expect(running).toBeLessThan(byWindow);
     expect(at(running, "both")).toBe(running);
+    // Running exactly what the load still here wants: that count, judged on that load.
+    const ctxAt = (r: number) => planContext({ ...initialPolicyState(), desiredVms: r }, o, cfg);
+    const exactly = evaluateGroup(ctxAt(byNow), o, 1);
+    const l = ctxAt(byNow).load;
+    const nowOnly = evaluateGroup({ ...ctxAt(byNow), load: { ...l, costDist: l.startDist } }, o, 1);
+    expect(exactly.wantedVms).toBe(byNow);
+    expect(exactly.lastUtil).toBe(nowOnly.lastUtil);
     // Running at least what the window wants: the window decides.
     expect(at(byWindow + 2, "both")).toBe(at(byWindow + 2, "cost"));
+  });
+});
+
+describe("startFactor", () => {
+  const cfg = config(); // boot 60 s, window 600 s, scale-down delay 300 s
+  const load = (shift: { levelRps: number; lastedS: number } | null) => ({
+    ...readLoad(obs(flat(10, 600)), cfg),
+    shift,
+  });
+  it("without a shift a VM repays its boot over the longer of the window and the delay", () => {
+    expect(startFactor(load(null), cfg)).toBeCloseTo(1 + 60 / 600, 12);
+    const shortWindow = config({ window_s: 200 });
+    expect(startFactor(load(null), shortWindow)).toBeCloseTo(1 + 60 / 300, 12);
+  });
+  it("under a shift lasted a seconds: E = a^2 (1/(a+b) - 1/(a+W)) served, the delay held with chance (a/(a+b))^2", () => {
+    for (const a of [1, 40, 600]) {
+      const served = a * a * (1 / (a + 60) - 1 / (a + 600));
+      const held = (a / (a + 60)) ** 2;
+      expect(startFactor(load({ levelRps: 100, lastedS: a }), cfg)).toBeCloseTo(1 + (60 + 300 * held) / served, 9);
+    }
+    // An age of 0 counts as 1 s.
+    expect(startFactor(load({ levelRps: 100, lastedS: 0 }), cfg)).toBe(
+      startFactor(load({ levelRps: 100, lastedS: 1 }), cfg),
+    );
   });
 });
 
@@ -361,6 +420,27 @@ describe("chooseGroup", () => {
     expect(pick(opt(2, 2, 80.5, 0.958))).toBe(1);
     expect(pick(opt(2, 2, 82, 0.9599))).toBe(1);
   });
+  it("ties are exact: an attainment one tie above is a tie (the cheaper wins); equal on both, the first", () => {
+    // lo + 0.001 is exactly one tie above lo in floating point.
+    const lo = 0.002;
+    const hi = lo + 1e-3;
+    const pick = (...options: Option[]) => startOf(chooseGroup(options, null, FAAS_PER_S));
+    expect(pick(opt(1, 2, 80, lo), opt(2, 3, 90, hi))).toBe(1);
+    expect(pick(opt(1, 2, 80, lo), opt(2, 1, 70, hi))).toBe(2);
+    expect(pick(opt(1, 2, 80, 0.95), opt(2, 2, 80, 0.95))).toBe(1);
+    // The current group one tie below the best is kept (within the cost margin).
+    expect(startOf(chooseGroup([opt(1, 2, 80, hi), opt(2, 2, 80.5, lo)], 2, FAAS_PER_S))).toBe(2);
+  });
+  it("when options meet the target, the current group is kept within the margin whatever its attainment above it", () => {
+    const options = [faas(0.9), opt(1, 2, 50, 0.999), opt(2, 2, 50.5, 0.991)];
+    expect(startOf(chooseGroup(options, 2, FAAS_PER_S))).toBe(2);
+  });
+  it("keeping the current group never swaps the chosen option for another of the same group", () => {
+    // The group sized for the SLO listed before its cost-optimal size: the cheaper, tied one is chosen.
+    const sized = opt(1, 3, 80.5, 0.9505);
+    const optimal = opt(1, 2, 80, 0.95);
+    expect(chooseGroup([faas(0.9), sized, optimal], 1, FAAS_PER_S)).toBe(optimal);
+  });
   it("never one that is worse on both cost and attainment", () => {
     const options = [faas(0.97), opt(1, 4, 120, 0.96), opt(2, 2, 90, 0.975)];
     const chosen = chooseGroup(options, 1, FAAS_PER_S);
@@ -391,11 +471,20 @@ describe("hysteresis and a state from elsewhere", () => {
       expect(out.state.wanted).toEqual([[600, fresh.plan.targetVms]]);
     }
   });
+  it("no state at all is a first tick", () => {
+    for (const none of [null, undefined]) {
+      const out = plan(none as unknown as PolicyState, o, cfg, 600);
+      expect(out.plan).toEqual(fresh.plan);
+      expect(out.state).toEqual(fresh.state);
+    }
+  });
   it("the count of an older state is the VMs running: no boot to repay below it", () => {
     const cold = fresh.plan.targetVms;
     const warm = (desiredVms: unknown) =>
       plan({ version: 0, desiredVms } as unknown as PolicyState, o, cfg, 600).plan.targetVms;
     expect(warm(50)).toBe(cold + 1);
+    // The last VM running is judged without the boot to repay too.
+    expect(warm(cold + 1)).toBe(cold + 1);
     expect(warm(Number.NaN)).toBe(cold);
     expect(warm("50")).toBe(cold);
     expect(warm(null)).toBe(cold);

@@ -716,6 +716,8 @@ export interface GroupEval {
   /** Queue places per VM for that budget. */
   queuePerVm: number;
   uStar: number;
+  /** The share of u* a first VM must beat when none runs: it also repays its boot (startFactor, margin). */
+  startHurdle: number;
   wantedVms: number;
   /** Expected utilisation of the VM after the last one wanted (why it was not started). */
   nextUtil: number;
@@ -851,6 +853,7 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
     waitBudgetMs: 0,
     queuePerVm: 0,
     uStar: Infinity,
+    startHurdle: 1,
     wantedVms: 0,
     nextUtil: 0,
     lastUtil: 0,
@@ -896,6 +899,7 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
   g.feasible = true;
   g.uStar = (pVmS / k) * (workS / g.savingUsd);
   const bootFactor = startFactor(ctx.load, config);
+  g.startHurdle = ctx.currentVms > 0 ? 1 : bootFactor * (1 + START_MARGIN);
   let count = countVms(ctx, g, ctx.load.costDist, ctx.currentVms, bootFactor);
   // A VM to start must be wanted by the load still here too (VMs running are kept by the window's).
   if (count.n > ctx.currentVms && ctx.load.startDist !== ctx.load.costDist) {
@@ -1227,7 +1231,11 @@ function explain(a: ExplainArgs): string {
   const whyNot = (g: GroupEval) => {
     if (!g.feasible) return `from stage ${g.start} (reached by ${pct(r[g.start])}): ${g.why}`;
     if (g.wantedVms === 0)
-      return `from stage ${g.start} (reached by ${pct(r[g.start])}) a first VM would be ${pct(g.nextUtil)} busy < break-even u* ${pct(g.uStar)}`;
+      return `from stage ${g.start} (reached by ${pct(r[g.start])}) a first VM would be ${pct(g.nextUtil)} busy < ${
+        g.startHurdle > 1
+          ? `${pct(g.uStar * g.startHurdle)}, break-even u* ${pct(g.uStar)} x ${g.startHurdle.toFixed(2)} to repay its boot while the load lasts`
+          : `break-even u* ${pct(g.uStar)}`
+      }`;
     return `from stage ${g.start}: ${g.why || `${usdH(g.costUsdPerS)}, SLO ${pct(g.attainment)}`}`;
   };
   const target = a.slo.target;
@@ -1260,7 +1268,7 @@ function explain(a: ExplainArgs): string {
   }
   if (g.why) parts.push(`Kept although ${g.why}.`);
   parts.push(
-    `A request may wait up to ${g.waitBudgetMs.toFixed(0)} ms for a slot on a full VM (SLO minus the path's p99 without waiting; ${g.queuePerVm} places per VM), mean wait ${g.meanWaitMs.toFixed(1)} ms.`,
+    `A request may wait up to ${g.waitBudgetMs.toFixed(0)} ms for a slot on a full VM (SLO minus the path's p99 without waiting; ${g.queuePerVm} place${g.queuePerVm === 1 ? "" : "s"} per VM), mean wait ${g.meanWaitMs.toFixed(1)} ms.`,
   );
   if (g.sizedForSlo)
     parts.push(
