@@ -186,7 +186,7 @@ describe("placement (S-CIP)", () => {
     });
     const p = plan(initialPolicyState(), o, cfg, 0).plan;
     expect(p.vmGroupStart).toBe(2);
-    expect(p.reason).toMatch(/stages 0-1 on Workers/);
+    expect(p.reason).toMatch(/Stages 0-1 on Workers/);
   });
   it("the manifest's placement is honoured: worker pins keep a stage off VMs, vm pins pull the group", () => {
     const pinned = obs(constant(100, 600), [0, 0, 1]);

@@ -1264,7 +1264,10 @@ function explain(a: ExplainArgs): string {
   );
   if (a.j > 0) {
     const others = a.groups.filter((x) => x.start !== a.j).map(whyNot);
-    parts.push(`${stageRange(0, a.j - 1)} on Workers${others.length ? `; other groups: ${others.join("; ")}` : ""}.`);
+    const workers = stageRange(0, a.j - 1);
+    parts.push(
+      `${workers[0].toUpperCase()}${workers.slice(1)} on Workers${others.length ? `; other groups: ${others.join("; ")}` : ""}.`,
+    );
   }
   if (g.why) parts.push(`Kept although ${g.why}.`);
   parts.push(
