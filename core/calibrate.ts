@@ -52,7 +52,7 @@ export function evaluateChain(
 /**
  * Thresholds whose chain accuracy is >= minAccuracy at the lowest expected cost sum_i reach_i * cost_i
  * (`stageCost`, e.g. each stage's service time). Coordinate descent over the grid, from "nobody exits
- * early" (always feasible when the last head meets the target), a few sweeps until nothing improves.
+ * early" (always feasible when the last head meets the target), sweeps until nothing improves.
  */
 export function chooseThresholds(
   stages: StageProbs[],
@@ -68,8 +68,9 @@ export function chooseThresholds(
   let best = evaluateChain(stages, labels, classes, t);
   const feasible = best.accuracy >= minAccuracy - 1e-12;
   if (!feasible) return { thresholds: t.map((v, i) => (i === last ? 0 : v > 1 ? 1 : 0)), outcome: best, feasible };
-  for (let sweep = 0; sweep < 4; sweep++) {
-    let improved = false;
+  // Until a sweep improves nothing: each move lowers the cost, over a finite grid, so this ends.
+  for (let improved = true; improved; ) {
+    improved = false;
     for (let i = 0; i < last; i++) {
       for (const cand of THRESHOLD_GRID[stages[i].rule]) {
         const trial = t.map((v, k) => (k === i ? cand : v));
@@ -81,7 +82,6 @@ export function chooseThresholds(
         }
       }
     }
-    if (!improved) break;
   }
   // 1.01 / -1 meant "never exits": write the grid's strictest value instead.
   return { thresholds: t.map((v) => Math.min(1, Math.max(0, v))), outcome: best, feasible };
