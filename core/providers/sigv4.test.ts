@@ -2,7 +2,6 @@
 // session token signed. Reference signatures are the worked examples of the AWS documentation
 // (docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html); the GET Object one is in
 // aws-asg.test.ts.
-import { createHash, createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { signV4, uriEncode } from "./sigv4.js";
 
@@ -57,16 +56,21 @@ describe("SigV4 canonical query", () => {
       "host;x-amz-content-sha256;x-amz-date",
       empty,
     ].join("\n");
+    const bytes = (x: string) => new TextEncoder().encode(x);
+    const hex = (b: ArrayBuffer) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
+    const hmac = async (key: ArrayBuffer, data: string) => {
+      const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+      return crypto.subtle.sign("HMAC", k, bytes(data));
+    };
     const toSign = [
       "AWS4-HMAC-SHA256",
       "20130524T000000Z",
       "20130524/us-east-1/s3/aws4_request",
-      createHash("sha256").update(canonical).digest("hex"),
+      hex(await crypto.subtle.digest("SHA-256", bytes(canonical))),
     ].join("\n");
-    const hmac = (key: string | Buffer, data: string) => createHmac("sha256", key).update(data).digest();
-    let key = hmac(`AWS4${creds.secretAccessKey}`, "20130524");
-    for (const part of ["us-east-1", "s3", "aws4_request"]) key = hmac(key, part);
-    const expected = createHmac("sha256", key).update(toSign).digest("hex");
+    let key = await hmac(bytes(`AWS4${creds.secretAccessKey}`).buffer as ArrayBuffer, "20130524");
+    for (const part of ["us-east-1", "s3", "aws4_request"]) key = await hmac(key, part);
+    const expected = hex(await hmac(key, toSign));
     expect(await signatureOf(`${bucket}?b=1&a=2&a=1`)).toBe(expected);
   });
 
