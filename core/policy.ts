@@ -1264,10 +1264,8 @@ function explain(a: ExplainArgs): string {
   );
   if (a.j > 0) {
     const others = a.groups.filter((x) => x.start !== a.j).map(whyNot);
-    const workers = stageRange(0, a.j - 1);
-    parts.push(
-      `${workers[0].toUpperCase()}${workers.slice(1)} on Workers${others.length ? `; other groups: ${others.join("; ")}` : ""}.`,
-    );
+    const before = a.j === 1 ? "Stage 0" : `Stages 0-${a.j - 1}`;
+    parts.push(`${before} on Workers${others.length ? `; other groups: ${others.join("; ")}` : ""}.`);
   }
   if (g.why) parts.push(`Kept although ${g.why}.`);
   parts.push(
