@@ -19,6 +19,9 @@
  *    The n-th VM runs when its expected utilisation reaches the break-even u* = (p_vm / k) * W / S
  *    (W slot-seconds and S FaaS dollars saved per request; a VM beyond the current count must also repay
  *    its boot time). Waiting is billed where FaaS bills it (a Lambda prefix waits for the VM).
+ *    Where FaaS alone misses the SLO by more than a period's error budget, a group is also sized to meet it
+ *    over the rates of the last hour (rememberRates: bursts the window has forgotten, as multiples of
+ *    the level they came on).
  * 3. chooseGroup: among the options that meet the SLO target (all on FaaS included), the cheapest; the
  *    current group is kept unless another is more than 1% cheaper. When none meets it, the best
  *    attainment, then the lowest cost. The choice and why is in `plan.reason`.
@@ -118,6 +121,12 @@ export interface PolicyState {
    * within the SLO, by the plans in force; with the time of the last tick.
    */
   slo?: { requests: number; within: number; atS: number };
+  /**
+   * The per-second rates of the last hours (decayed over RATE_MEMORY_S) over the window's median when
+   * they were seen, binned geometrically: weight and weighted ratio per bin, with the time of the last
+   * second counted. Bursts the window has forgotten stay in it, in proportion to the level.
+   */
+  memory?: { w: number[]; wr: number[]; atS: number };
 }
 
 export function initialPolicyState(): PolicyState {
@@ -176,6 +185,78 @@ export function spendBudget(
     within: (budget?.within ?? 0) * decay + n * attainment,
     atS: nowS,
   };
+}
+
+/**
+ * How long the rate memory remembers (an hour): where FaaS alone misses the SLO, VMs must carry the
+ * bursts of the last hour too (bursts recur; one the window has forgotten would again go to FaaS).
+ */
+export const RATE_MEMORY_S = 3600;
+/**
+ * Sized for the remembered bursts, VMs are added until one more gains less than this: each VM of a
+ * pool that a rare burst overflows gains little alone (its share of the burst), yet together they
+ * carry it.
+ */
+const BURST_GAIN_MIN = 1e-5;
+/** The memory's bins: ratios to the level up to MEMORY_LOW in the first, then each 10% wider than the last. */
+const MEMORY_BINS = 96;
+const MEMORY_GROWTH = 1.1;
+const MEMORY_LOW = 0.05;
+
+function memoryBin(ratio: number): number {
+  if (!(ratio > MEMORY_LOW)) return 0;
+  return Math.min(MEMORY_BINS - 1, 1 + Math.floor(Math.log(ratio / MEMORY_LOW) / Math.log(MEMORY_GROWTH)));
+}
+
+/**
+ * The level rates are remembered against: the window's median (a burst does not move it; a ramp or a
+ * day's swing does, so a burst is remembered as a multiple of the load it came on).
+ */
+export function rateLevel(perSecond: number[]): number {
+  if (perSecond.length === 0) return 0;
+  const xs = [...perSecond].sort((a, b) => a - b);
+  return Math.max(1, xs[xs.length >> 1]);
+}
+
+/** The memory with the seconds of `perSecond` newer than its last count added (all of them at first). */
+export function rememberRates(
+  memory: PolicyState["memory"],
+  perSecond: number[],
+  nowS: number,
+): NonNullable<PolicyState["memory"]> {
+  const fresh = memory ? Math.max(0, Math.min(perSecond.length, Math.round(nowS - memory.atS))) : perSecond.length;
+  const decay = memory ? Math.exp(-Math.max(0, nowS - memory.atS) / RATE_MEMORY_S) : 0;
+  const w = memory ? memory.w.map((x) => x * decay) : new Array<number>(MEMORY_BINS).fill(0);
+  const wr = memory ? memory.wr.map((x) => x * decay) : new Array<number>(MEMORY_BINS).fill(0);
+  const step = Math.exp(-1 / RATE_MEMORY_S);
+  const level = rateLevel(perSecond);
+  let f = 1;
+  for (let i = perSecond.length - 1; i >= perSecond.length - fresh; i--) {
+    const x = Math.max(0, perSecond[i]) / level;
+    const b = memoryBin(x);
+    w[b] += f;
+    wr[b] += f * x;
+    f *= step;
+  }
+  return { w, wr, atS: nowS };
+}
+
+/** The remembered rates at the level `levelRps` as a distribution (null when empty). */
+export function memoryDistribution(memory: PolicyState["memory"], levelRps: number): RatePoints | null {
+  if (!memory) return null;
+  const total = memory.w.reduce((a, b) => a + b, 0);
+  if (!(total > 0)) return null;
+  const rates: number[] = [];
+  const weights: number[] = [];
+  let mean = 0;
+  memory.w.forEach((x, b) => {
+    if (x > 0) {
+      rates.push((memory.wr[b] / x) * levelRps);
+      weights.push(x / total);
+      mean += (memory.wr[b] / total) * levelRps;
+    }
+  });
+  return { rates, weights, mean };
 }
 
 /** Points of the rate distribution (each has its own weight). */
@@ -734,6 +815,8 @@ export interface GroupEval {
   why: string;
   /** Sized beyond the cost optimum because only more VMs bring the SLO attainment up. */
   sizedForSlo?: boolean;
+  /** Sized beyond that for the SLO over the remembered rates (the last hour's bursts). */
+  sizedForBursts?: boolean;
 }
 
 function validStart(j: number, allowed: Placement[]): boolean {
@@ -991,6 +1074,29 @@ function sizeGroup(ctx: PlanContext, g: GroupEval, n: number, Es?: number[]): vo
   g.attainment = groupAttainment(ctx, g, c.share, g.meanWaitMs, c.late);
 }
 
+/**
+ * The fewest VMs (at least `from`) that bring the group's attainment over the remembered rates up to
+ * `aim`, or past which one more gains less than BURST_GAIN_MIN; at most what the remembered peak keeps
+ * busy (and vm.max).
+ */
+function burstCount(longCtx: PlanContext, g: GroupEval, from: number, aim: number): number {
+  const trial = { ...g };
+  let prev = -1;
+  let Es: { n: number; E: number[] } | undefined;
+  // No more than the remembered peak keeps busy (the loss model would add VMs for the tail of a
+  // burst that a queue absorbs): those would idle.
+  const peakRps = Math.max(...longCtx.load.dist.rates);
+  const cap = Math.min(longCtx.config.vm.max, Math.max(from, Math.ceil((peakRps * g.workS) / longCtx.config.vm.slots)));
+  for (let n = Math.max(1, from); n <= cap; n++) {
+    Es = { n, E: erlangPerPoint(longCtx, g.workS, n, Es) };
+    sizeGroup(longCtx, trial, n, Es.E);
+    if (trial.attainment >= aim) return n;
+    if (prev >= 0 && trial.attainment - prev < BURST_GAIN_MIN) return n - 1;
+    prev = trial.attainment;
+  }
+  return cap;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Step 3: choose.
 
@@ -1061,6 +1167,9 @@ function normalise(state: PolicyState | null | undefined): PolicyState {
   const b = state.slo;
   if (b && !(Number.isFinite(b.requests) && Number.isFinite(b.within) && Number.isFinite(b.atS)))
     return { ...state, slo: undefined };
+  const m = state.memory;
+  if (m && !(Array.isArray(m.w) && Array.isArray(m.wr) && m.w.length === MEMORY_BINS && Number.isFinite(m.atS)))
+    return { ...state, memory: undefined };
   return state;
 }
 
@@ -1108,6 +1217,24 @@ export function plan(
         }
         prev = { ...trial };
       }
+    }
+  }
+  // Where FaaS alone misses the attainment this period needs by more than a period may spend of the
+  // error budget (a burst left to it would spend the budget), a group must also meet the SLO over the
+  // remembered rates (the bursts of the last hour the window has forgotten): the fewest VMs that do,
+  // at least the option's count.
+  const memory = rememberRates(state.memory, obs.rate.perSecond, nowS);
+  const longDist = memoryDistribution(memory, rateLevel(obs.rate.perSecond));
+  if (longDist && faasAttain < slo.target - SLO_BUDGET_SPEND) {
+    const longCtx: PlanContext = { ...ctx, load: { ...ctx.load, dist: longDist } };
+    for (let i = 0; i < options.length; i++) {
+      const o = options[i];
+      if (!o.group) continue;
+      const n = burstCount(longCtx, o.group, o.vms, SLO_TARGET);
+      if (n <= o.vms) continue;
+      const g = { ...o.group, sizedForBursts: true };
+      sizeGroup(ctx, g, n);
+      options[i] = { group: g, vms: n, costUsdPerS: g.costUsdPerS, attainment: Math.max(g.attainment, o.attainment) };
     }
   }
   const chosen = chooseGroup(options, state.vmGroupStart, ctx.faasOnlyPerS, slo.target);
@@ -1178,7 +1305,7 @@ export function plan(
     computedAtS: nowS,
   };
   const budget = spendBudget(state.slo, nowS, config.controlPeriodS, ctx.load.dist.mean, attainment);
-  return { plan: out, state: { version: 1, wanted, vmGroupStart: j, desiredVms, slo: budget } };
+  return { plan: out, state: { version: 1, wanted, vmGroupStart: j, desiredVms, slo: budget, memory } };
 }
 
 function round(x: number, d: number): number {
@@ -1271,7 +1398,11 @@ function explain(a: ExplainArgs): string {
   parts.push(
     `A request may wait up to ${g.waitBudgetMs.toFixed(0)} ms for a slot on a full VM (SLO minus the path's p99 without waiting; ${g.queuePerVm} place${g.queuePerVm === 1 ? "" : "s"} per VM), mean wait ${g.meanWaitMs.toFixed(1)} ms.`,
   );
-  if (g.sizedForSlo)
+  if (g.sizedForBursts)
+    parts.push(
+      `${a.targetVms} VM${a.targetVms === 1 ? "" : "s"}: the fewest that would have met the SLO over the last hour's rates, its bursts included (FaaS alone misses it by more than a period's error budget).`,
+    );
+  else if (g.sizedForSlo)
     parts.push(
       `${a.targetVms} VM${a.targetVms === 1 ? "" : "s"}: the fewest that bring the attainment up to ${pct(g.attainment)} (the cost optimum alone would leave the SLO to FaaS).`,
     );

@@ -64,8 +64,8 @@ export async function infer(
 }
 
 /**
- * A free VM slot first (unless forced to Workers), else a full VM whose expected wait fits the plan's
- * wait budget (the call carries what is left of it; the VM answers 503 once it is spent); a full, failed,
+ * A free VM slot first (unless forced to Workers), else a full VM whose expected wait fits half the
+ * plan's wait budget (the call carries what is left of it; the VM answers 503 once it is spent); a full, failed,
  * slow or stopped VM falls through to Workers with the same hidden state, so a VM going away never fails
  * the request. On Workers the deep stages run in this invocation, or in one of their own when the
  * config's faas_deep is "separate".

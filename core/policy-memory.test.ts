@@ -1,0 +1,73 @@
+// The rate memory: bursts the window has forgotten still size VMs for the SLO where FaaS alone misses it.
+import { describe, expect, it } from "vitest";
+import { parseControlConfig } from "./config.js";
+import {
+  initialPolicyState,
+  memoryDistribution,
+  plan,
+  RATE_MEMORY_S,
+  rememberRates,
+  type Observations,
+} from "./policy.js";
+
+const ms = (m: number) => ({ mean: m, p50: m, p95: 1.5 * m, p99: 2 * m });
+
+describe("rememberRates", () => {
+  it("counts the whole window at first, then only the seconds since the last count, older ones decayed", () => {
+    const first = rememberRates(undefined, [10, 10, 100], 3);
+    // Remembered over the window's median (10 req/s), read back at the level given.
+    const d1 = memoryDistribution(first, 10)!;
+    expect(d1.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    expect(d1.rates.map((r) => Math.round(r))).toEqual([10, 100]);
+    // Three seconds counted, the newest with weight 1: the 100 req/s second weighs about a third.
+    expect(d1.weights[1]).toBeCloseTo(1 / 3, 3);
+    // Ten seconds later with a window of 20 s: only its last 10 are new.
+    const next = rememberRates(first, Array(20).fill(10), 13);
+    expect(next.w.reduce((a, b) => a + b, 0)).toBeCloseTo(3 * Math.exp(-10 / RATE_MEMORY_S) + 10, 1);
+    // The burst is still remembered once the window no longer holds it.
+    const later = rememberRates(next, Array(20).fill(10), 23);
+    expect(Math.max(...memoryDistribution(later, 10)!.rates)).toBeCloseTo(100, 9);
+    // A burst is a multiple of the level it came on: after a ramp to twice the level, twice the rate.
+    expect(Math.max(...memoryDistribution(later, 20)!.rates)).toBeCloseTo(200, 9);
+  });
+  it("is empty without seconds; a mean weighted as the seconds are", () => {
+    expect(memoryDistribution(undefined, 10)).toBeNull();
+    expect(memoryDistribution(rememberRates(undefined, [], 0), 10)).toBeNull();
+    // Median of [0, 50] is 50: the ratios 0 and 1, the newer weighing 1, the older e^(-1/RATE_MEMORY_S).
+    const d = memoryDistribution(rememberRates(undefined, [0, 50], 2), 50)!;
+    const w0 = Math.exp(-1 / RATE_MEMORY_S);
+    expect(d.mean).toBeCloseTo(50 / (1 + w0), 6);
+  });
+});
+
+describe("plan with a remembered burst", () => {
+  // Router entry, one stage: FaaS (40 ms, p99 80) misses a 60 ms SLO for a few % of requests, a VM
+  // (10 ms, p99 20) meets it.
+  const cfg = (sloMs: number) =>
+    parseControlConfig({
+      vm: { usd_per_hour: 0.05, concurrency: 2, boot_s: 60, min: 0, max: 50 },
+      slo_ms: sloMs,
+      control_period_s: 10,
+      scale_down_delay_s: 300,
+      entry: "router",
+    });
+  const obs = (perSecond: number[]): Observations => ({
+    stages: [{ exitFraction: 1, vmMs: ms(10), faasMs: ms(40), stateBytes: 0 }],
+    rate: { perSecond },
+    vms: { running: 0, booting: 0 },
+  });
+  const base = () => Array(600).fill(50);
+  const withBurst = () => base().map((x, i) => (i >= 300 && i < 360 ? 500 : x));
+  // The burst was seen at t = 600; at t = 1800 the window holds only the base rate.
+  const vmsAt1800 = (sloMs: number, remember: boolean) => {
+    const seen = plan(initialPolicyState(), obs(withBurst()), cfg(sloMs), 600).state;
+    const state = remember ? { ...initialPolicyState(), memory: seen.memory } : initialPolicyState();
+    return plan(state, obs(base()), cfg(sloMs), 1800).plan.targetVms;
+  };
+  it("where FaaS alone misses the SLO, VMs are sized for the remembered burst too", () => {
+    expect(vmsAt1800(60, true)).toBeGreaterThan(vmsAt1800(60, false));
+  });
+  it("where FaaS alone meets the SLO, the burst stays FaaS's", () => {
+    expect(vmsAt1800(2000, true)).toBe(vmsAt1800(2000, false));
+  });
+});
