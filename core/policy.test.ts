@@ -11,6 +11,7 @@ import {
 } from "./lognormal.js";
 import type { Placement } from "./manifest.js";
 import {
+  admitWaitMs,
   applyBounds,
   boundedQueue,
   chooseGroup,
@@ -27,6 +28,7 @@ import {
   type Observations,
   type Plan,
   type PolicyState,
+  QUEUE_ADMIT_SHARE,
   type StageObservation,
 } from "./policy.js";
 
@@ -284,6 +286,25 @@ describe("queueing within the wait budget", () => {
     expect(wait.waitBudgetMs).toBeLessThan(500 - 140);
     expect(wait.expectedCostUsdPerHour.totalUsdPerHour).toBeLessThan(noWait.expectedCostUsdPerHour.totalUsdPerHour);
     expect(wait.reason).toMatch(/may wait up to \d+ ms for a slot/);
+  });
+  it("a request joins a full VM's queue up to the whole budget where a timed-out one meets the SLO on FaaS, else half", () => {
+    expect(QUEUE_ADMIT_SHARE).toBe(0.5);
+    expect(admitWaitMs(100, true)).toBe(100);
+    expect(admitWaitMs(100, false)).toBe(50);
+    const o = obs(constant(100, 600), [0, 0, 1]);
+    // SLO 500 ms: the budget leaves a timed-out request time to finish on FaaS, so a timeout costs only
+    // the FaaS run: the whole budget admits.
+    const roomy = plan(initialPolicyState(), o, CFG, 0).plan;
+    expect(roomy.waitBudgetMs).toBeGreaterThan(0);
+    expect(roomy.admitWaitMs).toBe(roomy.waitBudgetMs);
+    // SLO 180 ms: the path on FaaS (3 x 40 ms, p99 80 ms each) after the hop misses it at p99, yet the VM
+    // path leaves a budget: a request that outwaits it misses the SLO, so only half of it admits.
+    const tight = plan(initialPolicyState(), o, { ...CFG, sloMs: 180 }, 0).plan;
+    expect(tight.waitBudgetMs).toBeGreaterThan(0);
+    expect(tight.admitWaitMs).toBeCloseTo(tight.waitBudgetMs * QUEUE_ADMIT_SHARE, 1);
+    // No budget, no admission.
+    const none = plan(initialPolicyState(), o, { ...CFG, vm: { ...CFG.vm, queueMs: 0 } }, 0).plan;
+    expect(none.admitWaitMs).toBe(0);
   });
   it("on Lambda a waiting prefix bills its wait", () => {
     const lambda = { ...CFG, prices: LAMBDA_PRICES };

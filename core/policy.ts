@@ -103,6 +103,8 @@ export interface Plan {
   breakEvenUtilisation: number | null;
   /** How long a request may wait for a slot on a full VM of the group (SLO - its path without waiting). */
   waitBudgetMs: number;
+  /** The longest expected wait for which the router sends a request to a full VM (at most the budget). */
+  admitWaitMs: number;
   /** Expected share of requests within the SLO under this plan (the path's latency distribution). */
   expectedSloAttainment: number;
   reason: string;
@@ -137,6 +139,15 @@ export function initialPolicyState(): PolicyState {
 export const SLO_TARGET = 0.99;
 /** A queue on a VM holds at most this many requests per slot (as vm-service does). */
 export const QUEUE_PLACES_PER_SLOT = 8;
+/**
+ * Where a request whose wait runs out misses the SLO on FaaS anyway, it joins a full VM's queue only
+ * when the wait it expects there is at most this share of the budget (the VM still holds it the whole
+ * budget). Admitted right at the budget, a request outwaits it about half the time, and under a burst
+ * every full VM's queue sits at that bound: those would leave for FaaS past the SLO, where going there
+ * at once would mostly have met it. Where the FaaS fallback still meets the SLO, a timeout costs only
+ * the FaaS run, so the whole budget admits (more carried on VMs, less paid to FaaS).
+ */
+export const QUEUE_ADMIT_SHARE = 0.5;
 const BINS = 32;
 const KEEP_GROUP_MARGIN = 0.01;
 /** A VM is started only when it is expected to beat break-even by this share (model error). */
@@ -794,6 +805,8 @@ export interface GroupEval {
   penaltyUsd: number;
   hopMs: number;
   waitBudgetMs: number;
+  /** The longest expected wait admitted to a full VM's queue (the budget, or QUEUE_ADMIT_SHARE of it). */
+  admitWaitMs: number;
   /** Queue places per VM for that budget. */
   queuePerVm: number;
   uStar: number;
@@ -897,6 +910,14 @@ function groupAttainment(
   return a;
 }
 
+/**
+ * The longest expected wait for which a request joins a full VM's queue: the whole budget where a
+ * request whose wait runs out still meets the SLO on FaaS, else QUEUE_ADMIT_SHARE of it.
+ */
+export function admitWaitMs(waitBudgetMs: number, fallbackMeetsSlo: boolean): number {
+  return fallbackMeetsSlo ? waitBudgetMs : waitBudgetMs * QUEUE_ADMIT_SHARE;
+}
+
 /** Prices the group of stages j..N-1 and sizes its pool (T-CIP over the bounded-wait queue). */
 export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): GroupEval {
   const { config, r, N } = ctx;
@@ -934,6 +955,7 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
     penaltyUsd: 0,
     hopMs,
     waitBudgetMs: 0,
+    admitWaitMs: 0,
     queuePerVm: 0,
     uStar: Infinity,
     startHurdle: 1,
@@ -957,8 +979,10 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
   // FaaS after the round trip it spent (else every timeout misses the SLO), unless FaaS misses it anyway.
   const pathMs = groupPathQuantileMs(ctx, j, hopMs);
   const fallbackMs = groupPathQuantileMs(ctx, j, hopMs, SLO_TARGET, true);
-  const leftMs = config.sloMs - Math.max(pathMs, fallbackMs < config.sloMs ? fallbackMs : 0);
+  const fallbackMeetsSlo = fallbackMs < config.sloMs;
+  const leftMs = config.sloMs - Math.max(pathMs, fallbackMeetsSlo ? fallbackMs : 0);
   g.waitBudgetMs = Math.max(0, Math.min(vm.queueMs, leftMs));
+  g.admitWaitMs = admitWaitMs(g.waitBudgetMs, fallbackMeetsSlo);
   const meanSPerReach = workS / r[j];
   g.queuePerVm = Math.min(
     QUEUE_PLACES_PER_SLOT * k,
@@ -1299,6 +1323,7 @@ export function plan(
     targetVms,
     breakEvenUtilisation: group && j !== null && Number.isFinite(group.uStar) ? round(group.uStar, 4) : null,
     waitBudgetMs: group && j !== null ? round(group.waitBudgetMs, 1) : 0,
+    admitWaitMs: group && j !== null ? round(group.admitWaitMs, 1) : 0,
     expectedSloAttainment: round(attainment, 5),
     reason,
     expectedCostUsdPerHour: cost,
@@ -1396,7 +1421,7 @@ function explain(a: ExplainArgs): string {
   }
   if (g.why) parts.push(`Kept although ${g.why}.`);
   parts.push(
-    `A request may wait up to ${g.waitBudgetMs.toFixed(0)} ms for a slot on a full VM (SLO minus the path's p99 without waiting; ${g.queuePerVm} place${g.queuePerVm === 1 ? "" : "s"} per VM), mean wait ${g.meanWaitMs.toFixed(1)} ms.`,
+    `A request may wait up to ${g.waitBudgetMs.toFixed(0)} ms for a slot on a full VM (SLO minus the path's p99 without waiting; ${g.queuePerVm} place${g.queuePerVm === 1 ? "" : "s"} per VM), mean wait ${g.meanWaitMs.toFixed(1)} ms; it joins a full VM's queue when it expects at most ${g.admitWaitMs.toFixed(0)} ms${g.admitWaitMs < g.waitBudgetMs ? " (a timed-out request would miss the SLO on FaaS)" : ""}.`,
   );
   if (g.sizedForBursts)
     parts.push(

@@ -1,6 +1,6 @@
 // Power of two choices, driven by a scripted random source: two different VMs, the less loaded first.
 import { describe, expect, it } from "vitest";
-import { chooseVms, expectedWaitMs, handoverStage, QUEUE_ADMIT_SHARE, type VmView } from "./routing.js";
+import { chooseVms, expectedWaitMs, handoverStage, type VmView } from "./routing.js";
 
 const vm = (id: string, inflight: number, slots = 4): VmView => ({
   id,
@@ -61,10 +61,17 @@ describe("waiting for a slot", () => {
     for (const load of [0, 1, 3]) expect(expectedWaitMs(full("a", 20), load)).toBe(0);
     expect(expectedWaitMs(full("a", 20), 4)).toBe(5); // first in the queue: a quarter of 20 ms
   });
-  it("a wait exactly half the budget fits; a call with no budget never goes to a full VM, even one at 0 ms", () => {
-    expect(QUEUE_ADMIT_SHARE).toBe(0.5);
-    expect(chooseVms([full("a", 20)], none, seq(0), 10).map((v) => v.id)).toEqual(["a"]);
-    expect(chooseVms([full("a", 20)], none, seq(0), 9.999)).toEqual([]);
+  it("a wait exactly the admission limit fits; a call with no budget never goes to a full VM, even one at 0 ms", () => {
+    expect(chooseVms([full("a", 20)], none, seq(0), 10, 5).map((v) => v.id)).toEqual(["a"]);
+    expect(chooseVms([full("a", 20)], none, seq(0), 10, 4.999)).toEqual([]);
     expect(chooseVms([full("a", 0)], none, seq(0), 0)).toEqual([]);
+    expect(chooseVms([full("a", 0)], none, seq(0), 0, 5)).toEqual([]);
+  });
+  it("without an admission limit (a table from an older controller) the whole budget admits", () => {
+    expect(chooseVms([full("a", 20)], none, seq(0), 5).map((v) => v.id)).toEqual(["a"]);
+    expect(chooseVms([full("a", 20)], none, seq(0), 4.999)).toEqual([]);
+  });
+  it("a limit above the budget admits no more than the budget", () => {
+    expect(chooseVms([full("a", 20)], none, seq(0), 4.999, 10)).toEqual([]);
   });
 });

@@ -20,19 +20,21 @@ describe("chooseVms", () => {
     expect(chooseVms(vms, new Map(), () => 0).map((v) => v.id)).toEqual(["b", "a"]);
     expect(chooseVms(vms, new Map([["b", 4]]), () => 0).map((v) => v.id)).toEqual(["a"]);
   });
-  it("with a wait budget, sends to a full VM whose expected wait fits half of it, the shorter wait first", () => {
+  it("with a wait budget, sends to a full VM whose expected wait fits the admission limit, the shorter wait first", () => {
     // 4 slots, 10 ms per call: a VM with 4 served and 2 waiting expects (6 - 4 + 1) / 4 x 10 = 7.5 ms.
     const a = { ...vm("a", 4), queued: 2, serviceMs: 10 };
     const b = { ...vm("b", 4), queued: 10, serviceMs: 10 }; // (14 - 4 + 1) / 4 x 10 = 27.5 ms
     expect(chooseVms([a, b], new Map(), () => 0).map((v) => v.id)).toEqual([]);
-    // 7.5 ms fits a 10 ms budget but not half of it: a call admitted there would often outwait it.
-    expect(chooseVms([a, b], new Map(), () => 0, 10).map((v) => v.id)).toEqual([]);
-    expect(chooseVms([a, b], new Map(), () => 0, 20).map((v) => v.id)).toEqual(["a"]);
-    expect(chooseVms([b, a], new Map(), () => 0, 60).map((v) => v.id)).toEqual(["a", "b"]);
+    expect(chooseVms([a, b], new Map(), () => 0, 5).map((v) => v.id)).toEqual([]);
+    expect(chooseVms([a, b], new Map(), () => 0, 10).map((v) => v.id)).toEqual(["a"]);
+    // 7.5 ms fits a 10 ms budget but not a 5 ms limit (where a timed-out call would miss the SLO).
+    expect(chooseVms([a, b], new Map(), () => 0, 10, 5).map((v) => v.id)).toEqual([]);
+    expect(chooseVms([b, a], new Map(), () => 0, 30).map((v) => v.id)).toEqual(["a", "b"]);
+    expect(chooseVms([b, a], new Map(), () => 0, 60, 15).map((v) => v.id)).toEqual(["a"]);
     // A free slot anywhere still wins over waiting.
-    expect(chooseVms([a, vm("c", 3)], new Map(), () => 0, 60).map((v) => v.id)).toEqual(["c"]);
+    expect(chooseVms([a, vm("c", 3)], new Map(), () => 0, 30).map((v) => v.id)).toEqual(["c"]);
     // This isolate's own calls count when the heartbeat lags.
-    expect(chooseVms([a], new Map([["a", 12]]), () => 0, 20).map((v) => v.id)).toEqual([]);
+    expect(chooseVms([a], new Map([["a", 12]]), () => 0, 10).map((v) => v.id)).toEqual([]);
     expect(expectedWaitMs({ ...vm("d", 4), serviceMs: null }, 4)).toBe(DEFAULT_SERVICE_MS / 4);
   });
   it("returns nothing when there is no VM: the caller uses Workers", () => {

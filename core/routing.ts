@@ -1,7 +1,8 @@
 // Per-request choice of where the deep stages run. VMs are filled first (they are paid for whether busy
 // or not). A request may also wait on a full VM when the wait it expects there (from the VM's queue and
-// service time) fits within half the plan's wait budget (the SLO's slack); the VM holds it FIFO for at
-// most the budget. The rest (overflow, bursts, boot gaps) goes to Workers, so no request waits past the SLO.
+// service time) fits the plan's admission limit (the wait budget, the SLO's slack, or half of it where a
+// timed-out request would miss the SLO on Workers anyway); the VM holds it FIFO for at most the budget.
+// The rest (overflow, bursts, boot gaps) goes to Workers, so no request waits past the SLO.
 export type VmState = "booting" | "running" | "draining" | "dead";
 
 export interface VmView {
@@ -23,18 +24,11 @@ export interface RoutingTable {
   vms: VmView[];
   /** How long a request may wait for a slot on a full VM (the plan's budget); 0 or missing: never. */
   waitBudgetMs?: number;
+  /** The longest expected wait for which a request joins a full VM's queue; missing: the whole budget. */
+  admitWaitMs?: number;
 }
 
 export const SAFE_ROUTING: RoutingTable = { vmGroupStart: null, vms: [] };
-
-/**
- * A request joins a full VM's queue only when the wait it expects there is at most this share of the
- * wait budget (the VM still holds it the whole budget). Admitted right at the budget, a request waits
- * past it about half the time (a long call ahead of it), and under a burst every full VM's queue sits
- * at that bound: half of those admitted would spend the budget and then leave for FaaS, past the SLO,
- * where going to FaaS at once would mostly have met it.
- */
-export const QUEUE_ADMIT_SHARE = 0.5;
 
 /** Service time assumed for a VM that has not reported one yet. */
 export const DEFAULT_SERVICE_MS = 10;
@@ -51,14 +45,16 @@ export function expectedWaitMs(v: VmView, load: number): number {
 /**
  * VMs to try in order, at most two: power of two choices among running VMs with a free slot, using
  * the larger of the reported load (served + waiting) and this isolate's own calls (heartbeats lag).
- * When none is free, the same choice among VMs whose expected wait fits QUEUE_ADMIT_SHARE of
- * `waitBudgetMs`, shortest first.
+ * When none is free and `waitBudgetMs` lets it wait, the same choice among VMs whose expected wait is
+ * at most `admitWaitMs` (the plan's admission limit; a table without one admits up to the budget),
+ * shortest first.
  */
 export function chooseVms(
   vms: VmView[],
   localInflight: ReadonlyMap<string, number>,
   rand: () => number = Math.random,
   waitBudgetMs = 0,
+  admitWaitMs = waitBudgetMs,
 ): VmView[] {
   const load = (v: VmView) => Math.max(v.inflight + (v.queued ?? 0), localInflight.get(v.id) ?? 0);
   const running = vms.filter((v) => v.state === "running");
@@ -66,7 +62,7 @@ export function chooseVms(
   let cost = (v: VmView) => load(v);
   if (pool.length === 0 && waitBudgetMs > 0) {
     cost = (v: VmView) => expectedWaitMs(v, load(v));
-    pool = running.filter((v) => cost(v) <= waitBudgetMs * QUEUE_ADMIT_SHARE);
+    pool = running.filter((v) => cost(v) <= Math.min(admitWaitMs, waitBudgetMs));
   }
   if (pool.length <= 1) return pool;
   const a = Math.floor(rand() * pool.length);

@@ -254,7 +254,9 @@ export class ControllerDO extends DurableObject<Env> {
         queued: v.queued,
         serviceMs: v.service_ms,
       }));
-    return { vmGroupStart: p?.vmGroupStart ?? null, vms, waitBudgetMs: p?.waitBudgetMs ?? 0 };
+    // A plan stored before admitWaitMs existed has none: the router then admits up to the budget.
+    const admit = p?.admitWaitMs === undefined ? {} : { admitWaitMs: p.admitWaitMs };
+    return { vmGroupStart: p?.vmGroupStart ?? null, vms, waitBudgetMs: p?.waitBudgetMs ?? 0, ...admit };
   }
 
   private allOnWorkers(): Plan["stages"] {

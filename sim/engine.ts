@@ -25,6 +25,8 @@ export interface Decision {
   vmQuotaPerS?: number;
   /** Mode "budget": how long a request may wait on a full VM (ms). */
   waitBudgetMs?: number;
+  /** Mode "budget": the longest expected wait that joins a full VM's queue (ms); default the budget. */
+  admitWaitMs?: number;
 }
 
 export interface EngineView {
@@ -261,6 +263,7 @@ export function runPolicy(
   const queues = mode === "budget" ? new VmQueues(k, w.seed) : null;
   const vms: Vm[] = queues ? queues.vms : [];
   let budgetS = 0;
+  let admitS = 0;
   let meanSvcS = 0; // the router's running estimate of a VM call's time (the heartbeat's figure)
   let vmSeconds = 0;
   let vmSecondsLive = 0; // for mean VMs
@@ -349,6 +352,7 @@ export function runPolicy(
       j = d.groupStart === null || d.vms <= 0 ? -1 : d.groupStart;
       quotaPerS = d.vmQuotaPerS ?? Infinity;
       budgetS = (d.waitBudgetMs ?? 0) / 1000;
+      admitS = (d.admitWaitMs ?? d.waitBudgetMs ?? 0) / 1000;
     }
     while (seg + 1 < w.segStart.length && w.segStart[seg + 1] <= t) cum = w.segCum[++seg];
     let runNow = 0;
@@ -382,7 +386,7 @@ export function runPolicy(
         const vmt = vmPS[o + e + 1] - vmPS[o + j];
         let start = -1;
         if (queues) {
-          const routed = queues.route(tv, vmt / 1000, meanSvcS || vmt / 1000, budgetS);
+          const routed = queues.route(tv, vmt / 1000, meanSvcS || vmt / 1000, budgetS, admitS);
           if (routed && "start" in routed) {
             start = routed.start;
             meanSvcS = meanSvcS > 0 ? 0.99 * meanSvcS + 0.01 * (vmt / 1000) : vmt / 1000;

@@ -279,7 +279,8 @@ export function serflow(): Controller {
       };
       const out = plan(state, obs, v.cfg, v.t);
       state = out.state;
-      return { vms: out.plan.desiredVms, groupStart: out.plan.vmGroupStart, waitBudgetMs: out.plan.waitBudgetMs };
+      const { desiredVms: vms, vmGroupStart: groupStart, waitBudgetMs, admitWaitMs } = out.plan;
+      return { vms, groupStart, waitBudgetMs, admitWaitMs };
     },
   };
 }

@@ -3,26 +3,34 @@ import { describe, expect, it } from "vitest";
 import { VmQueues } from "./vm-queues.js";
 
 describe("VmQueues", () => {
-  it("a full VM takes a request whose expected wait fits half the budget, FIFO, and refuses one that does not", () => {
+  it("a full VM takes a request whose expected wait fits the admission limit, FIFO, and refuses one that does not", () => {
     const q = new VmQueues(1, 1);
     q.add(0, 0);
-    expect(q.route(0, 0.1, 0.1, 0.3)).toEqual({ start: 0 });
-    // Load 1 on 1 slot: expected wait (1 - 1 + 1) / 1 x 0.1 = 0.1 s <= 0.3 / 2: it queues behind the first.
-    expect(q.route(0, 0.1, 0.1, 0.3)).toEqual({ start: 0.1 });
-    // Load 2: expected 0.2 s > 0.15 (it would fit the 0.3 s hold, not half of it): straight to FaaS.
-    expect(q.route(0, 0.1, 0.1, 0.3)).toBeNull();
+    expect(q.route(0, 0.1, 0.1, 0.3, 0.15)).toEqual({ start: 0 });
+    // Load 1 on 1 slot: expected wait (1 - 1 + 1) / 1 x 0.1 = 0.1 s <= 0.15: it queues behind the first.
+    expect(q.route(0, 0.1, 0.1, 0.3, 0.15)).toEqual({ start: 0.1 });
+    // Load 2: expected 0.2 s > 0.15 (it would fit the 0.3 s hold, not the limit): straight to FaaS.
+    expect(q.route(0, 0.1, 0.1, 0.3, 0.15)).toBeNull();
     // No budget: never waits.
     expect(q.route(0.05, 0.1, 0.1, 0)).toBeNull();
     // Once the first two are done, the slot is free again.
     expect(q.route(0.2, 0.1, 0.1, 0)).toEqual({ start: 0.2 });
+  });
+  it("without an admission limit the whole budget admits, as the router does with a table that has none", () => {
+    const q = new VmQueues(1, 1);
+    q.add(0, 0);
+    q.route(0, 0.1, 0.1, 0.25);
+    q.route(0, 0.1, 0.1, 0.25);
+    // Load 2 expects 0.2 s: it fits the 0.25 s budget; load 3 (0.3 s) does not.
+    expect(q.route(0, 0.1, 0.1, 0.25)).toEqual({ start: 0.2 });
+    expect(q.route(0, 0.1, 0.1, 0.25)).toBeNull();
   });
   it("a router that underestimates the wait sends a request that times out after its budget", () => {
     const q = new VmQueues(1, 1);
     q.add(0, 0);
     q.route(0, 0.1, 0.01, 0.15);
     q.route(0, 0.1, 0.01, 0.15);
-    // Estimated (2 - 1 + 1) x 0.01 = 0.02 s (within half the budget), but the slot frees at 0.2 s: past
-    // the 0.15 s budget.
+    // Estimated (2 - 1 + 1) x 0.01 = 0.02 s, but the slot frees at 0.2 s: past the 0.15 s budget.
     expect(q.route(0, 0.1, 0.01, 0.15)).toEqual({ timedOut: true });
   });
   it("free slots first (the less loaded of two), booting VMs never", () => {

@@ -1,11 +1,11 @@
 // The VM pool as the deployed system runs it: every VM has its own k slots and its own FIFO queue; the
 // router sends a request to a VM with a free slot (power of two choices, the less loaded first), else,
 // when the plan allows waiting, to a full VM whose expected wait ((load - k + 1) / k x mean service
-// time, what the heartbeat's queue length and service time tell the router) fits QUEUE_ADMIT_SHARE of
-// the wait budget. The VM holds it at most the budget: if its slot comes later, the request leaves
-// after the budget and finishes on FaaS. No queue is pooled and nobody knows when a slot will free.
+// time, what the heartbeat's queue length and service time tell the router) fits the plan's admission
+// limit (as core/routing.ts chooseVms: the budget, or half of it). The VM holds it at most the budget:
+// if its slot comes later, the request leaves after the budget and finishes on FaaS. No queue is pooled
+// and nobody knows when a slot will free.
 import { QUEUE_PLACES_PER_SLOT } from "../core/policy.js";
-import { QUEUE_ADMIT_SHARE } from "../core/routing.js";
 import { Prng } from "./prng.js";
 
 interface QueuedVm {
@@ -97,9 +97,10 @@ export class VmQueues {
 
   /**
    * Routes a request arriving at the VMs at `t` (s) that needs `serviceS` there. `meanS` is the mean
-   * service time the router assumes; `budgetS` how long it may wait. Null: no VM takes it (FaaS).
+   * service time the router assumes; `budgetS` how long it may wait; `admitS` the longest expected wait
+   * that joins a full VM's queue (as the router: at most the budget). Null: no VM takes it (FaaS).
    */
-  route(t: number, serviceS: number, meanS: number, budgetS: number): Routed {
+  route(t: number, serviceS: number, meanS: number, budgetS: number, admitS = budgetS): Routed {
     const k = this.k;
     const cand = this.cand;
     const cost = this.cost;
@@ -120,7 +121,7 @@ export class VmQueues {
       } else if (!anyFree && budgetS > 0 && l < k * (1 + QUEUE_PLACES_PER_SLOT)) {
         // (vm-service refuses a call at once when slots x QUEUE_PLACES_PER_SLOT are already waiting)
         const wait = ((l - k + 1) / k) * meanS;
-        if (wait <= budgetS * QUEUE_ADMIT_SHARE) {
+        if (wait <= Math.min(admitS, budgetS)) {
           cand.push(i);
           cost.push(wait);
         }

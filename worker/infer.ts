@@ -64,11 +64,11 @@ export async function infer(
 }
 
 /**
- * A free VM slot first (unless forced to Workers), else a full VM whose expected wait fits half the
- * plan's wait budget (the call carries what is left of it; the VM answers 503 once it is spent); a full, failed,
- * slow or stopped VM falls through to Workers with the same hidden state, so a VM going away never fails
- * the request. On Workers the deep stages run in this invocation, or in one of their own when the
- * config's faas_deep is "separate".
+ * A free VM slot first (unless forced to Workers), else a full VM whose expected wait fits the plan's
+ * admission limit (the call carries what is left of the wait budget; the VM answers 503 once it is
+ * spent); a full, failed, slow or stopped VM falls through to Workers with the same hidden state, so a
+ * VM going away never fails the request. On Workers the deep stages run in this invocation, or in one
+ * of their own when the config's faas_deep is "separate".
  */
 async function runDeepStages(
   env: Env,
@@ -105,7 +105,7 @@ async function runDeepStages(
   };
   if (req.force === "vm" || (req.force !== "worker" && vms.length > 0)) {
     const budgetMs = req.force === "vm" ? 0 : (table.waitBudgetMs ?? 0);
-    const candidates = chooseVms(vms, localInflight, Math.random, budgetMs);
+    const candidates = chooseVms(vms, localInflight, Math.random, budgetMs, table.admitWaitMs ?? budgetMs);
     if (req.force === "vm" && !vms.some((v) => v.state === "running"))
       throw new UnavailableError("serflow_force=vm but no VM is running yet", 5);
     const t0 = Date.now();
