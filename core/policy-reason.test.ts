@@ -102,3 +102,57 @@ describe("the plan's reason", () => {
     );
   });
 });
+
+describe("plan: the group behind held VMs, and the plan's fields", () => {
+  const held = (vmGroupStart: number | null) => ({
+    ...initialPolicyState(),
+    wanted: [[590, 4]] as Array<[number, number]>,
+    vmGroupStart,
+    desiredVms: 4,
+  });
+  it("VMs held while FaaS is chosen keep the current group if it can run, else the cheapest that saves, else the cheapest", () => {
+    const quiet = obs(flat(2, 600), undefined, 4);
+    const kept = plan(held(2), quiet, config(), 600).plan;
+    expect(kept.targetVms).toBe(0);
+    expect(kept.desiredVms).toBe(4);
+    expect(kept.vmGroupStart).toBe(2);
+    expect(kept.stages.map((s) => s.placement)).toEqual(["worker", "worker", "vm"]);
+    // No current group: the cheapest group that saves (from stage 1 here).
+    const cheapest = plan(held(null), quiet, config(), 600).plan;
+    expect(cheapest.vmGroupStart).toBe(1);
+    expect(cheapest.breakEvenUtilisation).toBeCloseTo((0.05 / 3600 / 2) * (0.0125 / (12.5 * 0.02e-6)), 4);
+    // At Lambda prices no group saves anything: still one runs the held VMs, with no break-even to show.
+    const none = plan(held(null), quiet, config({ prices: "lambda" }), 600).plan;
+    expect(none.vmGroupStart).toBe(1);
+    expect(none.desiredVms).toBe(4);
+    expect(none.breakEvenUtilisation).toBeNull();
+  });
+  it("the share carried now is what the running VMs carry; without VMs no group, no budget, no admission", () => {
+    const running = plan(held(1), obs(flat(2, 600), undefined, 4), config(), 600).plan;
+    expect(running.stages.map((s) => s.vmShare)).toEqual([0, 1, 1]);
+    expect(running.waitBudgetMs).toBe(100);
+    expect(running.admitWaitMs).toBe(100);
+    const booting = plan(held(1), obs(flat(2, 600), undefined, 0, 4), config(), 600).plan;
+    expect(booting.stages.map((s) => s.vmShare)).toEqual([0, 0, 0]);
+    expect(booting.stages.map((s) => s.placement)).toEqual(["worker", "vm", "vm"]);
+    // vm.min VMs take a group too.
+    const floor = plan(initialPolicyState(), obs(flat(2, 600)), config({}, { min: 2 }), 600).plan;
+    expect(floor.desiredVms).toBe(2);
+    expect(floor.vmGroupStart).toBe(1);
+    const faas = plan(initialPolicyState(), obs(flat(2, 600)), config(), 600).plan;
+    expect(faas.vmGroupStart).toBeNull();
+    expect([faas.desiredVms, faas.waitBudgetMs, faas.admitWaitMs, faas.breakEvenUtilisation]).toEqual([0, 0, 0, null]);
+    expect(faas.stages.map((s) => s.placement)).toEqual(["worker", "worker", "worker"]);
+  });
+  it("sized for the SLO: the fewest VMs that reach the target with its margin (99.5%), at most vm.max", () => {
+    // SLO 80 ms: a request going to stage 2 meets it only on a VM (75 ms; 135 on FaaS).
+    const o = obs(flat(50, 600), [15, 30, 90]);
+    const sized = plan(initialPolicyState(), o, config({ slo_ms: 80 }, { queue_ms: 0 }), 600).plan;
+    expect(sized.targetVms).toBe(2);
+    expect(sized.expectedSloAttainment).toBeGreaterThanOrEqual(0.995);
+    expect(sized.reason).toMatch(/2 VMs: the fewest that bring the attainment up to/);
+    const one = plan(initialPolicyState(), o, config({ slo_ms: 80 }, { queue_ms: 0, max: 1 }), 600).plan;
+    expect(one.targetVms).toBe(1);
+    expect(one.expectedSloAttainment).toBeLessThan(0.995);
+  });
+});
