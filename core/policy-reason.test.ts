@@ -155,4 +155,23 @@ describe("plan: the group behind held VMs, and the plan's fields", () => {
     expect(one.targetVms).toBe(1);
     expect(one.expectedSloAttainment).toBeLessThan(0.995);
   });
+  it("sized for the SLO where VMs cannot reach it: the count past which one more VM gains less than a tie", () => {
+    // VM times with a long tail (p99 three times the median): a VM path misses a 100-ms SLO for a few %.
+    const tail = (m: number, k: number) => ({ mean: m, p50: m, p95: m * (1 + (k - 1) * 0.7), p99: m * k });
+    const o: Observations = {
+      ...obs(flat(50, 600)),
+      stages: obs(flat(50, 600)).stages.map((s, i) => ({
+        ...s,
+        vmMs: tail([5, 10, 30][i], 3),
+        faasMs: tail([15, 30, 90][i], 1.2),
+      })),
+    };
+    const at = (max: number) => plan(initialPolicyState(), o, config({ slo_ms: 100 }, { queue_ms: 0, max }), 600).plan;
+    const sized = at(50);
+    expect(sized.targetVms).toBe(2);
+    expect(sized.expectedSloAttainment).toBeLessThan(0.99);
+    expect(sized.reason).toMatch(/2 VMs: the fewest that bring the attainment up to/);
+    expect(sized.expectedSloAttainment - at(1).expectedSloAttainment).toBeGreaterThan(1e-3);
+    expect(Math.abs(at(3).expectedSloAttainment - sized.expectedSloAttainment)).toBeLessThan(1e-3);
+  });
 });
