@@ -229,18 +229,25 @@ export function rateLevel(perSecond: number[]): number {
   return Math.max(1, xs[xs.length >> 1]);
 }
 
-/** The memory with the seconds of `perSecond` newer than its last count added (all of them at first). */
+/**
+ * The memory with the seconds of `perSecond` newer than its last count added (all of them at first),
+ * as ratios to `level`.
+ */
 export function rememberRates(
   memory: PolicyState["memory"],
   perSecond: number[],
   nowS: number,
+  level = rateLevel(perSecond),
 ): NonNullable<PolicyState["memory"]> {
-  const fresh = memory ? Math.max(0, Math.min(perSecond.length, Math.round(nowS - memory.atS))) : perSecond.length;
-  const decay = memory ? Math.exp(-Math.max(0, nowS - memory.atS) / RATE_MEMORY_S) : 0;
-  const w = memory ? memory.w.map((x) => x * decay) : new Array<number>(MEMORY_BINS).fill(0);
-  const wr = memory ? memory.wr.map((x) => x * decay) : new Array<number>(MEMORY_BINS).fill(0);
+  // An empty memory counted up to the window's first second: every second of it is new.
+  const empty = () => new Array<number>(MEMORY_BINS).fill(0);
+  const prev = memory ?? { w: empty(), wr: empty(), atS: nowS - perSecond.length };
+  const dtS = Math.max(0, nowS - prev.atS);
+  const fresh = Math.min(perSecond.length, Math.round(dtS));
+  const decay = Math.exp(-dtS / RATE_MEMORY_S);
+  const w = prev.w.map((x) => x * decay);
+  const wr = prev.wr.map((x) => x * decay);
   const step = Math.exp(-1 / RATE_MEMORY_S);
-  const level = rateLevel(perSecond);
   let f = 1;
   for (let i = perSecond.length - 1; i >= perSecond.length - fresh; i--) {
     const x = Math.max(0, perSecond[i]) / level;
@@ -1247,8 +1254,9 @@ export function plan(
   // error budget (a burst left to it would spend the budget), a group must also meet the SLO over the
   // remembered rates (the bursts of the last hour the window has forgotten): the fewest VMs that do,
   // at least the option's count.
-  const memory = rememberRates(state.memory, obs.rate.perSecond, nowS);
-  const longDist = memoryDistribution(memory, rateLevel(obs.rate.perSecond));
+  const level = rateLevel(obs.rate.perSecond);
+  const memory = rememberRates(state.memory, obs.rate.perSecond, nowS, level);
+  const longDist = memoryDistribution(memory, level);
   if (longDist && faasAttain < slo.target - SLO_BUDGET_SPEND) {
     const longCtx: PlanContext = { ...ctx, load: { ...ctx.load, dist: longDist } };
     for (let i = 0; i < options.length; i++) {

@@ -105,7 +105,7 @@ async function runDeepStages(
   };
   if (req.force === "vm" || (req.force !== "worker" && vms.length > 0)) {
     const budgetMs = req.force === "vm" ? 0 : (table.waitBudgetMs ?? 0);
-    const candidates = chooseVms(vms, localInflight, Math.random, budgetMs, table.admitWaitMs ?? budgetMs);
+    const candidates = chooseVms(vms, localInflight, Math.random, budgetMs, table.admitWaitMs);
     if (req.force === "vm" && !vms.some((v) => v.state === "running"))
       throw new UnavailableError("serflow_force=vm but no VM is running yet", 5);
     const t0 = Date.now();
