@@ -1,4 +1,6 @@
-// Fixtures for tests of the core: manifests of two and three stages (a deep range of two after stage 0), and a signed call.
+// Fixtures for tests of the core: manifests of two and three stages (a deep range of two after stage 0), a signed
+// call, and the policy's rate series, stage times and config for groups priced by hand.
+import { type ControlConfig, parseControlConfig } from "./config.js";
 export const TINY_MANIFEST = {
   name: "tiny",
   version: "1",
@@ -39,3 +41,18 @@ export const THREE_STAGE_MANIFEST = {
 /** A signed call's body, and a plain record read through the Headers interface the verifier takes. */
 export const SIGNED_BODY = new TextEncoder().encode("payload");
 export const asHeaders = (h: Record<string, string>) => ({ get: (k: string) => h[k] ?? null });
+
+/** `s` seconds at `rps` requests per second. */
+export const flat = (rps: number, s: number) => Array<number>(s).fill(rps);
+/** Stage times without spread (p99 = median): a path's latency is the sum of its stages'. */
+export const exactMs = (m: number) => ({ mean: m, p50: m, p95: m, p99: m });
+/** VMs of 2 slots at $0.05/h booting in 60 s, a 10-s SLO, 5-s periods, 300-s scale-down, no forecast. */
+export const groupConfig = (over: Record<string, unknown> = {}, vm: Record<string, unknown> = {}): ControlConfig =>
+  parseControlConfig({
+    vm: { usd_per_hour: 0.05, concurrency: 2, boot_s: 60, max: 50, queue_ms: 100, ...vm },
+    slo_ms: 10_000,
+    control_period_s: 5,
+    scale_down_delay_s: 300,
+    forecast: false,
+    ...over,
+  });

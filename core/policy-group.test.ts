@@ -1,7 +1,7 @@
 // Evaluating, choosing and holding a VM group, rule by rule, on loads whose answer follows by hand:
 // stage times without spread (p99 = median), so a path's latency and a group's moments are sums.
 import { describe, expect, it } from "vitest";
-import { parseControlConfig } from "./config.js";
+import { exactMs, flat, groupConfig } from "./fixtures.js";
 import { faasComputeUsd, faasRequestUsd, faasWaitUsd, LAMBDA_PRICES, WORKERS_PRICES } from "./cost.js";
 import {
   boundedQueue,
@@ -24,34 +24,23 @@ import {
   startFactor,
 } from "./policy.js";
 
-const flat = (rps: number, s: number) => Array<number>(s).fill(rps);
-const exact = (m: number) => ({ mean: m, p50: m, p95: m, p99: m });
 const STATE_BYTES = 4096;
 const INPUT_BYTES = 3136;
 const VM_USD_PER_S = 0.05 / 3600;
-const SLOTS = 2;
+const SLOTS = 2; // groupConfig's vm.concurrency
 // Half the requests exit at stage 0, half of the rest at stage 1: reach r = [1, 0.5, 0.25].
 const obs = (perSecond: number[], vmMs = [5, 10, 30], faasMs = vmMs, exits = [0.5, 0.5, 1]): Observations => ({
   stages: exits.map((exitFraction, i) => ({
     exitFraction,
-    vmMs: exact(vmMs[i]),
-    faasMs: exact(faasMs[i]),
+    vmMs: exactMs(vmMs[i]),
+    faasMs: exactMs(faasMs[i]),
     stateBytes: STATE_BYTES,
   })),
   rate: { perSecond },
   vms: { running: 0, booting: 0 },
   inputBytes: INPUT_BYTES,
 });
-const config = (over: Record<string, unknown> = {}, vm: Record<string, unknown> = {}) =>
-  parseControlConfig({
-    vm: { usd_per_hour: 0.05, concurrency: SLOTS, boot_s: 60, max: 50, queue_ms: 100, ...vm },
-    slo_ms: 10_000,
-    control_period_s: 5,
-    scale_down_delay_s: 300,
-    forecast: false,
-    ...over,
-  });
-const group = (o: Observations, cfg: ReturnType<typeof config>, j: number, state = initialPolicyState()) => {
+const group = (o: Observations, cfg: ReturnType<typeof groupConfig>, j: number, state = initialPolicyState()) => {
   const ctx = planContext(state, o, cfg);
   return { ctx, g: evaluateGroup(ctx, o, j) };
 };
@@ -84,17 +73,17 @@ function queueByHand(ctx: PlanContext, g: GroupEval, reachJ: number) {
 describe("planContext and the paths", () => {
   it("exit shares: the last stage takes every request left; others are clamped to 0..1, a missing one is 0", () => {
     const o = obs(flat(10, 600), [5, 5, 5, 5], [5, 5, 5, 5], [Number.NaN, -0.2, 1.5, 0.3]);
-    const ctx = planContext(initialPolicyState(), o, config());
+    const ctx = planContext(initialPolicyState(), o, groupConfig());
     expect(ctx.r).toEqual([1, 1, 1, 0]);
     expect(ctx.pExit).toEqual([0, 0, 1, 0]);
-    const last = planContext(initialPolicyState(), obs(flat(10, 600), [5, 5], [5, 5], [0.5, 0.3]), config());
+    const last = planContext(initialPolicyState(), obs(flat(10, 600), [5, 5], [5, 5], [0.5, 0.3]), groupConfig());
     expect(last.pExit).toEqual([0.5, 0.5]);
   });
   it("a request whose latency equals the SLO meets it; a stage that takes no time adds nothing", () => {
     // 4 + 32 ms on FaaS (exact in binary through exp(log x)), the SLO exactly their sum.
     const at = (slo: number, ms: number[]) =>
       faasAttainment(
-        planContext(initialPolicyState(), obs(flat(10, 600), ms, ms, [0.5, 0.5, 1]), config({ slo_ms: slo })),
+        planContext(initialPolicyState(), obs(flat(10, 600), ms, ms, [0.5, 0.5, 1]), groupConfig({ slo_ms: slo })),
       );
     expect(at(36, [4, 32, 0])).toBe(1);
     expect(at(35.999, [4, 32, 0])).toBe(0.5);
@@ -106,39 +95,41 @@ describe("planContext and the paths", () => {
 describe("evaluateGroup: the group's work, hop, wait budget and queue", () => {
   it("work is the VM time of the stages from j weighted by their reach; the hop moves the state", () => {
     const o = obs(flat(100, 600));
-    const { g } = group(o, config(), 1);
+    const { g } = group(o, groupConfig(), 1);
     expect(g.reachable).toBe(true);
     expect(g.workS).toBeCloseTo(WORK_1_S, 12);
     expect(g.hopMs).toBeCloseTo(hop(STATE_BYTES), 9);
     // From stage 0 the Worker entry hands the request's input over; a router gives it to the VM itself.
-    expect(group(o, config(), 0).g.hopMs).toBeCloseTo(hop(INPUT_BYTES), 9);
-    expect(group(o, config({ entry: "router" }), 0).g.hopMs).toBe(0);
-    expect(group(o, config({ entry: "router" }), 1).g.hopMs).toBeCloseTo(hop(STATE_BYTES), 9);
+    expect(group(o, groupConfig(), 0).g.hopMs).toBeCloseTo(hop(INPUT_BYTES), 9);
+    expect(group(o, groupConfig({ entry: "router" }), 0).g.hopMs).toBe(0);
+    expect(group(o, groupConfig({ entry: "router" }), 1).g.hopMs).toBeCloseTo(hop(STATE_BYTES), 9);
   });
   it("the queue per VM holds the places its slots clear within the budget, with the work's spread", () => {
     // Of the requests reaching stage 1, half take 10 ms and half 40 ms: mean 25 ms, E[X^2] = 850 ms^2,
     // squared coefficient of variation 850 / 625 - 1 = 0.36. Budget 100 ms (queue_ms, the SLO is loose).
     const o = obs(flat(100, 600));
-    const { g } = group(o, config(), 1);
+    const { g } = group(o, groupConfig(), 1);
     expect(g.waitBudgetMs).toBe(100);
     expect(g.queuePerVm).toBe(Math.floor((0.1 * SLOTS * 2) / (0.025 * 1.36))); // 11
     // Without the exit mix (every request reaching 1 goes on to 2: 40 ms each) the spread is 0.
     const deep = obs(flat(100, 600), [5, 10, 30], [5, 10, 30], [0.5, 0, 1]);
-    expect(group(deep, config(), 1).g.queuePerVm).toBe(Math.floor((0.1 * SLOTS * 2) / 0.04)); // 10
+    expect(group(deep, groupConfig(), 1).g.queuePerVm).toBe(Math.floor((0.1 * SLOTS * 2) / 0.04)); // 10
     // A group of one stage whose p99 is twice its median (30 ms mean): CV^2 = exp(sigma^2) - 1.
     const sigma = Math.log(2) / 2.326347874040841;
     const spread = obs(flat(100, 600), [5, 10, 30], [5, 10, 30]);
     spread.stages[2].vmMs = { mean: 30, p50: 30, p95: 45, p99: 60 };
-    expect(group(spread, config(), 2).g.queuePerVm).toBe(Math.floor((0.1 * SLOTS * 2) / (0.03 * Math.exp(sigma ** 2))));
+    expect(group(spread, groupConfig(), 2).g.queuePerVm).toBe(
+      Math.floor((0.1 * SLOTS * 2) / (0.03 * Math.exp(sigma ** 2))),
+    );
     // A median that reads 0 (under a millisecond) is missing: the mean stands in (sigma from 0.4 to 0.6).
     const tiny = obs(flat(100, 600), [5, 10, 30]);
     tiny.stages[2].vmMs = { mean: 0.4, p50: 0, p95: 0.5, p99: 0.6 };
     const tinySigma = Math.log(1.5) / 2.326347874040841;
-    expect(group(tiny, config({}, { queue_ms: 1 }), 2).g.queuePerVm).toBe(
+    expect(group(tiny, groupConfig({}, { queue_ms: 1 }), 2).g.queuePerVm).toBe(
       Math.floor((0.001 * SLOTS * 2) / (0.0004 * Math.exp(tinySigma ** 2))),
     );
     // A long budget fills the queue to its places per slot, no further.
-    expect(group(o, config({}, { queue_ms: 1000 }), 1).g.queuePerVm).toBe(QUEUE_PLACES_PER_SLOT * SLOTS);
+    expect(group(o, groupConfig({}, { queue_ms: 1000 }), 1).g.queuePerVm).toBe(QUEUE_PLACES_PER_SLOT * SLOTS);
   });
   it("the wait budget leaves a request whose wait ran out time to finish on FaaS, unless FaaS misses anyway", () => {
     // VM path of a request reaching 1: 5 (stage 0 on the Worker) + hop + 40. On FaaS after the round
@@ -146,23 +137,23 @@ describe("evaluateGroup: the group's work, hop, wait budget and queue", () => {
     const o = obs(flat(100, 600), [5, 10, 30], [5, 20, 60]);
     const vmPath = 5 + hop(STATE_BYTES) + 40;
     const faasPath = 5 + hop(STATE_BYTES) + 80;
-    expect(group(o, config({ slo_ms: 150 }), 1).g.waitBudgetMs).toBeCloseTo(150 - faasPath, 5);
-    expect(group(o, config({ slo_ms: 100 }), 1).g.waitBudgetMs).toBeCloseTo(100 - vmPath, 5);
+    expect(group(o, groupConfig({ slo_ms: 150 }), 1).g.waitBudgetMs).toBeCloseTo(150 - faasPath, 5);
+    expect(group(o, groupConfig({ slo_ms: 100 }), 1).g.waitBudgetMs).toBeCloseTo(100 - vmPath, 5);
     // At most queue_ms, and never below 0.
-    expect(group(o, config({ slo_ms: 1000 }, { queue_ms: 30 }), 1).g.waitBudgetMs).toBe(30);
-    expect(group(o, config({ slo_ms: 50 }), 1).g.waitBudgetMs).toBe(0);
+    expect(group(o, groupConfig({ slo_ms: 1000 }, { queue_ms: 30 }), 1).g.waitBudgetMs).toBe(30);
+    expect(group(o, groupConfig({ slo_ms: 50 }), 1).g.waitBudgetMs).toBe(0);
   });
   it("a group whose stages take no measured time is no group (before any timing arrives)", () => {
     const o = obs(flat(100, 600), [0, 0, 0]);
     for (const entry of ["worker", "router"]) {
-      const { g } = group(o, config({ entry }), 0);
+      const { g } = group(o, groupConfig({ entry }), 0);
       expect(g.reachable).toBe(false);
       expect(g.wantedVms).toBe(0);
     }
   });
   it("a group no request reaches is neither reachable nor feasible, and says so", () => {
     const o = obs(flat(100, 600), [5, 10, 30], [5, 10, 30], [1, 0.5, 1]);
-    const { g } = group(o, config(), 1);
+    const { g } = group(o, groupConfig(), 1);
     expect(g.reachable).toBe(false);
     expect(g.feasible).toBe(false);
     expect(g.why).toBe("no request reaches stage 1");
@@ -177,25 +168,25 @@ describe("evaluateGroup: what a VM saves per request, per price preset and entry
   const uStar = (workS: number, saving: number) => (VM_USD_PER_S / SLOTS) * (workS / saving);
 
   it("Workers, deep stages inline: the deep stages' CPU; separate: their invocation's fee too, paid back when not carried", () => {
-    const inline = group(o, config(), 1).g;
+    const inline = group(o, groupConfig(), 1).g;
     expect(inline.savingUsd).toBeCloseTo(compute(WORKERS_PRICES), 18);
     expect(inline.penaltyUsd).toBe(0);
     expect(inline.uStar).toBeCloseTo(uStar(WORK_1_S, inline.savingUsd), 9);
-    const separate = group(o, config({ faas_deep: "separate" }), 1).g;
+    const separate = group(o, groupConfig({ faas_deep: "separate" }), 1).g;
     const fee = faasRequestUsd(WORKERS_PRICES) * 0.5;
     expect(separate.savingUsd).toBeCloseTo(fee + compute(WORKERS_PRICES), 18);
     expect(separate.penaltyUsd).toBeCloseTo(fee, 18);
   });
   it("a priced transfer of the hidden state is taken off the saving of every request reaching the group", () => {
-    const g = group(o, config({ transfer_usd_per_gb: 0.09 }), 1).g;
+    const g = group(o, groupConfig({ transfer_usd_per_gb: 0.09 }), 1).g;
     expect(g.savingUsd).toBeCloseTo(compute(WORKERS_PRICES) - 0.5 * ((STATE_BYTES * 0.09) / 1e9), 18);
   });
   it("Lambda bills the prefix while it waits for the VM: the hop and the group's mean time", () => {
-    const g = group(o, config({ prices: "lambda", faas_deep: "separate" }), 1).g;
+    const g = group(o, groupConfig({ prices: "lambda", faas_deep: "separate" }), 1).g;
     const wait = faasWaitUsd(LAMBDA_PRICES, hop(STATE_BYTES) + 25);
     expect(g.savingUsd).toBeCloseTo(faasRequestUsd(LAMBDA_PRICES) * 0.5 + compute(LAMBDA_PRICES) - 0.5 * wait, 18);
     // Inline, the wait costs more than the deep stages' compute: no VM saves anything from stage 1.
-    const inline = group(o, config({ prices: "lambda" }), 1);
+    const inline = group(o, groupConfig({ prices: "lambda" }), 1);
     expect(inline.g.savingUsd).toBeLessThanOrEqual(0);
     expect(inline.g.feasible).toBe(false);
     expect(inline.g.why).toBe("a VM saves nothing per request there");
@@ -203,7 +194,7 @@ describe("evaluateGroup: what a VM saves per request, per price preset and entry
   });
   it("from the Worker entry a group from stage 0 saves the stages' compute, not the invocation the Worker is", () => {
     for (const faas_deep of ["inline", "separate"]) {
-      const g = group(o, config({ faas_deep }), 0).g;
+      const g = group(o, groupConfig({ faas_deep }), 0).g;
       expect(g.savingUsd).toBeCloseTo(faasComputeUsd(WORKERS_PRICES, 5) + compute(WORKERS_PRICES), 18);
       expect(g.penaltyUsd).toBe(0);
     }
@@ -211,7 +202,7 @@ describe("evaluateGroup: what a VM saves per request, per price preset and entry
   it("behind a router a group from stage 0 saves the whole invocation and waits for nothing", () => {
     for (const prices of ["workers", "lambda"] as const) {
       const p = prices === "workers" ? WORKERS_PRICES : LAMBDA_PRICES;
-      const g = group(o, config({ prices, entry: "router" }), 0).g;
+      const g = group(o, groupConfig({ prices, entry: "router" }), 0).g;
       const all = faasComputeUsd(p, 5) + compute(p);
       expect(g.savingUsd).toBeCloseTo(faasRequestUsd(p) + all, 18);
       expect(g.workS).toBeCloseTo(0.005 + WORK_1_S, 12);
@@ -223,7 +214,7 @@ describe("evaluateGroup: what a VM saves per request, per price preset and entry
 describe("evaluateGroup: the bill and the count", () => {
   it("the bill: VMs + FaaS-only + hand-over fees - carried savings + Lambda's waits (carried: the mean; late: the budget)", () => {
     // Lambda, deep stages in an invocation of their own, FaaS three times slower than the VM.
-    const cfg = config({ prices: "lambda", faas_deep: "separate", slo_ms: 300 });
+    const cfg = groupConfig({ prices: "lambda", faas_deep: "separate", slo_ms: 300 });
     const o = obs(flat(300, 600), [5, 10, 30], [15, 30, 90]);
     const { ctx, g } = group(o, cfg, 1);
     const n = g.wantedVms;
@@ -246,7 +237,7 @@ describe("evaluateGroup: the bill and the count", () => {
     expect(g.costUsdPerS).toBeGreaterThanOrEqual(ctx.faasOnlyPerS);
     expect(g.why).toMatch(/^2 VM\(s\) would cost \$[\d.]+\/h, not less than \$[\d.]+\/h all on FaaS$/);
     // On Workers the same group is cheaper than FaaS-only and has nothing to explain.
-    const workers = group(o, config({ faas_deep: "separate", slo_ms: 300 }), 1);
+    const workers = group(o, groupConfig({ faas_deep: "separate", slo_ms: 300 }), 1);
     expect(workers.g.wantedVms).toBeGreaterThan(0);
     expect(workers.g.costUsdPerS).toBeLessThan(workers.ctx.faasOnlyPerS);
     expect(workers.g.why).toBe("");
@@ -255,14 +246,14 @@ describe("evaluateGroup: the bill and the count", () => {
     // Lambda as above, SLO 120 ms: all on FaaS a request going to stage 2 takes 135 ms (a miss), on the
     // VM 15 + hop + 40 + its wait; one reaching only stage 1 meets it on either tier, late included.
     const slow = obs(flat(300, 600), [5, 10, 30], [15, 30, 90]);
-    const a = group(slow, config({ prices: "lambda", faas_deep: "separate", slo_ms: 120 }), 1).g;
+    const a = group(slow, groupConfig({ prices: "lambda", faas_deep: "separate", slo_ms: 120 }), 1).g;
     expect(a.waitBudgetMs).toBeCloseTo(120 - (15 + hop(STATE_BYTES) + 40), 5);
     expect(15 + hop(STATE_BYTES) + 40 + a.meanWaitMs).toBeLessThan(120);
     expect(a.carriedShare).toBeLessThan(1);
     expect(a.attainment).toBeCloseTo(0.5 + 0.25 + 0.25 * a.carriedShare, 9);
     // SLO 70 ms, stage 1 slow on FaaS (60 ms): a request exiting at 1 meets it only on the VM (45 ms);
     // one going to 2 misses it on both (no budget left to wait).
-    const b = group(obs(flat(300, 600), [5, 10, 30], [15, 60, 90]), config({ slo_ms: 70 }), 1).g;
+    const b = group(obs(flat(300, 600), [5, 10, 30], [15, 60, 90]), groupConfig({ slo_ms: 70 }), 1).g;
     expect(b.waitBudgetMs).toBe(0);
     expect(b.carriedShare).toBeGreaterThan(0);
     expect(b.attainment).toBeCloseTo(0.5 + 0.25 * b.carriedShare, 9);
@@ -280,7 +271,7 @@ describe("evaluateGroup: the bill and the count", () => {
       })),
     };
     const slo = 150;
-    const { ctx, g } = group(o, config({ slo_ms: slo }), 1);
+    const { ctx, g } = group(o, groupConfig({ slo_ms: slo }), 1);
     expect(g.wantedVms).toBeGreaterThan(0);
     expect(g.waitBudgetMs).toBeGreaterThan(0);
     const { carriedRps, lateRps, waitMs } = queueByHand(ctx, g, 0.5);
@@ -297,18 +288,18 @@ describe("evaluateGroup: the bill and the count", () => {
     expect(g.attainment).toBeCloseTo(a, 12);
   });
   it("at no load a group wants no VM and carries nothing", () => {
-    const g = group(obs(flat(0, 600)), config(), 1).g;
+    const g = group(obs(flat(0, 600)), groupConfig(), 1).g;
     expect(g.wantedVms).toBe(0);
     expect(g.carriedShare).toBe(0);
     expect(g.meanWaitMs).toBe(0);
   });
   it("the count stops at vm.max, where no next VM is weighed; below it the next VM would not pay", () => {
     const o = obs(flat(2000, 600));
-    const capped = group(o, config({}, { max: 1 }), 1).g;
+    const capped = group(o, groupConfig({}, { max: 1 }), 1).g;
     expect(capped.wantedVms).toBe(1);
     expect(capped.nextUtil).toBe(0);
     expect(capped.lastUtil).toBeGreaterThan(capped.uStar);
-    const free = group(o, config(), 1).g;
+    const free = group(o, groupConfig(), 1).g;
     expect(free.wantedVms).toBeGreaterThan(1);
     expect(free.wantedVms).toBeLessThan(50);
     expect(free.nextUtil).toBeGreaterThan(0);
@@ -316,7 +307,7 @@ describe("evaluateGroup: the bill and the count", () => {
     expect(free.lastUtil).toBeGreaterThan(free.nextUtil);
   });
   it("a group no VM pays for is feasible, wants none, and leaves the reason to the break-even", () => {
-    const g = group(obs(flat(1, 600)), config(), 1).g;
+    const g = group(obs(flat(1, 600)), groupConfig(), 1).g;
     expect(g.feasible).toBe(true);
     expect(g.wantedVms).toBe(0);
     expect(g.why).toBe("");
@@ -325,7 +316,7 @@ describe("evaluateGroup: the bill and the count", () => {
   it("VMs beyond those running are started only for the load still here; those running are kept", () => {
     // A flash two minutes long passed a minute ago: the window still weighs it, the last seconds do not.
     const o = obs([...flat(2000, 600), ...flat(25_000, 120), ...flat(2000, 59), 0]);
-    const cfg = config();
+    const cfg = groupConfig();
     const load = readLoad(o, cfg);
     expect(load.startDist.mean).toBe(2000);
     const at = (running: number, which: "cost" | "start" | "both") => {
@@ -357,14 +348,14 @@ describe("evaluateGroup: the bill and the count", () => {
 });
 
 describe("startFactor", () => {
-  const cfg = config(); // boot 60 s, window 600 s, scale-down delay 300 s
+  const cfg = groupConfig(); // boot 60 s, window 600 s, scale-down delay 300 s
   const load = (shift: { levelRps: number; lastedS: number } | null) => ({
     ...readLoad(obs(flat(10, 600)), cfg),
     shift,
   });
   it("without a shift a VM repays its boot over the longer of the window and the delay", () => {
     expect(startFactor(load(null), cfg)).toBeCloseTo(1 + 60 / 600, 12);
-    const shortWindow = config({ window_s: 200 });
+    const shortWindow = groupConfig({ window_s: 200 });
     expect(startFactor(load(null), shortWindow)).toBeCloseTo(1 + 60 / 300, 12);
   });
   it("under a shift lasted a seconds: E = a^2 (1/(a+b) - 1/(a+W)) served, the delay held with chance (a/(a+b))^2", () => {
@@ -455,7 +446,7 @@ describe("hysteresis and a state from elsewhere", () => {
     expect(holdForScaleDown([[100, 9]], 100, 2, 300).held).toBe(9);
   });
   const o = obs(flat(500, 600));
-  const cfg = config();
+  const cfg = groupConfig();
   const fresh = plan(initialPolicyState(), o, cfg, 600);
   it("a state of another version restarts the hysteresis and keeps a valid count", () => {
     const held: PolicyState = { ...initialPolicyState(), wanted: [[590, 40]] };

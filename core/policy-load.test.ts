@@ -2,6 +2,7 @@
 // 5 s: a level shift spans 15 s; the rate distribution's recency constant is a quarter of the window).
 import { describe, expect, it } from "vitest";
 import { parseControlConfig } from "./config.js";
+import { flat } from "./fixtures.js";
 import { type Observations, rateDistribution, readLoad } from "./policy.js";
 
 const CFG = parseControlConfig({
@@ -12,7 +13,6 @@ const CFG = parseControlConfig({
   forecast: false,
 });
 const TAU_S = CFG.windowS / 4;
-const flat = (rps: number, s: number) => Array<number>(s).fill(rps);
 const ms = (m: number) => ({ mean: m, p50: m, p95: 1.5 * m, p99: 2 * m });
 const obs = (perSecond: number[]): Observations => ({
   stages: [0, 0, 1].map((exitFraction) => ({ exitFraction, vmMs: ms(20), faasMs: ms(40), stateBytes: 4096 })),

@@ -1,32 +1,21 @@
 // The plan's reason, sentence by sentence: what an operator reads on /plan to learn why. Figures the
 // plan states elsewhere are checked against it; the rest match any number.
 import { describe, expect, it } from "vitest";
-import { parseControlConfig } from "./config.js";
+import { exactMs, flat, groupConfig } from "./fixtures.js";
 import { initialPolicyState, type Observations, type PlanCost, plan } from "./policy.js";
 
-const flat = (rps: number, s: number) => Array<number>(s).fill(rps);
-const exact = (m: number) => ({ mean: m, p50: m, p95: m, p99: m });
 // Stage 0 pinned to the Worker; half exit at each stage: reach 100%, 50%, 25%.
 const obs = (perSecond: number[], faasMs = [5, 10, 30], running = 0, booting = 0): Observations => ({
   stages: [0.5, 0.5, 1].map((exitFraction, i) => ({
     exitFraction,
-    vmMs: exact([5, 10, 30][i]),
-    faasMs: exact(faasMs[i]),
+    vmMs: exactMs([5, 10, 30][i]),
+    faasMs: exactMs(faasMs[i]),
     stateBytes: 4096,
     ...(i === 0 ? { allowed: "worker" as const } : {}),
   })),
   rate: { perSecond },
   vms: { running, booting },
 });
-const config = (over: Record<string, unknown> = {}, vm: Record<string, unknown> = {}) =>
-  parseControlConfig({
-    vm: { usd_per_hour: 0.05, concurrency: 2, boot_s: 60, max: 50, queue_ms: 100, ...vm },
-    slo_ms: 10_000,
-    control_period_s: 5,
-    scale_down_delay_s: 300,
-    forecast: false,
-    ...over,
-  });
 
 const ANY = Symbol("any number");
 /** A regular expression for the whole reason: text literal, ANY a number, other values as written. */
@@ -46,7 +35,7 @@ const costs = (c: PlanCost) =>
 describe("the plan's reason", () => {
   it("a VM group: the choice, its SLO, the stages before it, other groups, the wait, the count, hold, bounds, the gap, the bill", () => {
     const state = { ...initialPolicyState(), wanted: [[590, 30]] as Array<[number, number]>, vmGroupStart: 1 };
-    const p = plan(state, obs(flat(2000, 600), undefined, 3, 2), config({}, { max: 20, min: 1 }), 600).plan;
+    const p = plan(state, obs(flat(2000, 600), undefined, 3, 2), groupConfig({}, { max: 20, min: 1 }), 600).plan;
     const c = p.expectedCostUsdPerHour;
     expect(p.reason).toMatch(
       reason`VM group stages 1-2 (reached by 50% of requests at 2000.0 req/s (recent, time-weighted)) on 20 VMs of 2 slots: the cheapest option that meets the 10000 ms SLO for 99% of requests. All on FaaS would cost ${usd(c.faasOnlyUsdPerHour)} with 100% within the SLO; this plan expects 100%. Stage 0 on Workers; other groups: from stage 2: $${ANY}/h, SLO 100%. A request may wait up to 100 ms for a slot on a full VM (SLO minus the path's p99 without waiting; 11 places per VM), mean wait ${ANY} ms; it joins a full VM's queue when it expects at most 100 ms. Break-even utilisation u* = 35%: the cost model wants ${p.targetVms} VMs (the last one ${ANY}% busy); another would be ${ANY}% busy (T-CIP: the rest of the load and its bursts go to FaaS). Scale-down hysteresis keeps 30 (wanted within the last 300 s). Bounded by vm.min 1 / vm.max 20. 3 running, 2 booting: FaaS carries the gap until they register (VM share now ${ANY}%). ${costs(c)}`,
@@ -54,7 +43,7 @@ describe("the plan's reason", () => {
   });
   it("a group held by hysteresis that costs more than FaaS at its own optimum says why it is kept", () => {
     const state = { ...initialPolicyState(), wanted: [[590, 4]] as Array<[number, number]>, vmGroupStart: 1 };
-    const cfg = config({ prices: "lambda", faas_deep: "separate", slo_ms: 300 });
+    const cfg = groupConfig({ prices: "lambda", faas_deep: "separate", slo_ms: 300 });
     const p = plan(state, obs(flat(300, 600), [15, 30, 90], 4), cfg, 600).plan;
     expect(p.targetVms).toBe(0);
     expect(p.desiredVms).toBe(4);
@@ -66,7 +55,7 @@ describe("the plan's reason", () => {
     const p = plan(
       initialPolicyState(),
       obs(flat(5, 600), [15, 30, 90]),
-      config({ slo_ms: 80 }, { queue_ms: 0 }),
+      groupConfig({ slo_ms: 80 }, { queue_ms: 0 }),
       600,
     ).plan;
     expect(p.reason).toMatch(
@@ -74,14 +63,14 @@ describe("the plan's reason", () => {
     );
   });
   it("all on Workers: the groups that save nothing, and the SLO none meets", () => {
-    const p = plan(initialPolicyState(), obs(flat(2, 600)), config({ prices: "lambda" }), 600).plan;
+    const p = plan(initialPolicyState(), obs(flat(2, 600)), groupConfig({ prices: "lambda" }), 600).plan;
     expect(p.reason).toMatch(
       reason`All 3 stages on Workers at 2.0 req/s (recent, time-weighted): the cheapest option that meets the 10000 ms SLO for 99% of requests (expected 100% within the SLO); no VM group does better (S-CIP): from stage 1 (reached by 50%): a VM saves nothing per request there; from stage 2 (reached by 25%): a VM saves nothing per request there. Expected ${usd(p.expectedCostUsdPerHour.faasOnlyUsdPerHour)} on FaaS.`,
     );
     const none = plan(
       initialPolicyState(),
       obs(flat(5, 600), [15, 30, 90]),
-      config({ slo_ms: 60 }, { queue_ms: 0 }),
+      groupConfig({ slo_ms: 60 }, { queue_ms: 0 }),
       600,
     );
     expect(none.plan.reason).toMatch(
@@ -91,12 +80,12 @@ describe("the plan's reason", () => {
   it("a level shift and a rising trend are named with the rate; a spent error budget with the SLO", () => {
     // 40 s rising from 1000 by 10 req/s each second: the level is the last 15 s (1250-1390).
     const rising = [...flat(10, 600), ...Array.from({ length: 40 }, (_, i) => 1000 + 10 * i)];
-    const p = plan(initialPolicyState(), obs(rising), config({ forecast: true }), 640).plan;
+    const p = plan(initialPolicyState(), obs(rising), groupConfig({ forecast: true }), 640).plan;
     expect(p.reason).toMatch(
       reason`All 3 stages on Workers at ${ANY} req/s (level shift: the last periods at 1320.0 req/s for 40 s, weighed by the chance it outlasts a boot and hold), +${ANY} req/s rising trend over the boot time: the cheapest option that meets the 10000 ms SLO for 99% of requests (expected 100% within the SLO); no VM group does better (S-CIP): from stage 1 (reached by 50%) a first VM would be 100% busy < ${ANY}%, break-even u* 35% x ${ANY} to repay its boot while the load lasts; from stage 2 (reached by 25%) a first VM would be ${ANY}% busy < ${ANY}%, break-even u* 35% x ${ANY} to repay its boot while the load lasts. Expected ${usd(p.expectedCostUsdPerHour.faasOnlyUsdPerHour)} on FaaS.`,
     );
     const budget = { ...initialPolicyState(), slo: { requests: 1e6, within: 0.995e6, atS: 600 } };
-    const spent = plan(budget, obs(flat(5, 600), [15, 30, 90]), config({ slo_ms: 80 }, { queue_ms: 0 }), 600).plan;
+    const spent = plan(budget, obs(flat(5, 600), [15, 30, 90]), groupConfig({ slo_ms: 80 }, { queue_ms: 0 }), 600).plan;
     expect(spent.reason).toMatch(
       /meets the 80 ms SLO for 99% of requests \(99\.50% expected within it over the last day: this period needs 9[\d.]+% to keep 99%\)\./,
     );
@@ -112,34 +101,34 @@ describe("plan: the group behind held VMs, and the plan's fields", () => {
   });
   it("VMs held while FaaS is chosen keep the current group if it can run, else the cheapest that saves, else the cheapest", () => {
     const quiet = obs(flat(2, 600), undefined, 4);
-    const kept = plan(held(2), quiet, config(), 600).plan;
+    const kept = plan(held(2), quiet, groupConfig(), 600).plan;
     expect(kept.targetVms).toBe(0);
     expect(kept.desiredVms).toBe(4);
     expect(kept.vmGroupStart).toBe(2);
     expect(kept.stages.map((s) => s.placement)).toEqual(["worker", "worker", "vm"]);
     // No current group: the cheapest group that saves (from stage 1 here).
-    const cheapest = plan(held(null), quiet, config(), 600).plan;
+    const cheapest = plan(held(null), quiet, groupConfig(), 600).plan;
     expect(cheapest.vmGroupStart).toBe(1);
     expect(cheapest.breakEvenUtilisation).toBeCloseTo((0.05 / 3600 / 2) * (0.0125 / (12.5 * 0.02e-6)), 4);
     // At Lambda prices no group saves anything: still one runs the held VMs, with no break-even to show.
-    const none = plan(held(null), quiet, config({ prices: "lambda" }), 600).plan;
+    const none = plan(held(null), quiet, groupConfig({ prices: "lambda" }), 600).plan;
     expect(none.vmGroupStart).toBe(1);
     expect(none.desiredVms).toBe(4);
     expect(none.breakEvenUtilisation).toBeNull();
   });
   it("the share carried now is what the running VMs carry; without VMs no group, no budget, no admission", () => {
-    const running = plan(held(1), obs(flat(2, 600), undefined, 4), config(), 600).plan;
+    const running = plan(held(1), obs(flat(2, 600), undefined, 4), groupConfig(), 600).plan;
     expect(running.stages.map((s) => s.vmShare)).toEqual([0, 1, 1]);
     expect(running.waitBudgetMs).toBe(100);
     expect(running.admitWaitMs).toBe(100);
-    const booting = plan(held(1), obs(flat(2, 600), undefined, 0, 4), config(), 600).plan;
+    const booting = plan(held(1), obs(flat(2, 600), undefined, 0, 4), groupConfig(), 600).plan;
     expect(booting.stages.map((s) => s.vmShare)).toEqual([0, 0, 0]);
     expect(booting.stages.map((s) => s.placement)).toEqual(["worker", "vm", "vm"]);
     // vm.min VMs take a group too.
-    const floor = plan(initialPolicyState(), obs(flat(2, 600)), config({}, { min: 2 }), 600).plan;
+    const floor = plan(initialPolicyState(), obs(flat(2, 600)), groupConfig({}, { min: 2 }), 600).plan;
     expect(floor.desiredVms).toBe(2);
     expect(floor.vmGroupStart).toBe(1);
-    const faas = plan(initialPolicyState(), obs(flat(2, 600)), config(), 600).plan;
+    const faas = plan(initialPolicyState(), obs(flat(2, 600)), groupConfig(), 600).plan;
     expect(faas.vmGroupStart).toBeNull();
     expect([faas.desiredVms, faas.waitBudgetMs, faas.admitWaitMs, faas.breakEvenUtilisation]).toEqual([0, 0, 0, null]);
     expect(faas.stages.map((s) => s.placement)).toEqual(["worker", "worker", "worker"]);
@@ -147,11 +136,11 @@ describe("plan: the group behind held VMs, and the plan's fields", () => {
   it("sized for the SLO: the fewest VMs that reach the target with its margin (99.5%), at most vm.max", () => {
     // SLO 80 ms: a request going to stage 2 meets it only on a VM (75 ms; 135 on FaaS).
     const o = obs(flat(50, 600), [15, 30, 90]);
-    const sized = plan(initialPolicyState(), o, config({ slo_ms: 80 }, { queue_ms: 0 }), 600).plan;
+    const sized = plan(initialPolicyState(), o, groupConfig({ slo_ms: 80 }, { queue_ms: 0 }), 600).plan;
     expect(sized.targetVms).toBe(2);
     expect(sized.expectedSloAttainment).toBeGreaterThanOrEqual(0.995);
     expect(sized.reason).toMatch(/2 VMs: the fewest that bring the attainment up to/);
-    const one = plan(initialPolicyState(), o, config({ slo_ms: 80 }, { queue_ms: 0, max: 1 }), 600).plan;
+    const one = plan(initialPolicyState(), o, groupConfig({ slo_ms: 80 }, { queue_ms: 0, max: 1 }), 600).plan;
     expect(one.targetVms).toBe(1);
     expect(one.expectedSloAttainment).toBeLessThan(0.995);
   });
@@ -166,7 +155,8 @@ describe("plan: the group behind held VMs, and the plan's fields", () => {
         faasMs: tail([15, 30, 90][i], 1.2),
       })),
     };
-    const at = (max: number) => plan(initialPolicyState(), o, config({ slo_ms: 100 }, { queue_ms: 0, max }), 600).plan;
+    const at = (max: number) =>
+      plan(initialPolicyState(), o, groupConfig({ slo_ms: 100 }, { queue_ms: 0, max }), 600).plan;
     const sized = at(50);
     expect(sized.targetVms).toBe(2);
     expect(sized.expectedSloAttainment).toBeLessThan(0.99);
