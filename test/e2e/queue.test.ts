@@ -26,7 +26,8 @@ async function vmMetric(s: Stack, vm: { id: string; url: string }, name: string,
 describe("queueing within the wait budget", () => {
   it("requests wait on a full VM within their budget, the rest finish on Workers, none fails", async () => {
     // One VM of one slot, kept running (vm.min 1): at 80 req/s with every request going deep it is
-    // often full, so calls queue on it. A loose SLO keeps the budget above zero on a busy machine.
+    // often full, so calls queue on it (and 20 sent at once surely do). A loose SLO keeps the budget
+    // above zero on a busy machine.
     stack = await testStack({
       vm: { usd_per_hour: 0.00001, concurrency: 1, boot_s: 1, min: 1, max: 1 },
       slo_ms: 2000,
@@ -53,6 +54,12 @@ describe("queueing within the wait budget", () => {
       60_000,
     );
     const summary = await deepLoad(s, 80, 15);
+    // A steady load spaces calls evenly: on an idle machine a fast VM may finish each before the next
+    // (no wait at all). Calls sent at once make the one slot full for all but the first.
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, () => infer(s.url, digitsBody(0, 1, { exit_threshold: 1 }), s.adminToken)),
+    );
+    expect(burst.map((r) => r.status)).toEqual(Array(20).fill(200));
     const plan = await admin(s, "/v2/models/mnist/plan");
     const budgetMs = Number(/may wait up to (\d+) ms/.exec(plan.reason)?.[1]);
     const admitted = await vmMetric(s, theVm, "serflow_vm_queue_waits_total", 'outcome="admitted"');
