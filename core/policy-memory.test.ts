@@ -13,28 +13,37 @@ import {
 const ms = (m: number) => ({ mean: m, p50: m, p95: 1.5 * m, p99: 2 * m });
 
 describe("rememberRates", () => {
-  it("counts the whole window at first, then only the seconds since the last count, older ones decayed", () => {
-    const first = rememberRates(undefined, [10, 10, 100], 3);
+  it("counts the window's older half at first, then the seconds that reached its middle since, older ones decayed", () => {
+    const first = rememberRates(undefined, [10, 10, 100, 10, 10, 10], 6);
     // Remembered over the window's median (10 req/s), read back at the level given.
     const d1 = memoryDistribution(first, 10)!;
     expect(d1.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
     expect(d1.rates.map((r) => Math.round(r))).toEqual([10, 100]);
     // Three seconds counted, the newest with weight 1: the 100 req/s second weighs about a third.
     expect(d1.weights[1]).toBeCloseTo(1 / 3, 3);
-    // Ten seconds later with a window of 20 s: only its last 10 are new.
-    const next = rememberRates(first, Array(20).fill(10), 13);
+    // Ten seconds later with a window of 40 s: only the 10 seconds that crossed its middle are new.
+    const next = rememberRates(first, Array(40).fill(10), 16);
     expect(next.w.reduce((a, b) => a + b, 0)).toBeCloseTo(3 * Math.exp(-10 / RATE_MEMORY_S) + 10, 1);
     // The burst is still remembered once the window no longer holds it.
-    const later = rememberRates(next, Array(20).fill(10), 23);
+    const later = rememberRates(next, Array(40).fill(10), 26);
     expect(Math.max(...memoryDistribution(later, 10)!.rates)).toBeCloseTo(100, 9);
     // A burst is a multiple of the level it came on: after a ramp to twice the level, twice the rate.
     expect(Math.max(...memoryDistribution(later, 20)!.rates)).toBeCloseTo(200, 9);
   });
+  it("remembers a step by the level around it, not as a burst on the level before it", () => {
+    // A fresh deployment: the window's older half zeros, then 80 req/s.
+    const w = (zeros: number) => [...Array(zeros).fill(0), ...Array(600 - zeros).fill(80)];
+    let memory = rememberRates(undefined, w(600), 0);
+    for (let t = 10; t <= 600; t += 10) memory = rememberRates(memory, w(600 - t), t);
+    // At 80 req/s the memory reads back nothing above it: the load's first seconds are 1x, not 80x (as
+    // they would be counted on arrival, against the window's median of 0 floored at 1).
+    expect(Math.max(...memoryDistribution(memory, 80)!.rates)).toBeCloseTo(80, 6);
+  });
   it("is empty without seconds; a mean weighted as the seconds are", () => {
     expect(memoryDistribution(undefined, 10)).toBeNull();
     expect(memoryDistribution(rememberRates(undefined, [], 0), 10)).toBeNull();
-    // Median of [0, 50] is 50: the ratios 0 and 1, the newer weighing 1, the older e^(-1/RATE_MEMORY_S).
-    const d = memoryDistribution(rememberRates(undefined, [0, 50], 2), 50)!;
+    // Median of [0, 50, 50, 50] is 50: the older half's ratios 0 and 1, the newer weighing 1, the older e^(-1/RATE_MEMORY_S).
+    const d = memoryDistribution(rememberRates(undefined, [0, 50, 50, 50], 4), 50)!;
     const w0 = Math.exp(-1 / RATE_MEMORY_S);
     expect(d.mean).toBeCloseTo(50 / (1 + w0), 6);
   });
@@ -57,8 +66,8 @@ describe("plan with a remembered burst", () => {
     vms: { running: 0, booting: 0 },
   });
   const base = () => Array(600).fill(50);
-  const withBurst = () => base().map((x, i) => (i >= 300 && i < 360 ? 500 : x));
-  // The burst was seen at t = 600; at t = 1800 the window holds only the base rate.
+  const withBurst = () => base().map((x, i) => (i >= 200 && i < 260 ? 500 : x));
+  // The burst (in the window's older half) was seen at t = 600; at t = 1800 the window holds only the base rate.
   const vmsAt1800 = (sloMs: number, remember: boolean) => {
     const seen = plan(initialPolicyState(), obs(withBurst()), cfg(sloMs), 600).state;
     const state = remember ? { ...initialPolicyState(), memory: seen.memory } : initialPolicyState();

@@ -230,8 +230,12 @@ export function rateLevel(perSecond: number[]): number {
 }
 
 /**
- * The memory with the seconds of `perSecond` newer than its last count added (all of them at first),
- * as ratios to `level`.
+ * The memory with the seconds of `perSecond` that reached the window's middle since its last count
+ * (the whole older half at first), as ratios to `level`. A second is remembered once it has half a
+ * window on either side, so the window's median is the level around it: counted as it arrived, a
+ * step's first seconds would be remembered as a burst on the level before it (a fresh deployment's
+ * first load, on a window of zeros, as hundreds of times the level) and size VMs for that multiple of
+ * the new level. The newer half needs no memory yet: the window still holds it.
  */
 export function rememberRates(
   memory: PolicyState["memory"],
@@ -239,17 +243,18 @@ export function rememberRates(
   nowS: number,
   level = rateLevel(perSecond),
 ): NonNullable<PolicyState["memory"]> {
-  // An empty memory counted up to the window's first second: every second of it is new.
+  const mid = perSecond.length >> 1;
+  // An empty memory counted up to the window's first second: its whole older half is new.
   const empty = () => new Array<number>(MEMORY_BINS).fill(0);
   const prev = memory ?? { w: empty(), wr: empty(), atS: nowS - perSecond.length };
   const dtS = Math.max(0, nowS - prev.atS);
-  const fresh = Math.min(perSecond.length, Math.round(dtS));
+  const fresh = Math.min(mid, Math.round(dtS));
   const decay = Math.exp(-dtS / RATE_MEMORY_S);
   const w = prev.w.map((x) => x * decay);
   const wr = prev.wr.map((x) => x * decay);
   const step = Math.exp(-1 / RATE_MEMORY_S);
   let f = 1;
-  for (let i = perSecond.length - 1; i >= perSecond.length - fresh; i--) {
+  for (let i = mid - 1; i >= mid - fresh; i--) {
     const x = Math.max(0, perSecond[i]) / level;
     const b = memoryBin(x);
     w[b] += f;

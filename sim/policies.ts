@@ -258,7 +258,10 @@ export function serflow(): Controller {
         samples.push(Math.min(SERVICE_SAMPLES.max, Math.max(SERVICE_SAMPLES.min, reached)));
         reached -= ex[i];
       }
-      const from2 = Math.max(0, v.t - v.cfg.windowS);
+      // The whole window, zeros before the first request, as the stats DO answers a fresh deployment: a
+      // cold controller sees its first load as a step from nothing, judged by how long it has lasted.
+      const perSecond = new Array<number>(v.cfg.windowS).fill(0);
+      for (let t = Math.max(0, v.t - v.cfg.windowS); t < v.t; t++) perSecond[t - (v.t - v.cfg.windowS)] = v.arrivals[t];
       const obs: Observations = {
         stages: w.profile.stages.map((s, i) => {
           const xs = buf.subarray(0, samples[i]);
@@ -274,7 +277,7 @@ export function serflow(): Controller {
             stateBytes: s.state_bytes ?? 0,
           };
         }),
-        rate: { perSecond: Array.from(v.arrivals.subarray(from2, v.t)) },
+        rate: { perSecond },
         vms: { running: v.running, booting: v.booting },
       };
       const out = plan(state, obs, v.cfg, v.t);
