@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseControlConfig } from "../core/config.js";
 import type { EngineView } from "./engine.js";
-import { libra, LIBRA } from "./policies.js";
+import { libra, LIBRA, makeController } from "./policies.js";
 import { loadProfile, parseProfile } from "./profile.js";
 import { simulate } from "./run.js";
 import { loadTrace, traceFile } from "./trace.js";
@@ -90,5 +90,51 @@ describe("libra", () => {
     }
     const share = Math.floor(mean + dev);
     expect(d).toMatchObject({ vms: Math.ceil(share / 16), vmQuotaPerS: Math.floor(share * 0.8) });
+  });
+});
+
+describe("serflow's start", () => {
+  // One stage a VM serves far cheaper than Workers: at a steady 100 req/s its plan wants VMs.
+  const cfg = parseControlConfig({
+    vm: { usd_per_hour: 0.05, concurrency: 4, boot_s: 60 },
+    entry: "router",
+    prices: "lambda",
+    control_period_s: 10,
+  });
+  const profile = parseProfile({
+    name: "one",
+    stages: [{ exit_fraction: 1, vm_ms: { median: 20, p99: 40 }, faas_ms: { median: 40, p99: 80 } }],
+  });
+  const trace = Array(1200).fill(100);
+  const w = new Workload(trace, 1, profile, cfg, 1, 16);
+  const view = (t: number, arrivals: Int32Array): EngineView => ({
+    t,
+    arrivals,
+    exits: new Int32Array(t),
+    running: 0,
+    booting: 0,
+    busySlotS: 0,
+    capacitySlotS: 0,
+    workload: w,
+    cfg,
+  });
+
+  it("warm, as vm-autoscale and spock: the VMs its plan wants after a window at the first minute's rate are up at t = 0", () => {
+    const warm = makeController("serflow", cfg.controlPeriodS);
+    const n = warm.initialVms!(w, cfg);
+    expect(n).toBeGreaterThan(0);
+    // The same plan once the trace itself has filled the window.
+    const later = makeController("serflow", cfg.controlPeriodS);
+    later.initialVms!(w, cfg);
+    expect(later.decide(view(600, Int32Array.from(trace))).vms).toBe(n);
+  });
+
+  it("a fresh deployment (no warm start) sees zeros before its first request: a 20-s-old load starts no VM yet", () => {
+    const cold = makeController("serflow", cfg.controlPeriodS);
+    expect(cold.decide(view(20, Int32Array.from(trace))).vms).toBe(0);
+    // Warm, the same 20 s keep the VMs wanted before t = 0.
+    const warm = makeController("serflow", cfg.controlPeriodS);
+    const n = warm.initialVms!(w, cfg);
+    expect(warm.decide(view(20, Int32Array.from(trace))).vms).toBe(n);
   });
 });

@@ -80,6 +80,12 @@ export function vmMax(): Controller {
   };
 }
 
+/** The trace's mean rate over its first minute: what the warm starts know of the load before t = 0. */
+function firstMinuteRps(w: Workload): number {
+  const first = w.trace.slice(0, 60);
+  return (first.reduce((a, b) => a + b, 0) / Math.max(1, first.length)) * w.scale;
+}
+
 /** Reactive thresholds (scale out above 70% busy, in below 30% after a cooldown); VMs only, or Spock's mix. */
 function autoscale(name: string, mode: "queue" | "spock"): Controller {
   let n = 1;
@@ -90,9 +96,7 @@ function autoscale(name: string, mode: "queue" | "spock"): Controller {
     periodS: AUTOSCALE.periodS,
     initialVms(w, cfg) {
       // Warm start: enough VMs for the first minute at 50% utilisation.
-      const first = w.trace.slice(0, 60);
-      const rate = (first.reduce((a, b) => a + b, 0) / Math.max(1, first.length)) * w.scale;
-      n = Math.max(1, Math.ceil((rate * maxMeanWorkS(w)) / (0.5 * cfg.vm.slots)));
+      n = Math.max(1, Math.ceil((firstMinuteRps(w) * maxMeanWorkS(w)) / (0.5 * cfg.vm.slots)));
       return n;
     },
     decide(v: EngineView) {
@@ -237,10 +241,21 @@ export function serflow(): Controller {
   let state: PolicyState = initialPolicyState();
   let rng: Prng | null = null;
   const buf = new Float64Array(SERVICE_SAMPLES.max);
+  // The seconds before t = 0: a warm start's (the first minute's mean rate, as vm-autoscale and spock
+  // are warmed by), else zeros (a fresh deployment).
+  let beforeRps = 0;
   return {
     name: "serflow",
     mode: "budget",
     periodS: 0, // set by makeController from the config
+    // Warm start, as the other policies that start with VMs: the controller has run at the first minute's
+    // rate for a window, and the VMs it wants then are up at t = 0.
+    initialVms(w, cfg) {
+      beforeRps = Math.round(firstMinuteRps(w));
+      const none = new Int32Array(0);
+      const view = { t: 0, arrivals: none, exits: none, running: 0, booting: 0, busySlotS: 0, capacitySlotS: 0 };
+      return this.decide({ ...view, workload: w, cfg }).vms;
+    },
     decide(v: EngineView) {
       const w = v.workload;
       const N = w.N;
@@ -258,9 +273,9 @@ export function serflow(): Controller {
         samples.push(Math.min(SERVICE_SAMPLES.max, Math.max(SERVICE_SAMPLES.min, reached)));
         reached -= ex[i];
       }
-      // The whole window, zeros before the first request, as the stats DO answers a fresh deployment: a
-      // cold controller sees its first load as a step from nothing, judged by how long it has lasted.
-      const perSecond = new Array<number>(v.cfg.windowS).fill(0);
+      // The whole window, as the stats DO answers it: zeros before a fresh deployment's first request (a
+      // cold controller sees its first load as a step from nothing), a warm start's rate before t = 0.
+      const perSecond = new Array<number>(v.cfg.windowS).fill(beforeRps);
       for (let t = Math.max(0, v.t - v.cfg.windowS); t < v.t; t++) perSecond[t - (v.t - v.cfg.windowS)] = v.arrivals[t];
       const obs: Observations = {
         stages: w.profile.stages.map((s, i) => {
