@@ -80,3 +80,38 @@ describe("plan with a remembered burst", () => {
     expect(vmsAt1800(2000, true)).toBe(vmsAt1800(2000, false));
   });
 });
+
+describe("a stored memory of another shape", () => {
+  const cfg = parseControlConfig({
+    vm: { usd_per_hour: 0.05, concurrency: 2, boot_s: 60, min: 0, max: 50 },
+    slo_ms: 60,
+    control_period_s: 10,
+    scale_down_delay_s: 300,
+    entry: "router",
+  });
+  const window = Array(600).fill(50);
+  const o: Observations = {
+    stages: [{ exitFraction: 1, vmMs: ms(10), faasMs: ms(40), stateBytes: 0 }],
+    rate: { perSecond: window },
+    vms: { running: 0, booting: 0 },
+  };
+  const bins = (n: number) => Array(n).fill(0);
+  const good = rememberRates(undefined, window, 590);
+  it("is forgotten (counted afresh from the window), the rest of the state kept", () => {
+    const held = { ...initialPolicyState(), wanted: [[590, 40]] as [number, number][] };
+    const fresh = plan({ ...held, memory: undefined }, o, cfg, 600);
+    expect(fresh.plan.desiredVms).toBe(40);
+    for (const memory of [
+      { ...good, w: "x" },
+      { ...good, wr: "x" },
+      { ...good, w: bins(95), wr: bins(95) },
+      { ...good, atS: Number.NaN },
+    ]) {
+      const out = plan({ ...held, memory } as unknown as typeof held, o, cfg, 600);
+      expect(out.state.memory).toEqual(fresh.state.memory);
+      expect(out.plan.desiredVms).toBe(40);
+    }
+    // A memory of this shape is kept: counted on from its own time.
+    expect(plan({ ...held, memory: good }, o, cfg, 600).state.memory).toEqual(rememberRates(good, window, 600));
+  });
+});
