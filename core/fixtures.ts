@@ -56,3 +56,23 @@ export const groupConfig = (over: Record<string, unknown> = {}, vm: Record<strin
     forecast: false,
     ...over,
   });
+
+/** Stage times with a tail: p95 1.5x and p99 2x the median. */
+export const spreadMs = (m: number) => ({ mean: m, p50: m, p95: 1.5 * m, p99: 2 * m });
+/**
+ * Router entry, one stage: FaaS (40 ms, p99 80) misses a 60-ms SLO for a few % of requests, a VM (10 ms,
+ * p99 20) meets it. VMs of 2 slots at $0.05/h booting in 60 s, 10-s periods, 300-s scale-down.
+ */
+export const burstConfig = (sloMs: number): ControlConfig =>
+  parseControlConfig({
+    vm: { usd_per_hour: 0.05, concurrency: 2, boot_s: 60, min: 0, max: 50 },
+    slo_ms: sloMs,
+    control_period_s: 10,
+    scale_down_delay_s: 300,
+    entry: "router",
+  });
+export const burstObs = (perSecond: number[]) => ({
+  stages: [{ exitFraction: 1, vmMs: spreadMs(10), faasMs: spreadMs(40), stateBytes: 0 }],
+  rate: { perSecond },
+  vms: { running: 0, booting: 0 },
+});

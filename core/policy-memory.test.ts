@@ -1,6 +1,6 @@
 // The rate memory: bursts the window has forgotten still size VMs for the SLO where FaaS alone misses it.
 import { describe, expect, it } from "vitest";
-import { parseControlConfig } from "./config.js";
+import { burstConfig, burstObs } from "./fixtures.js";
 import {
   initialPolicyState,
   memoryDistribution,
@@ -10,7 +10,6 @@ import {
   type Observations,
 } from "./policy.js";
 
-const ms = (m: number) => ({ mean: m, p50: m, p95: 1.5 * m, p99: 2 * m });
 
 describe("rememberRates", () => {
   it("counts the window's older half at first, then the seconds that reached its middle since, older ones decayed", () => {
@@ -50,21 +49,8 @@ describe("rememberRates", () => {
 });
 
 describe("plan with a remembered burst", () => {
-  // Router entry, one stage: FaaS (40 ms, p99 80) misses a 60 ms SLO for a few % of requests, a VM
-  // (10 ms, p99 20) meets it.
-  const cfg = (sloMs: number) =>
-    parseControlConfig({
-      vm: { usd_per_hour: 0.05, concurrency: 2, boot_s: 60, min: 0, max: 50 },
-      slo_ms: sloMs,
-      control_period_s: 10,
-      scale_down_delay_s: 300,
-      entry: "router",
-    });
-  const obs = (perSecond: number[]): Observations => ({
-    stages: [{ exitFraction: 1, vmMs: ms(10), faasMs: ms(40), stateBytes: 0 }],
-    rate: { perSecond },
-    vms: { running: 0, booting: 0 },
-  });
+  const cfg = burstConfig;
+  const obs = burstObs;
   const base = () => Array(600).fill(50);
   const withBurst = () => base().map((x, i) => (i >= 200 && i < 260 ? 500 : x));
   // The burst (in the window's older half) was seen at t = 600; at t = 1800 the window holds only the base rate.
@@ -82,19 +68,9 @@ describe("plan with a remembered burst", () => {
 });
 
 describe("a stored memory of another shape", () => {
-  const cfg = parseControlConfig({
-    vm: { usd_per_hour: 0.05, concurrency: 2, boot_s: 60, min: 0, max: 50 },
-    slo_ms: 60,
-    control_period_s: 10,
-    scale_down_delay_s: 300,
-    entry: "router",
-  });
+  const cfg = burstConfig(60);
   const window = Array(600).fill(50);
-  const o: Observations = {
-    stages: [{ exitFraction: 1, vmMs: ms(10), faasMs: ms(40), stateBytes: 0 }],
-    rate: { perSecond: window },
-    vms: { running: 0, booting: 0 },
-  };
+  const o: Observations = burstObs(window);
   const bins = (n: number) => Array(n).fill(0);
   const good = rememberRates(undefined, window, 590);
   it("is forgotten (counted afresh from the window), the rest of the state kept", () => {

@@ -1,8 +1,7 @@
 // plan's own steps and its explanation: the error budget over the next scale-down delay, the VMs sized for the SLO
 // and for the remembered bursts, the group behind held VMs, the share VMs carry now, and the reason's figures.
 import { describe, expect, it } from "vitest";
-import { parseControlConfig } from "./config.js";
-import { exactMs, flat, groupConfig } from "./fixtures.js";
+import { burstConfig, burstObs, exactMs, flat, groupConfig } from "./fixtures.js";
 import {
   evaluateGroup,
   faasAttainment,
@@ -43,22 +42,6 @@ const held = (vmGroupStart: number | null, n = 4): PolicyState => ({
   wanted: [[590, n]],
   vmGroupStart,
   desiredVms: n,
-});
-// Router entry, one stage: FaaS (40 ms, p99 80) misses a 60 ms SLO for a few % of requests, a VM (10 ms,
-// p99 20) meets it.
-const spread = (m: number) => ({ mean: m, p50: m, p95: 1.5 * m, p99: 2 * m });
-const burstConfig = (sloMs: number) =>
-  parseControlConfig({
-    vm: { usd_per_hour: 0.05, concurrency: 2, boot_s: 60, min: 0, max: 50 },
-    slo_ms: sloMs,
-    control_period_s: 10,
-    scale_down_delay_s: 300,
-    entry: "router",
-  });
-const burstObs = (perSecond: number[]): Observations => ({
-  stages: [{ exitFraction: 1, vmMs: spread(10), faasMs: spread(40), stateBytes: 0 }],
-  rate: { perSecond },
-  vms: { running: 0, booting: 0 },
 });
 /** The reason's percentages, as an operator reads them. */
 const pct = (x: number) => `${(100 * x).toFixed(x < 0.1 ? 1 : x > 0.99 && x < 1 ? 2 : 0)}%`;
