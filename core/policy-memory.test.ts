@@ -10,7 +10,6 @@ import {
   type Observations,
 } from "./policy.js";
 
-
 describe("rememberRates", () => {
   it("counts the window's older half at first, then the seconds that reached its middle since, older ones decayed", () => {
     const first = rememberRates(undefined, [10, 10, 100, 10, 10, 10], 6);
