@@ -6,9 +6,51 @@ import {
   memoryDistribution,
   plan,
   RATE_MEMORY_S,
+  rateLevel,
   rememberRates,
   type Observations,
+  workerFromVm,
 } from "./policy.js";
+
+describe("the level and the bins", () => {
+  it("the level is the window's median (at least 1 req/s), 0 without seconds", () => {
+    expect(rateLevel([50, 10, 30])).toBe(30);
+    expect(rateLevel([9, 2, 100, 7, 5])).toBe(7);
+    expect(rateLevel([0, 0.5])).toBe(1);
+    expect(rateLevel([])).toBe(0);
+  });
+  // Older half [0, 1]; the level (median) is 20: ratios 0 and exactly 0.05.
+  it("a second at exactly 5% of the level shares the first bin with the idle seconds", () => {
+    const d = memoryDistribution(rememberRates(undefined, [0, 1, 20, 20], 4), 20)!;
+    expect(d.rates).toHaveLength(1);
+    expect(d.rates[0]).toBeCloseTo(1 / (1 + Math.exp(-1 / RATE_MEMORY_S)), 9);
+  });
+  it("ratios beyond the last bin's edge (about 390x the level) share the last bin", () => {
+    // 400x and 450x the level (1 req/s): the last bin holds both, read back as their mean.
+    const d = memoryDistribution(rememberRates(undefined, [400, 450, 1, 1, 1, 1], 6), 1)!;
+    expect(d.rates.filter((r) => r > 1)).toHaveLength(1);
+    const f = Math.exp(-1 / RATE_MEMORY_S);
+    expect(Math.max(...d.rates)).toBeCloseTo((450 + 400 * f) / (1 + f), 6);
+  });
+  it("an hour without counting weighs what was remembered by e^-1", () => {
+    const first = rememberRates(undefined, [10, 10, 10, 10], 4);
+    const later = rememberRates(first, [10, 10, 10, 10], 4 + RATE_MEMORY_S);
+    const w = (m: typeof first) => m.w.reduce((a, b) => a + b, 0);
+    // Two new seconds (the window's older half) on top of the decayed two.
+    expect(w(later)).toBeCloseTo(w(first) * Math.exp(-1) + 1 + Math.exp(-1 / RATE_MEMORY_S), 9);
+  });
+});
+
+describe("the state and the Worker's times", () => {
+  it("a first tick's state holds nothing wanted, no group and no VMs", () => {
+    expect(initialPolicyState()).toEqual({ version: 1, wanted: [], vmGroupStart: null, desiredVms: 0 });
+  });
+  it("with the p99 ratio equal to the median's, every figure scales by it (the VM's own p95 and mean kept)", () => {
+    const vm = { mean: 12, p50: 10, p95: 11, p99: 30 };
+    expect(workerFromVm(vm, 2, 2)).toEqual({ mean: 24, p50: 20, p95: 22, p99: 60 });
+    expect(workerFromVm(vm, 2)).toEqual({ mean: 24, p50: 20, p95: 22, p99: 60 });
+  });
+});
 
 describe("rememberRates", () => {
   it("counts the window's older half at first, then the seconds that reached its middle since, older ones decayed", () => {
