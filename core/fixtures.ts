@@ -1,6 +1,7 @@
 // Fixtures for tests of the core: manifests of two and three stages (a deep range of two after stage 0), a signed
 // call, and the policy's rate series, stage times and config for groups priced by hand.
 import { type ControlConfig, parseControlConfig } from "./config.js";
+import type { Observations } from "./policy.js";
 export const TINY_MANIFEST = {
   name: "tiny",
   version: "1",
@@ -75,4 +76,25 @@ export const burstObs = (perSecond: number[]) => ({
   stages: [{ exitFraction: 1, vmMs: spreadMs(10), faasMs: spreadMs(40), stateBytes: 0 }],
   rate: { perSecond },
   vms: { running: 0, booting: 0 },
+});
+
+/** Hidden state per stage and input bytes of the three-stage group case (an MNIST row: 784 x 4). */
+export const STATE_BYTES = 4096;
+export const INPUT_BYTES = 3136;
+/** Three stages without spread; half the requests exit at stage 0, half of the rest at 1: reach [1, 0.5, 0.25]. */
+export const threeStages = (
+  perSecond: number[],
+  vmMs = [5, 10, 30],
+  faasMs = vmMs,
+  exits = [0.5, 0.5, 1],
+): Observations => ({
+  stages: exits.map((exitFraction, i) => ({
+    exitFraction,
+    vmMs: exactMs(vmMs[i]),
+    faasMs: exactMs(faasMs[i]),
+    stateBytes: STATE_BYTES,
+  })),
+  rate: { perSecond },
+  vms: { running: 0, booting: 0 },
+  inputBytes: INPUT_BYTES,
 });

@@ -1,7 +1,7 @@
 // Evaluating, choosing and holding a VM group, rule by rule, on loads whose answer follows by hand:
 // stage times without spread (p99 = median), so a path's latency and a group's moments are sums.
 import { describe, expect, it } from "vitest";
-import { exactMs, flat, groupConfig } from "./fixtures.js";
+import { flat, groupConfig, INPUT_BYTES, STATE_BYTES, threeStages } from "./fixtures.js";
 import { faasComputeUsd, faasRequestUsd, faasWaitUsd, LAMBDA_PRICES, WORKERS_PRICES } from "./cost.js";
 import {
   boundedQueue,
@@ -24,22 +24,9 @@ import {
   startFactor,
 } from "./policy.js";
 
-const STATE_BYTES = 4096;
-const INPUT_BYTES = 3136;
 const VM_USD_PER_S = 0.05 / 3600;
 const SLOTS = 2; // groupConfig's vm.concurrency
-// Half the requests exit at stage 0, half of the rest at stage 1: reach r = [1, 0.5, 0.25].
-const obs = (perSecond: number[], vmMs = [5, 10, 30], faasMs = vmMs, exits = [0.5, 0.5, 1]): Observations => ({
-  stages: exits.map((exitFraction, i) => ({
-    exitFraction,
-    vmMs: exactMs(vmMs[i]),
-    faasMs: exactMs(faasMs[i]),
-    stateBytes: STATE_BYTES,
-  })),
-  rate: { perSecond },
-  vms: { running: 0, booting: 0 },
-  inputBytes: INPUT_BYTES,
-});
+const obs = threeStages;
 const group = (o: Observations, cfg: ReturnType<typeof groupConfig>, j: number, state = initialPolicyState()) => {
   const ctx = planContext(state, o, cfg);
   return { ctx, g: evaluateGroup(ctx, o, j) };

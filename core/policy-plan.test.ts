@@ -1,6 +1,7 @@
 // plan's own steps and its explanation: the error budget over the next scale-down delay, the VMs sized for the SLO
 // and for the remembered bursts, the group behind held VMs, the share VMs carry now, and the reason's figures.
 import { describe, expect, it } from "vitest";
+import type { ControlConfig } from "./config.js";
 import { burstConfig, burstObs, exactMs, flat, groupConfig } from "./fixtures.js";
 import {
   evaluateGroup,
@@ -43,6 +44,17 @@ const held = (vmGroupStart: number | null, n = 4): PolicyState => ({
   vmGroupStart,
   desiredVms: n,
 });
+/**
+ * The plan where the group from stage 1 has a first VM busier than break-even but not by the start
+ * hurdle (so the cost model starts none).
+ */
+const keptOutByHurdle = (o: Observations, c: ControlConfig) => {
+  const g = evaluateGroup(planContext(initialPolicyState(), o, c), o, 1);
+  expect(g.wantedVms).toBe(0);
+  expect(g.nextUtil).toBeGreaterThan(g.uStar);
+  expect(g.nextUtil).toBeLessThan(g.uStar * g.startHurdle);
+  return plan(initialPolicyState(), o, c, 600).plan;
+};
 /** The reason's percentages, as an operator reads them. */
 const pct = (x: number) => `${(100 * x).toFixed(x < 0.1 ? 1 : x > 0.99 && x < 1 ? 2 : 0)}%`;
 
@@ -127,11 +139,7 @@ describe("plan: VMs sized for the SLO", () => {
     // more) and meet it on a VM. A first VM would be busier than break-even, yet not by the start hurdle.
     const o = obs(flat(500, 600), { faasMs: [5, 100, 100], exits: [0.99, 0.5, 1], pin: ["worker"] });
     const c = groupConfig({ slo_ms: 80 });
-    const g = evaluateGroup(planContext(initialPolicyState(), o, c), o, 1);
-    expect(g.wantedVms).toBe(0);
-    expect(g.nextUtil).toBeGreaterThan(g.uStar);
-    expect(g.nextUtil).toBeLessThan(g.uStar * g.startHurdle);
-    const p = plan(initialPolicyState(), o, c, 600).plan;
+    const p = keptOutByHurdle(o, c);
     expect(p.vmGroupStart).toBeNull();
     expect(p.targetVms).toBe(0);
     expect(p.expectedSloAttainment).toBe(0.99);
@@ -151,11 +159,7 @@ describe("plan: VMs sized for the SLO", () => {
     // the start hurdle, and would cost less than FaaS: still FaaS.
     const o = obs(flat(74, 600), { pin: ["worker"] });
     const c = groupConfig({ slo_ms: 40 }, { queue_ms: 0 });
-    const g = evaluateGroup(planContext(initialPolicyState(), o, c), o, 1);
-    expect(g.wantedVms).toBe(0);
-    expect(g.nextUtil).toBeGreaterThan(g.uStar);
-    expect(g.nextUtil).toBeLessThan(g.uStar * g.startHurdle);
-    const p = plan(initialPolicyState(), o, c, 600).plan;
+    const p = keptOutByHurdle(o, c);
     expect(p.vmGroupStart).toBeNull();
     expect(p.expectedSloAttainment).toBe(0.75);
     expect(p.reason).toMatch(

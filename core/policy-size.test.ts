@@ -2,7 +2,7 @@
 // read, which load counts the VMs to start and which keeps those running, the break-even a VM must reach,
 // and a group whose VMs save less than the FaaS bill can register.
 import { describe, expect, it } from "vitest";
-import { exactMs, flat, groupConfig } from "./fixtures.js";
+import { flat, groupConfig, threeStages } from "./fixtures.js";
 import {
   evaluateGroup,
   initialPolicyState,
@@ -13,18 +13,7 @@ import {
 } from "./policy.js";
 
 const SLOTS = 2; // groupConfig's vm.concurrency
-// Half the requests exit at stage 0, half of the rest at stage 1: reach r = [1, 0.5, 0.25].
-const obs = (perSecond: number[], vmMs = [5, 10, 30], faasMs = vmMs, exits = [0.5, 0.5, 1]): Observations => ({
-  stages: exits.map((exitFraction, i) => ({
-    exitFraction,
-    vmMs: exactMs(vmMs[i]),
-    faasMs: exactMs(faasMs[i]),
-    stateBytes: 4096,
-  })),
-  rate: { perSecond },
-  vms: { running: 0, booting: 0 },
-  inputBytes: 3136,
-});
+const obs = threeStages;
 
 /** The group from stage 1 with `running` VMs desired at the last tick, on the load as read or one of its views. */
 const groupFrom1 = (o: Observations, running: number, view: (l: LoadView) => LoadView = (l) => l) => {
