@@ -163,6 +163,25 @@ describe("manifest fields", () => {
       refuses(withStage(1, { worker_cpu_p99_ratio: bad }), /stages\[1\]\.worker_cpu_p99_ratio must be a number > 0/);
   });
 
+  it("carries the stage's measured VM time, a median > 0 and a p99 at least the median", () => {
+    const m = parseManifest(withStage(1, { vm_ms: { median: 0.5, p99: 0.5, extra: 1 } }));
+    expect(m.stages[1].vm_ms).toEqual({ median: 0.5, p99: 0.5 });
+    expect(parseManifest(TINY_MANIFEST).stages[1]).not.toHaveProperty("vm_ms");
+    for (const vm_ms of [
+      2,
+      null,
+      [1, 2],
+      { median: 1 },
+      { median: 0, p99: 1 },
+      { median: 2, p99: 1.9 },
+      { median: "1", p99: 2 },
+    ])
+      refuses(
+        withStage(1, { vm_ms }),
+        /stages\[1\]\.vm_ms must be \{ "median": ms > 0, "p99": ms >= median \} \(the stage's measured VM time\)$/,
+      );
+  });
+
   it("the last stage needs no hidden output; a single stage model is its own last stage", () => {
     const one = { ...TINY_MANIFEST, stages: [{ ...TINY_MANIFEST.stages[1], input: "input" }] };
     expect(parseManifest(one).stages).toHaveLength(1);

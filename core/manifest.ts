@@ -30,6 +30,11 @@ export interface StageManifest {
   worker_cpu_ratio?: number;
   /** Worker CPU p99 over VM p99 (the tails differ: a VM's noise is not the Worker's). */
   worker_cpu_p99_ratio?: number;
+  /**
+   * The stage's service time on a VM (onnxruntime-node, batch 1) as profiling measured it, in ms. The
+   * controller plans with it until a VM has served the stage and the stats DO has real times.
+   */
+  vm_ms?: { median: number; p99: number };
 }
 
 export interface ModelManifest {
@@ -108,11 +113,14 @@ function parseStage(raw: unknown, i: number, n: number, fail: (m: string) => nev
   const location = s.location ?? "bundle";
   if (location !== "bundle" && location !== "r2") fail(`${at}.location must be "bundle" or "r2"`);
   const ratio = s.worker_cpu_ratio;
-  if (ratio !== undefined && !(typeof ratio === "number" && Number.isFinite(ratio) && ratio > 0))
+  if (ratio !== undefined && !positive(ratio))
     fail(`${at}.worker_cpu_ratio must be a number > 0 (Worker CPU ms per VM ms, measured)`);
   const p99Ratio = s.worker_cpu_p99_ratio;
-  if (p99Ratio !== undefined && !(typeof p99Ratio === "number" && Number.isFinite(p99Ratio) && p99Ratio > 0))
+  if (p99Ratio !== undefined && !positive(p99Ratio))
     fail(`${at}.worker_cpu_p99_ratio must be a number > 0 (Worker CPU p99 over VM p99, measured)`);
+  const vmMs = s.vm_ms as Record<string, unknown> | undefined;
+  if (vmMs !== undefined && !(isObject(vmMs) && positive(vmMs.median) && positive(vmMs.p99) && vmMs.p99 >= vmMs.median))
+    fail(`${at}.vm_ms must be { "median": ms > 0, "p99": ms >= median } (the stage's measured VM time)`);
   return {
     file: s.file as string,
     input: s.input as string,
@@ -124,6 +132,7 @@ function parseStage(raw: unknown, i: number, n: number, fail: (m: string) => nev
     location: location as StageLocation,
     ...(ratio !== undefined ? { worker_cpu_ratio: ratio as number } : {}),
     ...(p99Ratio !== undefined ? { worker_cpu_p99_ratio: p99Ratio as number } : {}),
+    ...(vmMs !== undefined ? { vm_ms: { median: vmMs.median as number, p99: vmMs.p99 as number } } : {}),
   };
 }
 
@@ -132,6 +141,10 @@ function checkShape(v: unknown, what: string, fail: (m: string) => never): numbe
     fail(`${what} must be [-1, d1, ...] with positive integer dimensions`);
   }
   return v as number[];
+}
+
+function positive(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v) && v > 0;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

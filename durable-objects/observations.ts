@@ -1,9 +1,10 @@
 // Turns what the stats DO measured (and what VMs report) into the policy's observations.
 import { rowSize, type ModelManifest } from "../core/manifest.js";
+import { percentilesFromMedianP99 } from "../core/lognormal.js";
 import { type Observations, type Percentiles, workerFromVm } from "../core/policy.js";
 import type { StatsView, TierPercentiles } from "../core/views.js";
 
-/** Service time assumed for a stage that has not been measured yet on a VM. */
+/** Service time assumed for a stage never measured on a VM whose manifest carries no profiled `vm_ms`. */
 export const PRIOR_STAGE_MS = 1;
 /** Workers' timers are coarse (they advance on I/O only): never trust a measured 0. */
 export const MIN_STAGE_MS = 0.02;
@@ -18,30 +19,33 @@ function measured(t: TierPercentiles | undefined): t is TierPercentiles {
   return !!t && t.samples > 0 && (t.p99 ?? 0) > MIN_STAGE_MS;
 }
 
-function scaled(t: TierPercentiles | null, by: number): Percentiles {
-  if (!t)
-    return { mean: PRIOR_STAGE_MS * by, p50: PRIOR_STAGE_MS * by, p95: PRIOR_STAGE_MS * by, p99: PRIOR_STAGE_MS * by };
+function scaled(t: TierPercentiles, by: number): Percentiles {
   const f = (v: number | null) => Math.max(MIN_STAGE_MS, (v ?? t.p50 ?? PRIOR_STAGE_MS) * by);
   return { mean: f(t.mean), p50: f(t.p50), p95: f(t.p95), p99: f(t.p99) };
+}
+
+/** What a stage is assumed to take on a VM before one has served it: the profiled time, else a flat 1 ms. */
+export function vmPrior(profiled: { median: number; p99: number } | undefined): Percentiles {
+  if (profiled) return percentilesFromMedianP99(profiled.median, profiled.p99);
+  return { mean: PRIOR_STAGE_MS, p50: PRIOR_STAGE_MS, p95: PRIOR_STAGE_MS, p99: PRIOR_STAGE_MS };
 }
 
 /**
  * A stage's service times on both tiers. The Worker's own timings count only if they are real (a
  * runtime whose clock moves during compute); otherwise Worker CPU is the VM's time times the measured
- * Worker/VM ratio, never the VM's native time. An unmeasured VM borrows the Worker's time / ratio.
+ * Worker/VM ratios, never the VM's native time. An unmeasured VM borrows the Worker's time / ratio, and
+ * with neither measured both tiers start from the prior.
  */
 export function stageTimes(
   vm: TierPercentiles | undefined,
   worker: TierPercentiles | undefined,
   ratio: number,
   p99Ratio?: number,
+  prior: Percentiles = vmPrior(undefined),
 ): { vmMs: Percentiles; faasMs: Percentiles } {
-  const v = measured(vm) ? vm : null;
-  const w = measured(worker) ? worker : null;
-  return {
-    vmMs: v ? scaled(v, 1) : w ? scaled(w, 1 / ratio) : scaled(null, 1),
-    faasMs: w ? scaled(w, 1) : v ? workerFromVm(scaled(v, 1), ratio, p99Ratio) : scaled(null, ratio),
-  };
+  const w = measured(worker) ? scaled(worker, 1) : null;
+  const v = measured(vm) ? scaled(vm, 1) : w ? scaled(worker as TierPercentiles, 1 / ratio) : prior;
+  return { vmMs: v, faasMs: w ?? workerFromVm(v, ratio, p99Ratio) };
 }
 
 export function observationsFrom(
@@ -58,7 +62,7 @@ export function observationsFrom(
     const hidden = manifest?.stages[i].hidden_shape;
     return {
       exitFraction,
-      ...stageTimes(s?.service_ms.vm, s?.service_ms.worker, ratio, p99Ratio),
+      ...stageTimes(s?.service_ms.vm, s?.service_ms.worker, ratio, p99Ratio, vmPrior(manifest?.stages[i]?.vm_ms)),
       stateBytes: hidden ? rowSize(hidden) * 4 : 0,
       allowed: manifest?.stages[i].placement ?? "auto",
     };

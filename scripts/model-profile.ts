@@ -7,7 +7,8 @@
 //   (timers inside workerd stand still during compute). The median comes from calls of 50 runs, the
 //   p99 from single runs.
 // - worker_cpu_ratio per stage: faas median / vm median. The controller prices Worker CPU from VM times
-//   with it (the manifest field of the same name); `--write-manifest` puts the measured ratios there.
+//   with it (the manifest field of the same name); `--write-manifest` puts the measured ratios there,
+//   and vm_ms, the controller's service time for a stage until a VM has served it.
 // - state_bytes (hidden state per row), memory (ORT's WASM heap in the isolate, stage file sizes), and
 //   exit_fraction from a labelled sample (default: the folder's heldout.json) with the manifest's rules.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -17,7 +18,7 @@ import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { shouldExit } from "../core/exit.js";
 import { decodeLabelled } from "../core/labelled.js";
-import { rowSize, type ModelManifest } from "../core/manifest.js";
+import { rowSize, type ModelManifest, type StageManifest } from "../core/manifest.js";
 import { MODELS_ROOT, nodeSessions, readModelFolder, shown } from "../models/folder.js";
 import { startWorker } from "./bundle.js";
 import { noiseRows } from "./model-check.js";
@@ -189,16 +190,17 @@ async function main() {
   writeFileSync(a.out, `${JSON.stringify(profile, null, 2)}\n`);
   console.log(`model "${name}": profile written to ${a.out}`);
   if (a["write-manifest"]) {
-    // Only the two ratios change; every other byte of the manifest stays as written.
+    // Only the two ratios and the VM time change; every other byte of the manifest stays as written.
     const path = join(dir, "manifest.json");
     const raw = JSON.parse(readFileSync(path, "utf8"));
-    raw.stages.forEach((st: { worker_cpu_ratio?: number; worker_cpu_p99_ratio?: number }, i: number) => {
+    raw.stages.forEach((st: Partial<StageManifest>, i: number) => {
       st.worker_cpu_ratio = profile.stages[i].worker_cpu_ratio;
       st.worker_cpu_p99_ratio = profile.stages[i].worker_cpu_p99_ratio;
+      st.vm_ms = profile.stages[i].vm_ms;
     });
     writeFileSync(path, `${JSON.stringify(raw, null, 2)}\n`);
     console.log(
-      `wrote worker_cpu_ratio and worker_cpu_p99_ratio of every stage to ${shown(path)} (the controller prices Worker CPU with them)`,
+      `wrote worker_cpu_ratio, worker_cpu_p99_ratio and vm_ms of every stage to ${shown(path)} (the controller prices Worker CPU with the ratios and plans with vm_ms until a VM has served)`,
     );
   }
   console.log("stage  exit_fraction  vm p50/p99 ms     workerd p50/p99 ms  worker/vm  state bytes");

@@ -197,6 +197,14 @@ function exportOnnx(w: Weights): ModelManifest["stages"] {
       probs_output: `probs${k}`,
       exit: { rule: "max_softmax", threshold: 0 },
       placement: k === 0 ? "worker" : "auto",
+      // onnxruntime-node times per stage (npm run model:profile -- spam, 2026-11-30, 2 cores): the
+      // controller's until a VM has served.
+      vm_ms: [
+        { median: 0.0159, p99: 0.0516 },
+        { median: 0.0129, p99: 0.0202 },
+        { median: 0.0145, p99: 0.0214 },
+        { median: 0.0163, p99: 0.0568 },
+      ][k],
     });
   }
   return stages;

@@ -1,6 +1,7 @@
 // The controller's observations inside workerd: Worker CPU is priced from the VM's measured times and
 // the manifest's Worker/VM ratio, never as native VM time (workerd's timers stand still during compute,
-// so the Worker's own stage timings arrive as zeros).
+// so the Worker's own stage timings arrive as zeros). Before a VM has served a stage, its profiled VM
+// time (the manifest's vm_ms) stands in.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { addSample, emptyBatch } from "../../core/stats-batch.js";
@@ -31,15 +32,19 @@ describe("controller observations", () => {
     // Stage 1: the VM's 2 ms, and on Workers 2 ms x the stage's ratio (not 2 ms, not 0).
     expect(obs.stages[1].vmMs.p50).toBeCloseTo(2, 0);
     expect(obs.stages[1].faasMs.p50 / obs.stages[1].vmMs.p50).toBeCloseTo(ratio1, 5);
-    // Stage 0 was never timed anywhere: the prior on a VM, the prior x ratio on Workers.
-    expect(obs.stages[0].vmMs.p50).toBe(PRIOR_STAGE_MS);
-    expect(obs.stages[0].faasMs.p50).toBeCloseTo(PRIOR_STAGE_MS * manifest.stages[0].worker_cpu_ratio!, 9);
+    // Stage 0 was never timed anywhere: on a VM the profiled time the manifest carries (its median and
+    // p99 exactly, the mean and p95 of the lognormal through them), on Workers that x the ratio.
+    const profiled = manifest.stages[0].vm_ms!;
+    expect(obs.stages[0].vmMs).toMatchObject({ p50: profiled.median, p99: profiled.p99 });
+    expect(obs.stages[0].vmMs.p95).toBeGreaterThan(profiled.median);
+    expect(obs.stages[0].vmMs.p95).toBeLessThan(profiled.p99);
+    expect(obs.stages[0].faasMs.p50).toBeCloseTo(profiled.median * manifest.stages[0].worker_cpu_ratio!, 9);
   }, 120_000); // the first Durable Object call of a fresh workerd is slow on a loaded machine
 
-  it("uses the documented default ratio for a manifest that carries none", async () => {
+  it("uses the documented default ratio and the 1-ms prior for a manifest that carries neither", async () => {
     const bare = parseManifest({
       ...mnistManifest,
-      stages: mnistManifest.stages.map(({ worker_cpu_ratio: _r, ...s }: any) => s),
+      stages: mnistManifest.stages.map(({ worker_cpu_ratio: _r, vm_ms: _v, ...s }: any) => s),
     });
     const stub = e.STATS.getByName("ratio-default");
     const now = Date.now();
@@ -48,5 +53,14 @@ describe("controller observations", () => {
     await stub.record(b, now);
     const obs = observationsFrom(await stub.stats(600, now), [], bare);
     expect(obs.stages[2].faasMs.p50 / obs.stages[2].vmMs.p50).toBeCloseTo(DEFAULT_WORKER_CPU_RATIO, 5);
+    for (const i of [0, 1]) {
+      expect(obs.stages[i].vmMs).toEqual({
+        mean: PRIOR_STAGE_MS,
+        p50: PRIOR_STAGE_MS,
+        p95: PRIOR_STAGE_MS,
+        p99: PRIOR_STAGE_MS,
+      });
+      expect(obs.stages[i].faasMs.p99).toBeCloseTo(PRIOR_STAGE_MS * DEFAULT_WORKER_CPU_RATIO, 9);
+    }
   });
 });
