@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { ControlConfig } from "./config.js";
 import { burstConfig, burstObs, exactMs, flat, groupConfig } from "./fixtures.js";
 import {
+  confirmedTarget,
   evaluateGroup,
   faasAttainment,
   initialPolicyState,
@@ -11,6 +12,7 @@ import {
   plan,
   planContext,
   type PolicyState,
+  SLO_CONFIRM_PERIODS,
 } from "./policy.js";
 import type { Placement } from "./manifest.js";
 
@@ -350,5 +352,67 @@ describe("the plan's reason: figures", () => {
     expect(plan(cold, o, groupConfig(), 600).plan.reason).toContain(
       `from stage 2 (reached by 25%) a first VM would be 0.8% busy < ${hurdle}`,
     );
+  });
+});
+
+describe("plan: a dip of FaaS's estimate below the target starts no VM for the SLO; a shortfall on average does", () => {
+  const period = { controlPeriodS: 10 };
+  it("the average is exponential over 3 control periods, the first estimate its start", () => {
+    expect(SLO_CONFIRM_PERIODS).toBe(3);
+    expect(confirmedTarget(0.99, 0.95, undefined, 500, period).avg).toEqual({ mean: 0.95, atS: 500 });
+    const next = confirmedTarget(0.99, 0.99, { mean: 0.95, atS: 500 }, 530, period).avg;
+    expect(next.atS).toBe(530);
+    expect(next.mean).toBeCloseTo(0.95 * Math.exp(-1) + 0.99 * (1 - Math.exp(-1)), 12);
+    // No time passed (two plans in one second): the average stays.
+    expect(confirmedTarget(0.99, 0.5, { mean: 0.95, atS: 500 }, 500, period).avg.mean).toBe(0.95);
+  });
+  it("short now and on average: the period's target; short now only: FaaS's own; not short: the target", () => {
+    const avg = (mean: number) => ({ mean, atS: 490 });
+    expect(confirmedTarget(0.99, 0.95, avg(0.95), 500, period).target).toBe(0.99);
+    expect(confirmedTarget(0.99, 0.985, avg(0.995), 500, period).target).toBe(0.985);
+    expect(confirmedTarget(0.99, 0.99, avg(0.95), 500, period).target).toBe(0.99);
+    // The first plan has no past: its estimate is the average, and a shortfall counts at once.
+    expect(confirmedTarget(0.99, 0.95, undefined, 500, period).target).toBe(0.99);
+  });
+
+  // 1.5% of requests reach stage 2, where FaaS (90 ms) misses a 80-ms SLO: FaaS alone meets it for 98.5%
+  // of requests, or for all with stage 2 fast. A VM (30 ms there) brings it up (5-s periods).
+  const short = obs(flat(5, 600), { faasMs: [5, 10, 90], exits: [0.5, 0.97, 1] });
+  const met = obs(flat(5, 600), { exits: [0.5, 0.97, 1] });
+  const cfg = groupConfig({ slo_ms: 80 }, { queue_ms: 0 });
+  const tick = (state: PolicyState, o: Observations, t: number) => plan(state, o, cfg, t);
+  const afterMet = () => {
+    let s = initialPolicyState();
+    for (let t = 0; t <= 600; t += 5) s = tick(s, met, t).state;
+    // Without the error budget it earned (a day at 100% would let this period take 98%).
+    return { ...s, slo: undefined };
+  };
+  it("after a long run meeting the SLO, a plan 1.5 points short starts no VM; the shortfall that lasts does, at its fourth plan", () => {
+    const a = tick(afterMet(), short, 605);
+    expect(a.plan.desiredVms).toBe(0);
+    expect(a.plan.reason).toContain(
+      "All 3 stages on Workers at 5.0 req/s (recent, time-weighted): the cheapest option that meets the 80 ms SLO for 99% of requests; FaaS alone expects 98.50% in this plan, 99.57% on average over the last 3 control periods (a dip its estimate may show by chance): no VM starts for the SLO yet (expected 99% within the SLO)",
+    );
+    // The average after k plans short: 1 - 1.5% (1 - e^(-k/3)): 99.57%, 99.27%, 99.05%, 98.90%.
+    let s = a.state;
+    const vms = [a.plan.desiredVms];
+    for (const t of [610, 615, 620, 625]) {
+      const p = tick(s, short, t);
+      s = p.state;
+      vms.push(p.plan.desiredVms);
+    }
+    expect(vms).toEqual([0, 0, 0, 1, 1]);
+    expect(s.faasAttain?.mean).toBeCloseTo(1 - 0.015 * (1 - Math.exp(-5 / 3)), 9);
+  });
+  it("a shortfall far below the target counts at once: the average falls short with it", () => {
+    const deep = obs(flat(5, 600), { faasMs: [5, 10, 90], exits: [0.5, 0.5, 1] });
+    expect(tick(afterMet(), deep, 605).plan.desiredVms).toBe(1);
+  });
+  it("a fresh controller acts on its first estimate", () => {
+    expect(tick(initialPolicyState(), short, 600).plan.desiredVms).toBe(1);
+  });
+  it("a stored average that is not a number is forgotten", () => {
+    const bad = { ...initialPolicyState(), faasAttain: { mean: Number.NaN, atS: 0 } };
+    expect(tick(bad, short, 600).state.faasAttain).toEqual({ mean: 0.985, atS: 600 });
   });
 });

@@ -129,6 +129,8 @@ export interface PolicyState {
    * second counted. Bursts the window has forgotten stay in it, in proportion to the level.
    */
   memory?: { w: number[]; wr: number[]; atS: number };
+  /** FaaS alone's expected attainment, averaged over the last plans (SLO_CONFIRM_PERIODS), and when. */
+  faasAttain?: { mean: number; atS: number };
 }
 
 export function initialPolicyState(): PolicyState {
@@ -152,6 +154,13 @@ const BINS = 32;
 const KEEP_GROUP_MARGIN = 0.01;
 /** A VM is started only when it is expected to beat break-even by this share (model error). */
 const START_MARGIN = 0.05;
+/**
+ * FaaS's attainment is estimated from the tails of a few hundred samples per stage: a dip below the
+ * target in one plan is more often noise than a change, and a VM started for it costs its boot and the
+ * scale-down hold. A shortfall counts when FaaS's estimate averaged over this many control periods (an
+ * exponential mean) falls short too.
+ */
+export const SLO_CONFIRM_PERIODS = 3;
 /** A plan sized for the SLO aims this far above it (the latency model's error, unseen tails). */
 const SLO_SIZING_MARGIN = 0.005;
 /** Attainments closer than this are equal when none meets the SLO (then the cheaper wins). */
@@ -1203,10 +1212,32 @@ function normalise(state: PolicyState | null | undefined): PolicyState {
   const b = state.slo;
   if (b && !(Number.isFinite(b.requests) && Number.isFinite(b.within) && Number.isFinite(b.atS)))
     return { ...state, slo: undefined };
+  const f = state.faasAttain;
+  if (f && !(Number.isFinite(f.mean) && Number.isFinite(f.atS))) return { ...state, faasAttain: undefined };
   const m = state.memory;
   if (m && !(Array.isArray(m.w) && Array.isArray(m.wr) && m.w.length === MEMORY_BINS && Number.isFinite(m.atS)))
     return { ...state, memory: undefined };
   return state;
+}
+
+/**
+ * The attainment this plan must reach: the period's target where FaaS alone falls short of it now and
+ * on average over the last SLO_CONFIRM_PERIODS; where only this plan's estimate does, FaaS's own (a dip
+ * alone starts no VM; cost still may). With the updated average.
+ */
+export function confirmedTarget(
+  periodTarget: number,
+  faasAttain: number,
+  avg: PolicyState["faasAttain"],
+  nowS: number,
+  config: Pick<ControlConfig, "controlPeriodS">,
+): { target: number; avg: NonNullable<PolicyState["faasAttain"]> } {
+  const dtS = avg ? Math.max(0, nowS - avg.atS) : Number.POSITIVE_INFINITY;
+  const keep = Math.exp(-dtS / (SLO_CONFIRM_PERIODS * config.controlPeriodS));
+  const mean = avg ? keep * avg.mean + (1 - keep) * faasAttain : faasAttain;
+  const next = { mean, atS: nowS };
+  const dip = faasAttain < periodTarget && !(mean < periodTarget);
+  return { target: dip ? faasAttain : periodTarget, avg: next };
 }
 
 export function plan(
@@ -1221,13 +1252,14 @@ export function plan(
   const groups: GroupEval[] = [];
   for (let j = 0; j < ctx.N; j++) if (validStart(j, ctx.allowed)) groups.push(evaluateGroup(ctx, obs, j));
   const faasAttain = faasAttainment(ctx);
+  const { target, avg } = confirmedTarget(slo.target, faasAttain, state.faasAttain, nowS, config);
   const options: Option[] = [{ group: null, vms: 0, costUsdPerS: ctx.faasOnlyPerS, attainment: faasAttain }];
   for (const g of groups) {
     if (!g.feasible || g.wantedVms === 0) continue;
     options.push({ group: g, vms: g.wantedVms, costUsdPerS: g.costUsdPerS, attainment: g.attainment });
   }
   // When nothing meets the SLO at its cost-optimal size, more VMs may: the fewest that do, per group.
-  if (!options.some((o) => o.attainment >= slo.target)) {
+  if (!options.some((o) => o.attainment >= target)) {
     const aim = Math.min(1, SLO_TARGET + SLO_SIZING_MARGIN);
     for (const g of groups) {
       if (!g.reachable) continue;
@@ -1262,7 +1294,7 @@ export function plan(
   const level = rateLevel(obs.rate.perSecond);
   const memory = rememberRates(state.memory, obs.rate.perSecond, nowS, level);
   const longDist = memoryDistribution(memory, level);
-  if (longDist && faasAttain < slo.target - SLO_BUDGET_SPEND) {
+  if (longDist && faasAttain < target - SLO_BUDGET_SPEND) {
     const longCtx: PlanContext = { ...ctx, load: { ...ctx.load, dist: longDist } };
     for (let i = 0; i < options.length; i++) {
       const o = options[i];
@@ -1274,7 +1306,7 @@ export function plan(
       options[i] = { group: g, vms: n, costUsdPerS: g.costUsdPerS, attainment: Math.max(g.attainment, o.attainment) };
     }
   }
-  const chosen = chooseGroup(options, state.vmGroupStart, ctx.faasOnlyPerS, slo.target);
+  const chosen = chooseGroup(options, state.vmGroupStart, ctx.faasOnlyPerS, target);
   const targetVms = chosen.vms;
   const { wanted, held } = holdForScaleDown(state.wanted, nowS, targetVms, config.scaleDownDelayS);
   const desiredVms = applyBounds(held, config.vm);
@@ -1328,6 +1360,8 @@ export function plan(
     vmUsdS,
     faasUsdS,
     slo,
+    target,
+    faasMean: avg.mean,
   });
   const out: Plan = {
     stages,
@@ -1343,7 +1377,10 @@ export function plan(
     computedAtS: nowS,
   };
   const budget = spendBudget(state.slo, nowS, config.controlPeriodS, ctx.load.dist.mean, attainment);
-  return { plan: out, state: { version: 1, wanted, vmGroupStart: j, desiredVms, slo: budget, memory } };
+  return {
+    plan: out,
+    state: { version: 1, wanted, vmGroupStart: j, desiredVms, slo: budget, memory, faasAttain: avg },
+  };
 }
 
 function round(x: number, d: number): number {
@@ -1382,6 +1419,9 @@ interface ExplainArgs {
   vmUsdS: number;
   faasUsdS: number;
   slo: { target: number; past: number | null };
+  /** What this plan had to reach: below slo.target where only this plan's estimate of FaaS falls short. */
+  target: number;
+  faasMean: number;
 }
 
 function explain(a: ExplainArgs): string {
@@ -1404,11 +1444,13 @@ function explain(a: ExplainArgs): string {
     return `from stage ${g.start}: ${g.why || `${usdH(g.costUsdPerS)}, SLO ${pct(g.attainment)}`}`;
   };
   const target = a.slo.target;
-  const met = a.options.some((o) => o.attainment >= target);
-  const budget =
+  const met = a.options.some((o) => o.attainment >= a.target);
+  let budget =
     target < SLO_TARGET && a.slo.past !== null
       ? ` (${pct(a.slo.past)} expected within it over the last day: this period needs ${pct(target)} to keep ${pct(SLO_TARGET)})`
       : "";
+  if (a.target < target)
+    budget += `; FaaS alone expects ${(100 * a.faasAttain).toFixed(2)}% in this plan, ${(100 * a.faasMean).toFixed(2)}% on average over the last ${SLO_CONFIRM_PERIODS} control periods (a dip its estimate may show by chance): no VM starts for the SLO yet`;
   const slo = met
     ? `the cheapest option that meets the ${config.sloMs} ms SLO for ${pct(SLO_TARGET)} of requests${budget}`
     : `no option meets the ${config.sloMs} ms SLO for ${pct(SLO_TARGET)} of requests${budget}: the best attainment, then the lowest cost`;
