@@ -5,6 +5,7 @@
 // It is also the admission authority for its VMs: it tells the controller which ids it started and at
 // which URLs (PUT .../members, admin token), and gives each VM only its own key, vmKey(master, id).
 import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { vmKey } from "../core/signing.js";
 
@@ -73,7 +74,7 @@ export class LocalPool {
   async setDesired(n: number): Promise<void> {
     this.desired = n;
     const starting: LocalVm[] = [];
-    while (this.live.length < n) starting.push(this.addVm());
+    while (this.live.length < n) starting.push(await this.addVm());
     // Newest first: the oldest VMs are warm and most likely paid for.
     for (const vm of this.live.slice(n).reverse()) this.stopVm(vm);
     // Admit before the processes exist, so their first heartbeat is accepted; the set is sent on every poll
@@ -98,10 +99,12 @@ export class LocalPool {
     return this.vms.map((v) => ({ id: v.id, url: v.url }));
   }
 
-  private addVm(): LocalVm {
+  private async addVm(): Promise<LocalVm> {
+    // The first port from firstPort that neither a VM of this pool nor another program holds: a VM on a
+    // taken port would exit at once and its replacement would take the same port again, for ever.
     const used = new Set(this.vms.map((v) => v.port));
     let port = this.cfg.firstPort;
-    while (used.has(port)) port++;
+    while (used.has(port) || !(await portFree(port))) port++;
     const vm: LocalVm = {
       id: `local-${this.cfg.model}-${++this.seq}`,
       port,
@@ -190,4 +193,13 @@ export class LocalPool {
   pids(): number[] {
     return this.live.map((v) => v.proc?.pid ?? 0).filter(Boolean);
   }
+}
+
+/** Whether a listener could bind 127.0.0.1:port right now. */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
 }

@@ -15,7 +15,7 @@ export async function testStack(
   vars?: Record<string, string>,
   // VMs for mnist only unless asked: the other models' VMs would only load this 2-core machine.
   vmPoolModels: string[] = ["mnist"],
-): Promise<Stack & { persistDir: string }> {
+): Promise<Stack & { persistDir: string; logs: string[] }> {
   const port = await freePort();
   const lines: string[] = [];
   const stack = await startStack({

@@ -1,15 +1,18 @@
 // End to end: the local stack (the Worker in Miniflare: workerd, Durable Objects on SQLite) and real
 // vm-service processes with onnxruntime-node, real held-out digits over real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Stack } from "../../scripts/stack.js";
 import { admin, digitsBody, heldout, infer, testStack, until } from "./helpers.js";
 
-let stack: Stack & { persistDir: string };
+let stack: Awaited<ReturnType<typeof testStack>>;
 
 beforeAll(async () => {
   // One VM kept running whatever the load (vm.min), booting in 2 s.
   stack = await testStack({ vm: { min: 1, max: 2, boot_s: 2 } });
-  await until("a running VM", async () => (await admin(stack, "/v2/models/mnist/plan")).vms.running >= 1, 60_000);
+  await until("a running VM", async () => (await admin(stack, "/v2/models/mnist/plan")).vms.running >= 1, 60_000).catch(
+    (err) => {
+      throw new Error(`${err.message}; the stack's last lines:\n${stack.logs.slice(-40).join("\n")}`);
+    },
+  );
 });
 afterAll(async () => {
   await stack?.stop();
