@@ -43,9 +43,9 @@ export function stageTimes(
   p99Ratio?: number,
   prior: Percentiles = vmPrior(undefined),
 ): { vmMs: Percentiles; faasMs: Percentiles } {
-  const w = measured(worker) ? scaled(worker, 1) : null;
-  const v = measured(vm) ? scaled(vm, 1) : w ? scaled(worker as TierPercentiles, 1 / ratio) : prior;
-  return { vmMs: v, faasMs: w ?? workerFromVm(v, ratio, p99Ratio) };
+  const w = measured(worker) ? worker : null;
+  const v = measured(vm) ? scaled(vm, 1) : w ? scaled(w, 1 / ratio) : prior;
+  return { vmMs: v, faasMs: w ? scaled(w, 1) : workerFromVm(v, ratio, p99Ratio) };
 }
 
 export function observationsFrom(
