@@ -1232,12 +1232,10 @@ export function confirmedTarget(
   nowS: number,
   config: Pick<ControlConfig, "controlPeriodS">,
 ): { target: number; avg: NonNullable<PolicyState["faasAttain"]> } {
-  const dtS = avg ? Math.max(0, nowS - avg.atS) : Number.POSITIVE_INFINITY;
-  const keep = Math.exp(-dtS / (SLO_CONFIRM_PERIODS * config.controlPeriodS));
+  const keep = avg ? Math.exp(-Math.max(0, nowS - avg.atS) / (SLO_CONFIRM_PERIODS * config.controlPeriodS)) : 0;
   const mean = avg ? keep * avg.mean + (1 - keep) * faasAttain : faasAttain;
-  const next = { mean, atS: nowS };
   const dip = faasAttain < periodTarget && !(mean < periodTarget);
-  return { target: dip ? faasAttain : periodTarget, avg: next };
+  return { target: dip ? faasAttain : periodTarget, avg: { mean, atS: nowS } };
 }
 
 export function plan(

@@ -1,13 +1,13 @@
 // The local VM provider's ports: a VM is never placed on a port another program holds (it would exit at
 // once, and its replacement would take the same port again).
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { LocalPool, portFree } from "./local-pool.js";
 import { freePort } from "./stack.js";
 
-const listen = (port: number): Promise<Server> =>
+const listen = (port: number, handler: RequestListener = (_req, res) => res.end()): Promise<Server> =>
   new Promise((resolve) => {
-    const s = createServer((_req, res) => res.end());
+    const s = createServer(handler);
     s.listen(port, "127.0.0.1", () => resolve(s));
   });
 const close = (s: Server) => new Promise((r) => s.close(r));
@@ -33,7 +33,7 @@ describe("the local pool's ports", () => {
     cleanup.push(() => close(other));
     // The controller's side: record the member set the pool admits before it starts the process.
     const admitted: { id: string; url: string }[][] = [];
-    const controller = createServer((req, res) => {
+    const controller = await listen(0, (req, res) => {
       let body = "";
       req.on("data", (c) => (body += c));
       req.on("end", () => {
@@ -41,7 +41,6 @@ describe("the local pool's ports", () => {
         res.end("{}");
       });
     });
-    await new Promise<void>((r) => controller.listen(0, "127.0.0.1", () => r()));
     cleanup.push(() => close(controller));
     const { port } = controller.address() as { port: number };
     const pool = new LocalPool({

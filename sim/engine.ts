@@ -44,6 +44,17 @@ export interface EngineView {
   cfg: ControlConfig;
 }
 
+/** What a controller sees at second t with these counts and no VMs (the engine's start, a warm start). */
+export function idleView(
+  t: number,
+  arrivals: Int32Array,
+  exits: Int32Array,
+  workload: Workload,
+  cfg: ControlConfig,
+): EngineView {
+  return { t, arrivals, exits, running: 0, booting: 0, busySlotS: 0, capacitySlotS: 0, workload, cfg };
+}
+
 export interface Controller {
   name: string;
   mode: RouteMode;
@@ -323,17 +334,7 @@ export function runPolicy(
   let seg = 0;
   let cum = w.segCum[0];
   const progressEvery = Math.max(1, Math.floor(T / 100));
-  const view: EngineView = {
-    t: 0,
-    arrivals,
-    exits,
-    running: 0,
-    booting: 0,
-    busySlotS: 0,
-    capacitySlotS: 0,
-    workload: w,
-    cfg,
-  };
+  const view = idleView(0, arrivals, exits, w, cfg);
 
   for (let t = 0; t < T; t++) {
     let running = 0;

@@ -2,8 +2,8 @@
 // WITS, and LIBRA's rules ticked second by second.
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { type ControlConfig, parseControlConfig } from "../core/config.js";
-import type { EngineView } from "./engine.js";
+import { parseControlConfig } from "../core/config.js";
+import { idleView } from "./engine.js";
 import { libra, LIBRA, makeController } from "./policies.js";
 import { loadProfile, parseProfile } from "./profile.js";
 import { simulate } from "./run.js";
@@ -11,25 +11,6 @@ import { loadTrace, traceFile } from "./trace.js";
 import { Workload } from "./workload.js";
 
 const WITS = traceFile("wits");
-
-/** What the engine shows a controller at second t with no VMs (one stage: exits per second). */
-const viewAt = (
-  t: number,
-  arrivals: Int32Array,
-  exits: Int32Array,
-  workload: Workload,
-  cfg: ControlConfig,
-): EngineView => ({
-  t,
-  arrivals,
-  exits,
-  running: 0,
-  booting: 0,
-  busySlotS: 0,
-  capacitySlotS: 0,
-  workload,
-  cfg,
-});
 
 describe("libra", () => {
   // The trace lives beside the repository (../shared/traces, or SERFLOW_TRACES).
@@ -78,7 +59,7 @@ describe("libra", () => {
     const w = new Workload(trace, 1, profile, cfg, 1, 16);
     const arrivals = Int32Array.from(trace);
     const ctl = libra();
-    const view = (t: number) => viewAt(t, arrivals, new Int32Array(0), w, cfg);
+    const view = (t: number) => idleView(t, arrivals, new Int32Array(0), w, cfg);
     expect(ctl.decide(view(0))).toMatchObject({ vms: 0, vmQuotaPerS: 0 });
     // t = 1: mean 100, deviation 0: ceil(100 / 16) = 7 VMs, booting; no quota until t = 101.
     expect(ctl.decide(view(1))).toMatchObject({ vms: 7, vmQuotaPerS: 0 });
@@ -116,7 +97,7 @@ describe("serflow's start", () => {
   });
   const trace = Array(1200).fill(100);
   const w = new Workload(trace, 1, profile, cfg, 1, 16);
-  const view = (t: number, arrivals: Int32Array) => viewAt(t, arrivals, new Int32Array(t), w, cfg);
+  const view = (t: number, arrivals: Int32Array) => idleView(t, arrivals, new Int32Array(t), w, cfg);
 
   it("warm, as vm-autoscale and spock: the VMs its plan wants after a window at the first minute's rate are up at t = 0", () => {
     const warm = makeController("serflow", cfg.controlPeriodS);

@@ -9,7 +9,7 @@ import {
   plan,
   workerFromVm,
 } from "../core/policy.js";
-import type { Controller, EngineView } from "./engine.js";
+import { type Controller, type EngineView, idleView } from "./engine.js";
 import { Prng } from "./prng.js";
 import type { Workload } from "./workload.js";
 
@@ -253,8 +253,7 @@ export function serflow(): Controller {
     initialVms(w, cfg) {
       beforeRps = Math.round(firstMinuteRps(w));
       const none = new Int32Array(0);
-      const view = { t: 0, arrivals: none, exits: none, running: 0, booting: 0, busySlotS: 0, capacitySlotS: 0 };
-      return this.decide({ ...view, workload: w, cfg }).vms;
+      return this.decide(idleView(0, none, none, w, cfg)).vms;
     },
     decide(v: EngineView) {
       const w = v.workload;
