@@ -1,7 +1,7 @@
 // Fixtures for tests of the core: manifests of two and three stages (a deep range of two after stage 0), a signed
 // call, and the policy's rate series, stage times and config for groups priced by hand.
 import { type ControlConfig, parseControlConfig } from "./config.js";
-import type { Observations } from "./policy.js";
+import type { Observations, Percentiles } from "./policy.js";
 export const TINY_MANIFEST = {
   name: "tiny",
   version: "1",
@@ -72,8 +72,12 @@ export const burstConfig = (sloMs: number): ControlConfig =>
     scale_down_delay_s: 300,
     entry: "router",
   });
-export const burstObs = (perSecond: number[]) => ({
-  stages: [{ exitFraction: 1, vmMs: spreadMs(10), faasMs: spreadMs(40), stateBytes: 0 }],
+export const burstObs = (
+  perSecond: number[],
+  vmMs: Percentiles = spreadMs(10),
+  faasMs: Percentiles = spreadMs(40),
+) => ({
+  stages: [{ exitFraction: 1, vmMs, faasMs, stateBytes: 0 }],
   rate: { perSecond },
   vms: { running: 0, booting: 0 },
 });

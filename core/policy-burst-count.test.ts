@@ -38,13 +38,6 @@ const attainmentAt = (o: Observations, cfg: ControlConfig, n: number) => {
   return g.attainment;
 };
 
-/** One stage without spread: 10 ms on a VM, 40 ms on FaaS. */
-const exactOneStage = (perSecond: number[]): Observations => ({
-  stages: [{ exitFraction: 1, vmMs: exactMs(10), faasMs: exactMs(40), stateBytes: 0 }],
-  rate: { perSecond },
-  vms: { running: 0, booting: 0 },
-});
-
 describe("the VMs sized for the remembered bursts", () => {
   it("are the fewest whose attainment over the remembered rates meets 99%, counted up from the option's own count", () => {
     // 1,000 req/s with 10 s at 2,000 in the window's older half; FaaS (40 ms, p99 80) misses the 60-ms SLO for
@@ -62,7 +55,7 @@ describe("the VMs sized for the remembered bursts", () => {
     // One stage, 10 ms on a VM, 40 ms on FaaS (every request on FaaS misses the 20-ms SLO), router entry:
     // a request on a VM meets the SLO, one turned away misses it. 200 req/s with a second at 2,000.
     const per = burstAt(200, 2000, 1);
-    const o = exactOneStage(per);
+    const o = burstObs(per, exactMs(10), exactMs(40));
     const d = remembered(per);
     const carried = (n: number) =>
       d.rates.reduce((s, r, b) => s + d.weights[b] * r * (1 - erlangB(r * 0.01, 2 * n)[2 * n]), 0) / d.mean;
@@ -92,7 +85,7 @@ describe("the VMs sized for the remembered bursts", () => {
     // 10 ms on a VM against a 5-ms SLO: nothing is ever within it. 100 req/s with a second at 500: the
     // cost model's 2 VMs stay (the peak would keep 3 busy).
     const per = burstAt(100, 500, 1);
-    const o = exactOneStage(per);
+    const o = burstObs(per, exactMs(10), exactMs(40));
     const cfg = groupConfig({ entry: "router", slo_ms: 5 }, { queue_ms: 0 });
     expect([2, 3].map((n) => attainmentAt(o, cfg, n))).toEqual([0, 0]);
     const p = plan(initialPolicyState(), o, cfg, 600).plan;
@@ -106,10 +99,7 @@ describe("the edges beside them", () => {
   it("an infinite measured time is no time: the stage's VM work and latency fall back to its FaaS time", () => {
     // A VM time read as Infinity (a sum over a count of 0, a ratio to a zero time) is not a measurement.
     const inf = { mean: Infinity, p50: Infinity, p95: Infinity, p99: Infinity };
-    const o: Observations = {
-      ...burstObs(flat(50, 600)),
-      stages: [{ exitFraction: 1, vmMs: inf, faasMs: exactMs(40), stateBytes: 0 }],
-    };
+    const o = burstObs(flat(50, 600), inf, exactMs(40));
     const ctx = planContext(initialPolicyState(), o, burstConfig(60));
     expect(ctx.wS).toEqual([0.04]);
     expect(ctx.vmLn).toEqual(ctx.faasLn);
