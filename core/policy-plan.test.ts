@@ -104,6 +104,16 @@ describe("plan: VMs sized for the SLO", () => {
     expect(at190.targetVms).toBe(4);
     expect(at190.expectedSloAttainment).toBe(0.99942);
   });
+  it("a period the error budget lets take 98% sizes for 98.5%, not 99.5%: 3 VMs at 190 req/s where a fresh day needs 4", () => {
+    // A day so far 99.9% within the SLO (a million requests): the next scale-down delay's 57,000 may
+    // take 98%, the floor (SLO_BUDGET_SPEND). FaaS alone (75%) still misses it; 2 VMs reach 96.6%.
+    const surplus: PolicyState = { ...initialPolicyState(), slo: { requests: 1e6, within: 0.999e6, atS: 600 } };
+    const p = plan(surplus, slow(190), cfg, 600).plan;
+    expect(p.targetVms).toBe(3);
+    expect(p.expectedSloAttainment).toBe(0.99414);
+    expect(p.reason).toContain("this period needs 98% to keep 99%");
+    expect(plan(initialPolicyState(), slow(190), cfg, 600).plan.targetVms).toBe(4);
+  });
   it("at most vm.max: the count at vm.max, though short of the aim", () => {
     const p = plan(initialPolicyState(), slow(190), groupConfig({ slo_ms: 80 }, { queue_ms: 0, max: 3 }), 600).plan;
     expect(p.targetVms).toBe(3);

@@ -161,7 +161,10 @@ const START_MARGIN = 0.05;
  * exponential mean) falls short too.
  */
 export const SLO_CONFIRM_PERIODS = 3;
-/** A plan sized for the SLO aims this far above it (the latency model's error, unseen tails). */
+/**
+ * A plan sized for the SLO aims this far above the attainment this period needs (the budgeted target:
+ * the latency model's error, unseen tails).
+ */
 const SLO_SIZING_MARGIN = 0.005;
 /** Attainments closer than this are equal when none meets the SLO (then the cheaper wins). */
 const ATTAINMENT_TIE = 1e-3;
@@ -1258,7 +1261,7 @@ export function plan(
   }
   // When nothing meets the SLO at its cost-optimal size, more VMs may: the fewest that do, per group.
   if (!options.some((o) => o.attainment >= target)) {
-    const aim = Math.min(1, SLO_TARGET + SLO_SIZING_MARGIN);
+    const aim = Math.min(1, slo.target + SLO_SIZING_MARGIN);
     for (const g of groups) {
       if (!g.reachable) continue;
       const trial = { ...g };
