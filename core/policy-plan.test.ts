@@ -5,6 +5,7 @@ import type { ControlConfig } from "./config.js";
 import { burstConfig, burstObs, exactMs, flat, groupConfig } from "./fixtures.js";
 import {
   confirmedTarget,
+  FIRST_ESTIMATE_SPREAD,
   evaluateGroup,
   faasAttainment,
   initialPolicyState,
@@ -243,7 +244,9 @@ describe("plan: the remembered bursts", () => {
     rate: { perSecond: flat(100, 600).map((x, i) => (i < 150 ? 100 * x : x)) },
     vms: { running: 0, booting: 0 },
   });
-  const burst = (exit0: number) => plan(initialPolicyState(), burstAt(exit0), burstCfg, 600).plan;
+  // A controller whose last estimate was this one's (a shortfall it has confirmed).
+  const burst = (exit0: number) =>
+    plan({ ...initialPolicyState(), faasAttain: { mean: exit0, atS: 590 } }, burstAt(exit0), burstCfg, 600).plan;
   it("bursts size VMs only where FaaS alone misses the SLO by more than a period's error budget", () => {
     const missed = burst(0.97);
     expect(missed.targetVms).toBe(3);
@@ -383,8 +386,12 @@ describe("plan: a dip of FaaS's estimate below the target starts no VM for the S
     expect(confirmedTarget(0.99, 0.99, avg(0.95), 500, period).target).toBe(0.99);
     // An average exactly at the target is not short of it: this plan's estimate alone is, a dip.
     expect(confirmedTarget(0.99, 0.95, { mean: 0.99, atS: 500 }, 500, period).target).toBe(0.95);
-    // The first plan has no past: its estimate is the average, and a shortfall counts at once.
+    // The first plan has no past: its estimate starts the average; a shortfall of more than a point
+    // (FIRST_ESTIMATE_SPREAD) counts at once, a shallower one is a dip.
+    expect(FIRST_ESTIMATE_SPREAD).toBe(0.01);
     expect(confirmedTarget(0.99, 0.95, undefined, 500, period).target).toBe(0.99);
+    expect(confirmedTarget(0.99, 0.979, undefined, 500, period).target).toBe(0.99);
+    expect(confirmedTarget(0.99, 0.981, undefined, 500, period).target).toBe(0.981);
   });
 
   // 1.5% of requests reach stage 2, where FaaS (90 ms) misses a 80-ms SLO: FaaS alone meets it for 98.5%
@@ -420,8 +427,16 @@ describe("plan: a dip of FaaS's estimate below the target starts no VM for the S
     const deep = obs(flat(5, 600), { faasMs: [5, 10, 90], exits: [0.5, 0.5, 1] });
     expect(tick(afterMet(), deep, 605).plan.desiredVms).toBe(1);
   });
-  it("a fresh controller acts on its first estimate", () => {
-    expect(tick(initialPolicyState(), short, 600).plan.desiredVms).toBe(1);
+  it("a fresh controller acts on a first estimate more than a point short at once, on a shallower one at its second plan", () => {
+    // 2.5% of requests reach the slow stage 2: FaaS alone 97.5%.
+    const deeper = obs(flat(5, 600), { faasMs: [5, 10, 90], exits: [0.5, 0.95, 1] });
+    expect(tick(initialPolicyState(), deeper, 600).plan.desiredVms).toBe(1);
+    const first = tick(initialPolicyState(), short, 600);
+    expect(first.plan.desiredVms).toBe(0);
+    expect(first.plan.reason).toContain(
+      "FaaS alone expects 98.50% in this plan, the controller's first (a shortfall under 1 point waits for a second estimate): no VM starts for the SLO yet",
+    );
+    expect(tick(first.state, short, 605).plan.desiredVms).toBe(1);
   });
   it("a stored average that is not a number is forgotten", () => {
     const bad = { ...initialPolicyState(), faasAttain: { mean: Number.NaN, atS: 0 } };

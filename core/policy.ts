@@ -162,6 +162,13 @@ const START_MARGIN = 0.05;
  */
 export const SLO_CONFIRM_PERIODS = 3;
 /**
+ * A fresh controller has no average to confirm its first estimate against, and one estimate strays by
+ * up to about a point (seed 29 #21 of the sweep: a first 98.83% where FaaS alone truly meets 99.6%; over
+ * its day the estimate's p1 is 98.86%, its median 99.57%): a first shortfall shallower than this waits for
+ * the next plan's estimate (the average then holds both).
+ */
+export const FIRST_ESTIMATE_SPREAD = 0.01;
+/**
  * A plan sized for the SLO aims this far above the attainment this period needs (the budgeted target:
  * the latency model's error, unseen tails).
  */
@@ -1225,8 +1232,9 @@ function normalise(state: PolicyState | null | undefined): PolicyState {
 
 /**
  * The attainment this plan must reach: the period's target where FaaS alone falls short of it now and
- * on average over the last SLO_CONFIRM_PERIODS; where only this plan's estimate does, FaaS's own (a dip
- * alone starts no VM; cost still may). With the updated average.
+ * on average over the last SLO_CONFIRM_PERIODS (with no average yet, by more than
+ * FIRST_ESTIMATE_SPREAD); where only this plan's estimate does, FaaS's own (a dip alone starts no VM;
+ * cost still may). With the updated average.
  */
 export function confirmedTarget(
   periodTarget: number,
@@ -1237,7 +1245,8 @@ export function confirmedTarget(
 ): { target: number; avg: NonNullable<PolicyState["faasAttain"]> } {
   const keep = avg ? Math.exp(-Math.max(0, nowS - avg.atS) / (SLO_CONFIRM_PERIODS * config.controlPeriodS)) : 0;
   const mean = avg ? keep * avg.mean + (1 - keep) * faasAttain : faasAttain;
-  const dip = faasAttain < periodTarget && !(mean < periodTarget);
+  const dip =
+    faasAttain < periodTarget && (avg ? !(mean < periodTarget) : faasAttain >= periodTarget - FIRST_ESTIMATE_SPREAD);
   return { target: dip ? faasAttain : periodTarget, avg: { mean, atS: nowS } };
 }
 
@@ -1362,7 +1371,7 @@ export function plan(
     faasUsdS,
     slo,
     target,
-    faasMean: avg.mean,
+    faasMean: state.faasAttain ? avg.mean : null,
   });
   const out: Plan = {
     stages,
@@ -1422,7 +1431,7 @@ interface ExplainArgs {
   slo: { target: number; past: number | null };
   /** What this plan had to reach: below slo.target where only this plan's estimate of FaaS falls short. */
   target: number;
-  faasMean: number;
+  faasMean: number | null;
 }
 
 function explain(a: ExplainArgs): string {
@@ -1451,7 +1460,10 @@ function explain(a: ExplainArgs): string {
       ? ` (${pct(a.slo.past)} expected within it over the last day: this period needs ${pct(target)} to keep ${pct(SLO_TARGET)})`
       : "";
   if (a.target < target)
-    budget += `; FaaS alone expects ${(100 * a.faasAttain).toFixed(2)}% in this plan, ${(100 * a.faasMean).toFixed(2)}% on average over the last ${SLO_CONFIRM_PERIODS} control periods (a dip its estimate may show by chance): no VM starts for the SLO yet`;
+    budget +=
+      a.faasMean === null
+        ? `; FaaS alone expects ${(100 * a.faasAttain).toFixed(2)}% in this plan, the controller's first (a shortfall under ${100 * FIRST_ESTIMATE_SPREAD} point waits for a second estimate): no VM starts for the SLO yet`
+        : `; FaaS alone expects ${(100 * a.faasAttain).toFixed(2)}% in this plan, ${(100 * a.faasMean).toFixed(2)}% on average over the last ${SLO_CONFIRM_PERIODS} control periods (a dip its estimate may show by chance): no VM starts for the SLO yet`;
   const slo = met
     ? `the cheapest option that meets the ${config.sloMs} ms SLO for ${pct(SLO_TARGET)} of requests${budget}`
     : `no option meets the ${config.sloMs} ms SLO for ${pct(SLO_TARGET)} of requests${budget}: the best attainment, then the lowest cost`;
