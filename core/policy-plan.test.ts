@@ -392,6 +392,8 @@ describe("plan: a dip of FaaS's estimate below the target starts no VM for the S
     expect(confirmedTarget(0.99, 0.95, undefined, 500, period).target).toBe(0.99);
     expect(confirmedTarget(0.99, 0.979, undefined, 500, period).target).toBe(0.99);
     expect(confirmedTarget(0.99, 0.981, undefined, 500, period).target).toBe(0.981);
+    // Exactly a point short (0.99 - 0.01 is 0.98 in floating point too) is still a dip.
+    expect(confirmedTarget(0.99, 0.98, undefined, 500, period).target).toBe(0.98);
   });
 
   // 1.5% of requests reach stage 2, where FaaS (90 ms) misses a 80-ms SLO: FaaS alone meets it for 98.5%
