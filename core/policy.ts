@@ -1431,6 +1431,7 @@ interface ExplainArgs {
   slo: { target: number; past: number | null };
   /** What this plan had to reach: below slo.target where only this plan's estimate of FaaS falls short. */
   target: number;
+  /** FaaS's estimate averaged over the last control periods; null in a fresh controller's first plan. */
   faasMean: number | null;
 }
 
