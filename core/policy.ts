@@ -1460,11 +1460,13 @@ function explain(a: ExplainArgs): string {
     target < SLO_TARGET && a.slo.past !== null
       ? ` (${pct(a.slo.past)} expected within it over the last day: this period needs ${pct(target)} to keep ${pct(SLO_TARGET)})`
       : "";
-  if (a.target < target)
-    budget +=
+  if (a.target < target) {
+    const why =
       a.faasMean === null
-        ? `; FaaS alone expects ${(100 * a.faasAttain).toFixed(2)}% in this plan, the controller's first (a shortfall under ${100 * FIRST_ESTIMATE_SPREAD} point waits for a second estimate): no VM starts for the SLO yet`
-        : `; FaaS alone expects ${(100 * a.faasAttain).toFixed(2)}% in this plan, ${(100 * a.faasMean).toFixed(2)}% on average over the last ${SLO_CONFIRM_PERIODS} control periods (a dip its estimate may show by chance): no VM starts for the SLO yet`;
+        ? `the controller's first (a shortfall under ${100 * FIRST_ESTIMATE_SPREAD} point waits for a second estimate)`
+        : `${(100 * a.faasMean).toFixed(2)}% on average over the last ${SLO_CONFIRM_PERIODS} control periods (a dip its estimate may show by chance)`;
+    budget += `; FaaS alone expects ${(100 * a.faasAttain).toFixed(2)}% in this plan, ${why}: no VM starts for the SLO yet`;
+  }
   const slo = met
     ? `the cheapest option that meets the ${config.sloMs} ms SLO for ${pct(SLO_TARGET)} of requests${budget}`
     : `no option meets the ${config.sloMs} ms SLO for ${pct(SLO_TARGET)} of requests${budget}: the best attainment, then the lowest cost`;
