@@ -91,29 +91,32 @@ describe("evaluateGroup: the group's work, hop, wait budget and queue", () => {
     expect(group(o, groupConfig({ entry: "router" }), 0).g.hopMs).toBe(0);
     expect(group(o, groupConfig({ entry: "router" }), 1).g.hopMs).toBeCloseTo(hop(STATE_BYTES), 9);
   });
-  it("the queue per VM holds the places its slots clear within the budget, with the work's spread", () => {
-    // Of the requests reaching stage 1, half take 10 ms and half 40 ms: mean 25 ms, E[X^2] = 850 ms^2,
-    // squared coefficient of variation 850 / 625 - 1 = 0.36. Budget 100 ms (queue_ms, the SLO is loose).
+  it("the queue per VM holds the places the router fills within the admission limit, fewer where the work is spread wide", () => {
+    // The router joins a full VM while the places ahead / slots x the mean time fit the admission limit
+    // (here the whole 100-ms budget: queue_ms, the SLO is loose). Of the requests reaching stage 1, half
+    // take 10 ms and half 40 ms: mean 25 ms, 100 ms x 2 slots / 25 ms = 8 places (M/G/c's correction,
+    // CV^2 = 0.36, would allow 11: the router never fills them).
     const o = obs(flat(100, 600));
     const { g } = group(o, groupConfig(), 1);
     expect(g.waitBudgetMs).toBe(100);
-    expect(g.queuePerVm).toBe(Math.floor((0.1 * SLOTS * 2) / (0.025 * 1.36))); // 11
-    // Without the exit mix (every request reaching 1 goes on to 2: 40 ms each) the spread is 0.
+    expect(g.admitWaitMs).toBe(100);
+    expect(g.queuePerVm).toBe(Math.floor((0.1 * SLOTS) / 0.025)); // 8
+    // Without the exit mix (every request reaching 1 goes on to 2: 40 ms each): 5.
     const deep = obs(flat(100, 600), [5, 10, 30], [5, 10, 30], [0.5, 0, 1]);
-    expect(group(deep, groupConfig(), 1).g.queuePerVm).toBe(Math.floor((0.1 * SLOTS * 2) / 0.04)); // 10
-    // A group of one stage whose p99 is twice its median (30 ms mean): CV^2 = exp(sigma^2) - 1.
-    const sigma = Math.log(2) / 2.326347874040841;
+    expect(group(deep, groupConfig(), 1).g.queuePerVm).toBe(Math.floor((0.1 * SLOTS) / 0.04)); // 5
+    // A group of one stage (30 ms mean) whose p99 is ten times its median: CV^2 = exp(sigma^2) - 1 = 1.66,
+    // and the wait of M/G/c grows with (1 + CV^2) / 2: 5 places, where the router would fill 6.
+    const sigma = Math.log(10) / 2.326347874040841;
     const spread = obs(flat(100, 600), [5, 10, 30], [5, 10, 30]);
-    spread.stages[2].vmMs = { mean: 30, p50: 30, p95: 45, p99: 60 };
-    expect(group(spread, groupConfig(), 2).g.queuePerVm).toBe(
-      Math.floor((0.1 * SLOTS * 2) / (0.03 * Math.exp(sigma ** 2))),
-    );
-    // A median that reads 0 (under a millisecond) is missing: the mean stands in (sigma from 0.4 to 0.6).
+    spread.stages[2].vmMs = { mean: 30, p50: 30, p95: 150, p99: 300 };
+    const wide = group(spread, groupConfig(), 2).g.queuePerVm;
+    expect(wide).toBe(Math.floor((0.1 * SLOTS * 2) / (0.03 * Math.exp(sigma ** 2)))); // 5
+    expect(wide).toBeLessThan(Math.floor((0.1 * SLOTS) / 0.03));
+    // A median that reads 0 (under a millisecond) is missing: the mean stands in (p99 ten times it).
     const tiny = obs(flat(100, 600), [5, 10, 30]);
-    tiny.stages[2].vmMs = { mean: 0.4, p50: 0, p95: 0.5, p99: 0.6 };
-    const tinySigma = Math.log(1.5) / 2.326347874040841;
+    tiny.stages[2].vmMs = { mean: 0.4, p50: 0, p95: 2, p99: 4 };
     expect(group(tiny, groupConfig({}, { queue_ms: 1 }), 2).g.queuePerVm).toBe(
-      Math.floor((0.001 * SLOTS * 2) / (0.0004 * Math.exp(tinySigma ** 2))),
+      Math.floor((0.001 * SLOTS * 2) / (0.0004 * Math.exp(sigma ** 2))), // 3, where the router would fill 5
     );
     // A long budget fills the queue to its places per slot, no further.
     expect(group(o, groupConfig({}, { queue_ms: 1000 }), 1).g.queuePerVm).toBe(QUEUE_PLACES_PER_SLOT * SLOTS);

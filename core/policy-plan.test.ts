@@ -88,6 +88,45 @@ describe("plan: the SLO target this period", () => {
   });
 });
 
+describe("plan: the error budget is spent at what served the last period", () => {
+  // One stage behind a router: FaaS (40 ms, p99 80) meets the 60-ms SLO for 91% of requests, a VM nearly
+  // always; 1,000 req/s want 6 VMs.
+  const cfg = burstConfig(60);
+  const spent = (perSecond: number[], running: number, booting = 0) => {
+    const o = { ...burstObs(perSecond), vms: { running, booting } };
+    const state: PolicyState = { ...initialPolicyState(), vmGroupStart: 0, desiredVms: 6 };
+    const out = plan(state, o, cfg, 600);
+    const b = out.state.slo!;
+    return {
+      share: b.within / b.requests,
+      requests: b.requests,
+      plan: out.plan,
+      faas: faasAttainment(planContext(state, o, cfg)),
+    };
+  };
+  it("VMs running as planned: the plan's own expectation", () => {
+    const s = spent(flat(1000, 600), 6);
+    expect(s.plan.desiredVms).toBe(6);
+    expect(s.requests).toBe(10_000); // the last 10-s period's seconds
+    expect(s.share).toBeCloseTo(s.plan.expectedSloAttainment, 5);
+    expect(s.share).toBeGreaterThan(0.99);
+  });
+  it("VMs still booting carry nothing: FaaS's attainment, not the plan's hope", () => {
+    const s = spent(flat(1000, 600), 0, 6);
+    expect(s.plan.expectedSloAttainment).toBeGreaterThan(0.99);
+    expect(s.faas).toBeLessThan(0.92);
+    expect(s.share).toBeCloseTo(s.faas, 12);
+  });
+  it("a burst in the last period's seconds: its overflow ran on FaaS, though the window's mean barely moved", () => {
+    const burst = flat(1000, 600).map((x, i) => (i >= 590 ? 3000 : x));
+    const s = spent(burst, 6);
+    const calm = spent(flat(1000, 600), 6);
+    expect(s.requests).toBe(30_000);
+    expect(s.share).toBeLessThan(calm.share - 0.01);
+    expect(s.share).toBeGreaterThan(s.faas);
+  });
+});
+
 describe("plan: VMs sized for the SLO", () => {
   // The SLO 80 ms: a request going on to stage 2 meets it only on a VM (5 + 20 + 10 + 30 = 65 ms with the
   // hop; 135 on FaaS). No queue: a request finding the VMs full runs on FaaS.
@@ -328,22 +367,23 @@ describe("the plan's reason: figures", () => {
     expect(two.plan.reason).toContain("; this plan expects 100%. Stage 0 on Workers. A request may wait");
   });
   it("a queue of one place per VM is named in the singular", () => {
-    // The group from stage 2 (30 ms each): a 10-ms budget on 2 slots clears one place.
+    // The group from stage 2 (30 ms each): a 20-ms budget on 2 slots, 1 place the router fills (20 x 2 / 30).
     const p = plan(
       initialPolicyState(),
       obs(flat(2000, 600), { pin: ["worker", "worker"] }),
-      groupConfig({}, { queue_ms: 10 }),
+      groupConfig({}, { queue_ms: 20 }),
       600,
     ).plan;
     expect(p.reason).toContain(
-      "A request may wait up to 10 ms for a slot on a full VM (SLO minus the path's p99 without waiting; 1 place per VM), mean wait",
+      "A request may wait up to 20 ms for a slot on a full VM (SLO minus the path's p99 without waiting; 1 place per VM), mean wait",
     );
   });
   it("where a timed-out request would miss the SLO on FaaS, the reason says why it is admitted for half the budget", () => {
     const p = plan(initialPolicyState(), burstObs(flat(50, 600)), burstConfig(60), 1800).plan;
     expect(p.admitWaitMs).toBe(20);
+    // Admitted within 20 ms at 10 ms a request on 2 slots: 4 places (the budget alone would clear 8).
     expect(p.reason).toContain(
-      "A request may wait up to 40 ms for a slot on a full VM (SLO minus the path's p99 without waiting; 14 places per VM), mean wait 0.7 ms; it joins a full VM's queue when it expects at most 20 ms (a timed-out request would miss the SLO on FaaS).",
+      "A request may wait up to 40 ms for a slot on a full VM (SLO minus the path's p99 without waiting; 4 places per VM), mean wait 0.7 ms; it joins a full VM's queue when it expects at most 20 ms (a timed-out request would miss the SLO on FaaS).",
     );
   });
   it("the cost model's count of one VM is in the singular", () => {

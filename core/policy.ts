@@ -14,8 +14,10 @@
  *    sum of the stages' lognormals and the hop (a Latin-hypercube sample of it, per exit stage), so the wait budget is
  *    SLO - the target quantile of that path (capped by vm.queue_ms). Requests may wait that long on a
  *    full VM: n VMs of k slots with q = budget * k / E[S] * 2 / (1 + cv^2) queue places each (the wait
- *    of M/G/c grows with (1 + cv^2) / 2) carry lambda * (1 - P_K) of the group's arrivals, P_K the
- *    blocking of M/M/c/K with c = n k and K = c + n q (q = 0: Erlang-B, "a free slot, else FaaS").
+ *    of M/G/c grows with (1 + cv^2) / 2), at most the admit * k / E[S] the router fills (it joins a full
+ *    VM while the wait it expects fits the admission limit), carry lambda * (1 - P_K) of the group's
+ *    arrivals, P_K the blocking of M/M/c/K with c = n k and K = c + n q (q = 0: Erlang-B, "a free slot,
+ *    else FaaS").
  *    The n-th VM runs when its expected utilisation reaches the break-even u* = (p_vm / k) * W / S
  *    (W slot-seconds and S FaaS dollars saved per request; a VM beyond the current count must also repay
  *    its boot time). Waiting is billed where FaaS bills it (a Lambda prefix waits for the VM).
@@ -27,6 +29,11 @@
  *    attainment, then the lowest cost. The choice and why is in `plan.reason`.
  * 4. holdForScaleDown: the desired count is the largest wanted during the last scaleDownDelayS.
  * 5. applyBounds: vm.min and vm.max.
+ *
+ * The SLO's error budget over a day lets a period aim below 99% when the day so far was above it
+ * (sloTargetNow). Each plan spends it at what the last period's requests were expected to attain
+ * (spentAttainment): the rates observed in its seconds, on the VMs that were running (a VM still
+ * booting carries nothing, a burst's overflow runs on FaaS), not at what the plan hopes for.
  */
 import { faasComputeUsd, faasRequestUsd, faasWaitUsd } from "./cost.js";
 import type { ControlConfig } from "./config.js";
@@ -1015,9 +1022,12 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
   g.waitBudgetMs = Math.max(0, Math.min(vm.queueMs, leftMs));
   g.admitWaitMs = admitWaitMs(g.waitBudgetMs, fallbackMeetsSlo);
   const meanSPerReach = workS / r[j];
+  // The spread of the work may shrink the queue (M/G/c), never grow it past what the router fills: it
+  // joins a full VM while the places ahead / k x E[S] fit the admission limit.
   g.queuePerVm = Math.min(
     QUEUE_PLACES_PER_SLOT * k,
     Math.floor(((g.waitBudgetMs / 1000) * k * 2) / (meanSPerReach * (1 + Math.max(0, cv2)))),
+    Math.floor(((g.admitWaitMs / 1000) * k) / meanSPerReach),
   );
   // Per request reaching j and carried: the deep invocation's fee and compute are saved; a Lambda
   // prefix is billed while it waits for the VM; the hidden state may have a transfer price.
@@ -1386,11 +1396,32 @@ export function plan(
     expectedCostUsdPerHour: cost,
     computedAtS: nowS,
   };
-  const budget = spendBudget(state.slo, nowS, config.controlPeriodS, ctx.load.dist.mean, attainment);
+  const spent = spentAttainment(ctx, obs, groups.find((g) => g.start === state.vmGroupStart) ?? null, faasAttain);
+  const budget = spendBudget(state.slo, nowS, spent.seconds || config.controlPeriodS, spent.rps, spent.attainment);
   return {
     plan: out,
     state: { version: 1, wanted, vmGroupStart: j, desiredVms, slo: budget, memory, faasAttain: avg },
   };
+}
+
+/**
+ * What the last control period's requests were expected to attain within the SLO: its observed
+ * per-second rates, served by `group` (the one in force then) on the VMs running. Without per-second
+ * rates, the window's mean.
+ */
+export function spentAttainment(
+  ctx: PlanContext,
+  obs: Observations,
+  group: GroupEval | null,
+  faasAttain: number,
+): { seconds: number; rps: number; attainment: number } {
+  const last = obs.rate.perSecond.slice(-Math.max(1, Math.round(ctx.config.controlPeriodS)));
+  const dist = last.length > 0 ? rateDistribution(last, 0, 0, Infinity) : ctx.load.dist;
+  if (!group || obs.vms.running <= 0 || !(dist.mean > 0))
+    return { seconds: last.length, rps: dist.mean, attainment: faasAttain };
+  const served = { ...group };
+  sizeGroup({ ...ctx, load: { ...ctx.load, dist } }, served, obs.vms.running);
+  return { seconds: last.length, rps: dist.mean, attainment: served.attainment };
 }
 
 function round(x: number, d: number): number {
