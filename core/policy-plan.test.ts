@@ -14,6 +14,7 @@ import {
   planContext,
   type PolicyState,
   SLO_CONFIRM_PERIODS,
+  spentAttainment,
 } from "./policy.js";
 import type { Placement } from "./manifest.js";
 
@@ -124,6 +125,27 @@ describe("plan: the error budget is spent at what served the last period", () =>
     expect(s.requests).toBe(30_000);
     expect(s.share).toBeLessThan(calm.share - 0.01);
     expect(s.share).toBeGreaterThan(s.faas);
+  });
+  it("the seconds seen, however few; without a per-second series, the window's mean over a period", () => {
+    expect(spent(flat(1000, 4), 6).requests).toBe(4_000);
+    const ewma = { ...burstObs([]), rate: { perSecond: [], meanRps: 500, stdRps: 0 } };
+    const b = plan(initialPolicyState(), ewma, cfg, 600).state.slo!;
+    expect(b.requests).toBeCloseTo(500 * cfg.controlPeriodS, 9);
+  });
+  it("the group in force served it, not the first one evaluated", () => {
+    // Three stages; FaaS misses a 100-ms SLO for the quarter that reaches stage 2 (165 ms there). One VM
+    // at 400 req/s carries less of a group from stage 1 (40 ms a request) than from stage 2 (30 ms, a
+    // quarter of the requests).
+    const o = obs(flat(400, 600), { faasMs: [5, 40, 120], running: 1 });
+    const c = groupConfig({ slo_ms: 100 });
+    const ctx = planContext(initialPolicyState(), o, c);
+    const faas = faasAttainment(ctx);
+    const share = (j: number) => {
+      const b = plan({ ...held(j, 1) }, o, c, 600).state.slo!;
+      expect(b.within / b.requests).toBeCloseTo(spentAttainment(ctx, o, evaluateGroup(ctx, o, j), faas).attainment, 12);
+      return b.within / b.requests;
+    };
+    expect(Math.abs(share(1) - share(2))).toBeGreaterThan(0.01);
   });
 });
 

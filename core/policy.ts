@@ -1397,7 +1397,7 @@ export function plan(
     computedAtS: nowS,
   };
   const spent = spentAttainment(ctx, obs, groups.find((g) => g.start === state.vmGroupStart) ?? null, faasAttain);
-  const budget = spendBudget(state.slo, nowS, spent.seconds || config.controlPeriodS, spent.rps, spent.attainment);
+  const budget = spendBudget(state.slo, nowS, spent.seconds, spent.rps, spent.attainment);
   return {
     plan: out,
     state: { version: 1, wanted, vmGroupStart: j, desiredVms, slo: budget, memory, faasAttain: avg },
@@ -1406,8 +1406,8 @@ export function plan(
 
 /**
  * What the last control period's requests were expected to attain within the SLO: its observed
- * per-second rates, served by `group` (the one in force then) on the VMs running. Without per-second
- * rates, the window's mean.
+ * per-second rates, served by `group` (the one in force then) on the VMs running (none: all on FaaS).
+ * Without per-second rates, the window's mean over a period.
  */
 export function spentAttainment(
   ctx: PlanContext,
@@ -1417,11 +1417,11 @@ export function spentAttainment(
 ): { seconds: number; rps: number; attainment: number } {
   const last = obs.rate.perSecond.slice(-Math.max(1, Math.round(ctx.config.controlPeriodS)));
   const dist = last.length > 0 ? rateDistribution(last, 0, 0, Infinity) : ctx.load.dist;
-  if (!group || obs.vms.running <= 0 || !(dist.mean > 0))
-    return { seconds: last.length, rps: dist.mean, attainment: faasAttain };
+  const seconds = last.length > 0 ? last.length : ctx.config.controlPeriodS;
+  if (!group) return { seconds, rps: dist.mean, attainment: faasAttain };
   const served = { ...group };
   sizeGroup({ ...ctx, load: { ...ctx.load, dist } }, served, obs.vms.running);
-  return { seconds: last.length, rps: dist.mean, attainment: served.attainment };
+  return { seconds, rps: dist.mean, attainment: served.attainment };
 }
 
 function round(x: number, d: number): number {
