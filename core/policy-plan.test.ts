@@ -133,15 +133,15 @@ describe("plan: the error budget is spent at what served the last period", () =>
     expect(b.requests).toBeCloseTo(500 * cfg.controlPeriodS, 9);
   });
   it("the group in force served it, not the first one evaluated", () => {
-    // Three stages; FaaS misses a 100-ms SLO for the quarter that reaches stage 2 (165 ms there). One VM
-    // at 400 req/s carries less of a group from stage 1 (40 ms a request) than from stage 2 (30 ms, a
-    // quarter of the requests).
+    // Three stages; FaaS misses a 100-ms SLO for the quarter that reaches stage 2 (165 ms there). At 400
+    // req/s one VM of 2 slots is offered 5 slot-seconds a second by a group from stage 1 (200 req/s, 25 ms
+    // each) and 3 by one from stage 2 (100 req/s, 30 ms): it carries a different share of each.
     const o = obs(flat(400, 600), { faasMs: [5, 40, 120], running: 1 });
     const c = groupConfig({ slo_ms: 100 });
     const ctx = planContext(initialPolicyState(), o, c);
     const faas = faasAttainment(ctx);
     const share = (j: number) => {
-      const b = plan({ ...held(j, 1) }, o, c, 600).state.slo!;
+      const b = plan(held(j, 1), o, c, 600).state.slo!;
       expect(b.within / b.requests).toBeCloseTo(spentAttainment(ctx, o, evaluateGroup(ctx, o, j), faas).attainment, 12);
       return b.within / b.requests;
     };
