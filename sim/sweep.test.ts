@@ -2,7 +2,8 @@
 // on each, and no scenario's serflow cost is under its bound.
 import { describe, expect, it } from "vitest";
 import { POLICIES } from "./policies.js";
-import { judge, runSweep, scenarios, sweepMarkdown, sweepSvg } from "./sweep.js";
+import type { RunResult } from "./engine.js";
+import { CAUSAL_BASELINES, judge, runSweep, scenarios, sweepMarkdown, sweepSvg } from "./sweep.js";
 
 describe("sweep", () => {
   const opts = { traceS: 600, meanRps: [2, 40] as [number, number] };
@@ -16,6 +17,36 @@ describe("sweep", () => {
       expect(s.profile.stages.length).toBeLessThanOrEqual(8);
       expect(s.trace).toHaveLength(600);
     }
+  });
+
+  it("tells, where serflow meets the SLO less well than the best baseline, whether one that sees only the past did", () => {
+    expect(CAUSAL_BASELINES).toEqual(["faas-only", "vm-autoscale", "spock", "libra"]);
+    const row = (policy: string, slo: number, cost: number) =>
+      ({ policy, slo_attainment: slo, cost_usd: cost }) as RunResult;
+    const [a, b, c] = scenarios(3, 7, opts);
+    const results = (serflow: number, libra: number) => [
+      row("faas-only", 0.95, 1),
+      row("vm-max", 0.999, 9),
+      row("vm-autoscale", 0.97, 3),
+      row("spock", 0.96, 2),
+      row("libra", libra, 1.5),
+      row("serflow", serflow, 2),
+      row("oracle-slo", 1, 0.5),
+    ];
+    // vm-max alone meets the SLO: serflow short of it, yet above every other baseline.
+    const onlyVmMax = judge(a, results(0.9899, 0.98));
+    expect(onlyVmMax.bestBaselineSlo).toBe(0.999);
+    expect(onlyVmMax.bestCausalSlo).toBe(0.98);
+    // libra, which sees only the past, does better than serflow.
+    const causal = judge(b, results(0.97, 0.985));
+    const met = judge(c, results(0.995, 0.98));
+    const md = sweepMarkdown([onlyVmMax, causal, met], 7, "sweep.svg");
+    expect(md).toContain("meets the SLO as well as the best baseline (or 99.0%) in 1 of 3 scenarios");
+    expect(md).toContain(
+      "Where serflow meets the SLO less well than the best baseline: #0 98.99% (vm-max 99.90%, the best of the others 98.00%); #1 97.00% (vm-max 99.90%, the best of the others 98.50%).",
+    );
+    expect(md).toContain("did better in 1 of these 2.");
+    expect(sweepMarkdown([met], 7, "sweep.svg")).not.toContain("less well");
   });
 
   it("runs every policy per scenario and reports serflow over the cheapest baseline and over its bound", () => {
