@@ -14,7 +14,7 @@ export interface VmView {
   slots: number;
   /** Requests waiting for a slot at the VM's last heartbeat. */
   queued?: number;
-  /** The VM's recent median time per call (ms); null or missing before it has served. */
+  /** The VM's recent mean time per call (ms); null or missing before it has served. */
   serviceMs?: number | null;
 }
 

@@ -176,6 +176,30 @@ describe("/metrics counts each outcome once", () => {
     expect(m["serflow_vm_compute_seconds{0.99}"]).toBeGreaterThanOrEqual(m["serflow_vm_compute_seconds{0.5}"]);
   });
 
+  it("the call time the router plans waits with is the mean of the recent calls, not their median", async () => {
+    // A model whose calls mostly exit early: three calls of 1 ms and one of 97 ms, one after another on
+    // a clock the test moves. A full VM drains a call per mean call time per slot: 25 ms here, where the
+    // median says 1.
+    let clock = 0;
+    const now = vi.spyOn(performance, "now").mockImplementation(() => clock);
+    try {
+      const s = await start();
+      expect(s.vm.meanCallMs()).toBeNull();
+      for (const ms of [1, 1, 97, 1]) {
+        const c = s.call(frame(ms));
+        await until(() => s.gate.held.length === 1);
+        clock += ms;
+        s.gate.release();
+        expect((await c).status).toBe(200);
+      }
+      expect(s.vm.meanCallMs()).toBe(25);
+      expect(s.vm.report().service_ms).toBe(25);
+      expect((await s.metrics())["serflow_vm_compute_seconds{0.5}"]).toBe(0.001);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
   it("a call that waits for a slot is queued meanwhile, then counted once as an admitted wait", async () => {
     const s = await start();
     const t0 = performance.now();

@@ -260,23 +260,32 @@ export class VmService {
     return xs.length ? xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] : null;
   }
 
+  /** The mean of the recent call times (ms); null before the first. */
+  meanCallMs(): number | null {
+    const xs = this.recentMs.filter((x) => x !== undefined);
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+  }
+
+  /** What a heartbeat tells the controller. */
+  report() {
+    return {
+      id: this.config.id,
+      url: this.config.publicUrl,
+      state: this.state,
+      inflight: this.inflight,
+      queued: this.queued,
+      slots: this.config.slots,
+      // The mean call time: a FIFO queue over k slots drains k calls per mean call time, so the
+      // router's expected wait on a full VM is built on it. (Calls exit at different depths: the
+      // median of a model whose calls mostly exit early can be a tenth of the mean.)
+      service_ms: this.meanCallMs(),
+    };
+  }
+
   /** Registration and heartbeat in one signed call per model; failures are logged and retried next beat. */
   async heartbeat(): Promise<void> {
     if (!this.config.controllerUrl) return;
-    await Promise.all(
-      this.config.models.map((m) =>
-        this.post(`/internal/v1/vms/${m}/heartbeat`, {
-          id: this.config.id,
-          url: this.config.publicUrl,
-          state: this.state,
-          inflight: this.inflight,
-          queued: this.queued,
-          slots: this.config.slots,
-          // The median call time: the router's expected wait on a full VM is built on it.
-          service_ms: this.percentile(0.5),
-        }),
-      ),
-    );
+    await Promise.all(this.config.models.map((m) => this.post(`/internal/v1/vms/${m}/heartbeat`, this.report())));
   }
 
   private async post(path: string, payload: unknown): Promise<void> {
