@@ -19,6 +19,7 @@ import {
   type PlanContext,
   planContext,
   type PolicyState,
+  QUEUE_ADMIT_SHARE,
   QUEUE_PLACES_PER_SLOT,
   readLoad,
   startFactor,
@@ -132,6 +133,28 @@ describe("evaluateGroup: the group's work, hop, wait budget and queue", () => {
     // At most queue_ms, and never below 0.
     expect(group(o, groupConfig({ slo_ms: 1000 }, { queue_ms: 30 }), 1).g.waitBudgetMs).toBe(30);
     expect(group(o, groupConfig({ slo_ms: 50 }), 1).g.waitBudgetMs).toBe(0);
+  });
+  it("all of the SLO's slack where that costs less than leaving a timeout room on FaaS: half of it admitted", () => {
+    // SLO 120: the room for FaaS leaves 120 - 105 = 15 ms (all admitted); all the slack is 120 - 65 =
+    // 55 ms, of which the router admits 27.5 (a timeout misses the SLO): more requests reach the VM.
+    const o = obs(flat(100, 600), [5, 10, 30], [5, 20, 60]);
+    const vmPath = 5 + hop(STATE_BYTES) + 40;
+    const faasPath = 5 + hop(STATE_BYTES) + 80;
+    const { g } = group(o, groupConfig({ slo_ms: 120 }), 1);
+    expect(g.narrowBudgetMs).toBeCloseTo(120 - faasPath, 5);
+    expect(g.waitBudgetMs).toBeCloseTo(120 - vmPath, 5);
+    expect(g.admitWaitMs).toBeCloseTo((120 - vmPath) * QUEUE_ADMIT_SHARE, 5);
+    expect(g.attainment).toBeGreaterThanOrEqual(0.99);
+    // The narrow budget alone (queue_ms holds it there) carries less and costs more.
+    const narrow = group(o, groupConfig({ slo_ms: 120 }, { queue_ms: 120 - faasPath }), 1).g;
+    expect(narrow.narrowBudgetMs).toBeUndefined();
+    expect(narrow.carriedShare).toBeLessThan(g.carriedShare);
+    expect(narrow.costUsdPerS).toBeGreaterThan(g.costUsdPerS);
+    expect(plan(initialPolicyState(), o, groupConfig({ slo_ms: 120 }), 600).plan.reason).toContain(
+      "(SLO minus the path's p99 without waiting: all the slack, cheaper than the 15 ms that leave a timed-out request time on FaaS;",
+    );
+    // SLO 150: half of the slack (42.5 ms) admits less than the 45 ms room for FaaS, all admitted.
+    expect(group(o, groupConfig({ slo_ms: 150 }), 1).g.narrowBudgetMs).toBeUndefined();
   });
   it("a group whose stages take no measured time is no group (before any timing arrives)", () => {
     const o = obs(flat(100, 600), [0, 0, 0]);

@@ -864,6 +864,8 @@ export interface GroupEval {
   /** Some request reaches the group (it may still save nothing, yet bring the SLO attainment up). */
   reachable: boolean;
   why: string;
+  /** Set where the budget is all of the SLO's slack: the narrower one that left a timeout room on FaaS. */
+  narrowBudgetMs?: number;
   /** Sized beyond the cost optimum because only more VMs bring the SLO attainment up. */
   sizedForSlo?: boolean;
   /** Sized beyond that for the SLO over the remembered rates (the last hour's bursts). */
@@ -1018,17 +1020,19 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
   const pathMs = groupPathQuantileMs(ctx, j, hopMs);
   const fallbackMs = groupPathQuantileMs(ctx, j, hopMs, SLO_TARGET, true);
   const fallbackMeetsSlo = fallbackMs < config.sloMs;
-  const leftMs = config.sloMs - Math.max(pathMs, fallbackMeetsSlo ? fallbackMs : 0);
-  g.waitBudgetMs = Math.max(0, Math.min(vm.queueMs, leftMs));
-  g.admitWaitMs = admitWaitMs(g.waitBudgetMs, fallbackMeetsSlo);
   const meanSPerReach = workS / r[j];
-  // The spread of the work may shrink the queue (M/G/c), never grow it past what the router fills: it
-  // joins a full VM while the places ahead / k x E[S] fit the admission limit.
-  g.queuePerVm = Math.min(
-    QUEUE_PLACES_PER_SLOT * k,
-    Math.floor(((g.waitBudgetMs / 1000) * k * 2) / (meanSPerReach * (1 + Math.max(0, cv2)))),
-    Math.floor(((g.admitWaitMs / 1000) * k) / meanSPerReach),
-  );
+  const setBudget = (h: GroupEval, leftMs: number, fallbackOk: boolean) => {
+    h.waitBudgetMs = Math.max(0, Math.min(vm.queueMs, leftMs));
+    h.admitWaitMs = admitWaitMs(h.waitBudgetMs, fallbackOk);
+    // The spread of the work may shrink the queue (M/G/c), never grow it past what the router fills: it
+    // joins a full VM while the places ahead / k x E[S] fit the admission limit.
+    h.queuePerVm = Math.min(
+      QUEUE_PLACES_PER_SLOT * k,
+      Math.floor(((h.waitBudgetMs / 1000) * k * 2) / (meanSPerReach * (1 + Math.max(0, cv2)))),
+      Math.floor(((h.admitWaitMs / 1000) * k) / meanSPerReach),
+    );
+  };
+  setBudget(g, config.sloMs - Math.max(pathMs, fallbackMeetsSlo ? fallbackMs : 0), fallbackMeetsSlo);
   // Per request reaching j and carried: the deep invocation's fee and compute are saved; a Lambda
   // prefix is billed while it waits for the VM; the hidden state may have a transfer price.
   const groupMsPerReach = 1000 * meanSPerReach;
@@ -1048,6 +1052,25 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
   g.uStar = (pVmS / k) * (workS / g.savingUsd);
   const bootFactor = startFactor(ctx.load, config);
   g.startHurdle = ctx.currentVms > 0 ? 1 : bootFactor * (1 + START_MARGIN);
+  sizePool(ctx, g, bootFactor);
+  // All of the SLO's slack may cost less than the room left for FaaS: more requests wait for a VM, and
+  // one whose wait runs out misses the SLO (so the router admits half of it). Taken where it is cheaper
+  // and expected to attain no less than the narrower budget, or the SLO target.
+  if (fallbackMeetsSlo && pathMs < fallbackMs && vm.queueMs > g.waitBudgetMs) {
+    const wide: GroupEval = { ...g, narrowBudgetMs: g.waitBudgetMs };
+    setBudget(wide, config.sloMs - pathMs, false);
+    sizePool(ctx, wide, bootFactor);
+    if (wide.costUsdPerS < g.costUsdPerS && wide.attainment >= Math.min(SLO_TARGET, g.attainment))
+      Object.assign(g, wide);
+  }
+  if (g.wantedVms > 0 && g.costUsdPerS >= ctx.faasOnlyPerS)
+    g.why = `${g.wantedVms} VM(s) would cost ${usdH(g.costUsdPerS)}, not less than ${usdH(ctx.faasOnlyPerS)} all on FaaS`;
+  return g;
+}
+
+/** The T-CIP count for the group's budget (a VM to start must be wanted by the load still here too), sized. */
+function sizePool(ctx: PlanContext, g: GroupEval, bootFactor: number): void {
+  const { vm } = ctx.config;
   let count = countVms(ctx, g, ctx.load.costDist, ctx.currentVms, bootFactor);
   // A VM to start must be wanted by the load still here too (VMs running are kept by the window's).
   if (count.n > ctx.currentVms && ctx.load.startDist !== ctx.load.costDist) {
@@ -1058,9 +1081,6 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
   g.lastUtil = count.lastUtil;
   g.nextUtil = count.n < vm.max ? count.util : 0;
   sizeGroup(ctx, g, count.n, count.dist === ctx.load.dist ? count.Es : undefined);
-  if (count.n > 0 && g.costUsdPerS >= ctx.faasOnlyPerS)
-    g.why = `${count.n} VM(s) would cost ${usdH(g.costUsdPerS)}, not less than ${usdH(ctx.faasOnlyPerS)} all on FaaS`;
-  return g;
 }
 
 /**
@@ -1523,7 +1543,7 @@ function explain(a: ExplainArgs): string {
   }
   if (g.why) parts.push(`Kept although ${g.why}.`);
   parts.push(
-    `A request may wait up to ${g.waitBudgetMs.toFixed(0)} ms for a slot on a full VM (SLO minus the path's p99 without waiting; ${g.queuePerVm} place${g.queuePerVm === 1 ? "" : "s"} per VM), mean wait ${g.meanWaitMs.toFixed(1)} ms; it joins a full VM's queue when it expects at most ${g.admitWaitMs.toFixed(0)} ms${g.admitWaitMs < g.waitBudgetMs ? " (a timed-out request would miss the SLO on FaaS)" : ""}.`,
+    `A request may wait up to ${g.waitBudgetMs.toFixed(0)} ms for a slot on a full VM (SLO minus the path's p99 without waiting${g.narrowBudgetMs !== undefined ? `: all the slack, cheaper than the ${g.narrowBudgetMs.toFixed(0)} ms that leave a timed-out request time on FaaS` : ""}; ${g.queuePerVm} place${g.queuePerVm === 1 ? "" : "s"} per VM), mean wait ${g.meanWaitMs.toFixed(1)} ms; it joins a full VM's queue when it expects at most ${g.admitWaitMs.toFixed(0)} ms${g.admitWaitMs < g.waitBudgetMs ? " (a timed-out request would miss the SLO on FaaS)" : ""}.`,
   );
   if (g.sizedForBursts)
     parts.push(

@@ -1,6 +1,15 @@
 // Power of two choices, driven by a scripted random source: two different VMs, the less loaded first.
 import { describe, expect, it } from "vitest";
-import { chooseVms, expectedWaitMs, handoverStage, type VmView } from "./routing.js";
+import {
+  chooseVms,
+  drainCallTime,
+  expectedWaitMs,
+  handoverStage,
+  recordWait,
+  type VmView,
+  WAIT_MEMORY,
+  WAIT_PRIOR_PLACES,
+} from "./routing.js";
 
 const vm = (id: string, inflight: number, slots = 4): VmView => ({
   id,
@@ -52,6 +61,31 @@ describe("hand-over stage", () => {
     expect(handoverStage({ vmGroupStart: 2, vms: [] }, ["worker", "auto", "auto"])).toBe(2);
     expect(handoverStage({ vmGroupStart: null, vms: [] }, ["worker", "worker", "worker"])).toBe(3);
     expect(handoverStage({ vmGroupStart: null, vms: [] }, ["vm", "vm"])).toBe(1);
+  });
+});
+
+describe("a VM's call time per queue place (drainCallTime)", () => {
+  it("before any call has waited: the mean call time", () => {
+    expect(WAIT_PRIOR_PLACES).toBe(5);
+    expect(drainCallTime({ waited: 0, places: 0 }, 12, 2)).toBe(12);
+  });
+  it("waits measured against their places pull it to k x waits / places, past the prior's 5 places", () => {
+    // 2 slots, mean call 10 ms: a call 2 places back expects 10 ms and waited 60 (a long call ahead).
+    const c = { waited: 0, places: 0 };
+    recordWait(c, 60, 2);
+    expect(drainCallTime(c, 10, 2)).toBeCloseTo((2 * 60 + 5 * 10) / (2 + 5), 12); // 24.3 ms
+    // Many such calls: the sums settle at 60 / (1 - WAIT_MEMORY) ms over 2 / (1 - WAIT_MEMORY) places, and
+    // the prior's 5 places at 10 ms pull 60 ms per place over 2 slots down to 58.8.
+    for (let i = 0; i < 2000; i++) recordWait(c, 60, 2);
+    const settled = (2 * 60 + 5 * 10 * (1 - WAIT_MEMORY)) / (2 + 5 * (1 - WAIT_MEMORY));
+    expect(drainCallTime(c, 10, 2)).toBeCloseTo(settled, 6);
+    expect(settled).toBeCloseTo(58.78, 2);
+  });
+  it("older waits fade by WAIT_MEMORY per call queued since", () => {
+    const c = { waited: 0, places: 0 };
+    recordWait(c, 100, 1);
+    recordWait(c, 10, 1);
+    expect(c).toEqual({ waited: 100 * WAIT_MEMORY + 10, places: WAIT_MEMORY + 1 });
   });
 });
 

@@ -14,7 +14,7 @@ export interface VmView {
   slots: number;
   /** Requests waiting for a slot at the VM's last heartbeat. */
   queued?: number;
-  /** The VM's recent mean time per call (ms); null or missing before it has served. */
+  /** The VM's call time per queue place (drainCallTime, ms); null or missing before it has served. */
   serviceMs?: number | null;
 }
 
@@ -34,8 +34,35 @@ export const SAFE_ROUTING: RoutingTable = { vmGroupStart: null, vms: [] };
 export const DEFAULT_SERVICE_MS = 10;
 
 /**
+ * What a full VM's queue drains at. A place in a FIFO queue over k slots waits about 1 / k of a mean
+ * call time, but where call times are heavy-tailed (calls exit at different depths) waits run 2-3x that
+ * under load: a long call holds its slot while the short ones behind it wait. So each VM keeps the waits
+ * of the calls it queued against their places (load - k + 1 when they came; a call whose budget ran out
+ * counts its budget) and reports the call time that makes the router's formula right for them: k x the
+ * waits over the places, with WAIT_PRIOR_PLACES places at the mean call time before any call has waited.
+ * Sums fade by WAIT_MEMORY per queued call. Any one time unit.
+ */
+export interface WaitCalibration {
+  waited: number;
+  places: number;
+}
+export const WAIT_PRIOR_PLACES = 5;
+export const WAIT_MEMORY = 0.99;
+
+export function recordWait(c: WaitCalibration, waited: number, places: number): void {
+  c.waited = c.waited * WAIT_MEMORY + waited;
+  c.places = c.places * WAIT_MEMORY + places;
+}
+
+/** The call time per place (over k slots) that the VM's recent waits drained at. */
+export function drainCallTime(c: WaitCalibration, meanCall: number, slots: number): number {
+  return (slots * c.waited + WAIT_PRIOR_PLACES * meanCall) / (c.places + WAIT_PRIOR_PLACES);
+}
+
+/**
  * The wait a request sent now expects on a VM: none with a free slot, else its place in the FIFO
- * queue over the VM's slots, times its service time. `load` counts both served and waiting calls.
+ * queue over the VM's slots, times the VM's call time (drainCallTime). `load` counts both served and
+ * waiting calls.
  */
 export function expectedWaitMs(v: VmView, load: number): number {
   if (load < v.slots) return 0;

@@ -33,6 +33,17 @@ describe("VmQueues", () => {
     // Estimated (2 - 1 + 1) x 0.01 = 0.02 s, but the slot frees at 0.2 s: past the 0.15 s budget.
     expect(q.route(0, 0.1, 0.01, 0.15)).toEqual({ timedOut: true });
   });
+  it("the VM learns from the waits it had: after two timeouts the estimate passes the admission limit", () => {
+    const q = new VmQueues(1, 1);
+    q.add(0, 0);
+    q.route(0, 0.1, 0.01, 0.15, 0.075);
+    q.route(0, 0.1, 0.01, 0.15, 0.075);
+    // Each timed-out call counts its 0.15 s budget at 2 places: with the prior's 5 places at 0.01 s the
+    // estimate is 0.02, then 0.057, then 0.078 s, past the 0.075 s limit: FaaS at once.
+    expect(q.route(0, 0.1, 0.01, 0.15, 0.075)).toEqual({ timedOut: true });
+    expect(q.route(0, 0.1, 0.01, 0.15, 0.075)).toEqual({ timedOut: true });
+    expect(q.route(0, 0.1, 0.01, 0.15, 0.075)).toBeNull();
+  });
   it("free slots first (the less loaded of two), booting VMs never", () => {
     const q = new VmQueues(2, 7);
     q.add(0, 0);

@@ -2,10 +2,12 @@
 // router sends a request to a VM with a free slot (power of two choices, the less loaded first), else,
 // when the plan allows waiting, to a full VM whose expected wait ((load - k + 1) / k x mean service
 // time, what the heartbeat's queue length and service time tell the router) fits the plan's admission
-// limit (as core/routing.ts chooseVms: the budget, or half of it). The VM holds it at most the budget:
+// limit (as core/routing.ts chooseVms: the budget, or half of it), the call time being what the VM's own
+// queued calls waited per place (core/routing.ts drainCallTime). The VM holds it at most the budget:
 // if its slot comes later, the request leaves after the budget and finishes on FaaS. No queue is pooled
 // and nobody knows when a slot will free.
 import { QUEUE_PLACES_PER_SLOT } from "../core/policy.js";
+import { drainCallTime, recordWait, type WaitCalibration } from "../core/routing.js";
 import { Prng } from "./prng.js";
 
 interface QueuedVm {
@@ -15,6 +17,8 @@ interface QueuedVm {
   slots: Float64Array;
   /** End times of admitted requests not yet done (min-heap): the VM's load is their count. */
   ends: number[];
+  /** The waits of calls queued here against their places (seconds). */
+  waits: WaitCalibration;
 }
 
 function heapPush(h: number[], v: number): void {
@@ -64,7 +68,13 @@ export class VmQueues {
   }
 
   add(t: number, ready: number): void {
-    this.vms.push({ start: t, ready, slots: new Float64Array(this.k).fill(ready), ends: [] });
+    this.vms.push({
+      start: t,
+      ready,
+      slots: new Float64Array(this.k).fill(ready),
+      ends: [],
+      waits: { waited: 0, places: 0 },
+    });
   }
 
   /** Removes one VM (a booting one first, else the least loaded running one); returns it and when its work ends. */
@@ -97,8 +107,9 @@ export class VmQueues {
 
   /**
    * Routes a request arriving at the VMs at `t` (s) that needs `serviceS` there. `meanS` is the mean
-   * service time the router assumes; `budgetS` how long it may wait; `admitS` the longest expected wait
-   * that joins a full VM's queue (as the router: at most the budget). Null: no VM takes it (FaaS).
+   * call time (corrected per VM by its queued calls' waits); `budgetS` how long it may wait; `admitS` the
+   * longest expected wait that joins a full VM's queue (as the router: at most the budget). Null: no VM
+   * takes it (FaaS).
    */
   route(t: number, serviceS: number, meanS: number, budgetS: number, admitS = budgetS): Routed {
     const k = this.k;
@@ -120,7 +131,7 @@ export class VmQueues {
         cost.push(l);
       } else if (!anyFree && budgetS > 0 && l < k * (1 + QUEUE_PLACES_PER_SLOT)) {
         // (vm-service refuses a call at once when slots x QUEUE_PLACES_PER_SLOT are already waiting)
-        const wait = ((l - k + 1) / k) * meanS;
+        const wait = ((l - k + 1) / k) * drainCallTime(this.vms[i].waits, meanS, k);
         if (wait <= Math.min(admitS, budgetS)) {
           cand.push(i);
           cost.push(wait);
@@ -139,6 +150,8 @@ export class VmQueues {
     let s = 0;
     for (let i = 1; i < k; i++) if (v.slots[i] < v.slots[s]) s = i;
     const start = Math.max(t, v.slots[s]);
+    // A queued call tells the VM what its place took (one whose budget ran out: the budget).
+    if (!anyFree) recordWait(v.waits, Math.min(start - t, budgetS), this.load(cand[pick], t) - k + 1);
     if (start - t > budgetS + 1e-12) return { timedOut: true };
     v.slots[s] = start + serviceS;
     heapPush(v.ends, start + serviceS);

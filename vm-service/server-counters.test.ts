@@ -8,6 +8,7 @@ import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { createVmServer, DEFAULT_VM_SERVICE, VmService, type VmServiceConfig } from "./server.js";
 import { DEEP_PATH } from "../core/deep.js";
+import { WAIT_MEMORY, WAIT_PRIOR_PLACES } from "../core/routing.js";
 import type { StageRunner } from "../core/engine.js";
 import { encodeFrame } from "../core/frame.js";
 import { TINY_MANIFEST } from "../core/fixtures.js";
@@ -195,6 +196,39 @@ describe("/metrics counts each outcome once", () => {
       expect(s.vm.meanCallMs()).toBe(25);
       expect(s.vm.report().service_ms).toBe(25);
       expect((await s.metrics())["serflow_vm_compute_seconds{0.5}"]).toBe(0.001);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
+  it("the call time reported is corrected by the waits queued calls had: k x waits over places, a timed-out one at its budget", async () => {
+    let clock = 0;
+    const now = vi.spyOn(performance, "now").mockImplementation(() => clock);
+    try {
+      const s = await start();
+      // One slot. A runs 40 ms; B, first in the queue (1 place), waits those 40 ms, then runs 1 ms.
+      const a = s.call(frame(1));
+      await until(() => s.gate.held.length === 1);
+      const b = s.call(frame(2, { waitBudgetMs: 10_000 }));
+      await until(() => s.vm.queued === 1);
+      // C queues behind B (2 places) with a 5-ms budget that runs out: it counts 5 ms.
+      const c = s.call(frame(3, { waitBudgetMs: 5 }));
+      expect((await c).status).toBe(503);
+      clock = 40;
+      s.gate.release();
+      await until(() => s.gate.held.length === 1);
+      clock = 41;
+      s.gate.release();
+      expect([(await a).status, (await b).status]).toEqual([200, 200]);
+      // Mean call 20.5 ms; C's 5 ms over 2 places (recorded first, so faded once), then B's 40 over 1,
+      // with 5 prior places at the mean.
+      expect(s.vm.meanCallMs()).toBe(20.5);
+      const waited = 5 * WAIT_MEMORY + 40;
+      const places = 2 * WAIT_MEMORY + 1;
+      expect(s.vm.report().service_ms).toBeCloseTo(
+        (1 * waited + WAIT_PRIOR_PLACES * 20.5) / (places + WAIT_PRIOR_PLACES),
+        12,
+      ); // 18.48, not 20.5
     } finally {
       now.mockRestore();
     }

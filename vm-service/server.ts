@@ -19,7 +19,7 @@ import {
 import { ReplayGuard, signatureHeaders, signRequest, verifySignature, type SignatureHeaders } from "../core/signing.js";
 import { frameWaitBudgetMs } from "../core/frame.js";
 import { QUEUE_PLACES_PER_SLOT } from "../core/policy.js";
-import type { VmState } from "../core/routing.js";
+import { drainCallTime, recordWait, type VmState, type WaitCalibration } from "../core/routing.js";
 import { Exposition } from "../core/prometheus.js";
 import type { LoadedModel } from "./models.js";
 import { nodeHashes } from "./hashes.js";
@@ -74,6 +74,7 @@ export class VmService {
   waitedOut = 0;
   maxWaitMs = 0;
   private recentMs: number[] = [];
+  private readonly waits: WaitCalibration = { waited: 0, places: 0 };
   private models = new Map<string, LoadedModel>();
   private guard = new ReplayGuard();
   private readonly batcher = new DeepBatcher((name) => {
@@ -185,10 +186,13 @@ export class VmService {
     // (Timing the await told the two apart badly: the clock moves on even across an already-settled promise.)
     if (!free && this.canWait(budgetMs)) {
       const w0 = performance.now();
+      const places = this.queued + 1;
       admitted = await this.waitForSlot(budgetMs);
+      const waitedMs = admitted ? performance.now() - w0 : budgetMs;
+      recordWait(this.waits, waitedMs, places);
       if (admitted) {
         this.waitedAdmitted++;
-        this.maxWaitMs = Math.max(this.maxWaitMs, performance.now() - w0);
+        this.maxWaitMs = Math.max(this.maxWaitMs, waitedMs);
       } else this.waitedOut++;
     }
     if (!admitted) {
@@ -266,6 +270,12 @@ export class VmService {
     return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
   }
 
+  /** The call time per queue place the router plans waits with (core/routing.ts drainCallTime). */
+  drainCallMs(): number | null {
+    const mean = this.meanCallMs();
+    return mean === null ? null : drainCallTime(this.waits, mean, this.config.slots);
+  }
+
   /** What a heartbeat tells the controller. */
   report() {
     return {
@@ -275,10 +285,10 @@ export class VmService {
       inflight: this.inflight,
       queued: this.queued,
       slots: this.config.slots,
-      // The mean call time: a FIFO queue over k slots drains k calls per mean call time, so the
-      // router's expected wait on a full VM is built on it. (Calls exit at different depths: the
-      // median of a model whose calls mostly exit early can be a tenth of the mean.)
-      service_ms: this.meanCallMs(),
+      // The router's expected wait on a full VM is its place times this over the slots: the mean call
+      // time, corrected by what the waits here took (a median, where calls exit at different depths,
+      // can be a tenth of the mean; heavy tails make waits longer than the mean says).
+      service_ms: this.drainCallMs(),
     };
   }
 
