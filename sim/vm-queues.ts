@@ -1,9 +1,9 @@
 // The VM pool as the deployed system runs it: every VM has its own k slots and its own FIFO queue; the
 // router sends a request to a VM with a free slot (power of two choices, the less loaded first), else,
-// when the plan allows waiting, to a full VM whose expected wait ((load - k + 1) / k x mean service
-// time, what the heartbeat's queue length and service time tell the router) fits the plan's admission
-// limit (as core/routing.ts chooseVms: the budget, or half of it), the call time being what the VM's own
-// queued calls waited per place (core/routing.ts drainCallTime). The VM holds it at most the budget:
+// when the plan allows waiting, to a full VM whose expected wait ((load - k + 1) / k x the VM's call
+// time, what its heartbeat tells the router: the mean service time corrected by what its own queued calls
+// waited per place, core/routing.ts drainCallTime) fits the plan's admission limit (as core/routing.ts
+// chooseVms: the budget, or half of it). The VM holds it at most the budget:
 // if its slot comes later, the request leaves after the budget and finishes on FaaS. No queue is pooled
 // and nobody knows when a slot will free.
 import { QUEUE_PLACES_PER_SLOT } from "../core/policy.js";
