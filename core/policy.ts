@@ -1055,8 +1055,9 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
   sizePool(ctx, g, bootFactor);
   // All of the SLO's slack may cost less than the room left for FaaS: more requests wait for a VM, and
   // one whose wait runs out misses the SLO (so the router admits half of it). Taken where it is cheaper
-  // and expected to attain no less than the narrower budget, or the SLO target.
-  if (fallbackMeetsSlo && pathMs < fallbackMs && vm.queueMs > g.waitBudgetMs) {
+  // and expected to attain no less than the narrower budget, or the SLO target. (Where the slack is no
+  // wider than the budget, there is nothing to compare.)
+  if (Math.min(vm.queueMs, config.sloMs - pathMs) > g.waitBudgetMs) {
     const wide: GroupEval = { ...g, narrowBudgetMs: g.waitBudgetMs };
     setBudget(wide, config.sloMs - pathMs, false);
     sizePool(ctx, wide, bootFactor);
