@@ -35,8 +35,8 @@ export const DEFAULT_SERVICE_MS = 10;
 
 /**
  * What a full VM's queue drains at. A place in a FIFO queue over k slots waits about 1 / k of a mean
- * call time, but where call times are heavy-tailed (calls exit at different depths) waits ran up to 3.5x that
- * under load: a long call holds its slot while the short ones behind it wait. So each VM keeps the waits
+ * call time, but where call times are heavy-tailed (calls exit at different depths) waits ran up to 3.5x
+ * that under load: a long call holds its slot while the short ones behind it wait. So each VM keeps the waits
  * of the calls it queued against their places (load - k + 1 when they came; a call whose budget ran out
  * counts its budget) and reports the call time that makes the router's formula right for them: k x the
  * waits over the places, with WAIT_PRIOR_PLACES places at the mean call time before any call has waited.
