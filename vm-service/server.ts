@@ -295,7 +295,8 @@ export class VmService {
   /** Registration and heartbeat in one signed call per model; failures are logged and retried next beat. */
   async heartbeat(): Promise<void> {
     if (!this.config.controllerUrl) return;
-    await Promise.all(this.config.models.map((m) => this.post(`/internal/v1/vms/${m}/heartbeat`, this.report())));
+    const report = this.report(); // one reading for every model's beat
+    await Promise.all(this.config.models.map((m) => this.post(`/internal/v1/vms/${m}/heartbeat`, report)));
   }
 
   private async post(path: string, payload: unknown): Promise<void> {
