@@ -6,6 +6,7 @@ import { SLO_TARGET } from "../core/policy.js";
 import { parseControlConfig, type ControlConfig } from "../core/config.js";
 import { runPolicy, type Controller } from "./engine.js";
 import { makeController, POLICIES } from "./policies.js";
+import { lowerBounds } from "./oracle.js";
 import { parseProfile, type Profile } from "./profile.js";
 import { simulate, type SimSettings } from "./run.js";
 import { Workload } from "./workload.js";
@@ -162,6 +163,63 @@ describe("determinism", () => {
 
 describe("bounds", () => {
   const QUEUEING = new Set(["vm-max", "vm-autoscale", "spock", "libra", "serflow"]);
+  it("`oracle-slo` counts the VM work that requests FaaS cannot answer in time need, less the share the SLO excuses", () => {
+    // 300 s busy, then 600 s quiet; 6% of FaaS runs take longer than the SLO, a VM run never does.
+    const trace = [...Array(300).fill(40), ...Array(600).fill(0.3)];
+    const profile = parseProfile({
+      name: "slow-faas",
+      stages: [{ exit_fraction: 1, vm_ms: { median: 10, p99: 10 }, faas_ms: { median: 50, p99: 400 }, state_bytes: 0 }],
+    });
+    const config = cfg({ slo_ms: 200 }, { concurrency: 2, boot_s: 30 });
+    const w = new Workload(trace, 1, profile, config, 5);
+    // One VM while busy: the quiet period's slow FaaS runs fit in the 1% the SLO allows.
+    const busyOnly: Controller = {
+      name: "busy-only",
+      mode: "noqueue",
+      periodS: 1,
+      initialVms: () => 1,
+      decide: (v) => ({ vms: v.t < 300 ? 1 : 0, groupStart: 0 }),
+    };
+    const bound = lowerBounds(w).slo.cost_usd;
+    const run = (c: Controller) => runPolicy(w, c).result;
+    const faasOnly = run(makeController("faas-only", 5));
+    expect(faasOnly.slo_attainment).toBeLessThan(SLO_TARGET);
+    // FaaS-only misses the SLO, so it is no cap on the bound: the busy period needs a VM.
+    expect(bound).toBeGreaterThan(faasOnly.cost_usd * 1.2);
+    const cheap = run(busyOnly);
+    expect(cheap.slo_attainment).toBeGreaterThanOrEqual(SLO_TARGET);
+    // A bound, and within 1.25x of a plan that meets the SLO with one VM for the busy part only.
+    expect(bound).toBeLessThanOrEqual(cheap.cost_usd);
+    expect(cheap.cost_usd / bound).toBeLessThan(1.25);
+    for (const name of POLICIES) {
+      if (name === "oracle") continue;
+      const r = run(makeController(name, 5));
+      if (r.slo_attainment >= SLO_TARGET) expect(bound, name).toBeLessThanOrEqual(r.cost_usd);
+    }
+  });
+  it("`oracle-slo` does not let the 1% the SLO excuses go free where a VM runs anyway", () => {
+    // A steady load one cheap VM serves with room to spare; FaaS is dearer, with a heavy tail.
+    const profile = parseProfile({
+      name: "steady",
+      stages: [
+        { exit_fraction: 1, vm_ms: { median: 10, p99: 40 }, faas_ms: { median: 100, p99: 1000 }, state_bytes: 0 },
+      ],
+    });
+    const config = cfg(
+      { slo_ms: 2000, prices: { preset: "workers" } },
+      { usd_per_hour: 0.036, concurrency: 2, boot_s: 30 },
+    );
+    const w = new Workload(Array(900).fill(20), 1, profile, config, 5);
+    const bound = lowerBounds(w).slo.cost_usd;
+    const costs = POLICIES.filter((p) => p !== "oracle")
+      .map((name) => runPolicy(w, makeController(name, 5)).result)
+      .filter((r) => r.slo_attainment >= SLO_TARGET)
+      .map((r) => r.cost_usd);
+    const cheapest = Math.min(...costs);
+    expect(bound).toBeLessThanOrEqual(cheapest);
+    // Taking the costliest 1% off for free would put the bound at less than half of it.
+    expect(cheapest / bound).toBeLessThan(1.05);
+  });
   it("no policy costs less than `oracle`, no non-queueing one less than `oracle-noqueue`, none that meets the SLO less than `oracle-slo`, in any configuration", () => {
     const stageArb = fc.record({
       exit: fc.double({ min: 0, max: 1, noNaN: true }),

@@ -1,5 +1,5 @@
 // Lower bounds on the cost of serving the workload, computed on the same requests as the policies (same
-// stream, same sampled service times). Two bounds, each valid for a class of routers:
+// stream, same sampled service times). Three bounds, each valid for a class of policies:
 //
 // `oracle` (every policy, queueing ones included): a VM that serves X slot-seconds of work is billed at
 // least its boot plus X / k seconds, and vm.min VMs are billed every second. Knowing every request, put
@@ -19,14 +19,32 @@
 //
 // `oracle-slo` (every policy that meets the SLO target, queueing ones included): at least SLO_TARGET of
 // the requests finish within the SLO, so their VM work starts within SLO of their arrival: the
-// no-queue bound with D = SLO holds for them. The rest (at most 1 - SLO_TARGET of the requests) may be
-// served any way: the bound subtracts what the costliest such share could add to the no-queue bound
-// (its FaaS cost beyond what every request must pay), so it holds whichever requests those are.
+// no-queue bound with D = SLO holds for them. The rest, at most 1 - SLO_TARGET of the requests (the
+// excused), may be served any way; the bound is the higher of two ways to allow for them.
+// (a) Subtract what the costliest such share could add to the no-queue bound (its FaaS cost beyond what
+//     every request must pay), so it holds whichever requests those are; and count the VM work that
+//     requests FaaS cannot answer in time need: one whose stages all on FaaS take longer than the SLO
+//     meets it only with at least the least VM work that saves the excess (fractional knapsack over its
+//     stages by latency saved per VM ms; one no placement brings within the SLO is excused). Every such
+//     request not excused needs that work on the VMs of its seconds. Which are excused is the policy's
+//     choice: for a price lambda per excused request, the DP pays lambda per request it leaves without
+//     VM room (fractionally, by its share of work in that second) and lambda times the excuses left is
+//     subtracted.
+// (b) For a price lambda per request, the DP may leave any request out, saving its cost beyond what it
+//     must pay less lambda, and lambda times the share is subtracted. Leaving a request out frees its
+//     stage runs' VM room too: they keep their values less that saving spread over them by value, an
+//     upper bound on the better of the two whatever the capacity (with y of a request left out and
+//     x <= 1 - y of each run on VMs, the saving and the discounted runs earn at least as much). So where
+//     VMs run anyway, dropping one for a second costs a lambda per request it would have served.
+// Both are Lagrangian relaxations: every lambda >= 0 gives a bound ((a) with lambda = 0 is the bound
+// without forced work); each takes the best lambda of a geometric grid.
 //
 // All bounds relax the rest: a stage run can go to a VM without its neighbours, Lambda waits and
-// rounding are not billed, hand-overs are free, and a request's fee is saved as soon as its stage 0 is
-// on a VM (entry "router"; at the Worker entry every request pays its invocation). FaaS-only ignores
-// vm.min, so each bound is at most FaaS-only's cost.
+// rounding are not billed, hand-overs are free, and a request's fee (entry "router"; at the Worker entry
+// every request pays its invocation) is spread over its stages by VM time: it is saved only when every
+// stage is on a VM, and the least share of a stage on VMs is at most their VM-time-weighted mean.
+// FaaS-only ignores vm.min, so each bound is at most FaaS-only's cost, `oracle-slo` only where FaaS-only
+// meets the SLO.
 import { billedMs, faasBillUsd, faasComputeUsd, faasRequestUsd } from "../core/cost.js";
 import { SLO_TARGET } from "../core/policy.js";
 import { LatencyHistogram, type RunResult, resultRow } from "./engine.js";
@@ -107,6 +125,55 @@ class Buckets {
 }
 
 /**
+ * The VM work one second must hold for requests that can only meet the SLO with it: parts of each such
+ * request's least VM work, with that request's whole least work (excusing a part costs part / whole).
+ */
+class Forced {
+  readonly parts: number[] = [];
+  readonly wholes: number[] = [];
+  total = 0;
+  add(part: number, whole: number): void {
+    this.parts.push(part);
+    this.wholes.push(whole);
+    this.total += part;
+  }
+  /**
+   * out[m]: the fewest requests (fractionally) to excuse so that the rest fits m VMs of `cap`
+   * slot-seconds; removing the largest requests first excuses least per slot-second.
+   */
+  excuses(cap: number, out: number[]): void {
+    out.length = 0;
+    const counts = Math.ceil(this.total / cap - 1e-12);
+    if (counts <= 0) return;
+    const order = this.parts.map((_, i) => i).sort((a, b) => this.wholes[b] - this.wholes[a]);
+    let next = 0;
+    let removed = 0;
+    let excused = 0;
+    out.length = counts;
+    for (let m = counts - 1; m >= 0; m--) {
+      const excess = this.total - cap * m;
+      while (next < order.length && removed + this.parts[order[next]] <= excess) {
+        removed += this.parts[order[next]];
+        excused += this.parts[order[next]] / this.wholes[order[next]];
+        next++;
+      }
+      const rest = excess - removed;
+      out[m] = excused + (next < order.length && rest > 0 ? rest / this.wholes[order[next]] : 0);
+    }
+  }
+  clear(): void {
+    this.parts.length = 0;
+    this.wholes.length = 0;
+    this.total = 0;
+  }
+}
+
+/** Prices per excused request of the SLO bound's Lagrangian, in VM-seconds (0: no forced work). */
+const EXCUSE_PRICES_VM_S = [0, ...Array.from({ length: 13 }, (_, g) => 4 ** (g - 6))];
+/** Prices per request left out of the SLO bound's DP in its second Lagrangian, in VM-seconds. */
+const LEAVE_PRICES_VM_S = Array.from({ length: 10 }, (_, g) => 2 ** (g - 10));
+
+/**
  * The count DP of the no-queue bounds: in second u the nominal work must fit k (1 + D) slot-seconds per
  * VM held (n'_u, the most VMs ready in the L = ceil(D) + 1 seconds up to u), boot - (L - 1) seconds
  * charged for every increase of n'. V[m] = least cost so far ending with m = max(n', vm.min) VMs.
@@ -131,10 +198,18 @@ class CountDp {
     for (let m = 0; m < this.V.length; m++) this.V[m] = m < minVms ? Infinity : this.bootCharge * (m - minVms);
     this.Vn = new Float64Array(this.V.length);
   }
-  /** One second whose VM counts would save `gains[m]` with the (m + 1)-th VM. */
-  step(gains: number[]): void {
+  clone(): CountDp {
+    const c = Object.create(CountDp.prototype) as CountDp;
+    Object.assign(c, this, { V: this.V.slice(), Vn: this.Vn.slice() });
+    return c;
+  }
+  /**
+   * One second whose VM counts would save `gains[m]` with the (m + 1)-th VM and, holding m VMs, excuse
+   * `excuses[m]` requests at `price` each.
+   */
+  step(gains: number[], excuses: number[] = [], price = 0): void {
     const { bootCharge, minVms, pVm } = this;
-    const need = Math.max(minVms, gains.length) + 1;
+    const need = Math.max(minVms, gains.length, excuses.length) + 1;
     if (need > this.V.length) {
       // Counts never worth holding before: no history paid for them, so they start from the cheapest.
       const grown = new Float64Array(Math.max(need, this.V.length * 2));
@@ -159,7 +234,8 @@ class CountDp {
         if (m - 1 < gains.length) saved += gains[m - 1];
       }
       const arrive = Math.min(Vn[m], prefix + bootCharge * m);
-      Vn[m] = m < minVms ? Infinity : arrive + pVm * m - saved;
+      const excused = m < excuses.length ? price * excuses[m] : 0;
+      Vn[m] = m < minVms ? Infinity : arrive + pVm * m - saved + excused;
     }
     this.V = Vn;
     this.Vn = V;
@@ -208,13 +284,27 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
     }
   }
   const noQueueDp = new CountDp((dMs + (opts.waitMs ?? 0)) / 1000, k, pVm, boot, minVms);
-  // A request within the SLO started its VM work within the SLO of its arrival.
-  const sloDp = new CountDp(cfg.sloMs / 1000, k, pVm, boot, minVms);
+  // A request within the SLO started its VM work within the SLO of its arrival: one DP per excuse price,
+  // and one per price of leaving a request out, each with its own values of the requests' stage runs.
+  const sloDp = () => new CountDp(cfg.sloMs / 1000, k, pVm, boot, minVms);
+  // The excuse prices' DPs are the same until a request first needs VM work: one until then.
+  let excuseDps = [sloDp()];
+  const leaveDps = LEAVE_PRICES_VM_S.map(sloDp);
+  const sloCap = excuseDps[0].capPerVm;
   const R = Math.ceil(maxStageS) + 2;
   const ring = Array.from({ length: R }, () => new Buckets());
+  const leaveRings = LEAVE_PRICES_VM_S.map(() => Array.from({ length: R }, () => new Buckets()));
+  const leaveFactor = new Float64Array(LEAVE_PRICES_VM_S.length);
+  const leftOutUsd = new Float64Array(LEAVE_PRICES_VM_S.length);
+  const forcedRing = Array.from({ length: R }, () => new Forced());
   const all = new Buckets();
 
   const gains: number[] = [];
+  const excuses: number[] = [];
+  // A request's least VM work to meet the SLO: the fraction of each stage on a VM, and the stage order.
+  const onVm = new Float64Array(N);
+  const byGain = Array.from({ length: N }, (_, i) => i);
+  let impossible = 0;
 
   const hist = new LatencyHistogram();
   const rng = w.stream();
@@ -223,6 +313,7 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
   let cum = w.segCum[0];
   let requests = 0;
   let withinSlo = 0;
+  let faasWithinSlo = 0;
   let base = 0; // every request's FaaS cost in the relaxation, before VM savings
   let faasFees = 0;
   let faasCpuMs = 0;
@@ -252,15 +343,46 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
       const billed = billedMs(prices, faasMs);
       faasWallMs += billed;
       base += fee + billed * perMs;
-      spare.add(bucketOf(fee + billed * perMs - mandatory), 1, 0);
       // Rounding up the invocation is saved at most once whatever moves to a VM: each stage may claim it.
       const roundUsd = (billed - faasMs) * perMs;
       const lat = Math.min(faasMs, vmMs);
       hist.add(lat);
       if (lat <= cfg.sloMs) withinSlo++;
+      if (faasMs <= cfg.sloMs) faasWithinSlo++;
+      // Latency is at least the stages' own times, each on FaaS or on a VM (hand-overs and waits free).
+      onVm.fill(0);
+      let forcedS = 0;
+      if (faasMs > cfg.sloMs) {
+        const gain = (i: number) => w.faasPS[o + i + 1] - w.faasPS[o + i] - (w.vmPS[o + i + 1] - w.vmPS[o + i]);
+        const vmOf = (i: number) => w.vmPS[o + i + 1] - w.vmPS[o + i];
+        const order = byGain.slice(0, e + 1).sort((x, y) => gain(y) * vmOf(x) - gain(x) * vmOf(y));
+        let excess = faasMs - cfg.sloMs;
+        for (const i of order) {
+          if (excess <= 0 || gain(i) <= 0) break;
+          onVm[i] = Math.min(1, excess / gain(i));
+          excess -= onVm[i] * gain(i);
+          forcedS += (onVm[i] * vmOf(i)) / 1000;
+        }
+        if (excess > 1e-9) {
+          impossible++;
+          onVm.fill(0);
+          forcedS = 0;
+        }
+      }
+      const own = fee + billed * perMs - mandatory;
+      spare.add(bucketOf(own), 1, 0);
+      // Leaving the request out saves own - price; its stage runs keep the rest of their values (the
+      // stages' sum is at least own), which bounds the better of the two whatever the VM capacity.
+      const valueSum = faasMs * perMs + (router ? fee : 0) + (e + 1) * roundUsd;
+      for (let g = 0; g < leaveFactor.length; g++) {
+        const leave = Math.max(0, own - pVm * LEAVE_PRICES_VM_S[g]);
+        leftOutUsd[g] += leave;
+        leaveFactor[g] = valueSum > 0 ? Math.max(0, 1 - leave / valueSum) : 1;
+      }
       for (let i = 0; i <= e; i++) {
         const ws = (w.vmPS[o + i + 1] - w.vmPS[o + i]) / 1000;
-        const v = (w.faasPS[o + i + 1] - w.faasPS[o + i]) * perMs + (i === 0 && router ? fee : 0) + roundUsd;
+        const feeShare = vmMs > 0 ? (ws * 1000) / vmMs : 1 / (e + 1);
+        const v = (w.faasPS[o + i + 1] - w.faasPS[o + i]) * perMs + (router ? fee * feeShare : 0) + roundUsd;
         const b = ws > 0 ? bucketOf(v / ws) : NB - 1;
         all.add(b, ws, v);
         // Nominal placement [a, a + ws], split over the seconds it covers.
@@ -270,6 +392,11 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
         while (left > 1e-15) {
           const part = Math.min(left, u + 1 - from);
           ring[u % R].add(b, part, (v * part) / ws);
+          for (let g = 0; g < leaveFactor.length; g++) {
+            const vg = v * leaveFactor[g];
+            if (vg > 0) leaveRings[g][u % R].add(ws > 0 ? bucketOf(vg / ws) : NB - 1, part, (vg * part) / ws);
+          }
+          if (onVm[i] > 0 && forcedS > 0) forcedRing[u % R].add(onVm[i] * part, forcedS);
           left -= part;
           from = u + 1;
           u++;
@@ -280,22 +407,43 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
     const slot = ring[t % R];
     slot.gains(noQueueDp.capPerVm, 0, gains);
     noQueueDp.step(gains);
-    slot.gains(sloDp.capPerVm, 0, gains);
-    sloDp.step(gains);
+    slot.gains(sloCap, 0, gains);
+    forcedRing[t % R].excuses(sloCap, excuses);
+    if (excuses.length > 0 && excuseDps.length === 1)
+      excuseDps = EXCUSE_PRICES_VM_S.map((_, g) => (g === 0 ? excuseDps[0] : excuseDps[0].clone()));
+    for (let g = 0; g < excuseDps.length; g++) excuseDps[g].step(gains, excuses, pVm * EXCUSE_PRICES_VM_S[g]);
+    for (let g = 0; g < leaveDps.length; g++) {
+      leaveRings[g][t % R].gains(sloCap, 0, gains);
+      leaveDps[g].step(gains);
+      leaveRings[g][t % R].clear();
+    }
     slot.clear();
+    forcedRing[t % R].clear();
     if (opts.progress && t % progressEvery === 0) opts.progress(t / T);
   }
   const noQueueVm = base + noQueueDp.result(boot);
   // The requests allowed outside the SLO: the costliest share of them, each at its bucket's top.
-  let outside = Math.floor((1 - SLO_TARGET) * requests + 1e-9);
+  const excusable = Math.floor((1 - SLO_TARGET) * requests + 1e-9);
   let outsideUsd = 0;
+  let outside = excusable;
   for (const b of spare.touched.sort((p, q) => q - p)) {
     if (outside <= 0) break;
     const take = Math.min(outside, spare.weight[b]);
     outsideUsd += take * upper(b);
     outside -= take;
   }
-  const sloVm = base + sloDp.result(boot) - outsideUsd;
+  // Excuses left for requests that need VM work, once those no placement brings within the SLO are
+  // excused; if none are left, no policy meets the SLO and the bound without forced work stands.
+  const spareExcuses = excusable - impossible;
+  let sloVm = base + excuseDps[0].result(boot) - outsideUsd;
+  for (let g = 1; spareExcuses >= 0 && g < excuseDps.length; g++) {
+    const excused = pVm * EXCUSE_PRICES_VM_S[g] * spareExcuses;
+    sloVm = Math.max(sloVm, base + excuseDps[g].result(boot) - excused - outsideUsd);
+  }
+  for (let g = 0; g < leaveDps.length; g++) {
+    const leavePrice = pVm * LEAVE_PRICES_VM_S[g];
+    sloVm = Math.max(sloVm, base - leftOutUsd[g] + leaveDps[g].result(boot) - leavePrice * excusable);
+  }
 
   // Whole-run fluid bound: vm.min VMs give k min (T - boot) slot-seconds for free, the rest costs p / k.
   let anyVm: number;
@@ -334,6 +482,7 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
     });
   const any = Math.min(faasOnly, anyVm);
   const noQueue = Number.isFinite(noQueueVm) ? Math.max(any, Math.min(faasOnly, noQueueVm)) : any;
-  const slo = Number.isFinite(sloVm) ? Math.max(any, Math.min(faasOnly, sloVm)) : any;
+  const faasMeetsSlo = faasWithinSlo >= SLO_TARGET * requests;
+  const slo = Number.isFinite(sloVm) ? Math.max(any, faasMeetsSlo ? Math.min(faasOnly, sloVm) : sloVm) : any;
   return { any: row("oracle", any), noQueue: row("oracle-noqueue", noQueue), slo: row("oracle-slo", slo) };
 }

@@ -187,10 +187,12 @@ export const ORACLE_NOTE =
   "FaaS dollars per VM slot-second, and pays a VM only its boot plus the work it does (vm.min's VMs every second), as if work " +
   "could move anywhere in time. `oracle-slo` bounds every policy that meets the SLO (99% of requests within it), queueing ones " +
   "included: those requests start their VM work within the SLO of their arrival, so each second's work must fit the VMs ready " +
-  "around that second (a boot charged for every increase in their count, per-second billing); the other 1% are taken out at " +
-  "their costliest. `oracle-noqueue` bounds only routers that start a request's VM work when it arrives (FaaS-only; with " +
-  "--vm-queue-ms W, within W). All relax the rest (stage runs go to VMs independently, no Lambda waits billed, free " +
-  "hand-overs), and none is above FaaS-only. Their latency columns are each request's faster tier, with no hand-over or wait.";
+  "around that second (a boot charged for every increase in their count, per-second billing), including the VM work a " +
+  "request needs where FaaS alone would miss the SLO; the other 1% are taken out at their costliest, or, priced per request " +
+  "left out, wherever leaving them out saves most. `oracle-noqueue` bounds only routers that start a request's VM work " +
+  "when it arrives (FaaS-only; with --vm-queue-ms W, within W). All relax the rest (stage runs go to VMs independently, a " +
+  "request's fee spread over its stages, no Lambda waits billed, free hand-overs), and none is above FaaS-only (`oracle-slo` " +
+  "only where FaaS-only meets the SLO). Their latency columns are each request's faster tier, with no hand-over or wait.";
 
 export function writeOutputs(dir: string, s: SimSettings, out: SimOutput): void {
   mkdirSync(dir, { recursive: true });
