@@ -220,6 +220,28 @@ describe("bounds", () => {
     // Taking the costliest 1% off for free would put the bound at less than half of it.
     expect(cheapest / bound).toBeLessThan(1.05);
   });
+  it("`oracle-slo` stays below a plan that lets a burst wait past the SLO within the 1%", () => {
+    // One VM holds the load; a 1-s burst overflows it, and spock queues the burst past the SLO.
+    const profile = parseProfile({
+      name: "burst",
+      stages: [
+        { exit_fraction: 1, vm_ms: { median: 100, p99: 100 }, faas_ms: { median: 150, p99: 150 }, state_bytes: 0 },
+      ],
+    });
+    const config = cfg(
+      { slo_ms: 200, prices: { preset: "workers" } },
+      { usd_per_hour: 0.036, concurrency: 2, boot_s: 30 },
+    );
+    const trace = Array(900).fill(5);
+    trace[450] = 38;
+    const w = new Workload(trace, 1, profile, config, 5);
+    const bound = lowerBounds(w).slo.cost_usd;
+    const spock = runPolicy(w, makeController("spock", 5)).result;
+    expect(spock.slo_attainment).toBeGreaterThanOrEqual(SLO_TARGET);
+    expect(spock.slo_attainment).toBeLessThan(1);
+    expect(bound).toBeLessThanOrEqual(spock.cost_usd);
+    expect(spock.cost_usd / bound).toBeLessThan(1.05);
+  });
   it("no policy costs less than `oracle`, no non-queueing one less than `oracle-noqueue`, none that meets the SLO less than `oracle-slo`, in any configuration", () => {
     const stageArb = fc.record({
       exit: fc.double({ min: 0, max: 1, noNaN: true }),
