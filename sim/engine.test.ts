@@ -24,6 +24,15 @@ function constProfile(stages: { exit: number; vm: number; faas: number; bytes?: 
   });
 }
 
+/** One stage every request runs to its end: VM and FaaS times as median and p99 (lognormal). */
+function oneStage(vm: { median: number; p99: number }, faas: { median: number; p99: number }): Profile {
+  return parseProfile({ name: "one", stages: [{ exit_fraction: 1, vm_ms: vm, faas_ms: faas, state_bytes: 0 }] });
+}
+
+/** Workers prices and a cheap VM: $0.036 an hour, two slots, 30-s boot. */
+const cheapVm = (sloMs: number) =>
+  cfg({ slo_ms: sloMs, prices: { preset: "workers" } }, { usd_per_hour: 0.036, concurrency: 2, boot_s: 30 });
+
 function cfg(extra: Record<string, unknown> = {}, vm: Record<string, unknown> = {}): ControlConfig {
   return parseControlConfig({
     entry: "router",
@@ -166,10 +175,7 @@ describe("bounds", () => {
   it("`oracle-slo` counts the VM work that requests FaaS cannot answer in time need, less the share the SLO excuses", () => {
     // 300 s busy, then 600 s quiet; 6% of FaaS runs take longer than the SLO, a VM run never does.
     const trace = [...Array(300).fill(40), ...Array(600).fill(0.3)];
-    const profile = parseProfile({
-      name: "slow-faas",
-      stages: [{ exit_fraction: 1, vm_ms: { median: 10, p99: 10 }, faas_ms: { median: 50, p99: 400 }, state_bytes: 0 }],
-    });
+    const profile = oneStage({ median: 10, p99: 10 }, { median: 50, p99: 400 });
     const config = cfg({ slo_ms: 200 }, { concurrency: 2, boot_s: 30 });
     const w = new Workload(trace, 1, profile, config, 5);
     // One VM while busy: the quiet period's slow FaaS runs fit in the 1% the SLO allows.
@@ -199,17 +205,8 @@ describe("bounds", () => {
   });
   it("`oracle-slo` does not let the 1% the SLO excuses go free where a VM runs anyway", () => {
     // A steady load one cheap VM serves with room to spare; FaaS is dearer, with a heavy tail.
-    const profile = parseProfile({
-      name: "steady",
-      stages: [
-        { exit_fraction: 1, vm_ms: { median: 10, p99: 40 }, faas_ms: { median: 100, p99: 1000 }, state_bytes: 0 },
-      ],
-    });
-    const config = cfg(
-      { slo_ms: 2000, prices: { preset: "workers" } },
-      { usd_per_hour: 0.036, concurrency: 2, boot_s: 30 },
-    );
-    const w = new Workload(Array(900).fill(20), 1, profile, config, 5);
+    const profile = oneStage({ median: 10, p99: 40 }, { median: 100, p99: 1000 });
+    const w = new Workload(Array(900).fill(20), 1, profile, cheapVm(2000), 5);
     const bound = lowerBounds(w).slo.cost_usd;
     const costs = POLICIES.filter((p) => p !== "oracle")
       .map((name) => runPolicy(w, makeController(name, 5)).result)
@@ -222,19 +219,10 @@ describe("bounds", () => {
   });
   it("`oracle-slo` stays below a plan that lets a burst wait past the SLO within the 1%", () => {
     // One VM holds the load; a 1-s burst overflows it, and spock queues the burst past the SLO.
-    const profile = parseProfile({
-      name: "burst",
-      stages: [
-        { exit_fraction: 1, vm_ms: { median: 100, p99: 100 }, faas_ms: { median: 150, p99: 150 }, state_bytes: 0 },
-      ],
-    });
-    const config = cfg(
-      { slo_ms: 200, prices: { preset: "workers" } },
-      { usd_per_hour: 0.036, concurrency: 2, boot_s: 30 },
-    );
+    const profile = oneStage({ median: 100, p99: 100 }, { median: 150, p99: 150 });
     const trace = Array(900).fill(5);
     trace[450] = 38;
-    const w = new Workload(trace, 1, profile, config, 5);
+    const w = new Workload(trace, 1, profile, cheapVm(200), 5);
     const bound = lowerBounds(w).slo.cost_usd;
     const spock = runPolicy(w, makeController("spock", 5)).result;
     expect(spock.slo_attainment).toBeGreaterThanOrEqual(SLO_TARGET);
