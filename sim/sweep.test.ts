@@ -1,6 +1,7 @@
 // A small sweep, as the evaluation runs it: scenarios are a pure function of the seed, every policy runs
 // on each, and no scenario's serflow cost is under its bound.
 import { describe, expect, it } from "vitest";
+import { SLO_TARGET } from "../core/policy.js";
 import { POLICIES } from "./policies.js";
 import type { RunResult } from "./engine.js";
 import { CAUSAL_BASELINES, judge, runSweep, scenarios, sweepMarkdown, sweepSvg } from "./sweep.js";
@@ -57,9 +58,9 @@ describe("sweep", () => {
       for (const p of POLICIES.filter((p) => p !== "oracle")) expect(names).toContain(p);
       expect(names).toContain("oracle-noqueue");
       // The bound holds for policies that meet the SLO.
-      if (r.serflow.slo_attainment >= 0.99) expect(r.overBound).toBeGreaterThanOrEqual(1 - 1e-9);
+      if (r.serflow.slo_attainment >= SLO_TARGET) expect(r.overBound).toBeGreaterThanOrEqual(1 - 1e-9);
       expect(r.overBaseline).toBeCloseTo(r.serflow.cost_usd / r.baseline.cost_usd, 12);
-      if (r.baselineMeetsSlo) expect(r.baseline.slo_attainment).toBeGreaterThanOrEqual(0.99);
+      if (r.baselineMeetsSlo) expect(r.baseline.slo_attainment).toBeGreaterThanOrEqual(SLO_TARGET);
       expect(judge(r.scenario, r.results).baseline.policy).toBe(r.baseline.policy);
     }
     const md = sweepMarkdown(rs, 3, "sweep.svg");
