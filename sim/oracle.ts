@@ -295,6 +295,9 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
   const ring = Array.from({ length: R }, () => new Buckets());
   const leaveRings = LEAVE_PRICES_VM_S.map(() => Array.from({ length: R }, () => new Buckets()));
   const leaveFactor = new Float64Array(LEAVE_PRICES_VM_S.length);
+  // One stage run's value and bucket per leave price: the same for every second it covers.
+  const leaveValue = new Float64Array(LEAVE_PRICES_VM_S.length);
+  const leaveBucket = new Int32Array(LEAVE_PRICES_VM_S.length);
   const leftOutUsd = new Float64Array(LEAVE_PRICES_VM_S.length);
   const forcedRing = Array.from({ length: R }, () => new Forced());
   const all = new Buckets();
@@ -385,6 +388,10 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
         const v = (w.faasPS[o + i + 1] - w.faasPS[o + i]) * perMs + (router ? fee * feeShare : 0) + roundUsd;
         const b = ws > 0 ? bucketOf(v / ws) : NB - 1;
         all.add(b, ws, v);
+        for (let g = 0; g < leaveFactor.length; g++) {
+          leaveValue[g] = v * leaveFactor[g];
+          leaveBucket[g] = ws > 0 ? bucketOf(leaveValue[g] / ws) : NB - 1;
+        }
         // Nominal placement [a, a + ws], split over the seconds it covers.
         let from = a;
         let left = ws;
@@ -392,10 +399,8 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
         while (left > 1e-15) {
           const part = Math.min(left, u + 1 - from);
           ring[u % R].add(b, part, (v * part) / ws);
-          for (let g = 0; g < leaveFactor.length; g++) {
-            const vg = v * leaveFactor[g];
-            if (vg > 0) leaveRings[g][u % R].add(ws > 0 ? bucketOf(vg / ws) : NB - 1, part, (vg * part) / ws);
-          }
+          for (let g = 0; g < leaveFactor.length; g++)
+            if (leaveValue[g] > 0) leaveRings[g][u % R].add(leaveBucket[g], part, (leaveValue[g] * part) / ws);
           if (onVm[i] > 0 && forcedS > 0) forcedRing[u % R].add(onVm[i] * part, forcedS);
           left -= part;
           from = u + 1;
