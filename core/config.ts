@@ -46,7 +46,7 @@ export interface ControlConfig {
   windowS: number;
   /**
    * A lower VM count is applied only after it has been wanted for this long (hysteresis) where the VMs
-   * keep the SLO; VMs that only save money are held at most two boot times (core/policy.ts costHoldS).
+   * keep the SLO; VMs that only save money are held at most two boot times (core/policy.ts holdS).
    */
   scaleDownDelayS: number;
   entry: Entry;
