@@ -44,10 +44,7 @@ export interface ControlConfig {
   prices: FaasPrices;
   /** Length of the rate window the policy reads; longer than vm.bootTimeS. */
   windowS: number;
-  /**
-   * A lower VM count is applied only after it has been wanted for this long (hysteresis) where the VMs
-   * keep the SLO; VMs that only save money are held at most two boot times (core/policy.ts holdS).
-   */
+  /** A lower VM count is applied only after it has been wanted for this long (hysteresis). */
   scaleDownDelayS: number;
   entry: Entry;
   /**

@@ -27,8 +27,7 @@
  * 3. chooseGroup: among the options that meet the SLO target (all on FaaS included), the cheapest; the
  *    current group is kept unless another is more than 1% cheaper. When none meets it, the best
  *    attainment, then the lowest cost. The choice and why is in `plan.reason`.
- * 4. holdForScaleDown: the desired count is the largest wanted during the last scale-down delay (holdS:
- *    the configured one where VMs keep the SLO, a ski-rental two boot times where they only save money).
+ * 4. holdForScaleDown: the desired count is the largest wanted during the last scaleDownDelayS.
  * 5. applyBounds: vm.min and vm.max.
  *
  * The SLO's error budget over a day lets a period aim below 99% when the day so far was above it
@@ -1229,29 +1228,14 @@ export function chooseGroup(
 // ---------------------------------------------------------------------------------------------------
 // Steps 4 and 5: hysteresis and bounds.
 
-/** How long a VM that only saves money is held once no longer wanted, in boot times. */
-export const COST_HOLD_BOOTS = 2;
-
-/**
- * The scale-down delay. Where VMs keep the SLO (FaaS alone misses it) the configured one; a VM that only
- * saves money is held as in ski rental: dropping it and needing it again costs its boot, billed, and the
- * load it would have carried on FaaS meanwhile, which above break-even costs at least the VM itself: one
- * to two boot times of its price. Held that long, an idle VM has cost no more than the restart it insures
- * against (and never less than its minimum bill).
- */
-export function holdS(config: Pick<ControlConfig, "vm" | "scaleDownDelayS">, faasMeetsSlo: boolean): number {
-  if (!faasMeetsSlo) return config.scaleDownDelayS;
-  return Math.min(config.scaleDownDelayS, Math.max(config.vm.minBilledS, COST_HOLD_BOOTS * config.vm.bootTimeS));
-}
-
-/** The largest count wanted during the last `delayS` (a drop applies once it has lasted). */
+/** The largest count wanted during the last scaleDownDelayS (a drop applies once it has lasted). */
 export function holdForScaleDown(
   wantedIn: Array<[number, number]>,
   nowS: number,
   target: number,
-  delayS: number,
+  scaleDownDelayS: number,
 ): { wanted: Array<[number, number]>; held: number } {
-  const wanted = wantedIn.filter(([t]) => t > nowS - delayS && t <= nowS);
+  const wanted = wantedIn.filter(([t]) => t > nowS - scaleDownDelayS && t <= nowS);
   wanted.push([nowS, target]);
   return { wanted, held: Math.max(...wanted.map(([, v]) => v)) };
 }
@@ -1365,8 +1349,7 @@ export function plan(
   }
   const chosen = chooseGroup(options, state.vmGroupStart, ctx.faasOnlyPerS, target);
   const targetVms = chosen.vms;
-  const hold = holdS(config, faasAttain >= target);
-  const { wanted, held } = holdForScaleDown(state.wanted, nowS, targetVms, hold);
+  const { wanted, held } = holdForScaleDown(state.wanted, nowS, targetVms, config.scaleDownDelayS);
   const desiredVms = applyBounds(held, config.vm);
 
   // A group is needed whenever VMs run (held by hysteresis or vm.min): keep the current one if valid.
@@ -1411,7 +1394,6 @@ export function plan(
     desiredVms,
     targetVms,
     held,
-    holdS: hold,
     running: obs.vms.running,
     booting: obs.vms.booting,
     shareNow,
@@ -1492,7 +1474,6 @@ interface ExplainArgs {
   desiredVms: number;
   targetVms: number;
   held: number;
-  holdS: number;
   running: number;
   booting: number;
   shareNow: number;
@@ -1578,9 +1559,7 @@ function explain(a: ExplainArgs): string {
       `Break-even utilisation u* = ${pct(g.uStar)}: the cost model wants ${a.targetVms} VM${a.targetVms === 1 ? "" : "s"}${a.targetVms > 0 ? ` (the last one ${pct(g.lastUtil)} busy)` : ""}; another would be ${pct(g.nextUtil)} busy (T-CIP: the rest of the load and its bursts go to FaaS).`,
     );
   if (a.held > a.targetVms)
-    parts.push(
-      `Scale-down hysteresis keeps ${a.held} (wanted within the last ${a.holdS} s${a.holdS < config.scaleDownDelayS ? ": FaaS alone meets the SLO, so VMs only save money and are held two boot times at most" : ""}).`,
-    );
+    parts.push(`Scale-down hysteresis keeps ${a.held} (wanted within the last ${config.scaleDownDelayS} s).`);
   if (a.desiredVms !== a.held) parts.push(`Bounded by vm.min ${config.vm.min} / vm.max ${config.vm.max}.`);
   if (a.running < a.desiredVms)
     parts.push(

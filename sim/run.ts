@@ -4,7 +4,6 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseControlConfig, type ControlConfig } from "../core/config.js";
 import { PRICE_PRESETS, type PricePreset } from "../core/cost.js";
-import { holdS } from "../core/policy.js";
 import { runPolicy, type RunResult, type RunSeries } from "./engine.js";
 import { lowerBounds } from "./oracle.js";
 import { makeController, POLICIES, type PolicyName } from "./policies.js";
@@ -156,7 +155,7 @@ export function settingsTable(s: SimSettings, c: ControlConfig): string {
     ["hand-over", `${c.transferMs} ms one way + state bytes at ${c.transferMBps} MB/s`],
     [
       "serflow policy",
-      `core/policy.ts plan() every ${c.controlPeriodS} s, window ${c.windowS} s, scale-down delay ${c.scaleDownDelayS} s (${holdS(c, true)} s for VMs that only save money)`,
+      `core/policy.ts plan() every ${c.controlPeriodS} s, window ${c.windowS} s, scale-down delay ${c.scaleDownDelayS} s`,
     ],
     ["seed", String(s.seed)],
     ...(s.vmQueueMs
