@@ -91,10 +91,13 @@ class Buckets {
   /** Gains of successive blocks of `cap` slot-seconds, best ratio first, only where a ratio exceeds `floor`. */
   gains(cap: number, floor: number, out: number[]): void {
     out.length = 0;
-    const order = this.touched.sort((a, b) => b - a);
+    // Best ratio first: buckets in descending order (a typed array's native sort, no comparator calls:
+    // this runs a dozen times per simulated second).
+    const order = Int32Array.from(this.touched).sort();
     let room = cap;
     let gain = 0;
-    for (const b of order) {
+    for (let j = order.length - 1; j >= 0; j--) {
+      const b = order[j];
       const r = upper(b);
       if (r <= floor) break;
       let left = this.weight[b];
