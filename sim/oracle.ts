@@ -392,8 +392,10 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
         const b = ws > 0 ? bucketOf(v / ws) : NB - 1;
         all.add(b, ws, v);
         for (let g = 0; g < leaveFactor.length; g++) {
-          leaveValue[g] = v * leaveFactor[g];
-          leaveBucket[g] = ws > 0 ? bucketOf(leaveValue[g] / ws) : NB - 1;
+          const f = leaveFactor[g];
+          leaveValue[g] = v * f;
+          // A factor of 1 keeps the run's own bucket, one of 0 adds nothing (the logarithm is the cost here).
+          leaveBucket[g] = f === 1 ? b : f === 0 ? 0 : ws > 0 ? bucketOf(leaveValue[g] / ws) : NB - 1;
         }
         // Nominal placement [a, a + ws], split over the seconds it covers.
         let from = a;
