@@ -394,8 +394,8 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
         for (let g = 0; g < leaveFactor.length; g++) {
           const f = leaveFactor[g];
           leaveValue[g] = v * f;
-          // A factor of 1 keeps the run's own bucket, one of 0 adds nothing (the logarithm is the cost here).
-          leaveBucket[g] = f === 1 ? b : f === 0 ? 0 : ws > 0 ? bucketOf(leaveValue[g] / ws) : NB - 1;
+          // A factor of 1 keeps the run's own bucket: no second logarithm (the cost of this loop).
+          leaveBucket[g] = f === 1 ? b : ws > 0 ? bucketOf(leaveValue[g] / ws) : NB - 1;
         }
         // Nominal placement [a, a + ws], split over the seconds it covers.
         let from = a;
