@@ -93,7 +93,7 @@ async function tick() {
     // The stages are known once a request has been served.
     if (!charts["c-exit"] && d.stats.stages.length) chart("c-exit", d.stats.stages.map((s) => "stage " + s.stage));
     if (!charts["c-rate"]) {
-      chart("c-rate", ["req/s (last second)", "EWMA"]);
+      chart("c-rate", ["req/s (second before last)", "EWMA"]);
       chart("c-share", ["Workers", "VMs"]);
       chart("c-vms", ["desired", "running", "booting"]);
       chart("c-cost", ["per million requests"], true);
@@ -101,7 +101,8 @@ async function tick() {
       chart("c-lat", ["p50", "p99"]);
     }
     hist.t.push(t);
-    push("c-rate", [d.stats.per_second.at(-1) ?? 0, d.stats.ingestion_rps.mean]);
+    // Isolates flush their counts once a second, so the newest second may still be filling: plot the one before.
+    push("c-rate", [d.stats.per_second.at(-2) ?? 0, d.stats.ingestion_rps.mean]);
     if (charts["c-exit"]) push("c-exit", d.stats.stages.map((s) => s.window.exit_fraction));
     const vmRows = Object.entries(d.stats.routes).filter(([r]) => r.includes("v")).reduce((a, [, n]) => a + n, 0);
     const allRows = Object.values(d.stats.routes).reduce((a, n) => a + n, 0);
