@@ -44,7 +44,10 @@ export interface ControlConfig {
   prices: FaasPrices;
   /** Length of the rate window the policy reads; longer than vm.bootTimeS. */
   windowS: number;
-  /** A lower VM count is applied only after it has been wanted for this long (hysteresis). */
+  /**
+   * A lower VM count is applied only after it has been wanted for this long (hysteresis); after a drop
+   * (the rate far below what the window remembers, e.g. a flash has passed) for at most vm.bootTimeS.
+   */
   scaleDownDelayS: number;
   entry: Entry;
   /**

@@ -37,16 +37,19 @@ describe("readLoad", () => {
     expect(load.shift?.levelRps).toBe(100);
     expect(load.costDist.mean).toBe(100);
   });
-  it("after a drop the low level gains weight as it lasts, over one boot", () => {
+  it("after a drop the low level gains weight as it lasts, over one boot; VMs are counted for it alone", () => {
     const per = [...flat(100, 300), ...flat(10, 30)];
     const load = readLoad(obs(per), CFG);
     expect(load.shift).toBeNull();
+    expect(load.costDist).toEqual({ rates: [10], weights: [1], mean: 10 });
+    expect(load.startDist).toBe(load.costDist);
     const p = 30 / (30 + 60);
     expect(load.dist.mean).toBeCloseTo(p * 10 + (1 - p) * rateDistribution(per, 0, 0, TAU_S).mean, 9);
     expect(sum(load.dist.weights)).toBeCloseTo(1, 12);
     // Lasting less than a shift's span (15 s), the drop is not yet mixed in.
     const short = [...flat(100, 300), ...flat(10, 14)];
     expect(readLoad(obs(short), CFG).dist.mean).toBe(rateDistribution(short, 0, 0, TAU_S).mean);
+    expect(readLoad(obs(short), CFG).costDist.mean).toBe(rateDistribution(short, 0, 0, TAU_S).mean);
   });
   it("a drop must clear the window's noise (3 Poisson deviations and 1 req/s) and last a shift's span", () => {
     const window = (per: number[]) => rateDistribution(per, 0, 0, TAU_S);
@@ -136,8 +139,10 @@ describe("readLoad", () => {
     expect(load.trendRps).toBeCloseTo(1 * (60 + (1 - p) * lagS), 6);
   });
   it("VMs start for the mean of the last seconds before the newest, the window's shape scaled to it", () => {
-    const per = [...flat(20, 600), ...flat(250, 120), ...flat(20, 59), 0];
+    // 30 req/s, then 59 s at 20: above the drop's bar (the window's mean 26.8 - 3 x 5.2 - 1 = 10.2).
+    const per = [...flat(30, 600), ...flat(20, 59), 0];
     const load = readLoad(obs(per), CFG);
+    expect(load.costDist).toBe(load.dist);
     const f = 20 / load.costDist.mean;
     expect(load.startDist.mean).toBe(20);
     expect(load.startDist.rates).toEqual(load.costDist.rates.map((x) => x * f));

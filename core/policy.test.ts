@@ -454,19 +454,35 @@ describe("scaling over time (T-CIP, look-ahead, hysteresis)", () => {
     const step = [...constant(5, 900), ...constant(150, 300)];
     expect(Math.max(...runHeavy(step))).toBeGreaterThan(0);
   });
-  it("a drop scales down only after the hysteresis delay", () => {
-    const series = [...constant(200, 1200), ...constant(20, 1200)];
+  it("a fall within the window's noise scales down only after the hysteresis delay", () => {
+    // 2000 -> 1900 req/s: above the drop's bar (2000 - 3 sqrt(2000) - 1 = 1865), so not a drop.
+    const series = [...constant(2000, 1200), ...constant(1900, 1200)];
     const ticks = run(series, exits);
     const high = ticks.find((t) => t.t === 1200)!.plan.desiredVms;
-    const lowTarget = ticks.at(-1)!.plan.desiredVms;
-    expect(lowTarget).toBeLessThan(high);
+    expect(ticks.at(-1)!.plan.desiredVms).toBeLessThan(high);
     const firstLowerTarget = ticks.find((t) => t.t > 1200 && t.plan.targetVms < high)!;
     const firstLowerDesired = ticks.find((t) => t.t > 1200 && t.plan.desiredVms < high)!;
     // The last tick that wanted the high count was one period before the first lower target.
-    expect(firstLowerDesired.t - (firstLowerTarget.t - CFG.controlPeriodS)).toBeGreaterThanOrEqual(CFG.scaleDownDelayS);
+    expect(firstLowerDesired.t - (firstLowerTarget.t - CFG.controlPeriodS)).toBe(CFG.scaleDownDelayS);
     expect(ticks.find((t) => t.t === firstLowerDesired.t - CFG.controlPeriodS)!.plan.reason).toMatch(
       /hysteresis keeps/,
     );
+  });
+  it("after a drop the old level's VMs are held for a boot time, not the whole delay", () => {
+    // 200 -> 20 req/s: below the drop's bar from the first second. The drop counts once it has lasted a
+    // shift's span (15 s: the tick at t = 1215); the count the old level wanted at t = 1210 is held
+    // until one boot (60 s) has passed since.
+    const series = [...constant(200, 1200), ...constant(20, 1200)];
+    const ticks = run(series, exits);
+    const high = ticks.find((t) => t.t === 1200)!.plan.desiredVms;
+    const at = (t: number) => ticks.find((x) => x.t === t)!.plan;
+    expect(at(1210).targetVms).toBe(high);
+    expect(at(1215).targetVms).toBeLessThan(high);
+    expect(at(1215).reason).toMatch(/\(drop: the last periods at 20\.0 req\/s for 15 s; VMs counted for it\)/);
+    expect(at(1265).desiredVms).toBe(high);
+    expect(at(1265).reason).toContain(`hysteresis keeps ${high} (wanted within the last 60 s)`);
+    expect(at(1270).desiredVms).toBe(at(1270).targetVms);
+    expect(at(1270).desiredVms).toBeLessThan(high);
   });
   it("a change of exit fractions moves the plan", () => {
     // At t = 1200 most requests start to exit at stage 0: the deep group no longer pays.

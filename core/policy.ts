@@ -478,14 +478,16 @@ function finiteOr(v: number | undefined, fallback: number): number {
 export interface LoadView {
   dist: RatePoints;
   /**
-   * The distribution VMs are started by for cost: the new level under a level shift, `dist` without a
-   * blip too short to be a shift, else `dist`.
+   * The distribution VMs are counted by for cost: the new level under a level shift or after a drop,
+   * `dist` without a blip too short to be a shift, else `dist`.
    */
   costDist: RatePoints;
   /** The distribution VMs beyond those running are started by: `costDist`, scaled down to the last seconds' mean when it is lower. */
   startDist: RatePoints;
   /** The recent level and how long it has held when a level shift is under way, else null. */
   shift: { levelRps: number; lastedS: number } | null;
+  /** The recent level and how long it has held after a drop, else null. */
+  drop: { levelRps: number; lastedS: number } | null;
   /** Requests/s added by the trend projected over the boot time (0 without a significant rise). */
   trendRps: number;
 }
@@ -586,6 +588,7 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
   const d = Math.exp(-1 / Math.max(1, tauS));
   let lagS = Math.min(per.length / 2, d / (1 - d));
   let levelDist: RatePoints | null = null;
+  let drop: LoadView["drop"] = null;
   if (shift !== null) {
     // The new level is given the chance that it outlasts a VM's boot and hold, judged by how long it
     // has lasted (a level that has held for a seconds is as likely as not to hold for about a more):
@@ -602,13 +605,16 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
     };
     lagS = (1 - p) * lagS;
   } else if (per.length > 0) {
-    // A drop: the recent seconds all sit well below what the window remembers (e.g. after a flash). The
-    // recent level gains weight as it lasts, over one boot time (scale-down hysteresis still applies).
+    // A drop: the recent seconds all sit well below what the window remembers (e.g. after a flash). For
+    // the SLO the recent level gains weight as it lasts, over one boot time; VMs are counted for it alone,
+    // and those the old level wanted are held for a boot time (plan()).
     const bar = dist.mean - 3 * Math.sqrt(dist.mean) - 1;
     let lastedS = 0;
     for (let i = per.length - 1; i >= 0 && per[i] < bar; i--) lastedS++;
     if (lastedS >= Math.round(recentS)) {
       const level = rateDistribution(per.slice(per.length - lastedS), 0, 0, Infinity);
+      levelDist = level;
+      drop = { levelRps: level.mean, lastedS };
       const p = lastedS / (lastedS + boot);
       dist = {
         rates: [...level.rates, ...dist.rates],
@@ -633,7 +639,7 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
   // them is the start factor's question (startFactor), not a weight in the mix.
   const costDist = levelDist ?? (blip ? rateDistribution(seen, 0, 0, tauS) : dist);
   // VMs are started for the load still here: when the last seconds (the newest, perhaps partly counted,
-  // left out) run below what the window remembers (a flash has passed, an evening falls), the window's
+  // left out) run below what the window remembers (an evening falls, not yet a drop), the window's
   // shape scaled down to their mean. VMs running are kept by the window (and the scale-down delay).
   let startDist = costDist;
   if (shift === null && per.length > m) {
@@ -649,6 +655,7 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
     costDist: costOut,
     startDist: startDist === costDist ? costOut : raise(startDist),
     shift,
+    drop,
     trendRps,
   };
 }
@@ -1124,7 +1131,8 @@ function countVms(
  * describes is expected to last about a window more. A level shift that has lasted a seconds lasts
  * beyond x more with chance (a / (a + x))^2 (a Pareto tail: the longer it has lasted, the longer it is
  * likely to last, yet most flashes are short), so within the window a VM that boots for b seconds serves
- * E = a^2 (1 / (a + b) - 1 / (a + W)) seconds of it, and is held for the delay with chance (a / (a + b))^2.
+ * E = a^2 (1 / (a + b) - 1 / (a + W)) seconds of it, and is held for the delay with chance (a / (a + b))^2
+ * (a level that ends in a drop holds it only a boot time: this errs towards starting late).
  */
 export function startFactor(load: LoadView, config: ControlConfig): number {
   const b = config.vm.bootTimeS;
@@ -1349,7 +1357,10 @@ export function plan(
   }
   const chosen = chooseGroup(options, state.vmGroupStart, ctx.faasOnlyPerS, target);
   const targetVms = chosen.vms;
-  const { wanted, held } = holdForScaleDown(state.wanted, nowS, targetVms, config.scaleDownDelayS);
+  // After a drop the VMs the old level wanted are held for a boot time, what a wrong release costs (the
+  // real traces' dips within the window's noise keep the whole delay).
+  const holdS = ctx.load.drop ? Math.min(config.scaleDownDelayS, config.vm.bootTimeS) : config.scaleDownDelayS;
+  const { wanted, held } = holdForScaleDown(state.wanted, nowS, targetVms, holdS);
   const desiredVms = applyBounds(held, config.vm);
 
   // A group is needed whenever VMs run (held by hysteresis or vm.min): keep the current one if valid.
@@ -1494,6 +1505,8 @@ function explain(a: ExplainArgs): string {
   let rate = `${load.dist.mean.toFixed(1)} req/s`;
   if (load.shift !== null)
     rate += ` (level shift: the last periods at ${load.shift.levelRps.toFixed(1)} req/s for ${load.shift.lastedS} s, weighed by the chance it outlasts a boot and hold)`;
+  else if (load.drop !== null)
+    rate += ` (drop: the last periods at ${load.drop.levelRps.toFixed(1)} req/s for ${load.drop.lastedS} s; VMs counted for it)`;
   else rate += " (recent, time-weighted)";
   if (load.trendRps > 0) rate += `, +${load.trendRps.toFixed(1)} req/s rising trend over the boot time`;
   const whyNot = (g: GroupEval) => {
@@ -1559,7 +1572,9 @@ function explain(a: ExplainArgs): string {
       `Break-even utilisation u* = ${pct(g.uStar)}: the cost model wants ${a.targetVms} VM${a.targetVms === 1 ? "" : "s"}${a.targetVms > 0 ? ` (the last one ${pct(g.lastUtil)} busy)` : ""}; another would be ${pct(g.nextUtil)} busy (T-CIP: the rest of the load and its bursts go to FaaS).`,
     );
   if (a.held > a.targetVms)
-    parts.push(`Scale-down hysteresis keeps ${a.held} (wanted within the last ${config.scaleDownDelayS} s).`);
+    parts.push(
+      `Scale-down hysteresis keeps ${a.held} (wanted within the last ${load.drop ? Math.min(config.scaleDownDelayS, config.vm.bootTimeS) : config.scaleDownDelayS} s).`,
+    );
   if (a.desiredVms !== a.held) parts.push(`Bounded by vm.min ${config.vm.min} / vm.max ${config.vm.max}.`);
   if (a.running < a.desiredVms)
     parts.push(
