@@ -27,7 +27,8 @@
  * 3. chooseGroup: among the options that meet the SLO target (all on FaaS included), the cheapest; the
  *    current group is kept unless another is more than 1% cheaper. When none meets it, the best
  *    attainment, then the lowest cost. The choice and why is in `plan.reason`.
- * 4. holdForScaleDown: the desired count is the largest wanted during the last scaleDownDelayS.
+ * 4. holdForScaleDown: the desired count is the largest wanted during the last scaleDownDelayS (after a
+ *    drop readLoad finds, during the last boot time).
  * 5. applyBounds: vm.min and vm.max.
  *
  * The SLO's error budget over a day lets a period aim below 99% when the day so far was above it
@@ -1236,14 +1237,14 @@ export function chooseGroup(
 // ---------------------------------------------------------------------------------------------------
 // Steps 4 and 5: hysteresis and bounds.
 
-/** The largest count wanted during the last scaleDownDelayS (a drop applies once it has lasted). */
+/** The largest count wanted during the last `delayS` (a drop applies once it has lasted). */
 export function holdForScaleDown(
   wantedIn: Array<[number, number]>,
   nowS: number,
   target: number,
-  scaleDownDelayS: number,
+  delayS: number,
 ): { wanted: Array<[number, number]>; held: number } {
-  const wanted = wantedIn.filter(([t]) => t > nowS - scaleDownDelayS && t <= nowS);
+  const wanted = wantedIn.filter(([t]) => t > nowS - delayS && t <= nowS);
   wanted.push([nowS, target]);
   return { wanted, held: Math.max(...wanted.map(([, v]) => v)) };
 }
@@ -1405,6 +1406,7 @@ export function plan(
     desiredVms,
     targetVms,
     held,
+    holdS,
     running: obs.vms.running,
     booting: obs.vms.booting,
     shareNow,
@@ -1485,6 +1487,7 @@ interface ExplainArgs {
   desiredVms: number;
   targetVms: number;
   held: number;
+  holdS: number;
   running: number;
   booting: number;
   shareNow: number;
@@ -1571,10 +1574,7 @@ function explain(a: ExplainArgs): string {
     parts.push(
       `Break-even utilisation u* = ${pct(g.uStar)}: the cost model wants ${a.targetVms} VM${a.targetVms === 1 ? "" : "s"}${a.targetVms > 0 ? ` (the last one ${pct(g.lastUtil)} busy)` : ""}; another would be ${pct(g.nextUtil)} busy (T-CIP: the rest of the load and its bursts go to FaaS).`,
     );
-  if (a.held > a.targetVms)
-    parts.push(
-      `Scale-down hysteresis keeps ${a.held} (wanted within the last ${load.drop ? Math.min(config.scaleDownDelayS, config.vm.bootTimeS) : config.scaleDownDelayS} s).`,
-    );
+  if (a.held > a.targetVms) parts.push(`Scale-down hysteresis keeps ${a.held} (wanted within the last ${a.holdS} s).`);
   if (a.desiredVms !== a.held) parts.push(`Bounded by vm.min ${config.vm.min} / vm.max ${config.vm.max}.`);
   if (a.running < a.desiredVms)
     parts.push(
