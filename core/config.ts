@@ -62,7 +62,10 @@ export interface ControlConfig {
   transferUsdPerGb: number;
   /** Per stage, where the manifest lets it run ("worker" forces FaaS, "vm" forces the VM group). */
   allowedPlacement?: Placement[];
-  /** Look ahead over the boot time with the rate's trend (JSON `forecast`; false to measure what it buys). */
+  /**
+   * Look ahead over the boot time with the rate's trend and the daily shape (JSON `forecast`; false to
+   * measure what it buys).
+   */
   forecast: boolean;
 }
 

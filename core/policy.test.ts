@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { parseControlConfig, type ControlConfig } from "./config.js";
 import { LAMBDA_PRICES } from "./cost.js";
+import { rememberMinutes } from "./daily.js";
 import {
   fentonWilkinson,
   lognormalCdf,
@@ -47,12 +48,13 @@ const stage = (
 });
 
 // Workers prices; a cheap VM of 4 slots: deep stages pay off on VMs when many requests reach them.
-const CFG = parseControlConfig({
+const RAW_CFG = {
   vm: { usd_per_hour: 0.05, concurrency: 4, boot_s: 60, min: 0, max: 50 },
   slo_ms: 500,
   control_period_s: 5,
   scale_down_delay_s: 300,
-});
+};
+const CFG = parseControlConfig(RAW_CFG);
 
 // Stage 0 pinned to the Worker, as the bundled models' manifests do (the Worker runs it where requests enter).
 function obs(perSecond: number[], exits: number[], running = 0, booting = 0): Observations {
@@ -74,11 +76,17 @@ interface Tick {
  * Ticks the policy every control period over a per-second rate series, with a provider that starts the
  * VMs the plan desires and has them running bootTimeS later (removals are immediate).
  */
-function run(series: number[], exitsAt: (t: number) => number[], cfg: ControlConfig = CFG): Tick[] {
-  let state: PolicyState = initialPolicyState();
+function run(
+  series: number[],
+  exitsAt: (t: number) => number[],
+  cfg: ControlConfig = CFG,
+  from = cfg.controlPeriodS,
+  state0 = initialPolicyState(),
+): Tick[] {
+  let state: PolicyState = state0;
   let vms: number[] = []; // ready times
   const out: Tick[] = [];
-  for (let t = cfg.controlPeriodS; t <= series.length; t += cfg.controlPeriodS) {
+  for (let t = from; t <= series.length; t += cfg.controlPeriodS) {
     const running = vms.filter((r) => r <= t).length;
     const booting = vms.length - running;
     const window = series.slice(Math.max(0, t - cfg.windowS), t);
@@ -431,6 +439,33 @@ describe("scaling over time (T-CIP, look-ahead, hysteresis)", () => {
     expect(first.plan.reason).toMatch(/level shift: the last periods at 150\.0 req\/s/);
     expect(first.plan.reason).toMatch(/level shift/);
     expect(ticks.find((t) => t.t === 64)!.plan.desiredVms).toBe(0);
+  });
+  it("the daily shape boots VMs a boot time before a rise that came at this time on each of the last two days", () => {
+    // 20 req/s, 200 from 09:00 to 10:00 every day; boot 60 s, period 5 s. Two days remembered minute by
+    // minute from windows of the series (as ticks do), then ticked from 08:55 on day 2.
+    const DAY = 86_400;
+    const nine = 2 * DAY + 9 * 3600;
+    const series = Array.from({ length: nine + 120 }, (_, s) =>
+      s % DAY >= 9 * 3600 && s % DAY < 10 * 3600 ? 200 : 20,
+    );
+    let state = initialPolicyState();
+    for (let t = 600; t <= nine - 300; t += 540)
+      state = { ...state, daily: rememberMinutes(state.daily, series.slice(t - 600, t), t) };
+    const first = (cfg: ControlConfig) => {
+      const ticks = run(series, exits, cfg, nine - 300, state);
+      const base = ticks[0].plan.desiredVms;
+      return { ticks, base, up: ticks.find((t) => t.plan.desiredVms > base)! };
+    };
+    const daily = first(CFG);
+    // The first tick whose look-ahead (now + boot) reaches the minute of 09:00: the VMs run from 09:00.
+    expect(daily.up.t).toBe(nine - 60);
+    expect(daily.ticks.find((t) => t.t === nine - 65)!.plan.desiredVms).toBe(daily.base);
+    expect(daily.up.plan.reason).toMatch(/req\/s the daily shape expects within the boot time/);
+    expect(daily.ticks.find((t) => t.t === nine)!.running).toBe(daily.up.plan.desiredVms);
+    // Without a forecast the rise is seen once it has lasted: VMs come a level shift and a boot later.
+    const none = first(parseControlConfig({ ...RAW_CFG, forecast: false }));
+    expect(none.up.t).toBeGreaterThan(nine);
+    expect(none.ticks.find((t) => t.t === nine + 60)!.running).toBe(none.ticks[0].plan.desiredVms);
   });
   it("at real prices a 10-s burst on a quiet trace starts no VM; the same rise sustained does", () => {
     // c6i.large, boot 60 s, period 5 s; deep stages heavy enough (200 ms of FaaS CPU) to pay at 150 req/s.

@@ -8,7 +8,8 @@
  *    the boot time), unless a level shift is under way (the last few control periods all sit above the
  *    older window's spread: then the new level alone counts, so a sustained step starts VMs within a few
  *    periods while a blip shorter than that does not), raised by a significant upward trend projected
- *    over the boot time (a VM started now serves the load of then).
+ *    over the boot time (a VM started now serves the load of then), or by the rise the daily shape
+ *    expects within it (core/daily.ts: one that came at this time on each of the last days).
  * 2. evaluateFaas / evaluateGroup: every option is priced and judged on the SLO. A VM group is a suffix
  *    j..N-1 of stages (a request that reaches a VM finishes there). Its latency without waiting is the
  *    sum of the stages' lognormals and the hop (a Latin-hypercube sample of it, per exit stage), so the wait budget is
@@ -38,6 +39,7 @@
  */
 import { faasComputeUsd, faasRequestUsd, faasWaitUsd } from "./cost.js";
 import type { ControlConfig } from "./config.js";
+import { type DailyMemory, DAILY_RING, dailyRise, lastMinuteRps, rememberMinutes } from "./daily.js";
 import type { Placement } from "./manifest.js";
 import {
   lognormalFromMedianP99,
@@ -139,6 +141,8 @@ export interface PolicyState {
   memory?: { w: number[]; wr: number[]; atS: number };
   /** FaaS alone's expected attainment, averaged over the last plans (SLO_CONFIRM_PERIODS), and when. */
   faasAttain?: { mean: number; atS: number };
+  /** Requests per minute of the last days, for the daily shape's forecast (core/daily.ts). */
+  daily?: DailyMemory;
 }
 
 export function initialPolicyState(): PolicyState {
@@ -491,6 +495,8 @@ export interface LoadView {
   drop: { levelRps: number; lastedS: number } | null;
   /** Requests/s added by the trend projected over the boot time (0 without a significant rise). */
   trendRps: number;
+  /** Requests/s the daily shape expects within the boot time (0 without one); the larger of the two is added. */
+  dailyRps: number;
 }
 
 /**
@@ -576,7 +582,7 @@ export function trendRise(perSecond: number[], spanS: number, aheadS: number, la
   return slope > 0 ? slope * (aheadS + lagS) : 0;
 }
 
-export function readLoad(obs: Observations, config: ControlConfig): LoadView {
+export function readLoad(obs: Observations, config: ControlConfig, dailyRps = 0): LoadView {
   const per = obs.rate.perSecond;
   const boot = config.vm.bootTimeS;
   const tauS = Math.max(boot, config.windowS / 4, config.controlPeriodS);
@@ -634,8 +640,9 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
   const trendSpanS = shift === null ? Math.max(2 * boot, 60) : Math.min(Math.max(2 * boot, 60), shift.lastedS);
   const base = shift === null && bar !== null ? per.filter((x) => x <= bar) : per;
   const trendRps = config.forecast ? trendRise(base, trendSpanS, boot, lagS) : 0;
+  const riseRps = Math.max(trendRps, config.forecast ? dailyRps : 0);
   const raise = (x: RatePoints): RatePoints =>
-    trendRps > 0 ? { rates: x.rates.map((r) => r + trendRps), weights: x.weights, mean: x.mean + trendRps } : x;
+    riseRps > 0 ? { rates: x.rates.map((r) => r + riseRps), weights: x.weights, mean: x.mean + riseRps } : x;
   // Under a level shift VMs are started for the new level itself: whether it lasts long enough to repay
   // them is the start factor's question (startFactor), not a weight in the mix.
   const costDist = levelDist ?? (blip ? rateDistribution(seen, 0, 0, tauS) : dist);
@@ -658,6 +665,7 @@ export function readLoad(obs: Observations, config: ControlConfig): LoadView {
     shift,
     drop,
     trendRps,
+    dailyRps: config.forecast ? dailyRps : 0,
   };
 }
 
@@ -692,7 +700,8 @@ function lnOf(p: Percentiles, fallback?: Percentiles): LognormalParams {
   return lognormalFromMedianP99(med, Math.max(p99, med));
 }
 
-export function planContext(state: PolicyState, obs: Observations, config: ControlConfig): PlanContext {
+/** `nowS` places the plan in the day, for the daily shape's forecast (without it, none). */
+export function planContext(state: PolicyState, obs: Observations, config: ControlConfig, nowS?: number): PlanContext {
   const N = obs.stages.length;
   const r = reach(obs.stages);
   const pExit = obs.stages.map((s, i) =>
@@ -705,7 +714,11 @@ export function planContext(state: PolicyState, obs: Observations, config: Contr
     wS.push(finiteOr(s.vmMs.mean, faasMean) / 1000);
     cFaas.push(faasComputeUsd(config.prices, faasMean));
   }
-  const load = readLoad(obs, config);
+  const daily =
+    config.forecast && nowS !== undefined
+      ? dailyRise(state.daily, nowS, config.vm.bootTimeS, lastMinuteRps(obs.rate.perSecond))
+      : 0;
+  const load = readLoad(obs, config, daily);
   const fee = faasRequestUsd(config.prices);
   const faasOnlyPerReq = fee + cFaas.reduce((a, c, i) => a + r[i] * c, 0);
   const vmLn = obs.stages.map((s) => lnOf(s.vmMs, s.faasMs));
@@ -1267,6 +1280,9 @@ function normalise(state: PolicyState | null | undefined): PolicyState {
   const m = state.memory;
   if (m && !(Array.isArray(m.w) && Array.isArray(m.wr) && m.w.length === MEMORY_BINS && Number.isFinite(m.atS)))
     return { ...state, memory: undefined };
+  const d = state.daily;
+  if (d && !(Array.isArray(d.counts) && d.counts.length === DAILY_RING && Number.isFinite(d.lastMin)))
+    return { ...state, daily: undefined };
   return state;
 }
 
@@ -1296,8 +1312,9 @@ export function plan(
   config: ControlConfig,
   nowS: number,
 ): { plan: Plan; state: PolicyState } {
-  const state = normalise(stateIn);
-  const ctx = planContext(state, obs, config);
+  const prior = normalise(stateIn);
+  const state = { ...prior, daily: rememberMinutes(prior.daily, obs.rate.perSecond, nowS) };
+  const ctx = planContext(state, obs, config, nowS);
   const slo = sloTargetNow(state.slo, nowS, ctx.load.dist.mean * config.scaleDownDelayS);
   const groups: GroupEval[] = [];
   for (let j = 0; j < ctx.N; j++) if (validStart(j, ctx.allowed)) groups.push(evaluateGroup(ctx, obs, j));
@@ -1434,7 +1451,16 @@ export function plan(
   const budget = spendBudget(state.slo, nowS, spent.seconds, spent.rps, spent.attainment);
   return {
     plan: out,
-    state: { version: 1, wanted, vmGroupStart: j, desiredVms, slo: budget, memory, faasAttain: avg },
+    state: {
+      version: 1,
+      wanted,
+      vmGroupStart: j,
+      desiredVms,
+      slo: budget,
+      memory,
+      faasAttain: avg,
+      daily: state.daily,
+    },
   };
 }
 
@@ -1511,7 +1537,9 @@ function explain(a: ExplainArgs): string {
   else if (load.drop !== null)
     rate += ` (drop: the last periods at ${load.drop.levelRps.toFixed(1)} req/s for ${load.drop.lastedS} s; VMs counted for it)`;
   else rate += " (recent, time-weighted)";
-  if (load.trendRps > 0) rate += `, +${load.trendRps.toFixed(1)} req/s rising trend over the boot time`;
+  if (load.dailyRps > load.trendRps)
+    rate += `, +${load.dailyRps.toFixed(1)} req/s the daily shape expects within the boot time (it came then on each of the last days)`;
+  else if (load.trendRps > 0) rate += `, +${load.trendRps.toFixed(1)} req/s rising trend over the boot time`;
   const whyNot = (g: GroupEval) => {
     if (!g.feasible) return `from stage ${g.start} (reached by ${pct(r[g.start])}): ${g.why}`;
     if (g.wantedVms === 0)
