@@ -4,12 +4,12 @@
 // VMs boot before it instead of after it. The trend cannot see such a rise coming: before it the rate is
 // flat. One day's event is not a shape, and a day without the rise (a weekend) cancels the forecast.
 
-export const MINUTE_S = 60;
-export const DAY_MINUTES = 1440;
+const MINUTE_S = 60;
+const DAY_MINUTES = 1440;
 /** Days of minutes kept. */
-export const DAILY_DAYS = 3;
+const DAILY_DAYS = 3;
 /** Days that must each show the rise (a single day's event is not the day's shape). */
-export const DAILY_MIN_DAYS = 2;
+const DAILY_MIN_DAYS = 2;
 /** Minutes before the same time of day a rise is measured from. */
 const BEFORE_MIN = 10;
 /** A rise below this share of the level before it is not one (nor is one within 3 Poisson deviations). */

@@ -582,6 +582,7 @@ export function trendRise(perSecond: number[], spanS: number, aheadS: number, la
   return slope > 0 ? slope * (aheadS + lagS) : 0;
 }
 
+/** `dailyRps`: the daily shape's expected rise (dailyRise; 0 without a forecast). */
 export function readLoad(obs: Observations, config: ControlConfig, dailyRps = 0): LoadView {
   const per = obs.rate.perSecond;
   const boot = config.vm.bootTimeS;
@@ -640,7 +641,7 @@ export function readLoad(obs: Observations, config: ControlConfig, dailyRps = 0)
   const trendSpanS = shift === null ? Math.max(2 * boot, 60) : Math.min(Math.max(2 * boot, 60), shift.lastedS);
   const base = shift === null && bar !== null ? per.filter((x) => x <= bar) : per;
   const trendRps = config.forecast ? trendRise(base, trendSpanS, boot, lagS) : 0;
-  const riseRps = Math.max(trendRps, config.forecast ? dailyRps : 0);
+  const riseRps = Math.max(trendRps, dailyRps);
   const raise = (x: RatePoints): RatePoints =>
     riseRps > 0 ? { rates: x.rates.map((r) => r + riseRps), weights: x.weights, mean: x.mean + riseRps } : x;
   // Under a level shift VMs are started for the new level itself: whether it lasts long enough to repay
@@ -665,7 +666,7 @@ export function readLoad(obs: Observations, config: ControlConfig, dailyRps = 0)
     shift,
     drop,
     trendRps,
-    dailyRps: config.forecast ? dailyRps : 0,
+    dailyRps,
   };
 }
 
