@@ -155,7 +155,7 @@ export function settingsTable(s: SimSettings, c: ControlConfig): string {
     ["hand-over", `${c.transferMs} ms one way + state bytes at ${c.transferMBps} MB/s`],
     [
       "serflow policy",
-      `core/policy.ts plan() every ${c.controlPeriodS} s, window ${c.windowS} s, scale-down delay ${c.scaleDownDelayS} s`,
+      `core/policy.ts plan() every ${c.controlPeriodS} s, window ${c.windowS} s, scale-down delay ${c.scaleDownDelayS} s (a boot time after a drop), forecast ${c.forecast ? "by the trend and the daily shape" : "off"}`,
     ],
     ["seed", String(s.seed)],
     ...(s.vmQueueMs
