@@ -442,7 +442,7 @@ describe("scaling over time (T-CIP, look-ahead, hysteresis)", () => {
   });
   it("the daily shape boots VMs a boot time before a rise that came at this time on each of the last two days", () => {
     // 20 req/s, 200 from 09:00 to 10:00 every day; boot 60 s, period 5 s. Two days remembered minute by
-    // minute from windows of the series (as ticks do), then ticked from 08:55 on day 2.
+    // minute from windows of the series (as ticks do), then ticked from 08:55 on the third day.
     const DAY = 86_400;
     const nine = 2 * DAY + 9 * 3600;
     const series = Array.from({ length: nine + 120 }, (_, s) =>
