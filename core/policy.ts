@@ -582,6 +582,15 @@ export function trendRise(perSecond: number[], spanS: number, aheadS: number, la
   return slope > 0 ? slope * (aheadS + lagS) : 0;
 }
 
+/** `a` with weight p and `b` with weight 1 - p, as one distribution. */
+function mixRates(a: RatePoints, b: RatePoints, p: number): RatePoints {
+  return {
+    rates: [...a.rates, ...b.rates],
+    weights: [...a.weights.map((w) => w * p), ...b.weights.map((w) => w * (1 - p))],
+    mean: p * a.mean + (1 - p) * b.mean,
+  };
+}
+
 /** `dailyRps`: the daily shape's expected rise (dailyRise; 0 without a forecast). */
 export function readLoad(obs: Observations, config: ControlConfig, dailyRps = 0): LoadView {
   const per = obs.rate.perSecond;
@@ -606,11 +615,7 @@ export function readLoad(obs: Observations, config: ControlConfig, dailyRps = 0)
     const level = rateDistribution(recent, 0, 0, Infinity);
     levelDist = level;
     const p = shift.lastedS / (shift.lastedS + boot + config.scaleDownDelayS);
-    dist = {
-      rates: [...level.rates, ...dist.rates],
-      weights: [...level.weights.map((w) => w * p), ...dist.weights.map((w) => w * (1 - p))],
-      mean: p * level.mean + (1 - p) * dist.mean,
-    };
+    dist = mixRates(level, dist, p);
     lagS = (1 - p) * lagS;
   } else if (per.length > 0) {
     // A drop: the recent seconds all sit well below what the window remembers (e.g. after a flash). For
@@ -624,11 +629,7 @@ export function readLoad(obs: Observations, config: ControlConfig, dailyRps = 0)
       levelDist = level;
       drop = { levelRps: level.mean, lastedS };
       const p = lastedS / (lastedS + boot);
-      dist = {
-        rates: [...level.rates, ...dist.rates],
-        weights: [...level.weights.map((w) => w * p), ...dist.weights.map((w) => w * (1 - p))],
-        mean: p * level.mean + (1 - p) * dist.mean,
-      };
+      dist = mixRates(level, dist, p);
     }
   }
   // A rise shorter than a shift is a blip for FaaS: sizing VMs for cost, its seconds count at the older

@@ -50,6 +50,10 @@ function settings(
   };
 }
 
+/** `policies` on a synthetic per-second trace: Worker entry, Workers prices, the heavy profile. */
+const synthetic = (trace: number[], policies: PolicyName[], extra?: Record<string, unknown>) =>
+  simulate({ ...settings("synthetic", HEAVY, "workers", "worker", extra, trace), policies });
+
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const by = (rs: RunResult[], p: string) => rs.find((r) => r.policy === p)!;
 /** The cheapest real policy (serflow included, the bound not) that meets the SLO target. */
@@ -159,12 +163,10 @@ for (const trace of ["wits", "berkeley"])
     if (t >= 17 * 3600 && t < 19 * 3600) return HIGH + ((LOW - HIGH) * (t - 17 * 3600)) / 7200;
     return LOW;
   });
-  const run = (policies: PolicyName[], extra?: Record<string, unknown>) =>
-    simulate({ ...settings("synthetic", HEAVY, "workers", "worker", extra, trace), policies });
   log("daily shape: three days");
-  const on = run(["serflow", "faas-only", "vm-autoscale"]);
+  const on = synthetic(trace, ["serflow", "faas-only", "vm-autoscale"]);
   log("daily shape: three days, no forecast");
-  const off = run(["serflow"], { forecast: false });
+  const off = synthetic(trace, ["serflow"], { forecast: false });
   const row = (name: string, r: RunResult, series: RunSeries) => {
     const after9 = [0, 1, 2].map((d) => {
       let faas = 0;
@@ -193,11 +195,7 @@ for (const trace of ["wits", "berkeley"])
   const quiet = Array.from({ length: 3600 }, (_, t) => (t >= 1800 && t < 1810 ? 150 : 2));
   const sustained = Array.from({ length: 3600 }, (_, t) => (t >= 1800 ? 150 : 2));
   const row = (name: string, trace: number[]) => {
-    const s = simulate({
-      ...settings("synthetic", HEAVY, "workers", "worker", undefined, trace),
-      policies: ["serflow"],
-    });
-    const r = s.results[0];
+    const r = synthetic(trace, ["serflow"]).results[0];
     return `| ${name} | ${r.vm_seconds} | ${r.cost_usd.toFixed(4)} | ${pct(r.slo_attainment)} |`;
   };
   log("burst");
