@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "./errors.js";
 import { TINY_MANIFEST } from "./fixtures.js";
 import { parseManifest } from "./manifest.js";
-import { buildInferResponse, modelMetadata, parseInferRequest } from "./oip.js";
+import { buildInferResponse, checkJsonBudget, jsonBudget, modelMetadata, parseInferRequest } from "./oip.js";
 
 const m = parseManifest(TINY_MANIFEST);
 const tensor = (rows: number, over: Record<string, unknown> = {}) => ({
@@ -106,6 +106,30 @@ describe("infer request boundaries", () => {
     );
   });
 
+  it("a value nested too deep to print or megabytes long is refused as bad input, and echoed bounded", () => {
+    let deep: unknown = [];
+    for (let i = 0; i < 1e6; i++) deep = [deep];
+    expect(() => JSON.stringify(deep)).toThrow(RangeError);
+    const huge = "x".repeat(1 << 20);
+    const cases: Array<[unknown, RegExp]> = [
+      [{ inputs: [tensor(1, { name: deep })] }, /^inputs\[0\]\.name must be "input", got an array of 1$/],
+      [{ inputs: [tensor(1, { name: huge })] }, /^inputs\[0\]\.name must be "input", got "x{64}\.\.\."$/],
+      [{ inputs: [tensor(1, { datatype: deep })] }, /datatype must be "FP32", got an array of 1$/],
+      [{ inputs: [tensor(1, { shape: deep })] }, /shape must be \[N, 4\], got an array of 1$/],
+      [{ inputs: [tensor(1, { shape: [1, 5] })] }, /shape must be \[N, 4\], got \[1,5\]$/],
+      [{ inputs: [tensor(1, { data: [0, 1, 2, deep] })] }, /data\[3\] is not a number: an array of 1$/],
+      [
+        { ...req(), parameters: { exit_threshold: deep } },
+        /exit_threshold must be a number in \[0, 1\], got an array of 1$/,
+      ],
+      [
+        { ...req(), parameters: { serflow_force: { a: deep } } },
+        /serflow_force must be "worker" or "vm", got an object$/,
+      ],
+    ];
+    for (const [body, msg] of cases) refuses(body, msg);
+  });
+
   it("the body, its id and its one tensor must have the right types", () => {
     for (const body of [[], null, 7]) refuses(body, /request body must be a JSON object/);
     refuses({ ...req(), id: 7 }, /"id" must be a string/);
@@ -113,6 +137,40 @@ describe("infer request boundaries", () => {
     refuses({ inputs: [null] }, /inputs\[0\] must be an object/);
     refuses({ inputs: ["input"] }, /inputs\[0\] must be an object|name must be/);
     refuses({ inputs: [tensor(1), tensor(1)] }, /exactly one tensor named "input"/);
+  });
+});
+
+describe("the JSON budget checked before parsing", () => {
+  const bytes = (text: string) => new TextEncoder().encode(text);
+  const budget = jsonBudget(m); // TINY_MANIFEST's input: [N, 4]
+  const body = (data: unknown, rows: number) =>
+    JSON.stringify({ id: "a", inputs: [tensor(rows, { data })], parameters: { exit_threshold: 0.5 } });
+
+  it("holds the largest batch nested as its shape, and refuses a body of empty objects at once", () => {
+    // [N, 4]: the data array and one per row.
+    expect(budget).toEqual({ containers: 1 + 256 + 16, depth: 2 + 5 });
+    const nested = Array.from({ length: 256 }, (_, r) => [r, r, r, r]);
+    expect(() => checkJsonBudget(bytes(body(nested, 256)), budget)).not.toThrow();
+    expect(() => checkJsonBudget(bytes(body(nested.flat(), 256)), budget)).not.toThrow();
+    // Each number in its own array: more than a [N, 4] request needs.
+    const each = Array.from({ length: 256 }, (_, r) => [[r], [r], [r], [r]]);
+    expect(() => checkJsonBudget(bytes(body(each, 256)), budget)).toThrow(
+      /^request body holds more than 273 arrays and objects; an infer request for this model needs fewer/,
+    );
+    expect(() => checkJsonBudget(bytes(`[${"{},".repeat(1e6)}{}]`), budget)).toThrow(InvalidInputError);
+    // A model input of more dimensions allows its nesting: [N, 2, 3] is 1 + N + 2N arrays.
+    const deeper = jsonBudget({ ...m, input: { ...m.input, shape: [-1, 2, 3] } });
+    expect(deeper).toEqual({ containers: 1 + 256 + 512 + 16, depth: 3 + 5 });
+  });
+
+  it("counts nesting outside strings only, escapes included", () => {
+    expect(() => checkJsonBudget(bytes(`[${"[".repeat(7)}${"]".repeat(7)}]`), budget)).toThrow(
+      /^request body nests deeper than 7 levels$/,
+    );
+    expect(() => checkJsonBudget(bytes(`[${"[".repeat(6)}${"]".repeat(6)}]`), budget)).not.toThrow();
+    // Brackets inside strings, and an escaped quote that does not end one, are not structure.
+    const text = JSON.stringify({ id: `"${"[{".repeat(1000)}`, inputs: [] });
+    expect(() => checkJsonBudget(bytes(text), budget)).not.toThrow();
   });
 });
 

@@ -18,6 +18,74 @@ export interface InferRequest {
   force?: ForceTier;
 }
 
+/**
+ * How many arrays and objects, and how deep, an infer request for model input `m` may hold before it
+ * is parsed: the body, its inputs, the tensor, its shape and parameters, and data nested as the shape of
+ * the largest batch (1 + N + N d1 + ... + N d1 ... d(k-1) arrays), with a little room. JSON.parse would
+ * otherwise build whatever a body of the size limit describes: 8 MiB of "[{},{}, ..." is millions of
+ * objects, far past a Worker's 128 MB, before the rows are counted.
+ */
+export function jsonBudget(
+  m: ModelManifest,
+  limits: InferLimits = DEFAULT_INFER_LIMITS,
+): {
+  containers: number;
+  depth: number;
+} {
+  let arrays = 1;
+  let level = limits.maxBatchRows;
+  for (const d of m.input.shape.slice(1, -1)) {
+    arrays += level;
+    level *= d;
+  }
+  arrays += level;
+  return { containers: arrays + 16, depth: m.input.shape.length + 5 };
+}
+
+/**
+ * Counts the arrays and objects of a JSON text (bytes, UTF-8) and their nesting, outside strings, and
+ * refuses it as soon as either passes its budget: a scan, nothing allocated.
+ */
+export function checkJsonBudget(bytes: Uint8Array, budget: { containers: number; depth: number }): void {
+  let containers = 0;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (inString) {
+      if (b === 0x5c)
+        i++; // backslash: the next byte is escaped
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x5b || b === 0x7b) {
+      if (++containers > budget.containers)
+        throw new InvalidInputError(
+          `request body holds more than ${budget.containers} arrays and objects; an infer request for this model needs fewer (data flat or nested as its shape)`,
+        );
+      if (++depth > budget.depth) throw new InvalidInputError(`request body nests deeper than ${budget.depth} levels`);
+    } else if (b === 0x5d || b === 0x7d) depth--;
+  }
+}
+
+/** Characters of a string value an error message echoes. */
+const SHOWN_CHARS = 64;
+/** Elements of a short array of plain values an error message echoes. */
+const SHOWN_ELEMENTS = 8;
+
+/**
+ * A client's value as an error message echoes it, bounded: it may be megabytes long, or nested deeper
+ * than JSON.stringify can recurse (which would turn bad input into a 500).
+ */
+export function shown(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > SHOWN_CHARS ? `${v.slice(0, SHOWN_CHARS)}...` : v);
+  if (Array.isArray(v)) {
+    const plain = v.length <= SHOWN_ELEMENTS && v.every((x) => x === null || typeof x !== "object");
+    return plain ? `[${v.map(shown).join(",")}]` : `an array of ${v.length}`;
+  }
+  if (typeof v === "object" && v !== null) return "an object";
+  return String(v);
+}
+
 /** Parses and validates a v2 infer request body (already JSON-parsed) against the model's input. */
 export function parseInferRequest(
   body: unknown,
@@ -33,9 +101,8 @@ export function parseInferRequest(
   const t = b.inputs[0] as Record<string, unknown>;
   if (typeof t !== "object" || t === null) throw new InvalidInputError(`inputs[0] must be an object`);
   if (t.name !== m.input.name)
-    throw new InvalidInputError(`inputs[0].name must be "${m.input.name}", got ${JSON.stringify(t.name)}`);
-  if (t.datatype !== "FP32")
-    throw new InvalidInputError(`inputs[0].datatype must be "FP32", got ${JSON.stringify(t.datatype)}`);
+    throw new InvalidInputError(`inputs[0].name must be "${m.input.name}", got ${shown(t.name)}`);
+  if (t.datatype !== "FP32") throw new InvalidInputError(`inputs[0].datatype must be "FP32", got ${shown(t.datatype)}`);
   const width = rowSize(m.input.shape);
   const shape = t.shape;
   if (
@@ -44,12 +111,12 @@ export function parseInferRequest(
     !shape.every((d) => Number.isInteger(d) && d >= 0)
   ) {
     throw new InvalidInputError(
-      `inputs[0].shape must be [N, ${m.input.shape.slice(1).join(", ")}], got ${JSON.stringify(shape)}`,
+      `inputs[0].shape must be [N, ${m.input.shape.slice(1).join(", ")}], got ${shown(shape)}`,
     );
   }
   if (shape.slice(1).some((d, i) => d !== m.input.shape[i + 1])) {
     throw new InvalidInputError(
-      `inputs[0].shape must be [N, ${m.input.shape.slice(1).join(", ")}], got ${JSON.stringify(shape)}`,
+      `inputs[0].shape must be [N, ${m.input.shape.slice(1).join(", ")}], got ${shown(shape)}`,
     );
   }
   const rows = shape[0] as number;
@@ -64,14 +131,14 @@ export function parseInferRequest(
   if (params.exit_threshold !== undefined) {
     const v = params.exit_threshold;
     if (typeof v !== "number" || !(v >= 0 && v <= 1))
-      throw new InvalidInputError(`parameters.exit_threshold must be a number in [0, 1], got ${JSON.stringify(v)}`);
+      throw new InvalidInputError(`parameters.exit_threshold must be a number in [0, 1], got ${shown(v)}`);
     exitThreshold = v;
   }
   let force: ForceTier | undefined;
   if (params.serflow_force !== undefined) {
     if (params.serflow_force !== "worker" && params.serflow_force !== "vm") {
       throw new InvalidInputError(
-        `parameters.serflow_force must be "worker" or "vm", got ${JSON.stringify(params.serflow_force)}`,
+        `parameters.serflow_force must be "worker" or "vm", got ${shown(params.serflow_force)}`,
       );
     }
     force = params.serflow_force;
@@ -88,8 +155,7 @@ function flattenData(data: unknown, expected: number): Float32Array {
   const out = new Float32Array(expected);
   for (let i = 0; i < expected; i++) {
     const v = flat[i];
-    if (typeof v !== "number")
-      throw new InvalidInputError(`inputs[0].data[${i}] is not a number: ${JSON.stringify(v)}`);
+    if (typeof v !== "number") throw new InvalidInputError(`inputs[0].data[${i}] is not a number: ${shown(v)}`);
     if (!Number.isFinite(v)) throw new InvalidInputError(`inputs[0].data[${i}] is not finite`);
     out[i] = v;
     // 1e39 is finite as a double but Infinity as a float32, which the model would turn into NaN.

@@ -13,7 +13,7 @@ import {
   UnavailableError,
 } from "../core/errors.js";
 import { runnerFor } from "./ort.js";
-import { modelMetadata } from "../core/oip.js";
+import { checkJsonBudget, jsonBudget, modelMetadata } from "../core/oip.js";
 import {
   signatureHeaders,
   tokenEquals,
@@ -75,7 +75,7 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
 
   app.post("/v2/models/:model/infer", async (c) => {
     const m = model(c);
-    const body = await readJson(c);
+    const body = await readJson(c, jsonBudget(m.manifest));
     try {
       return c.json(await infer(c.env, execCtx(c), m, body, deepStages(c), () => isAdmin(c)));
     } catch (err) {
@@ -289,8 +289,11 @@ const signedByVm: MiddlewareHandler<E> = async (c, next) => {
   await next();
 };
 
-/** Reads at most the configured number of bytes, then parses JSON. */
-async function readJson(c: C): Promise<unknown> {
+/**
+ * Reads at most the configured number of bytes, then parses JSON; with a budget, only a body within
+ * its count of arrays and objects (checked before parsing).
+ */
+async function readJson(c: C, budget?: { containers: number; depth: number }): Promise<unknown> {
   const limit = workerEnv(c.env).maxBodyBytes;
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > limit)
@@ -315,6 +318,8 @@ async function readJson(c: C): Promise<unknown> {
     bytes.set(ch, off);
     off += ch.byteLength;
   }
+  chunks.length = 0;
+  if (budget) checkJsonBudget(bytes, budget);
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
   } catch (err) {

@@ -105,6 +105,18 @@ describe("errors", () => {
       /data\[0\] is not finite/,
     ],
     ["bad exit_threshold", { ...good, parameters: { exit_threshold: -0.1 } }, /exit_threshold/],
+    // Too deep for JSON.stringify to echo (a RangeError, once a 500): refused before parsing.
+    [
+      "a name nested 100,000 deep",
+      `{"inputs":[{"name":${"[".repeat(100_000)}${"]".repeat(100_000)},"shape":[1,784],"datatype":"FP32","data":[]}]}`,
+      /^request body nests deeper than \d+ levels$/,
+    ],
+    // Refused before JSON.parse builds it: 300,000 objects would be tens of MB of the isolate's 128.
+    [
+      "a body of 300,000 empty objects",
+      `{"inputs":[${"{},".repeat(300_000)}{}]}`,
+      /holds more than \d+ arrays and objects/,
+    ],
     ["no inputs", {}, /"inputs" must be an array/],
   ])("400 for %s, with a JSON error saying what is wrong", async (_name, body, msg) => {
     const res = await infer(body);
