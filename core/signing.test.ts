@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { asHeaders, SIGNED_BODY as body } from "./fixtures.js";
 import {
+  H_BODY_SHA256,
   H_SIGNATURE,
   H_VM,
   ReplayGuard,
@@ -8,8 +9,11 @@ import {
   signatureHeaders,
   signRequest,
   tokenEquals,
+  verifyHeaders,
   verifyRequest,
+  verifySignature,
   vmKey,
+  webCryptoHashes,
 } from "./signing.js";
 
 describe("signed requests", () => {
@@ -47,6 +51,27 @@ describe("signed requests", () => {
         1_000_000,
       ),
     ).toThrow(/expired/);
+  });
+  it("checks the signature before the body, over the body hash the headers carry; then the body against it", async () => {
+    const h = await signRequest("k", "vm-a", "POST", "/p", body, 1_000_000);
+    expect(h[H_BODY_SHA256]).toBe(await webCryptoHashes.sha256Hex(body));
+    const parsed = (headers: Record<string, string>) => signatureHeaders(asHeaders(headers), 1_000_000);
+    await expect(verifyHeaders("k", "POST", "/p", parsed(h))).resolves.toBeUndefined();
+    await expect(verifyHeaders("other", "POST", "/p", parsed(h))).rejects.toThrow(/^bad request signature$/);
+    // Another body's hash under the same signature: the signature covers the hash.
+    const other = await webCryptoHashes.sha256Hex(new TextEncoder().encode("payloaD"));
+    await expect(verifyHeaders("k", "POST", "/p", parsed({ ...h, [H_BODY_SHA256]: other }))).rejects.toThrow(
+      /^bad request signature$/,
+    );
+    const { [H_BODY_SHA256]: _, ...noHash } = h;
+    await expect(verifyHeaders("k", "POST", "/p", parsed(noHash))).rejects.toThrow(/no body hash/);
+    expect(() => parsed({ ...h, [H_BODY_SHA256]: "xyz" })).toThrow(/bad body hash/);
+    // The body read afterwards must be the one hashed; without the header the body alone is checked.
+    const tampered = new TextEncoder().encode("payloaD");
+    await expect(verifySignature("k", "POST", "/p", tampered, parsed(h), null, 1_000_000)).rejects.toThrow(
+      /the body is not the one signed/,
+    );
+    await expect(verifySignature("k", "POST", "/p", body, parsed(noHash), null, 1_000_000)).resolves.toBeUndefined();
   });
   it("derives one key per VM: a frame signed for A does not verify as B's, B cannot sign for A", async () => {
     const [a, b] = await Promise.all([vmKey("master", "vm-a"), vmKey("master", "vm-b")]);

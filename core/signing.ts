@@ -5,7 +5,9 @@
 // only vmKey(master, id) from the provider that launched it, so it can sign heartbeats for its own id and
 // check calls addressed to it, and nothing else: a frame for VM A is refused by B (other key, other id),
 // a heartbeat for A cannot be signed by B, and no VM can sign as the Worker to another VM.
-// Headers are checked (present, well formed, fresh) before a body is read; the body after.
+// Headers are checked (present, well formed, fresh) before a body is read; the body after. A call carries
+// its body's SHA-256 in a header too, so a VM checks the signature itself before it reads the body (a
+// stranger who knows a VM's id cannot make it buffer and hash megabytes), then the body against it.
 // WebCrypto is the same global in workerd and Node 20, so this stays runtime-free.
 import { UnauthorizedError } from "./errors.js";
 
@@ -15,6 +17,8 @@ export const H_NONCE = "x-serflow-nonce";
 export const H_SIGNATURE = "x-serflow-signature";
 /** The VM that signed (heartbeat) or that is addressed (deep-stage call); part of what is signed. */
 export const H_VM = "x-serflow-vm";
+/** The body's SHA-256 (hex), as signed: lets the signature be checked before the body is read. */
+export const H_BODY_SHA256 = "x-serflow-content-sha256";
 export const VM_ID_PATTERN = /^[\w.-]{1,64}$/;
 
 const enc = new TextEncoder();
@@ -74,9 +78,9 @@ async function signature(
   vm: string,
   ts: string,
   nonce: string,
-  body: Uint8Array,
+  bodySha256: string,
 ): Promise<string> {
-  return h.hmacSha256Hex(key, `${method.toUpperCase()}\n${path}\n${vm}\n${ts}\n${nonce}\n${await h.sha256Hex(body)}`);
+  return h.hmacSha256Hex(key, `${method.toUpperCase()}\n${path}\n${vm}\n${ts}\n${nonce}\n${bodySha256}`);
 }
 
 /** Headers for a call signed with `key` (the VM `vm`'s key) that names VM `vm`. */
@@ -91,11 +95,13 @@ export async function signRequest(
 ): Promise<Record<string, string>> {
   const ts = String(nowMs);
   const nonce = hex(crypto.getRandomValues(new Uint8Array(12)).buffer as ArrayBuffer);
+  const bodySha256 = await hashes.sha256Hex(body);
   return {
     [H_VM]: vm,
     [H_TIMESTAMP]: ts,
     [H_NONCE]: nonce,
-    [H_SIGNATURE]: await signature(hashes, key, method, path, vm, ts, nonce, body),
+    [H_BODY_SHA256]: bodySha256,
+    [H_SIGNATURE]: await signature(hashes, key, method, path, vm, ts, nonce, bodySha256),
   };
 }
 
@@ -105,6 +111,8 @@ export interface SignatureHeaders {
   ts: string;
   nonce: string;
   sig: string;
+  /** The body's SHA-256 the caller signed, if it sent one (every signer here does). */
+  bodySha256: string | null;
   timestampMs: number;
 }
 
@@ -118,10 +126,13 @@ export function signatureHeaders(headers: { get(name: string): string | null }, 
   if (!VM_ID_PATTERN.test(vm)) throw new UnauthorizedError("malformed request signature: bad VM id");
   if (!/^[0-9a-f]{8,64}$/.test(nonce)) throw new UnauthorizedError("malformed request signature: bad nonce");
   if (!/^[0-9a-f]{64}$/.test(sig)) throw new UnauthorizedError("malformed request signature");
+  const bodySha256 = headers.get(H_BODY_SHA256);
+  if (bodySha256 !== null && !/^[0-9a-f]{64}$/.test(bodySha256))
+    throw new UnauthorizedError("malformed request signature: bad body hash");
   const t = Number(ts);
   if (!Number.isFinite(t) || Math.abs(nowMs - t) > SIGNATURE_WINDOW_MS)
     throw new UnauthorizedError("request signature expired or from the future");
-  return { vm, ts, nonce, sig, timestampMs: t };
+  return { vm, ts, nonce, sig, bodySha256, timestampMs: t };
 }
 
 /** Remembers nonces seen within the window so a captured request cannot be replayed (one process). */
@@ -143,6 +154,22 @@ export class ReplayGuard {
   }
 }
 
+/**
+ * Checks the signature over the headers alone, with the body hash they carry (required): call before
+ * reading a body that may be large; verifySignature then checks the body against that hash.
+ */
+export async function verifyHeaders(
+  key: string,
+  method: string,
+  path: string,
+  h: SignatureHeaders,
+  hashes = webCryptoHashes,
+): Promise<void> {
+  if (h.bodySha256 === null) throw new UnauthorizedError("missing request signature: no body hash");
+  const want = await signature(hashes, key, method, path, h.vm, h.ts, h.nonce, h.bodySha256);
+  if (!constantTimeEqual(h.sig, want)) throw new UnauthorizedError("bad request signature");
+}
+
 /** Checks the body against headers already checked by signatureHeaders; `guard` refuses replays. */
 export async function verifySignature(
   key: string,
@@ -154,7 +181,10 @@ export async function verifySignature(
   nowMs = Date.now(),
   hashes = webCryptoHashes,
 ): Promise<void> {
-  const want = await signature(hashes, key, method, path, h.vm, h.ts, h.nonce, body);
+  const bodySha256 = await hashes.sha256Hex(body);
+  if (h.bodySha256 !== null && h.bodySha256 !== bodySha256)
+    throw new UnauthorizedError("bad request signature: the body is not the one signed");
+  const want = await signature(hashes, key, method, path, h.vm, h.ts, h.nonce, bodySha256);
   if (!constantTimeEqual(h.sig, want)) throw new UnauthorizedError("bad request signature");
   if (guard && !guard.check(h.nonce, nowMs)) throw new UnauthorizedError("replayed request");
 }

@@ -16,7 +16,14 @@ import {
   UnavailableError,
   type ErrorResponse,
 } from "../core/errors.js";
-import { ReplayGuard, signatureHeaders, signRequest, verifySignature, type SignatureHeaders } from "../core/signing.js";
+import {
+  ReplayGuard,
+  signatureHeaders,
+  signRequest,
+  verifyHeaders,
+  verifySignature,
+  type SignatureHeaders,
+} from "../core/signing.js";
 import { frameWaitBudgetMs } from "../core/frame.js";
 import { QUEUE_PLACES_PER_SLOT } from "../core/policy.js";
 import { drainCallTime, recordWait, type VmState, type WaitCalibration } from "../core/routing.js";
@@ -127,21 +134,27 @@ export class VmService {
       if (req.url !== DEEP_PATH || req.method !== "POST") return void rest(req, res);
       const header = (h: string) => (req.headers[h] as string | undefined) ?? null;
       // Headers first: an unsigned or misaddressed upload is refused before a byte of its body is read.
+      // The signature too, over the body hash the headers carry: a stranger who knows this VM's id is
+      // refused before it can make the VM buffer and hash a body.
       let signed: SignatureHeaders;
       try {
         signed = this.addressedToMe(header);
       } catch (err) {
         return refuseUnread(req, res, failure(err));
       }
-      this.readBody(req)
-        .then((body) => this.deep(body, signed))
-        .then(
-          (out) => send(res, 200, out),
-          (err) => {
-            const e = failure(err);
-            send(res, e.status, e.body, e.headers);
-          },
-        );
+      void (async () => {
+        try {
+          await verifyHeaders(this.config.signingKey, "POST", DEEP_PATH, signed, nodeHashes);
+        } catch (err) {
+          return refuseUnread(req, res, failure(err));
+        }
+        try {
+          send(res, 200, await this.deep(await this.readBody(req), signed));
+        } catch (err) {
+          const e = failure(err);
+          send(res, e.status, e.body, e.headers);
+        }
+      })();
     };
   }
 
