@@ -49,6 +49,25 @@ async function fakeVmEdge(request: Request): Promise<Response> {
       }));
       return Response.json({ results, timings: [{ stage: 1, rows, exits: 0, ms: 1 }] });
     }
+    case "vm-flood.test": {
+      // A right answer behind 9 MiB of JSON whitespace: past the frame limit, so not read to its end.
+      const bytes = new Uint8Array(await request.arrayBuffer());
+      const headerLen = new DataView(bytes.buffer).getUint32(0, true);
+      const rows = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLen))).shape[0];
+      const results = Array.from({ length: rows }, (_, row) => ({
+        row,
+        label: 0,
+        confidence: 1,
+        exitStage: 2,
+        probs: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      }));
+      return new Response(
+        " ".repeat(9 * 2 ** 20) + JSON.stringify({ results, timings: [{ stage: 1, rows, exits: 0, ms: 1 }] }),
+        {
+          headers: { "content-type": "application/json" },
+        },
+      );
+    }
     default:
       return new Response("no route to host", { status: 502 });
   }

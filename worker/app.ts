@@ -13,6 +13,7 @@ import {
   UnavailableError,
 } from "../core/errors.js";
 import { runnerFor } from "./ort.js";
+import { readAtMost } from "./read.js";
 import { checkJsonBudget, jsonBudget, modelMetadata } from "../core/oip.js";
 import {
   signatureHeaders,
@@ -298,27 +299,9 @@ async function readJson(c: C, budget?: { containers: number; depth: number }): P
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > limit)
     throw new PayloadTooLargeError(`request body of ${declared} bytes exceeds the limit of ${limit} bytes`);
-  const reader = c.req.raw.body?.getReader();
-  if (!reader) throw new InvalidInputError("request body is empty; expected a JSON infer request");
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw new PayloadTooLargeError(`request body exceeds the limit of ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let off = 0;
-  for (const ch of chunks) {
-    bytes.set(ch, off);
-    off += ch.byteLength;
-  }
-  chunks.length = 0;
+  if (!c.req.raw.body) throw new InvalidInputError("request body is empty; expected a JSON infer request");
+  const bytes = await readAtMost(c.req.raw.body, limit);
+  if (!bytes) throw new PayloadTooLargeError(`request body exceeds the limit of ${limit} bytes`);
   if (budget) checkJsonBudget(bytes, budget);
   try {
     return JSON.parse(new TextDecoder().decode(bytes));

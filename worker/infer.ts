@@ -10,6 +10,7 @@ import type { ModelManifest } from "../core/manifest.js";
 import { workerEnv } from "../core/worker-env.js";
 import type { BundledModel } from "../models/registry.js";
 import { runnerFor } from "./ort.js";
+import { readAtMost } from "./read.js";
 import { currentRouting, localInflight } from "./routing-cache.js";
 import type { RequestObservation, StageRun, TierName } from "../core/stats-batch.js";
 import { recordRequest } from "./stats-buffer.js";
@@ -145,7 +146,10 @@ async function callVm(
       await res.body?.cancel();
       return null;
     }
-    return checkDeepResult(await res.json(), m, pending.stage, pending.rows.length);
+    // Read through the frame limit: a VM that answers without end is a VM that failed.
+    const bytes = await readAtMost(res.body, workerEnv(env).maxBodyBytes);
+    if (!bytes) return null;
+    return checkDeepResult(JSON.parse(new TextDecoder().decode(bytes)), m, pending.stage, pending.rows.length);
   } catch {
     return null;
   } finally {

@@ -1,5 +1,5 @@
-// VMs that fail at the network edge (down, slow, wrong signature, full, garbage): every request is
-// still answered, by Workers, from the hidden state it had.
+// VMs that fail at the network edge (down, slow, wrong signature, full, garbage, an answer past the
+// frame limit): every request is still answered, by Workers, from the hidden state it had.
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import heldout from "../../models/mnist/heldout.json";
@@ -28,9 +28,9 @@ const body = (from: number, n: number, parameters: Record<string, unknown>) =>
   });
 
 describe("VM failures at the network edge", () => {
-  it("answers every request on Workers when each VM is down, slow, refuses the signature, is full, answers garbage or lies", async () => {
+  it("answers every request on Workers when each VM is down, slow, refuses the signature, is full, answers garbage, lies or floods", async () => {
     const controller = e.CONTROLLER.getByName("mnist");
-    const hosts = ["vm-down", "vm-slow", "vm-badsig", "vm-full", "vm-garbage", "vm-liar"];
+    const hosts = ["vm-down", "vm-slow", "vm-badsig", "vm-full", "vm-garbage", "vm-liar", "vm-flood"];
     await controller.setMembers(hosts.map((h) => ({ id: h, url: `https://${h}.test` })));
     for (const host of hosts) {
       await controller.heartbeat({ id: host, url: `https://${host}.test`, state: "running", inflight: 0, slots: 4 });
