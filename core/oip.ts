@@ -18,6 +18,12 @@ export interface InferRequest {
   force?: ForceTier;
 }
 
+/** The arrays and objects a JSON body may hold, and how deep they may nest. */
+export interface JsonBudget {
+  containers: number;
+  depth: number;
+}
+
 /**
  * How many arrays and objects, and how deep, an infer request for model input `m` may hold before it
  * is parsed: the body, its inputs, the tensor, its shape and parameters, and data nested as the shape of
@@ -25,13 +31,7 @@ export interface InferRequest {
  * otherwise build whatever a body of the size limit describes: 8 MiB of "[{},{}, ..." is millions of
  * objects, far past a Worker's 128 MB, before the rows are counted.
  */
-export function jsonBudget(
-  m: ModelManifest,
-  limits: InferLimits = DEFAULT_INFER_LIMITS,
-): {
-  containers: number;
-  depth: number;
-} {
+export function jsonBudget(m: ModelManifest, limits: InferLimits = DEFAULT_INFER_LIMITS): JsonBudget {
   let arrays = 1;
   let level = limits.maxBatchRows;
   for (const d of m.input.shape.slice(1, -1)) {
@@ -46,7 +46,7 @@ export function jsonBudget(
  * Counts the arrays and objects of a JSON text (bytes, UTF-8) and their nesting, outside strings, and
  * refuses it as soon as either passes its budget: a scan, nothing allocated.
  */
-export function checkJsonBudget(bytes: Uint8Array, budget: { containers: number; depth: number }): void {
+export function checkJsonBudget(bytes: Uint8Array, budget: JsonBudget): void {
   let containers = 0;
   let depth = 0;
   let inString = false;

@@ -14,7 +14,7 @@ import {
 } from "../core/errors.js";
 import { runnerFor } from "./ort.js";
 import { readAtMost } from "./read.js";
-import { checkJsonBudget, jsonBudget, modelMetadata } from "../core/oip.js";
+import { checkJsonBudget, jsonBudget, type JsonBudget, modelMetadata } from "../core/oip.js";
 import {
   signatureHeaders,
   tokenEquals,
@@ -294,7 +294,7 @@ const signedByVm: MiddlewareHandler<E> = async (c, next) => {
  * Reads at most the configured number of bytes, then parses JSON; with a budget, only a body within
  * its count of arrays and objects (checked before parsing).
  */
-async function readJson(c: C, budget?: { containers: number; depth: number }): Promise<unknown> {
+async function readJson(c: C, budget?: JsonBudget): Promise<unknown> {
   const limit = workerEnv(c.env).maxBodyBytes;
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > limit)
