@@ -3,6 +3,7 @@
 // vm-service processes).
 import { defineConfig } from "vitest/config";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { decodeFrame } from "./core/frame.js";
 import { writeRegistry } from "./scripts/gen-models.js";
 
 // The Workers tests bundle worker/index.ts themselves (wrangler's [build] command does not run here), so
@@ -11,6 +12,13 @@ writeRegistry();
 
 export const TEST_ADMIN_TOKEN = "test-admin-token";
 export const TEST_SIGNING_KEY = "test-signing-key";
+
+/** A deep-stage answer for every row of the frame a fake VM was sent: one label and probabilities for all. */
+async function answerFor(request: Request, label: number, probs: number[]) {
+  const rows = decodeFrame(new Uint8Array(await request.arrayBuffer())).header.shape[0];
+  const results = Array.from({ length: rows }, (_, row) => ({ row, label, confidence: 1, exitStage: 2, probs }));
+  return { results, timings: [{ stage: 1, rows, exits: 0, ms: 1 }] };
+}
 
 // The network edge for the workerd tests: fake VMs reached by the Worker's outbound fetch. Each host
 // misbehaves in one way; vm-log.test reports how often each was called and with which headers.
@@ -35,39 +43,17 @@ async function fakeVmEdge(request: Request): Promise<Response> {
       return Response.json({ error: "VM is full" }, { status: 503 });
     case "vm-garbage.test":
       return new Response("<html>proxy error</html>", { status: 200 });
-    case "vm-liar.test": {
+    case "vm-liar.test":
       // Well-formed JSON of the right length with impossible values: label 99 of 10 classes, probabilities > 1.
-      const bytes = new Uint8Array(await request.arrayBuffer());
-      const headerLen = new DataView(bytes.buffer).getUint32(0, true);
-      const rows = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLen))).shape[0];
-      const results = Array.from({ length: rows }, (_, row) => ({
-        row,
-        label: 99,
-        confidence: 1,
-        exitStage: 2,
-        probs: Array(10).fill(5),
-      }));
-      return Response.json({ results, timings: [{ stage: 1, rows, exits: 0, ms: 1 }] });
-    }
-    case "vm-flood.test": {
+      return Response.json(await answerFor(request, 99, Array(10).fill(5)));
+    case "vm-flood.test":
       // A right answer behind 9 MiB of JSON whitespace: past the frame limit, so not read to its end.
-      const bytes = new Uint8Array(await request.arrayBuffer());
-      const headerLen = new DataView(bytes.buffer).getUint32(0, true);
-      const rows = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLen))).shape[0];
-      const results = Array.from({ length: rows }, (_, row) => ({
-        row,
-        label: 0,
-        confidence: 1,
-        exitStage: 2,
-        probs: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-      }));
       return new Response(
-        " ".repeat(9 * 2 ** 20) + JSON.stringify({ results, timings: [{ stage: 1, rows, exits: 0, ms: 1 }] }),
+        " ".repeat(9 * 2 ** 20) + JSON.stringify(await answerFor(request, 0, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0])),
         {
           headers: { "content-type": "application/json" },
         },
       );
-    }
     default:
       return new Response("no route to host", { status: 502 });
   }
