@@ -217,6 +217,22 @@ describe("bounds", () => {
     // Taking the costliest 1% off for free would put the bound at less than half of it.
     expect(cheapest / bound).toBeLessThan(1.05);
   });
+  it("at the Worker entry a wall-billed invocation pays its wait for the VM: a VM that pays only if that wait were free is no saving", () => {
+    // Lambda prices, one stage: 300 ms on FaaS, 100 ms on a VM, the hand-over 2 x 10 ms. Per VM
+    // slot-second a request's FaaS time is worth $0.18 an hour, less the wait $0.108: the VM's $0.144
+    // pays only where the entry's wait is free, and it is not.
+    const profile = constProfile([{ exit: 1, vm: 100, faas: 300 }]);
+    const config = cfg({ entry: "worker", slo_ms: 1000, prices: { preset: "lambda" } }, { usd_per_hour: 0.144 });
+    const w = new Workload(Array(900).fill(30), 1, profile, config, 5);
+    const bounds = lowerBounds(w);
+    const run = (c: Controller) => runPolicy(w, c).result;
+    const faasOnly = run(makeController("faas-only", 5)).cost_usd;
+    // Three VMs, every slot busy all the time (10 requests/s each), still cost more than FaaS-only.
+    const full = run({ ...fixed(3, 0, "queue"), initialVms: () => 3 });
+    expect(full.vm_utilisation).toBeGreaterThan(0.95);
+    expect(full.cost_usd).toBeGreaterThan(faasOnly);
+    for (const b of [bounds.any, bounds.noQueue, bounds.slo]) expect(b.cost_usd / faasOnly).toBeCloseTo(1, 9);
+  });
   it("`oracle-slo` stays below a plan that lets a burst wait past the SLO within the 1%", () => {
     // One VM holds the load; a 1-s burst overflows it, and spock queues the burst past the SLO.
     const profile = oneStage({ median: 100, p99: 100 }, { median: 150, p99: 150 });

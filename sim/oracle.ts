@@ -39,13 +39,15 @@
 // Both are Lagrangian relaxations: every lambda >= 0 gives a bound ((a) with lambda = 0 is the bound
 // without forced work); each takes the best lambda of a geometric grid.
 //
-// All bounds relax the rest: a stage run can go to a VM without its neighbours, Lambda waits and
-// rounding are not billed, hand-overs are free, and a request's fee (entry "router"; at the Worker entry
-// every request pays its invocation) is spread over its stages by VM time: it is saved only when every
-// stage is on a VM, and the least share of a stage on VMs is at most their VM-time-weighted mean.
+// All bounds relax the rest: a stage run can go to a VM without its neighbours, rounding is not billed,
+// hand-overs are free, and a request's fee (entry "router"; at the Worker entry every request pays its
+// invocation) is spread over its stages by VM time: it is saved only when every stage is on a VM, and
+// the least share of a stage on VMs is at most their VM-time-weighted mean. At the Worker entry the
+// invocation waits for the VM, and a wall-billed one (Lambda) pays for it: a stage run on a VM saves its
+// FaaS time less its VM time and its share, by VM time, of the least hand-over (2 x transferMs).
 // FaaS-only ignores vm.min, so each bound is at most FaaS-only's cost, `oracle-slo` only where FaaS-only
 // meets the SLO.
-import { billedMs, faasBillUsd, faasComputeUsd, faasRequestUsd } from "../core/cost.js";
+import { billedMs, faasBillUsd, faasComputeUsd, faasRequestUsd, faasWaitUsd } from "../core/cost.js";
 import { SLO_TARGET } from "../core/policy.js";
 import { LatencyHistogram, type RunResult, resultRow } from "./engine.js";
 import { arrivalsInto, Workload } from "./workload.js";
@@ -309,6 +311,10 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
   const excuses: number[] = [];
   // A request's least VM work to meet the SLO: the fraction of each stage on a VM, and the stage order.
   const onVm = new Float64Array(N);
+  // A request's stage runs' values: the FaaS dollars each saves on a VM.
+  const runValue = new Float64Array(N);
+  const waitPerMs = faasWaitUsd(prices, 1);
+  const minHopMs = 2 * cfg.transferMs;
   const byGain = Array.from({ length: N }, (_, i) => i);
   let impossible = 0;
 
@@ -379,7 +385,18 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
       spare.add(bucketOf(own), 1, 0);
       // Leaving the request out saves own - price; its stage runs keep the rest of their values (the
       // stages' sum is at least own), which bounds the better of the two whatever the VM capacity.
-      const valueSum = faasMs * perMs + (router ? fee : 0) + (e + 1) * roundUsd;
+      let valueSum = 0;
+      for (let i = 0; i <= e; i++) {
+        const vm = w.vmPS[o + i + 1] - w.vmPS[o + i];
+        const share = vmMs > 0 ? vm / vmMs : 1 / (e + 1);
+        // At the Worker entry the invocation waits for the VM: a wall-billed one pays the VM's time and
+        // the hop (at least 2 x transferMs per request, spread by VM time like the fee) where the stage
+        // ran before. Clamped: a stage the VM runs slower is worth nothing there, not a loss.
+        const faasI = w.faasPS[o + i + 1] - w.faasPS[o + i];
+        const waited = router ? 0 : (vm + minHopMs * share) * waitPerMs;
+        runValue[i] = Math.max(0, faasI * perMs - waited) + (router ? fee * share : 0) + roundUsd;
+        valueSum += runValue[i];
+      }
       for (let g = 0; g < leaveFactor.length; g++) {
         const leave = Math.max(0, own - pVm * LEAVE_PRICES_VM_S[g]);
         leftOutUsd[g] += leave;
@@ -387,8 +404,7 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
       }
       for (let i = 0; i <= e; i++) {
         const ws = (w.vmPS[o + i + 1] - w.vmPS[o + i]) / 1000;
-        const feeShare = vmMs > 0 ? (ws * 1000) / vmMs : 1 / (e + 1);
-        const v = (w.faasPS[o + i + 1] - w.faasPS[o + i]) * perMs + (router ? fee * feeShare : 0) + roundUsd;
+        const v = runValue[i];
         const b = ws > 0 ? bucketOf(v / ws) : NB - 1;
         all.add(b, ws, v);
         for (let g = 0; g < leaveFactor.length; g++) {
