@@ -5,6 +5,7 @@ import {
   InvalidConfigError,
   InvalidInputError,
   MethodNotAllowedError,
+  ModelLoadError,
   NotFoundError,
   PayloadTooLargeError,
   UnauthorizedError,
@@ -24,6 +25,21 @@ describe("error to status, in one place", () => {
     const r = errorResponse(err);
     expect(r.status).toBe(status);
     expect(r.body).toEqual({ error: err.message });
+  });
+
+  it("a model that failed to load is a 503 naming the stage, retried after the seconds it carries", () => {
+    const err = new ModelLoadError("spam", 3, 'stage3.onnx is not in the MODELS bucket at "spam/stage3.onnx"', 30);
+    expect(errorResponse(err)).toEqual({
+      status: 503,
+      body: {
+        error: 'model "spam" stage 3 failed to load: stage3.onnx is not in the MODELS bucket at "spam/stage3.onnx"',
+      },
+      headers: { "Retry-After": "30" },
+    });
+    expect(errorResponse(err.retryIn(12)).headers).toEqual({ "Retry-After": "12" });
+    expect(new ModelLoadError("spam", null, "out of memory", 30).message).toBe(
+      'model "spam" failed to load: out of memory',
+    );
   });
 
   it("anything else is a 500 that says inference failed, without Retry-After", () => {

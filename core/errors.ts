@@ -24,6 +24,25 @@ export class UnavailableError extends SerflowError {
     super(message);
   }
 }
+/**
+ * A model whose onnxruntime sessions did not load in this isolate: not ready. `stage` is the stage that
+ * failed (null when the failure belongs to no one stage); `reason` says why, in the operator's terms.
+ */
+export class ModelLoadError extends UnavailableError {
+  constructor(
+    readonly model: string,
+    readonly stage: number | null,
+    readonly reason: string,
+    retryAfterS: number,
+  ) {
+    super(`model "${model}"${stage === null ? "" : ` stage ${stage}`} failed to load: ${reason}`, retryAfterS);
+  }
+
+  /** The same failure, answered from memory with `retryAfterS` left before the next load. */
+  retryIn(retryAfterS: number): ModelLoadError {
+    return new ModelLoadError(this.model, this.stage, this.reason, retryAfterS);
+  }
+}
 /** A model file or manifest that cannot be loaded. */
 export class InvalidManifestError extends SerflowError {}
 /** A configuration that cannot work; the message names the key. */

@@ -58,11 +58,18 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
   app.get("/v2/health/ready", async (c) => {
     const all = await Promise.all(modelNames().map((n) => readiness(c, n)));
     const notReady = all.filter((r) => !r.ready);
-    if (notReady.length) throw new UnavailableError(`not ready: ${notReady.map((r) => r.reason).join("; ")}`);
+    if (notReady.length)
+      throw new UnavailableError(
+        `not ready: ${notReady.map((r) => r.reason).join("; ")}`,
+        Math.max(...notReady.map((r) => r.retryAfterS ?? 1)),
+      );
     return c.json({ ready: true });
   });
   // The model index (KServe's model repository extension lists the same at POST /v2/repository/index).
-  app.get("/v2/models", async (c) => c.json({ models: await Promise.all(modelNames().map((n) => readiness(c, n))) }));
+  app.get("/v2/models", async (c) => {
+    const all = await Promise.all(modelNames().map((n) => readiness(c, n)));
+    return c.json({ models: all.map(({ retryAfterS: _, ...r }) => r) });
+  });
   app.post("/v2/repository/index", async (c) => {
     const all = await Promise.all(modelNames().map((n) => readiness(c, n)));
     return c.json(all.map(({ name, version, state, reason }) => ({ name, version, state, reason: reason ?? "" })));
@@ -70,7 +77,7 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
   app.get("/v2/models/:model", (c) => c.json(modelMetadata(model(c).manifest)));
   app.get("/v2/models/:model/ready", async (c) => {
     const r = await readiness(c, model(c).manifest.name);
-    if (!r.ready) throw new UnavailableError(r.reason as string);
+    if (!r.ready) throw new UnavailableError(r.reason as string, r.retryAfterS);
     return c.json({ name: r.name, ready: true });
   });
 
@@ -189,6 +196,8 @@ interface Readiness {
   ready: boolean;
   state: "READY" | "UNAVAILABLE";
   reason?: string;
+  /** When not ready: the seconds until this isolate tries to load the model again. */
+  retryAfterS?: number;
 }
 
 /** Loads (once per isolate) the model's sessions; a manifest that parses is not enough. */
@@ -207,6 +216,7 @@ async function readiness(c: C, name: string): Promise<Readiness> {
       ready: false,
       state: "UNAVAILABLE",
       reason: (err as Error).message,
+      retryAfterS: err instanceof UnavailableError ? err.retryAfterS : undefined,
     };
   }
 }

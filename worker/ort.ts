@@ -5,7 +5,8 @@ import * as ort from "onnxruntime-web/wasm";
 // wrangler resolves module-rule imports by path, not through package exports.
 import ortWasm from "../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
 import { checkOnnxBytes } from "../core/manifest.js";
-import { UnavailableError } from "../core/errors.js";
+import { ModelLoadError, UnavailableError } from "../core/errors.js";
+import { LOAD_RETRY_AFTER_S, LoadMemory } from "../core/load-memory.js";
 import { checkStageSignature } from "../core/stage-check.js";
 import type { BundledModel } from "../models/registry.js";
 import { ortRunner, type SessionLike } from "../core/ort-runner.js";
@@ -51,7 +52,8 @@ async function patched<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const runners = new Map<string, Promise<StageRunner>>();
+/** Sessions by model name, loaded once per isolate; a failed load is remembered for LOAD_RETRY_AFTER_S. */
+const runners = new LoadMemory<StageRunner>(LOAD_RETRY_AFTER_S);
 
 /** The session of a stage pinned to VMs: asking the Worker to run it is a 503 the client may retry. */
 const vmOnly = (name: string, stage: number): SessionLike => ({
@@ -69,15 +71,11 @@ async function stageBytes(model: BundledModel, file: string, bucket: R2Bucket | 
   const inBundle = model.files[file];
   if (inBundle) return new Uint8Array(inBundle);
   const key = `${model.manifest.name}/${file}`;
-  if (!bucket)
-    throw new UnavailableError(
-      `model "${model.manifest.name}": ${file} lives in R2 but the Worker has no MODELS bucket binding`,
-    );
+  if (!bucket) throw new Error(`${file} lives in R2 but the Worker has no MODELS bucket binding`);
   const obj = await bucket.get(key);
   if (!obj)
-    throw new UnavailableError(
-      `model "${model.manifest.name}": ${file} is not in the MODELS bucket at "${key}" (upload it: wrangler r2 object put serflow-models/${key} --file models/${key})`,
-      30,
+    throw new Error(
+      `${file} is not in the MODELS bucket at "${key}" (upload it: wrangler r2 object put serflow-models/${key} --file models/${key})`,
     );
   return new Uint8Array(await obj.arrayBuffer());
 }
@@ -85,12 +83,13 @@ async function stageBytes(model: BundledModel, file: string, bucket: R2Bucket | 
 /**
  * One ORT session per stage, created once per isolate (about 130 ms the first time; cached after), each
  * checked against the manifest (tensor names and shapes). R2 stages are fetched once per isolate here.
+ * A failed load is a ModelLoadError naming the stage, answered from memory (no R2 read, no compile) for
+ * LOAD_RETRY_AFTER_S, with the seconds left as its Retry-After.
  */
 export function runnerFor(model: BundledModel, bucket?: R2Bucket): Promise<StageRunner> {
   const m = model.manifest;
-  let r = runners.get(m.name);
-  if (!r) {
-    r = withBundledWasm(async () => {
+  const load = () =>
+    withBundledWasm(async () => {
       const sessions: SessionLike[] = [];
       for (const [i, s] of m.stages.entries()) {
         if (s.placement === "vm") {
@@ -98,19 +97,27 @@ export function runnerFor(model: BundledModel, bucket?: R2Bucket): Promise<Stage
           sessions.push(vmOnly(m.name, i));
           continue;
         }
-        const bytes = await stageBytes(model, s.file, bucket);
-        checkOnnxBytes(bytes, s.file);
-        const session = await ort.InferenceSession.create(bytes, {
-          executionProviders: ["wasm"],
-          graphOptimizationLevel: "all",
-        });
-        checkStageSignature(m, i, session, `models/${m.name}/${s.file}`);
-        sessions.push(session);
+        try {
+          const bytes = await stageBytes(model, s.file, bucket);
+          checkOnnxBytes(bytes, s.file);
+          const session = await ort.InferenceSession.create(bytes, {
+            executionProviders: ["wasm"],
+            graphOptimizationLevel: "all",
+          });
+          checkStageSignature(m, i, session, `models/${m.name}/${s.file}`);
+          sessions.push(session);
+        } catch (err) {
+          throw loadError(m.name, i, err);
+        }
       }
       return ortRunner(ort.Tensor, sessions, m);
+    }).catch((err) => {
+      throw loadError(m.name, null, err);
     });
-    r.catch(() => runners.delete(m.name)); // a failed load is retried by the next request
-    runners.set(m.name, r);
-  }
-  return r;
+  return runners.get(m.name, load, (err, leftS) => loadError(m.name, null, err).retryIn(leftS));
+}
+
+function loadError(model: string, stage: number | null, err: unknown): ModelLoadError {
+  if (err instanceof ModelLoadError) return err;
+  return new ModelLoadError(model, stage, err instanceof Error ? err.message : String(err), LOAD_RETRY_AFTER_S);
 }
