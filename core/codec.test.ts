@@ -160,9 +160,13 @@ describe("errors", () => {
     const e = errorResponse(new UnavailableError("no VM", 7));
     expect(e).toEqual({ status: 503, body: { error: "no VM" }, headers: { "Retry-After": "7" } });
   });
-  it("a configuration error is the server's (500), named as such", () => {
-    const e = errorResponse(new InvalidConfigError("SERFLOW_MAX_BODY_BYTES must be a whole number >= 1"));
+  it("a configuration error is the server's (500), named as such; the variable only to the operator", () => {
+    const err = new InvalidConfigError("SERFLOW_MAX_BODY_BYTES must be a whole number >= 1");
+    const e = errorResponse(err, { ref: "r1" });
     expect(e.status).toBe(500);
-    expect(e.body.error).toBe("server misconfigured: SERFLOW_MAX_BODY_BYTES must be a whole number >= 1");
+    expect(e.body.error).toBe("server misconfigured (ref r1)");
+    expect(errorResponse(err, { detail: true, ref: "r1" }).body.error).toBe(
+      "server misconfigured: SERFLOW_MAX_BODY_BYTES must be a whole number >= 1 (ref r1)",
+    );
   });
 });

@@ -21,41 +21,62 @@ describe("error to status, in one place", () => {
     [new MethodNotAllowedError("GET only"), 405],
     [new PayloadTooLargeError("too big"), 413],
     [new UnavailableError("no VM", 3), 503],
-  ])("%s -> %i, the message as the error", (err, status) => {
-    const r = errorResponse(err);
-    expect(r.status).toBe(status);
-    expect(r.body).toEqual({ error: err.message });
-  });
-
-  it("a model that failed to load is a 503 naming the stage, retried after the seconds it carries", () => {
-    const err = new ModelLoadError("spam", 3, 'stage3.onnx is not in the MODELS bucket at "spam/stage3.onnx"', 30);
-    expect(errorResponse(err)).toEqual({
-      status: 503,
-      body: {
-        error: 'model "spam" stage 3 failed to load: stage3.onnx is not in the MODELS bucket at "spam/stage3.onnx"',
-      },
-      headers: { "Retry-After": "30" },
-    });
-    expect(errorResponse(err.retryIn(12)).headers).toEqual({ "Retry-After": "12" });
-    expect(new ModelLoadError("spam", null, "out of memory", 30).message).toBe(
-      'model "spam" failed to load: out of memory',
-    );
-  });
-
-  it("anything else is a 500 that says inference failed, without Retry-After", () => {
-    for (const err of [new Error("ort crashed"), "ort crashed"]) {
-      const r = errorResponse(err);
-      expect(r.status).toBe(500);
-      expect(r.body).toEqual({ error: "inference failed: ort crashed" });
-      expect(r.headers["Retry-After"]).toBeUndefined();
+  ])("%s -> %i, the message as the error, with or without the admin token", (err, status) => {
+    for (const detail of [false, true]) {
+      const r = errorResponse(err, { detail });
+      expect(r.status).toBe(status);
+      expect(r.body).toEqual({ error: err.message });
+      expect(r.ref).toBeUndefined(); // nothing to log
     }
   });
 
-  it("a configuration error is a 500 that says the server is misconfigured", () => {
-    expect(errorResponse(new InvalidConfigError("SERFLOW_X must be a number"))).toEqual({
-      status: 500,
-      body: { error: "server misconfigured: SERFLOW_X must be a number" },
-      headers: {},
+  it("a model that failed to load is a 503 retried after the seconds it carries; its reason only with the token", () => {
+    const err = new ModelLoadError(
+      "spam",
+      3,
+      'stage3.onnx is not in the MODELS bucket at "spam/stage3.onnx"',
+      30,
+      "r1",
+    );
+    expect(errorResponse(err)).toEqual({
+      status: 503,
+      body: { error: 'model "spam" stage 3 failed to load (ref r1)' },
+      headers: { "Retry-After": "30" },
     });
+    expect(errorResponse(err, { detail: true }).body).toEqual({
+      error:
+        'model "spam" stage 3 failed to load: stage3.onnx is not in the MODELS bucket at "spam/stage3.onnx" (ref r1)',
+    });
+    const again = err.retryIn(12);
+    expect(errorResponse(again).headers).toEqual({ "Retry-After": "12" });
+    expect(again.ref).toBe("r1"); // the same failure, the same line in the log
+    expect(new ModelLoadError("spam", null, "out of memory", 30, "r2").publicMessage).toBe(
+      'model "spam" failed to load (ref r2)',
+    );
+  });
+
+  it("anything else is a 500: the caller learns the ref the error is logged under, the operator the message too", () => {
+    for (const err of [new Error("R2 binding MODELS: ort crashed"), "R2 binding MODELS: ort crashed"]) {
+      const r = errorResponse(err, { ref: "0a1b2c" });
+      expect(r).toEqual({ status: 500, body: { error: "internal error (ref 0a1b2c)" }, headers: {}, ref: "0a1b2c" });
+      expect(errorResponse(err, { detail: true, ref: "0a1b2c" }).body).toEqual({
+        error: "internal error: R2 binding MODELS: ort crashed (ref 0a1b2c)",
+      });
+    }
+  });
+
+  it("a configuration error is a 500 that says the server is misconfigured, naming the variable to the operator", () => {
+    const err = new InvalidConfigError("SERFLOW_X must be a number");
+    expect(errorResponse(err, { ref: "r3" }).body).toEqual({ error: "server misconfigured (ref r3)" });
+    expect(errorResponse(err, { detail: true, ref: "r3" }).body).toEqual({
+      error: "server misconfigured: SERFLOW_X must be a number (ref r3)",
+    });
+  });
+
+  it("each 500 gets its own ref", () => {
+    const refs = new Set(Array.from({ length: 100 }, () => errorResponse(new Error("x")).ref));
+    expect(refs.size).toBe(100);
+    for (const ref of refs) expect(ref).toMatch(/^[0-9a-f]{12}$/);
+    expect(new ModelLoadError("m", 0, "x", 30).ref).toMatch(/^[0-9a-f]{12}$/);
   });
 });

@@ -26,7 +26,8 @@ export class UnavailableError extends SerflowError {
 }
 /**
  * A model whose onnxruntime sessions did not load in this isolate: not ready. `stage` is the stage that
- * failed (null when the failure belongs to no one stage); `reason` says why, in the operator's terms.
+ * failed (null when the failure belongs to no one stage); `reason` says why, in the operator's terms
+ * (R2 keys, binding and file names), and `ref` finds the failure in the log.
  */
 export class ModelLoadError extends UnavailableError {
   constructor(
@@ -34,15 +35,23 @@ export class ModelLoadError extends UnavailableError {
     readonly stage: number | null,
     readonly reason: string,
     retryAfterS: number,
+    readonly ref: string = newRef(),
   ) {
-    super(`model "${model}"${stage === null ? "" : ` stage ${stage}`} failed to load: ${reason}`, retryAfterS);
+    super(`${loadWhat(model, stage)} failed to load: ${reason} (ref ${ref})`, retryAfterS);
   }
 
-  /** The same failure, answered from memory with `retryAfterS` left before the next load. */
+  /** What a caller without the admin token is told: which model and stage, and the ref, not the reason. */
+  get publicMessage(): string {
+    return `${loadWhat(this.model, this.stage)} failed to load (ref ${this.ref})`;
+  }
+
+  /** The same failure (same ref), answered from memory with `retryAfterS` left before the next load. */
   retryIn(retryAfterS: number): ModelLoadError {
-    return new ModelLoadError(this.model, this.stage, this.reason, retryAfterS);
+    return new ModelLoadError(this.model, this.stage, this.reason, retryAfterS, this.ref);
   }
 }
+const loadWhat = (model: string, stage: number | null) => `model "${model}"${stage === null ? "" : ` stage ${stage}`}`;
+
 /** A model file or manifest that cannot be loaded. */
 export class InvalidManifestError extends SerflowError {}
 /** A configuration that cannot work; the message names the key. */
@@ -55,27 +64,43 @@ export interface ErrorResponse {
   status: ErrorStatus;
   body: { error: string };
   headers: Record<string, string>;
+  /** On a 500: the ref its body names; the caller logs the full error under it. */
+  ref?: string;
 }
 
-export function errorResponse(err: unknown): ErrorResponse {
+/** A short random id that ties an answer to its line in the log. */
+export function newRef(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function statusOf(err: unknown): ErrorStatus {
+  if (err instanceof InvalidInputError) return 400;
+  if (err instanceof UnauthorizedError) return 401;
+  if (err instanceof ForbiddenError) return 403;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof MethodNotAllowedError) return 405;
+  if (err instanceof PayloadTooLargeError) return 413;
+  if (err instanceof UnavailableError) return 503;
+  return 500;
+}
+
+/**
+ * The answer to `err`. 4xx messages describe the caller's own request and other 503s a state anyone may
+ * know: the same for everyone. A 500's message and a failed load's reason name internals (keys, bindings,
+ * files, variables): only a caller with `detail` (the admin token) gets them; anyone else gets what is
+ * wrong in their terms and a ref the full error is logged under.
+ */
+export function errorResponse(err: unknown, opts: { detail?: boolean; ref?: string } = {}): ErrorResponse {
   const message = err instanceof Error ? err.message : String(err);
+  const status = statusOf(err);
   const headers: Record<string, string> = {};
-  let status: ErrorStatus = 500;
-  if (err instanceof InvalidInputError) status = 400;
-  else if (err instanceof UnauthorizedError) status = 401;
-  else if (err instanceof ForbiddenError) status = 403;
-  else if (err instanceof NotFoundError) status = 404;
-  else if (err instanceof MethodNotAllowedError) status = 405;
-  else if (err instanceof PayloadTooLargeError) status = 413;
-  else if (err instanceof UnavailableError) {
-    status = 503;
-    headers["Retry-After"] = String(err.retryAfterS);
+  if (err instanceof UnavailableError) headers["Retry-After"] = String(err.retryAfterS);
+  if (status !== 500) {
+    const error = err instanceof ModelLoadError && !opts.detail ? err.publicMessage : message;
+    return { status, body: { error }, headers };
   }
-  const error =
-    status !== 500
-      ? message
-      : err instanceof InvalidConfigError
-        ? `server misconfigured: ${message}`
-        : `inference failed: ${message}`;
-  return { status, body: { error }, headers };
+  const ref = opts.ref ?? newRef();
+  const what = err instanceof InvalidConfigError ? "server misconfigured" : "internal error";
+  const error = opts.detail ? `${what}: ${message} (ref ${ref})` : `${what} (ref ${ref})`;
+  return { status, body: { error }, headers, ref };
 }

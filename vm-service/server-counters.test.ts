@@ -326,7 +326,7 @@ describe("/metrics counts each outcome once", () => {
     expect(await s.counts()).toEqual({ ...zero, ok: 9, rejectedFull: 1, batches: 9, waitAdmitted: 8 });
   });
 
-  it("a runner that throws: 500 'inference failed: ...', counted as failed, logged, and its slot goes on", async () => {
+  it("a runner that throws: 500 naming a ref (not the error), counted as failed, logged under the ref, and its slot goes on", async () => {
     const s = await start();
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
@@ -337,9 +337,11 @@ describe("/metrics counts each outcome once", () => {
       s.gate.fail("session lost");
       const res = await a;
       expect(res.status).toBe(500);
-      expect(await res.json()).toEqual({ error: "inference failed: session lost" });
+      const { error } = (await res.json()) as { error: string };
+      const ref = /^internal error \(ref ([0-9a-f]+)\)$/.exec(error)?.[1];
+      expect(ref, error).toBeDefined();
       expect(logged).toHaveBeenCalledTimes(1);
-      expect(String(logged.mock.calls[0][0])).toMatch(/session lost/);
+      expect(logged.mock.calls[0].map(String).join(" ")).toMatch(new RegExp(`ref ${ref}:.*session lost`));
       // The waiter got the failed call's slot and is served.
       await until(() => s.gate.held.length === 1);
       s.gate.release();

@@ -12,6 +12,7 @@ import {
   errorResponse,
   InvalidInputError,
   PayloadTooLargeError,
+  statusOf,
   UnauthorizedError,
   UnavailableError,
   type ErrorResponse,
@@ -219,7 +220,7 @@ export class VmService {
       this.recentMs[this.served % RECENT] = performance.now() - t0;
       return out;
     } catch (err) {
-      if (errorResponse(err).status >= 500) this.failed++;
+      if (statusOf(err) >= 500) this.failed++;
       throw err;
     } finally {
       // The slot passes straight to the oldest waiter (FIFO), so a newcomer cannot take it in between.
@@ -386,10 +387,14 @@ export class VmService {
   }
 }
 
-/** The domain error's response; an unexpected one (500) is logged, the caller's mistakes are not. */
+/**
+ * The domain error's response; an unexpected one (500) is logged under the ref its answer names (the
+ * answer says no more: the Worker does not pass it on, and a stranger learns nothing), the caller's
+ * mistakes are not logged.
+ */
 function failure(err: unknown): ErrorResponse {
   const e = errorResponse(err);
-  if (e.status === 500) console.error(err);
+  if (e.ref) console.error(`vm-service: ref ${e.ref}:`, err);
   return e;
 }
 

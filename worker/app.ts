@@ -9,6 +9,7 @@ import {
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
+  statusOf,
   UnauthorizedError,
   UnavailableError,
 } from "../core/errors.js";
@@ -41,9 +42,9 @@ export const ADMIN_COOKIE = "serflow_admin";
 export function createApp(deepStages: (c: C) => DeepStagesRpc) {
   const app = new Hono<E>();
 
-  app.onError((err, c) => {
-    const e = errorResponse(err);
-    if (e.status === 500) console.error(err);
+  app.onError(async (err, c) => {
+    const e = errorResponse(err, { detail: await detailFor(c) });
+    if (e.ref) console.error(`serflow: ref ${e.ref}:`, err);
     return c.json(e.body, e.status, e.headers);
   });
   app.notFound(() => {
@@ -56,7 +57,7 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
   app.get("/v2/health/live", (c) => c.json({ live: true }));
   // Ready means every stage's onnxruntime session loads in this isolate (and matches the manifest).
   app.get("/v2/health/ready", async (c) => {
-    const all = await Promise.all(modelNames().map((n) => readiness(c, n)));
+    const all = await readinessOfAll(c);
     const notReady = all.filter((r) => !r.ready);
     if (notReady.length)
       throw new UnavailableError(
@@ -67,16 +68,16 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
   });
   // The model index (KServe's model repository extension lists the same at POST /v2/repository/index).
   app.get("/v2/models", async (c) => {
-    const all = await Promise.all(modelNames().map((n) => readiness(c, n)));
+    const all = await readinessOfAll(c);
     return c.json({ models: all.map(({ retryAfterS: _, ...r }) => r) });
   });
   app.post("/v2/repository/index", async (c) => {
-    const all = await Promise.all(modelNames().map((n) => readiness(c, n)));
+    const all = await readinessOfAll(c);
     return c.json(all.map(({ name, version, state, reason }) => ({ name, version, state, reason: reason ?? "" })));
   });
   app.get("/v2/models/:model", (c) => c.json(modelMetadata(model(c).manifest)));
   app.get("/v2/models/:model/ready", async (c) => {
-    const r = await readiness(c, model(c).manifest.name);
+    const r = await readiness(c, model(c).manifest.name, await detailFor(c));
     if (!r.ready) throw new UnavailableError(r.reason as string, r.retryAfterS);
     return c.json({ name: r.name, ready: true });
   });
@@ -87,7 +88,7 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
     try {
       return c.json(await infer(c.env, execCtx(c), m, body, deepStages(c), () => isAdmin(c)));
     } catch (err) {
-      if (errorResponse(err).status >= 500) recordFailure(execCtx(c), c.env, m.manifest);
+      if (statusOf(err) >= 500) recordFailure(execCtx(c), c.env, m.manifest);
       throw err;
     }
   });
@@ -200,14 +201,24 @@ interface Readiness {
   retryAfterS?: number;
 }
 
-/** Loads (once per isolate) the model's sessions; a manifest that parses is not enough. */
-async function readiness(c: C, name: string): Promise<Readiness> {
+async function readinessOfAll(c: C): Promise<Readiness[]> {
+  const detail = await detailFor(c);
+  return Promise.all(modelNames().map((n) => readiness(c, n, detail)));
+}
+
+/**
+ * Loads (once per isolate) the model's sessions; a manifest that parses is not enough. The reason a
+ * model is not ready names keys and files: in full only with `detail` (the admin token), else the stage and a ref.
+ */
+async function readiness(c: C, name: string, detail: boolean): Promise<Readiness> {
   let m: BundledModel | undefined;
   try {
     m = bundled(name);
     await runnerFor(m, c.env.MODELS);
     return { name, version: m.manifest.version, stages: m.manifest.stages.length, ready: true, state: "READY" };
   } catch (err) {
+    const e = errorResponse(err, { detail });
+    if (e.ref) console.error(`serflow: ref ${e.ref}:`, err);
     const v = m?.manifest;
     return {
       name,
@@ -215,7 +226,7 @@ async function readiness(c: C, name: string): Promise<Readiness> {
       stages: v?.stages.length ?? 0,
       ready: false,
       state: "UNAVAILABLE",
-      reason: (err as Error).message,
+      reason: e.body.error,
       retryAfterS: err instanceof UnavailableError ? err.retryAfterS : undefined,
     };
   }
@@ -256,6 +267,16 @@ async function isAdmin(c: C): Promise<boolean> {
   if (header.startsWith("Bearer ")) return tokenEquals(header.slice(7), expected);
   const cookie = getCookie(c, ADMIN_COOKIE);
   return cookie !== undefined && tokenEquals(cookie, await sessionOf(expected));
+}
+
+/**
+ * Whether failures are told in full (internal names, reasons): only to the operator, and then the answer
+ * is not stored by any cache on the way, as behind adminAuth.
+ */
+async function detailFor(c: C): Promise<boolean> {
+  const detail = await isAdmin(c).catch(() => false);
+  if (detail) c.header("Cache-Control", "no-store");
+  return detail;
 }
 
 /** Throws 401 unless the request is the operator's (see isAdmin). */

@@ -83,8 +83,8 @@ async function stageBytes(model: BundledModel, file: string, bucket: R2Bucket | 
 /**
  * One ORT session per stage, created once per isolate (about 130 ms the first time; cached after), each
  * checked against the manifest (tensor names and shapes). R2 stages are fetched once per isolate here.
- * A failed load is a ModelLoadError naming the stage, answered from memory (no R2 read, no compile) for
- * LOAD_RETRY_AFTER_S, with the seconds left as its Retry-After.
+ * A failed load is a ModelLoadError naming the stage, logged once, and answered from memory (no R2 read,
+ * no compile, no new log line) for LOAD_RETRY_AFTER_S, with the seconds left as its Retry-After.
  */
 export function runnerFor(model: BundledModel, bucket?: R2Bucket): Promise<StageRunner> {
   const m = model.manifest;
@@ -117,7 +117,10 @@ export function runnerFor(model: BundledModel, bucket?: R2Bucket): Promise<Stage
   return runners.get(m.name, load, (err, leftS) => loadError(m.name, null, err).retryIn(leftS));
 }
 
+/** The failure as a ModelLoadError, logged once under its ref (callers without the token see only the ref). */
 function loadError(model: string, stage: number | null, err: unknown): ModelLoadError {
   if (err instanceof ModelLoadError) return err;
-  return new ModelLoadError(model, stage, err instanceof Error ? err.message : String(err), LOAD_RETRY_AFTER_S);
+  const e = new ModelLoadError(model, stage, err instanceof Error ? err.message : String(err), LOAD_RETRY_AFTER_S);
+  console.error(`serflow: ${e.publicMessage}:`, err);
+  return e;
 }

@@ -1,7 +1,7 @@
 // The Open Inference Protocol endpoints inside workerd, with the real model on onnxruntime-web.
 import { env, exports } from "cloudflare:workers";
 import { createExecutionContext } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import heldout from "../../models/mnist/heldout.json";
 import { decodeHeldout } from "../../model/heldout-codec.js";
 
@@ -161,17 +161,38 @@ describe("errors", () => {
     expect((await res.json()).error).toMatch(/exceeds the limit of 8388608 bytes/);
   });
 
-  it("a SERFLOW_MAX_BODY_BYTES that is not a number is an error naming it, not a limit switched off", async () => {
+  it("a SERFLOW_MAX_BODY_BYTES that is not a number is an error naming it to the operator, not a limit switched off", async () => {
     const { default: worker } = await import("../../worker/index.js");
-    const res = await worker.fetch(
-      new Request("http://serflow/v2/models/mnist/infer", { method: "POST", body: JSON.stringify(digits(0, 1)) }),
-      { ...(env as any), SERFLOW_MAX_BODY_BYTES: "8MiB" },
-      createExecutionContext(),
-    );
-    expect(res.status).toBe(500);
-    expect(((await res.json()) as { error: string }).error).toBe(
-      'server misconfigured: SERFLOW_MAX_BODY_BYTES must be a whole number >= 1 (got "8MiB")',
-    );
+    const send = (headers: Record<string, string>) =>
+      worker.fetch(
+        new Request("http://serflow/v2/models/mnist/infer", {
+          method: "POST",
+          headers,
+          body: JSON.stringify(digits(0, 1)),
+        }),
+        { ...(env as any), SERFLOW_MAX_BODY_BYTES: "8MiB" },
+        createExecutionContext(),
+      );
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      // A stranger learns that the server is misconfigured and the ref it is logged under, not the variable.
+      const res = await send({});
+      expect(res.status).toBe(500);
+      const { error } = (await res.json()) as { error: string };
+      const ref = /^server misconfigured \(ref ([0-9a-f]{12})\)$/.exec(error)?.[1];
+      expect(ref, error).toBeDefined();
+      const line = logged.mock.calls.map((call) => call.map(String).join(" ")).find((l) => l.includes(ref!));
+      expect(line).toMatch(/SERFLOW_MAX_BODY_BYTES must be a whole number >= 1 \(got "8MiB"\)/);
+      // The operator gets the variable in the answer, and it is not kept by a cache on the way.
+      const admin = await send(ADMIN);
+      expect(admin.status).toBe(500);
+      expect(admin.headers.get("cache-control")).toBe("no-store");
+      expect(((await admin.json()) as { error: string }).error).toMatch(
+        /^server misconfigured: SERFLOW_MAX_BODY_BYTES must be a whole number >= 1 \(got "8MiB"\) \(ref [0-9a-f]{12}\)$/,
+      );
+    } finally {
+      logged.mockRestore();
+    }
   });
 
   it("401 on admin endpoints without the token or with a wrong one", async () => {
