@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
+  countsAsFailure,
   errorResponse,
+  ForcedUnavailableError,
   ForbiddenError,
   InvalidConfigError,
   InvalidInputError,
@@ -78,5 +80,25 @@ describe("error to status, in one place", () => {
     expect(refs.size).toBe(100);
     for (const ref of refs) expect(ref).toMatch(/^[0-9a-f]{12}$/);
     expect(new ModelLoadError("m", 0, "x", 30).ref).toMatch(/^[0-9a-f]{12}$/);
+  });
+});
+
+describe("what counts as a failure of the system", () => {
+  it("a 5xx does, 4xx do not, nor a 503 the request's own serflow_force caused", () => {
+    const forced = new ForcedUnavailableError("serflow_force=vm but no VM is running yet", 5);
+    expect(errorResponse(forced)).toEqual({
+      status: 503,
+      body: { error: "serflow_force=vm but no VM is running yet" },
+      headers: { "Retry-After": "5" },
+    });
+    expect(countsAsFailure(forced)).toBe(false);
+    for (const err of [
+      new UnavailableError("no VM could take it"),
+      new ModelLoadError("m", 1, "x", 30),
+      new Error("x"),
+    ])
+      expect(countsAsFailure(err), String(err)).toBe(true);
+    for (const err of [new InvalidInputError("bad shape"), new NotFoundError("no model"), new UnauthorizedError("no")])
+      expect(countsAsFailure(err), String(err)).toBe(false);
   });
 });

@@ -25,6 +25,11 @@ export class UnavailableError extends SerflowError {
   }
 }
 /**
+ * A 503 the request's own override caused (`serflow_force` asking for a tier that cannot take it): the
+ * caller's choice, not a failure of the system, so it is not counted as one.
+ */
+export class ForcedUnavailableError extends UnavailableError {}
+/**
  * A model whose onnxruntime sessions did not load in this isolate: not ready. `stage` is the stage that
  * failed (null when the failure belongs to no one stage); `reason` says why, in the operator's terms
  * (R2 keys, binding and file names), and `ref` finds the failure in the log.
@@ -82,6 +87,14 @@ export function statusOf(err: unknown): ErrorStatus {
   if (err instanceof PayloadTooLargeError) return 413;
   if (err instanceof UnavailableError) return 503;
   return 500;
+}
+
+/**
+ * Whether `err` is a failure of the system (serflow_request_failures_total): a 5xx, but not one the
+ * request chose. Anyone may send serflow_force, so counting those would let strangers raise the count.
+ */
+export function countsAsFailure(err: unknown): boolean {
+  return statusOf(err) >= 500 && !(err instanceof ForcedUnavailableError);
 }
 
 /**

@@ -3,13 +3,13 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getCookie, setCookie } from "hono/cookie";
 import {
+  countsAsFailure,
   errorResponse,
   ForbiddenError,
   InvalidInputError,
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
-  statusOf,
   UnauthorizedError,
   UnavailableError,
 } from "../core/errors.js";
@@ -88,7 +88,7 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
     try {
       return c.json(await infer(c.env, execCtx(c), m, body, deepStages(c), () => isAdmin(c)));
     } catch (err) {
-      if (statusOf(err) >= 500) recordFailure(execCtx(c), c.env, m.manifest);
+      if (countsAsFailure(err)) recordFailure(execCtx(c), c.env, m.manifest);
       throw err;
     }
   });

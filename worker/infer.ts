@@ -5,7 +5,7 @@ import { encodeFrame } from "../core/frame.js";
 import { buildInferResponse, parseInferRequest, routeString, type InferRequest } from "../core/oip.js";
 import { chooseVms, handoverStage, type RoutingTable, type VmView } from "../core/routing.js";
 import { signRequest, vmKey } from "../core/signing.js";
-import { UnavailableError } from "../core/errors.js";
+import { ForcedUnavailableError } from "../core/errors.js";
 import type { ModelManifest } from "../core/manifest.js";
 import { workerEnv } from "../core/worker-env.js";
 import type { BundledModel } from "../models/registry.js";
@@ -108,7 +108,7 @@ async function runDeepStages(
     const budgetMs = req.force === "vm" ? 0 : (table.waitBudgetMs ?? 0);
     const candidates = chooseVms(vms, localInflight, Math.random, budgetMs, table.admitWaitMs);
     if (req.force === "vm" && !vms.some((v) => v.state === "running"))
-      throw new UnavailableError("serflow_force=vm but no VM is running yet", 5);
+      throw new ForcedUnavailableError("serflow_force=vm but no VM is running yet", 5);
     const t0 = Date.now();
     for (const vm of candidates) {
       // What the first try spent waiting is gone from the budget of the second.
@@ -117,6 +117,9 @@ async function runDeepStages(
       if (done) return done;
     }
   }
+  const pinned = m.stages.findIndex((s, i) => i >= pending.stage && s.placement === "vm");
+  if (req.force === "worker" && pinned !== -1)
+    throw new ForcedUnavailableError(`serflow_force=worker but stage ${pinned} runs on VMs only (placement "vm")`, 5);
   if (workerEnv(env).control.faasDeep === "separate") return (await remote("worker", () => deep.run(frame())))!;
   const out = await runStages(runner, m, pending, m.stages.length, req.exitThreshold);
   for (const [row, r] of out.results) results.set(row, r);

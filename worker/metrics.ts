@@ -91,7 +91,11 @@ export function renderMetrics(models: ModelMetrics[]): string {
 
   x.family("serflow_requests_total", "counter", "Inference requests answered, by model.");
   each((m) => x.sample("serflow_requests_total", { model: m.model }, m.stats.requests));
-  x.family("serflow_request_failures_total", "counter", "Inference requests that failed with a 5xx.");
+  x.family(
+    "serflow_request_failures_total",
+    "counter",
+    "Inference requests the system failed: a 5xx, not a 503 the request's own serflow_force caused.",
+  );
   each((m) => x.sample("serflow_request_failures_total", { model: m.model }, m.stats.failures));
   x.family("serflow_rows_total", "counter", "Rows answered, by the route of the row that went deepest in its request.");
   each((m) =>

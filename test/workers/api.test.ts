@@ -4,6 +4,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import heldout from "../../models/mnist/heldout.json";
 import { decodeHeldout } from "../../model/heldout-codec.js";
+import { flushAll } from "../../worker/stats-buffer.js";
 
 const ADMIN = { authorization: `Bearer ${(env as any).SERFLOW_ADMIN_TOKEN}` };
 const { labels, rows } = decodeHeldout(heldout as any);
@@ -208,5 +209,23 @@ describe("errors", () => {
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("5");
     expect((await res.json()).error).toMatch(/no VM is running/);
+  });
+
+  it("that 503 is the caller's choice, not a failure of the system: anyone may send it, and it is not counted", async () => {
+    const failures = async () => {
+      await flushAll(env as any);
+      const stats = (await (await call("/v2/models/mnist/stats", { headers: ADMIN })).json()) as { failures: number };
+      const metrics: string = await ((await call("/metrics", { headers: ADMIN })) as any).text();
+      const line = /^serflow_request_failures_total\{model="mnist"\} (\d+)$/m.exec(metrics);
+      expect(Number(line?.[1]), "the exposition and the stats agree").toBe(stats.failures);
+      return stats.failures;
+    };
+    const before = await failures();
+    for (let i = 0; i < 10; i++) {
+      const res = await infer({ ...good, parameters: { serflow_force: "vm", exit_threshold: 1 } });
+      expect(res.status).toBe(503);
+      await res.json();
+    }
+    expect(await failures()).toBe(before);
   });
 });

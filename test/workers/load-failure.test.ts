@@ -9,6 +9,7 @@ import { ModelLoadError } from "../../core/errors.js";
 import { LOAD_RETRY_AFTER_S } from "../../core/load-memory.js";
 import { getModel } from "../../models/registry.js";
 import { runnerFor } from "../../worker/ort.js";
+import { flushAll } from "../../worker/stats-buffer.js";
 import worker from "../../worker/index.js";
 
 const MODELS = (env as any).MODELS as R2Bucket;
@@ -39,7 +40,9 @@ const counted = () => {
 const call = (path: string, init?: RequestInit) =>
   worker.fetch(new Request(`http://serflow${path}`, init), env as any, createExecutionContext());
 
-const T0 = Date.UTC(2026, 0, 1);
+// Now, not a fixed date: the controller Durable Object sets its alarms by this clock too, and an alarm in
+// the real past fires at once, again and again.
+const T0 = Date.now();
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ["Date"] });
   vi.setSystemTime(T0); // the same instant in every test: the failure remembered in one is there in the next
@@ -126,6 +129,18 @@ describe("spam's stage 3 failed to load in this isolate", () => {
     } finally {
       logged.mockRestore();
     }
+  });
+
+  it("a request it refuses is a failure of the system, counted in serflow_request_failures_total", async () => {
+    const failures = async () => {
+      await flushAll(env as any);
+      const metrics = await (await call("/metrics", { headers: ADMIN })).text();
+      return Number(/^serflow_request_failures_total\{model="spam"\} (\d+)$/m.exec(metrics)?.[1]);
+    };
+    const before = await failures();
+    const [path, init] = probes[2];
+    expect((await call(path, init)).status).toBe(503);
+    expect(await failures()).toBe(before + 1);
   });
 
   it("the first call after the window loads again", async () => {

@@ -1,6 +1,7 @@
 // Every folder under models/ is bundled (the generated registry): the model index with readiness from
 // real onnxruntime-web sessions, the 4-stage `spam` model served beside mnist, and a stage served from R2.
 import { env, exports } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import spamHeldout from "../../models/spam/heldout.json";
 import spamBytes3 from "../../models/spam/stage3.onnx";
@@ -8,6 +9,8 @@ import { decodeLabelled } from "../../core/labelled.js";
 import { runStages } from "../../core/engine.js";
 import { getModel, modelNames } from "../../models/registry.js";
 import { runnerFor } from "../../worker/ort.js";
+import { infer } from "../../worker/infer.js";
+import { countsAsFailure, ForcedUnavailableError } from "../../core/errors.js";
 
 const call = (path: string, init?: RequestInit): Promise<Response> =>
   (exports as any).default.fetch(new Request(`http://serflow${path}`, init));
@@ -102,6 +105,26 @@ describe("a stage served from R2", () => {
     await expect(runStages(runner, manifest, shallow.pending!, 4, 1)).rejects.toThrow(
       /model "spam-vm-only": stage 3 runs on VMs only/,
     );
+  });
+
+  it("serflow_force=worker on a model with a stage pinned to VMs is the caller's 503, not a failure of the system", async () => {
+    const manifest = {
+      ...spamModel.manifest,
+      name: "spam-vm-only-forced",
+      stages: spamModel.manifest.stages.map((s, i) => (i === 3 ? { ...s, placement: "vm" as const } : s)),
+    };
+    const model = { manifest, files: { ...spamModel.files, "stage3.onnx": new ArrayBuffer(0) } };
+    const body = {
+      inputs: [{ name: "input", shape: [1, 1024], datatype: "FP32", data: Array.from(spam.data.subarray(0, 1024)) }],
+      parameters: { serflow_force: "worker", exit_threshold: 1 },
+    };
+    const ctx = createExecutionContext();
+    const noDeep = { run: () => Promise.reject(new Error("the deep stages were not to be called")) };
+    const err = await infer(env as any, ctx, model, body, noDeep, async () => false).catch((e) => e);
+    await waitOnExecutionContext(ctx);
+    expect(err).toBeInstanceOf(ForcedUnavailableError);
+    expect(err.message).toBe('serflow_force=worker but stage 3 runs on VMs only (placement "vm")');
+    expect(countsAsFailure(err)).toBe(false);
   });
 
   it("is not ready, naming the bucket key, when the object is missing", async () => {
