@@ -5,7 +5,7 @@ import { encodeFrame } from "../core/frame.js";
 import { buildInferResponse, parseInferRequest, routeString, type InferRequest } from "../core/oip.js";
 import { chooseVms, handoverStage, type RoutingTable, type VmView } from "../core/routing.js";
 import { signRequest, vmKey } from "../core/signing.js";
-import { ForcedUnavailableError } from "../core/errors.js";
+import { ForcedUnavailableError, InvalidInputError } from "../core/errors.js";
 import type { ModelManifest } from "../core/manifest.js";
 import { workerEnv } from "../core/worker-env.js";
 import type { BundledModel } from "../models/registry.js";
@@ -119,7 +119,7 @@ async function runDeepStages(
   }
   const pinned = m.stages.findIndex((s, i) => i >= pending.stage && s.placement === "vm");
   if (req.force === "worker" && pinned !== -1)
-    throw new ForcedUnavailableError(`serflow_force=worker but stage ${pinned} runs on VMs only (placement "vm")`, 5);
+    throw new InvalidInputError(`serflow_force=worker but stage ${pinned} runs on VMs only (placement "vm")`);
   if (workerEnv(env).control.faasDeep === "separate") return (await remote("worker", () => deep.run(frame())))!;
   const out = await runStages(runner, m, pending, m.stages.length, req.exitThreshold);
   for (const [row, r] of out.results) results.set(row, r);

@@ -10,7 +10,7 @@ import { runStages } from "../../core/engine.js";
 import { getModel, modelNames } from "../../models/registry.js";
 import { runnerFor } from "../../worker/ort.js";
 import { infer } from "../../worker/infer.js";
-import { countsAsFailure, ForcedUnavailableError } from "../../core/errors.js";
+import { countsAsFailure, statusOf } from "../../core/errors.js";
 
 const call = (path: string, init?: RequestInit): Promise<Response> =>
   (exports as any).default.fetch(new Request(`http://serflow${path}`, init));
@@ -107,7 +107,7 @@ describe("a stage served from R2", () => {
     );
   });
 
-  it("serflow_force=worker on a model with a stage pinned to VMs is the caller's 503, not a failure of the system", async () => {
+  it("serflow_force=worker on a model with a stage pinned to VMs is a 400 (no retry helps), not a failure of the system", async () => {
     const manifest = {
       ...spamModel.manifest,
       name: "spam-vm-only-forced",
@@ -122,7 +122,7 @@ describe("a stage served from R2", () => {
     const noDeep = { run: () => Promise.reject(new Error("the deep stages were not to be called")) };
     const err = await infer(env as any, ctx, model, body, noDeep, async () => false).catch((e) => e);
     await waitOnExecutionContext(ctx);
-    expect(err).toBeInstanceOf(ForcedUnavailableError);
+    expect(statusOf(err)).toBe(400);
     expect(err.message).toBe('serflow_force=worker but stage 3 runs on VMs only (placement "vm")');
     expect(countsAsFailure(err)).toBe(false);
   });
