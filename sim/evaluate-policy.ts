@@ -12,7 +12,7 @@ import { SLO_TARGET } from "../core/policy.js";
 import type { RunResult, RunSeries } from "./engine.js";
 import { POLICIES, type PolicyName } from "./policies.js";
 import { loadProfile } from "./profile.js";
-import { PRESET_VM, SIM_DEFAULTS, simulate, type SimSettings } from "./run.js";
+import { PRESET_VM, roomCapturedShare, SIM_DEFAULTS, simulate, type SimSettings } from "./run.js";
 import { loadTrace, traceFile } from "./trace.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -72,9 +72,8 @@ function log(msg: string) {
 const lines: string[] = [];
 const misses: string[] = [];
 
-/** The share of the room between a reference policy and the bound that serflow takes (all of none). */
 const roomCaptured = (ref: RunResult, s: RunResult, bound: RunResult) =>
-  ref.cost_usd > bound.cost_usd ? (ref.cost_usd - s.cost_usd) / (ref.cost_usd - bound.cost_usd) : 1;
+  roomCapturedShare(ref.cost_usd, s.cost_usd, bound.cost_usd);
 
 /** Every policy that meets the SLO costs at least the bound that holds for it; a breach is a bug. */
 function checkBound(rs: RunResult[], where: string): void {

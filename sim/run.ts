@@ -109,6 +109,16 @@ export function simulate(s: SimSettings, progress?: (policy: string, f: number) 
 }
 
 /** results.json: exactly the fields of INTERFACE.md. */
+/**
+ * The share of the room between a reference policy's bill and the bound that serflow takes; all of none
+ * where the bound is the reference's bill. The two sum the same requests' costs in another order, so a
+ * room of a billionth of the bill is rounding, not room.
+ */
+export function roomCapturedShare(refUsd: number, serflowUsd: number, boundUsd: number): number {
+  const room = refUsd - boundUsd;
+  return room > 1e-9 * refUsd ? (refUsd - serflowUsd) / room : serflowUsd <= refUsd * (1 + 1e-9) ? 1 : 0;
+}
+
 export function resultsJson(results: RunResult[]): object[] {
   return results.map((r) => ({
     policy: r.policy,
