@@ -5,6 +5,7 @@ import { getCookie, setCookie } from "hono/cookie";
 import {
   countsAsFailure,
   errorResponse,
+  type ErrorResponse,
   ForbiddenError,
   InvalidInputError,
   MethodNotAllowedError,
@@ -43,8 +44,7 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
   const app = new Hono<E>();
 
   app.onError(async (err, c) => {
-    const e = errorResponse(err, { detail: await detailFor(c) });
-    if (e.ref) console.error(`serflow: ref ${e.ref}:`, err);
+    const e = answerTo(err, await detailFor(c));
     return c.json(e.body, e.status, e.headers);
   });
   app.notFound(() => {
@@ -217,8 +217,7 @@ async function readiness(c: C, name: string, detail: boolean): Promise<Readiness
     await runnerFor(m, c.env.MODELS);
     return { name, version: m.manifest.version, stages: m.manifest.stages.length, ready: true, state: "READY" };
   } catch (err) {
-    const e = errorResponse(err, { detail });
-    if (e.ref) console.error(`serflow: ref ${e.ref}:`, err);
+    const e = answerTo(err, detail);
     const v = m?.manifest;
     return {
       name,
@@ -267,6 +266,13 @@ async function isAdmin(c: C): Promise<boolean> {
   if (header.startsWith("Bearer ")) return tokenEquals(header.slice(7), expected);
   const cookie = getCookie(c, ADMIN_COOKIE);
   return cookie !== undefined && tokenEquals(cookie, await sessionOf(expected));
+}
+
+/** The answer to `err`; a 500's full error is logged under the ref the answer names. */
+function answerTo(err: unknown, detail: boolean): ErrorResponse {
+  const e = errorResponse(err, { detail });
+  if (e.ref) console.error(`serflow: ref ${e.ref}:`, err);
+  return e;
 }
 
 /**

@@ -7,25 +7,13 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vite
 import spamBytes3 from "../../models/spam/stage3.onnx";
 import { ModelLoadError } from "../../core/errors.js";
 import { LOAD_RETRY_AFTER_S } from "../../core/load-memory.js";
-import { getModel } from "../../models/registry.js";
 import { runnerFor } from "../../worker/ort.js";
+import { spamWithStage3InR2 } from "./spam-in-r2.js";
 import { flushAll } from "../../worker/stats-buffer.js";
 import worker from "../../worker/index.js";
 
 const MODELS = (env as any).MODELS as R2Bucket;
 const ADMIN = { authorization: `Bearer ${(env as any).SERFLOW_ADMIN_TOKEN}` };
-const spam = getModel("spam")!;
-/** spam under another name, its last stage in R2 (at NAME/stage3.onnx) instead of the bundle. */
-const asR2 = (name: string) => {
-  const manifest = {
-    ...spam.manifest,
-    name,
-    stages: spam.manifest.stages.map((s, i) => (i === 3 ? { ...s, location: "r2" as const } : s)),
-  };
-  const files = { ...spam.files };
-  delete files["stage3.onnx"];
-  return { manifest, files };
-};
 /** The MODELS bucket, counting the reads. */
 const counted = () => {
   const reads: string[] = [];
@@ -53,7 +41,7 @@ const tick = (s: number) => vi.setSystemTime(Date.now() + s * 1000);
 describe("a failed model load is remembered", () => {
   it("probes within LOAD_RETRY_AFTER_S do not read R2 again; the first after it does, and sees the fix", async () => {
     const { reads, bucket } = counted();
-    const m = asR2("spam-flaky");
+    const m = spamWithStage3InR2("spam-flaky");
     await expect(runnerFor(m, bucket)).rejects.toMatchObject({ stage: 3, retryAfterS: LOAD_RETRY_AFTER_S });
     expect(reads).toEqual(["spam-flaky/stage3.onnx"]);
     await MODELS.put("spam-flaky/stage3.onnx", spamBytes3); // fixed in R2 right away
@@ -79,7 +67,7 @@ describe("spam's stage 3 failed to load in this isolate", () => {
   beforeAll(async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(T0);
-    failed = await runnerFor(asR2("spam"), counted().bucket).catch((e) => e);
+    failed = await runnerFor(spamWithStage3InR2("spam"), counted().bucket).catch((e) => e);
     expect(failed).toBeInstanceOf(ModelLoadError);
   });
   const email = { inputs: [{ name: "input", shape: [1, 1024], datatype: "FP32", data: Array(1024).fill(0) }] };

@@ -10,6 +10,7 @@ import { runStages } from "../../core/engine.js";
 import { getModel, modelNames } from "../../models/registry.js";
 import { runnerFor } from "../../worker/ort.js";
 import { infer } from "../../worker/infer.js";
+import { spamWithStage3InR2 } from "./spam-in-r2.js";
 import { countsAsFailure, statusOf } from "../../core/errors.js";
 
 const call = (path: string, init?: RequestInit): Promise<Response> =>
@@ -69,22 +70,12 @@ describe("the spam model beside mnist", () => {
 
 describe("a stage served from R2", () => {
   const spamModel = getModel("spam")!;
-  const asR2 = (name: string) => {
-    const manifest = {
-      ...spamModel.manifest,
-      name,
-      stages: spamModel.manifest.stages.map((s, i) => (i === 3 ? { ...s, location: "r2" as const } : s)),
-    };
-    const files = { ...spamModel.files };
-    delete files["stage3.onnx"];
-    return { manifest, files };
-  };
 
   it("is fetched from the MODELS bucket once per isolate and runs like the bundled one", async () => {
     await MODELS.put("spam-r2/stage3.onnx", spamBytes3);
-    const fromR2 = await runnerFor(asR2("spam-r2"), MODELS);
+    const fromR2 = await runnerFor(spamWithStage3InR2("spam-r2"), MODELS);
     await MODELS.delete("spam-r2/stage3.onnx"); // cached in the isolate: no second fetch needed
-    expect(await runnerFor(asR2("spam-r2"), MODELS)).toBe(fromR2);
+    expect(await runnerFor(spamWithStage3InR2("spam-r2"), MODELS)).toBe(fromR2);
     const bundled = await runnerFor(spamModel);
     const pending = { stage: 0, rows: [0, 1, 2, 3], data: spam.data.slice(0, 4 * 1024) };
     const a = await runStages(fromR2, spamModel.manifest, pending, 4, 1);
@@ -128,7 +119,7 @@ describe("a stage served from R2", () => {
   });
 
   it("is not ready, naming the bucket key, when the object is missing", async () => {
-    await expect(runnerFor(asR2("spam-missing"), MODELS)).rejects.toThrow(
+    await expect(runnerFor(spamWithStage3InR2("spam-missing"), MODELS)).rejects.toThrow(
       /not in the MODELS bucket at "spam-missing\/stage3.onnx"/,
     );
   });
