@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
   countsAsFailure,
+  fromWire,
+  toWire,
   errorResponse,
   ForcedUnavailableError,
   ForbiddenError,
@@ -100,5 +102,38 @@ describe("what counts as a failure of the system", () => {
       expect(countsAsFailure(err), String(err)).toBe(true);
     for (const err of [new InvalidInputError("bad shape"), new NotFoundError("no model"), new UnauthorizedError("no")])
       expect(countsAsFailure(err), String(err)).toBe(false);
+  });
+});
+
+describe("a Serflow error as data, across a Workers RPC call", () => {
+  const load = new ModelLoadError("spam", 3, "stage3.onnx is not in the MODELS bucket", 12);
+  it.each([
+    new InvalidInputError("bad shape"),
+    new NotFoundError("no model"),
+    new UnauthorizedError("no token"),
+    new ForbiddenError("not yours"),
+    new UnavailableError("no VM", 3),
+    new ForcedUnavailableError("serflow_force=vm but no VM is running yet", 5),
+    new InvalidConfigError("slo_ms must be above 0"),
+    load,
+    new Error("onnxruntime: out of memory"),
+  ])("%s keeps its class, status, message and Retry-After through a structured clone", (err) => {
+    const back = fromWire(structuredClone(toWire(err)));
+    expect(back.constructor).toBe(err.constructor);
+    expect(back.message).toBe(err.message);
+    expect(countsAsFailure(back)).toBe(countsAsFailure(err));
+    for (const detail of [false, true]) {
+      const ref = "0123456789ab";
+      expect(errorResponse(back, { detail, ref })).toEqual(errorResponse(err, { detail, ref }));
+    }
+  });
+
+  it("a failed load keeps its stage and ref (the line in the other invocation's log)", () => {
+    expect(fromWire(toWire(load))).toMatchObject({ model: "spam", stage: 3, ref: load.ref, retryAfterS: 12 });
+  });
+
+  it("a kind it does not know, or an inherited key, is a bare Error (a 500)", () => {
+    for (const kind of ["SomethingNew", "constructor", "__proto__"])
+      expect(fromWire({ kind, message: "x" } as never).constructor).toBe(Error);
   });
 });

@@ -62,6 +62,56 @@ export class InvalidManifestError extends SerflowError {}
 /** A configuration that cannot work; the message names the key. */
 export class InvalidConfigError extends SerflowError {}
 
+/**
+ * A Serflow error as data, for a Workers RPC call: a thrown error crosses one with only its message and a
+ * standard type's name, so a 503 with Retry-After (a stage that failed to load in the other invocation)
+ * would arrive as a bare Error, a 500.
+ */
+export interface WireError {
+  /** The class, by its key in WIRE_KINDS (not Error.name, which a bundler may rename); absent: a bare Error. */
+  kind?: keyof typeof WIRE_KINDS;
+  message: string;
+  retryAfterS?: number;
+  load?: { model: string; stage: number | null; reason: string; ref: string };
+}
+
+// Subclasses before their base: the first match names the class.
+const WIRE_KINDS = {
+  ForcedUnavailableError,
+  UnavailableError,
+  InvalidInputError,
+  NotFoundError,
+  MethodNotAllowedError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  ForbiddenError,
+  InvalidManifestError,
+  InvalidConfigError,
+} as const;
+
+export function toWire(err: unknown): WireError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof ModelLoadError) {
+    const { model, stage, reason, ref } = err;
+    return { message, retryAfterS: err.retryAfterS, load: { model, stage, reason, ref } };
+  }
+  const kind = (Object.keys(WIRE_KINDS) as (keyof typeof WIRE_KINDS)[]).find((k) => err instanceof WIRE_KINDS[k]);
+  return {
+    ...(kind ? { kind } : {}),
+    message,
+    ...(err instanceof UnavailableError ? { retryAfterS: err.retryAfterS } : {}),
+  };
+}
+
+/** The error `toWire` described: the same class, status, message and Retry-After (and a load's ref). */
+export function fromWire(w: WireError): Error {
+  if (w.load) return new ModelLoadError(w.load.model, w.load.stage, w.load.reason, w.retryAfterS ?? 1, w.load.ref);
+  const Kind = w.kind && Object.hasOwn(WIRE_KINDS, w.kind) ? WIRE_KINDS[w.kind] : Error;
+  return Kind === UnavailableError || Kind === ForcedUnavailableError
+    ? new Kind(w.message, w.retryAfterS)
+    : new Kind(w.message);
+}
+
 /** Every status a Serflow error maps to (hono's status types take these without a cast). */
 export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 413 | 500 | 503;
 

@@ -1,22 +1,29 @@
 // The Worker: the HTTP app and the DeepStages entrypoint (deep stages in their own invocation). The
 // deployment's entry module (../index.ts) adds the Durable Object classes.
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { runDeep, type DeepResult } from "../core/deep.js";
-import { InvalidInputError } from "../core/errors.js";
+import { runDeep } from "../core/deep.js";
+import { InvalidInputError, toWire } from "../core/errors.js";
 import { bodyLimit } from "hono/body-limit";
 import { adminAuth, createApp, execCtx, methodNotAllowedElsewhere } from "./app.js";
 import { runStages } from "../core/engine.js";
 import { getModel } from "../models/registry.js";
 import { ortWasmMemoryBytes, runnerFor } from "./ort.js";
-import type { DeepStagesRpc } from "./infer.js";
+import type { DeepAnswer, DeepStagesRpc } from "./infer.js";
 
-/** Runs the stages that did not fit the first invocation, from the hidden state in the frame. */
+/**
+ * Runs the stages that did not fit the first invocation, from the hidden state in the frame. A failure
+ * comes back as data (toWire), so the caller answers with its status, not a 500.
+ */
 export class DeepStages extends WorkerEntrypoint<Env> implements DeepStagesRpc {
-  async run(frame: Uint8Array): Promise<DeepResult> {
-    return runDeep((name) => {
-      const m = getModel(name);
-      return m && { manifest: m.manifest, runner: () => runnerFor(m, this.env.MODELS) };
-    }, frame);
+  async run(frame: Uint8Array): Promise<DeepAnswer> {
+    try {
+      return await runDeep((name) => {
+        const m = getModel(name);
+        return m && { manifest: m.manifest, runner: () => runnerFor(m, this.env.MODELS) };
+      }, frame);
+    } catch (err) {
+      return { error: toWire(err) };
+    }
   }
 }
 

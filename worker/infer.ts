@@ -5,7 +5,7 @@ import { encodeFrame } from "../core/frame.js";
 import { buildInferResponse, parseInferRequest, routeString, type InferRequest } from "../core/oip.js";
 import { chooseVms, handoverStage, type RoutingTable, type VmView } from "../core/routing.js";
 import { signRequest, vmKey } from "../core/signing.js";
-import { ForcedUnavailableError, InvalidInputError } from "../core/errors.js";
+import { ForcedUnavailableError, fromWire, InvalidInputError, type WireError } from "../core/errors.js";
 import type { ModelManifest } from "../core/manifest.js";
 import { workerEnv } from "../core/worker-env.js";
 import type { BundledModel } from "../models/registry.js";
@@ -15,8 +15,11 @@ import { currentRouting, localInflight } from "./routing-cache.js";
 import type { RequestObservation, StageRun, TierName } from "../core/stats-batch.js";
 import { recordRequest } from "./stats-buffer.js";
 
+/** The deep stages' results, or the error they failed with as data (what survives the RPC call). */
+export type DeepAnswer = DeepResult | { error: WireError };
+
 export interface DeepStagesRpc {
-  run(frame: Uint8Array): Promise<DeepResult>;
+  run(frame: Uint8Array): Promise<DeepAnswer>;
 }
 
 /**
@@ -120,7 +123,12 @@ async function runDeepStages(
   const pinned = m.stages.findIndex((s, i) => i >= pending.stage && s.placement === "vm");
   if (req.force === "worker" && pinned !== -1)
     throw new InvalidInputError(`serflow_force=worker but stage ${pinned} runs on VMs only (placement "vm")`);
-  if (workerEnv(env).control.faasDeep === "separate") return (await remote("worker", () => deep.run(frame())))!;
+  if (workerEnv(env).control.faasDeep === "separate")
+    return (await remote("worker", async () => {
+      const out = await deep.run(frame());
+      if ("error" in out) throw fromWire(out.error);
+      return out;
+    }))!;
   const out = await runStages(runner, m, pending, m.stages.length, req.exitThreshold);
   for (const [row, r] of out.results) results.set(row, r);
   return { runs: out.timings.map((t) => ({ ...t, tier: "worker" })), deepCall: null };

@@ -1,11 +1,14 @@
 // A model that fails to load, inside workerd: the failure is remembered per isolate for LOAD_RETRY_AFTER_S,
 // so unauthenticated probes in that time read nothing from R2 and compile nothing; the first after it
 // loads again. The clock is vitest's fake Date, moved instead of slept.
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { createExecutionContext } from "cloudflare:test";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import spamBytes3 from "../../models/spam/stage3.onnx";
-import { ModelLoadError } from "../../core/errors.js";
+import { errorResponse, fromWire, ModelLoadError } from "../../core/errors.js";
+import { stageInputShape } from "../../core/engine.js";
+import { encodeFrame } from "../../core/frame.js";
+import { getModel } from "../../models/registry.js";
 import { LOAD_RETRY_AFTER_S } from "../../core/load-memory.js";
 import { runnerFor } from "../../worker/ort.js";
 import { spamWithStage3InR2 } from "./spam-in-r2.js";
@@ -129,6 +132,22 @@ describe("spam's stage 3 failed to load in this isolate", () => {
     const [path, init] = probes[2];
     expect((await call(path, init)).status).toBe(503);
     expect(await failures()).toBe(before + 1);
+  });
+
+  it('with faas_deep "separate", the DeepStages invocation returns the failure as data: a 503, not a 500', async () => {
+    const m = getModel("spam")!.manifest;
+    const shape = stageInputShape(m, 3, 2);
+    const frame = encodeFrame({ model: "spam", fromStage: 3, shape }, new Float32Array(shape.reduce((a, b) => a * b)));
+    tick(2);
+    // Across the real RPC boundary: a thrown error would arrive as a bare Error, without stage or Retry-After.
+    const out = await (exports as any).DeepStages.run(frame);
+    const err = fromWire(out.error);
+    expect(err).toBeInstanceOf(ModelLoadError);
+    expect(err).toMatchObject({ stage: 3, ref: failed.ref });
+    const answer = errorResponse(err);
+    expect(answer.status).toBe(503);
+    expect(answer.headers["Retry-After"]).toBe(String(LOAD_RETRY_AFTER_S - 2));
+    expect(answer.body.error).toBe(failed.publicMessage);
   });
 
   it("the first call after the window loads again", async () => {
