@@ -84,8 +84,8 @@ export function createApp(deepStages: (c: C) => DeepStagesRpc) {
 
   app.post("/v2/models/:model/infer", async (c) => {
     const m = model(c);
-    const body = await readJson(c, jsonBudget(m.manifest));
     try {
+      const body = await readJson(c, jsonBudget(m.manifest)); // a misconfigured body limit is a failure too
       return c.json(await infer(c.env, execCtx(c), m, body, deepStages(c), () => isAdmin(c)));
     } catch (err) {
       if (countsAsFailure(err)) recordFailure(execCtx(c), c.env, m.manifest);

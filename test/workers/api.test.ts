@@ -174,6 +174,12 @@ describe("errors", () => {
         { ...(env as any), SERFLOW_MAX_BODY_BYTES: "8MiB" },
         createExecutionContext(),
       );
+    const failures = async () => {
+      await flushAll(env as any);
+      return ((await (await call("/v2/models/mnist/stats", { headers: ADMIN })).json()) as { failures: number })
+        .failures;
+    };
+    const before = await failures();
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
       // A stranger learns that the server is misconfigured and the ref it is logged under, not the variable.
@@ -191,6 +197,8 @@ describe("errors", () => {
       expect(((await admin.json()) as { error: string }).error).toMatch(
         /^server misconfigured: SERFLOW_MAX_BODY_BYTES must be a whole number >= 1 \(got "8MiB"\) \(ref [0-9a-f]{12}\)$/,
       );
+      // Both are failures of the system, counted in serflow_request_failures_total.
+      expect(await failures()).toBe(before + 2);
     } finally {
       logged.mockRestore();
     }
