@@ -35,7 +35,7 @@ import { dashboardHtml, UPLOT_CSS, UPLOT_JS } from "./dashboard.js";
 
 export const SERVER_VERSION = "0.1.0";
 
-type E = { Bindings: Env; Variables: { signed: SignatureHeaders } };
+type E = { Bindings: Env; Variables: { signed: SignatureHeaders; admin: Promise<boolean> } };
 type C = Context<E>;
 /** The dashboard's session cookie: HttpOnly, SameSite=Strict, holding a digest of the token, not the token. */
 export const ADMIN_COOKIE = "serflow_admin";
@@ -258,8 +258,13 @@ function sessionOf(token: string): Promise<string> {
   return Promise.resolve(webCryptoHashes.sha256Hex(new TextEncoder().encode(`serflow-dashboard-session:${token}`)));
 }
 
-/** Whether the request carries the admin token (Bearer) or the dashboard's session cookie. */
-async function isAdmin(c: C): Promise<boolean> {
+/** Whether the request carries the admin token (Bearer) or the dashboard's session cookie; checked once. */
+function isAdmin(c: C): Promise<boolean> {
+  if (!c.get("admin")) c.set("admin", checkAdmin(c));
+  return c.get("admin");
+}
+
+async function checkAdmin(c: C): Promise<boolean> {
   const expected = c.env.SERFLOW_ADMIN_TOKEN;
   if (!expected) return false;
   const header = c.req.header("authorization") ?? "";
