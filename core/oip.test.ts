@@ -148,7 +148,7 @@ describe("the JSON budget checked before parsing", () => {
 
   it("holds the largest batch nested as its shape, and refuses a body of empty objects at once", () => {
     // [N, 4]: the data array and one per row.
-    expect(budget).toEqual({ containers: 1 + 256 + 16, depth: 2 + 5 });
+    expect(budget).toEqual({ containers: 1 + 256 + 16, depth: 2 + 5, values: 256 * 4 + 273 + 64 });
     const nested = Array.from({ length: 256 }, (_, r) => [r, r, r, r]);
     expect(() => checkJsonBudget(bytes(body(nested, 256)), budget)).not.toThrow();
     expect(() => checkJsonBudget(bytes(body(nested.flat(), 256)), budget)).not.toThrow();
@@ -160,7 +160,20 @@ describe("the JSON budget checked before parsing", () => {
     expect(() => checkJsonBudget(bytes(`[${"{},".repeat(1e6)}{}]`), budget)).toThrow(InvalidInputError);
     // A model input of more dimensions allows its nesting: [N, 2, 3] is 1 + N + 2N arrays.
     const deeper = jsonBudget({ ...m, input: { ...m.input, shape: [-1, 2, 3] } });
-    expect(deeper).toEqual({ containers: 1 + 256 + 512 + 16, depth: 3 + 5 });
+    expect(deeper).toEqual({ containers: 1 + 256 + 512 + 16, depth: 3 + 5, values: 256 * 6 + 785 + 64 });
+  });
+
+  it("counts values: the largest batch passes, a body of more numbers or members than it is refused before parsing", () => {
+    const nested = Array.from({ length: 256 }, (_, r) => [r, r, r, r]);
+    expect(() => checkJsonBudget(bytes(body(nested, 256)), budget)).not.toThrow();
+    expect(() => checkJsonBudget(bytes(body(nested.flat(), 256)), budget)).not.toThrow();
+    const msg = /^request body holds more than 1361 values; an infer request for this model needs fewer$/;
+    // One tensor of a million zeros; one object of a million members (no array or object among them).
+    expect(() => checkJsonBudget(bytes(body(Array(1e6).fill(0), 1)), budget)).toThrow(msg);
+    const members = `{${Array.from({ length: 1e6 }, (_, i) => `"k${i}":0`).join(",")}}`;
+    expect(() => checkJsonBudget(bytes(`{"parameters":${members},"inputs":[]}`), budget)).toThrow(msg);
+    // Commas inside strings are not values.
+    expect(() => checkJsonBudget(bytes(JSON.stringify({ id: ",".repeat(1e5), inputs: [] })), budget)).not.toThrow();
   });
 
   it("counts nesting outside strings only, escapes included", () => {
