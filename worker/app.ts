@@ -37,8 +37,10 @@ export const SERVER_VERSION = "0.1.0";
 
 type E = { Bindings: Env; Variables: { signed: SignatureHeaders; admin: Promise<boolean> } };
 type C = Context<E>;
-/** The dashboard's session cookie: HttpOnly, SameSite=Strict, holding a digest of the token, not the token. */
+/** The dashboard's session cookie: HttpOnly, SameSite=Strict, holding its expiry and a MAC, not the token. */
 export const ADMIN_COOKIE = "serflow_admin";
+/** How long a dashboard session lasts: the cookie's Max-Age, and the expiry its MAC covers. */
+export const SESSION_S = 12 * 3600;
 
 export function createApp(deepStages: (c: C) => DeepStagesRpc) {
   const app = new Hono<E>();
@@ -253,9 +255,20 @@ function parseJsonBody(body: Uint8Array, what: string): unknown {
   }
 }
 
-/** What the dashboard cookie holds: a digest of the token, so the cookie is not the token itself. */
-function sessionOf(token: string): Promise<string> {
-  return Promise.resolve(webCryptoHashes.sha256Hex(new TextEncoder().encode(`serflow-dashboard-session:${token}`)));
+/**
+ * What the dashboard cookie holds: its expiry and an HMAC of it under the token. A fixed digest of the
+ * token was a credential of its own that never expired: a copy of the cookie worked until the token changed.
+ */
+export async function dashboardSession(token: string, expiresMs: number): Promise<string> {
+  return `${expiresMs}.${await webCryptoHashes.hmacSha256Hex(token, `serflow-dashboard-session:v2:${expiresMs}`)}`;
+}
+
+/** A session cookie the token signed, not yet expired, and not set to outlive SESSION_S. */
+async function validSession(cookie: string, token: string, nowMs = Date.now()): Promise<boolean> {
+  const m = /^(\d{1,15})\.[0-9a-f]{64}$/.exec(cookie);
+  const expiresMs = Number(m?.[1]);
+  if (!m || expiresMs <= nowMs || expiresMs > nowMs + SESSION_S * 1000) return false;
+  return tokenEquals(cookie, await dashboardSession(token, expiresMs));
 }
 
 /** Whether the request carries the admin token (Bearer) or the dashboard's session cookie; checked once. */
@@ -269,8 +282,11 @@ async function checkAdmin(c: C): Promise<boolean> {
   if (!expected) return false;
   const header = c.req.header("authorization") ?? "";
   if (header.startsWith("Bearer ")) return tokenEquals(header.slice(7), expected);
+  // The cookie opens what the dashboard reads, nothing that acts: a same-site page's form POST carries
+  // it, SameSite=Strict or not (e.g. to /internal/v1/bench/stage, 10,000 stage runs a request).
+  if (c.req.method !== "GET" && c.req.method !== "HEAD") return false;
   const cookie = getCookie(c, ADMIN_COOKIE);
-  return cookie !== undefined && tokenEquals(cookie, await sessionOf(expected));
+  return cookie !== undefined && validSession(cookie, expected);
 }
 
 /** The answer to `err`; a 500's full error is logged under the ref the answer names. */
@@ -312,12 +328,12 @@ const dashboardLogin: MiddlewareHandler<E> = async (c, next) => {
   const expected = c.env.SERFLOW_ADMIN_TOKEN;
   if (!expected || !(await tokenEquals(token, expected))) throw new UnauthorizedError("missing or wrong token");
   const url = new URL(c.req.url);
-  setCookie(c, ADMIN_COOKIE, await sessionOf(expected), {
+  setCookie(c, ADMIN_COOKIE, await dashboardSession(expected, Date.now() + SESSION_S * 1000), {
     httpOnly: true,
     sameSite: "Strict",
     secure: url.protocol === "https:",
     path: "/",
-    maxAge: 12 * 3600,
+    maxAge: SESSION_S,
   });
   url.searchParams.delete("token");
   c.header("Cache-Control", "no-store");

@@ -5,7 +5,8 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import heldout from "../../models/mnist/heldout.json";
 import { decodeHeldout } from "../../model/heldout-codec.js";
-import { signRequest, vmKey } from "../../core/signing.js";
+import { signRequest, vmKey, webCryptoHashes } from "../../core/signing.js";
+import { ADMIN_COOKIE, dashboardSession, SESSION_S } from "../../worker/app.js";
 import { flushAll } from "../../worker/stats-buffer.js";
 
 const e = env as any;
@@ -183,7 +184,7 @@ describe("admin surface", () => {
     expect(login.status).toBe(303);
     expect(login.headers.get("location")).toBe("/dashboard?model=mnist");
     const cookie = login.headers.get("set-cookie")!;
-    expect(cookie).toMatch(/^serflow_admin=[0-9a-f]{64};/);
+    expect(cookie).toMatch(/^serflow_admin=\d+\.[0-9a-f]{64};/);
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
     expect(cookie).not.toContain(e.SERFLOW_ADMIN_TOKEN);
@@ -198,6 +199,38 @@ describe("admin surface", () => {
     }
     expect((await call("/dashboard", { headers: { cookie: "serflow_admin=" + "0".repeat(64) } })).status).toBe(401);
     expect((await call(`/dashboard?token=wrong`, { redirect: "manual" })).status).toBe(401);
+  });
+
+  it("the session cookie expires with its Max-Age and opens reads only, not a POST", async () => {
+    const login = await call(`/dashboard?token=${e.SERFLOW_ADMIN_TOKEN}`, { redirect: "manual" });
+    const session = login.headers.get("set-cookie")!.split(";")[0];
+    const expiresMs = Number(session.split("=")[1].split(".")[0]);
+    expect(Math.abs(expiresMs - (Date.now() + SESSION_S * 1000))).toBeLessThan(60_000);
+    const dashboard = (cookie: string) => call("/v2/models/mnist/dashboard", { headers: { cookie } });
+    expect((await dashboard(session)).status).toBe(200);
+    // The cookie every login set before: a fixed digest of the token, which worked until the token changed.
+    const digest = await webCryptoHashes.sha256Hex(
+      new TextEncoder().encode(`serflow-dashboard-session:${e.SERFLOW_ADMIN_TOKEN}`),
+    );
+    const at = async (ms: number) => `${ADMIN_COOKIE}=${await dashboardSession(e.SERFLOW_ADMIN_TOKEN, ms)}`;
+    for (const cookie of [
+      `${ADMIN_COOKIE}=${digest}`,
+      await at(Date.now() - 1_000), // expired
+      await at(Date.now() + 2 * SESSION_S * 1000), // signed to outlive a session
+      session.replace(/=\d+/, `=${expiresMs + 1}`), // its expiry moved
+    ]) {
+      const res = await dashboard(cookie);
+      expect(res.status, cookie).toBe(401);
+      await res.arrayBuffer();
+    }
+    // A same-site page's form POST carries the cookie: it must not run 10,000 stage runs on the operator's word.
+    const bench = await call("/internal/v1/bench/stage", {
+      method: "POST",
+      headers: { cookie: session, "content-type": "text/plain" },
+      body: JSON.stringify({ model: "mnist", stage: 0, reps: 0, data: Array.from(rows[0]) }),
+    });
+    expect(bench.status).toBe(401);
+    await bench.arrayBuffer();
   });
 
   it("every admin route sends no-store and no-referrer, and refuses a token of another length", async () => {
