@@ -14,10 +14,10 @@ export const TEST_ADMIN_TOKEN = "test-admin-token";
 export const TEST_SIGNING_KEY = "test-signing-key";
 
 /** A deep-stage answer for every row of the frame a fake VM was sent: one label and probabilities for all. */
-async function answerFor(request: Request, label: number, probs: number[]) {
+async function answerFor(request: Request, label: number, probs: number[], ms = 1) {
   const rows = decodeFrame(new Uint8Array(await request.arrayBuffer())).header.shape[0];
   const results = Array.from({ length: rows }, (_, row) => ({ row, label, confidence: 1, exitStage: 2, probs }));
-  return { results, timings: [{ stage: 1, rows, exits: 0, ms: 1 }] };
+  return { results, timings: [{ stage: 1, rows, exits: 0, ms }] };
 }
 
 // The network edge for the workerd tests: fake VMs reached by the Worker's outbound fetch. Each host
@@ -46,6 +46,9 @@ async function fakeVmEdge(request: Request): Promise<Response> {
     case "vm-liar.test":
       // Well-formed JSON of the right length with impossible values: label 99 of 10 classes, probabilities > 1.
       return Response.json(await answerFor(request, 99, Array(10).fill(5)));
+    case "vm-boaster.test":
+      // A right answer at once, claiming an hour of compute: the plan would size VMs from that time.
+      return Response.json(await answerFor(request, 0, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0], 3_600_000));
     case "vm-flood.test":
       // A right answer behind 9 MiB of JSON whitespace: past the frame limit, so not read to its end.
       return new Response(

@@ -129,6 +129,16 @@ describe("checkDeepResult", () => {
       expect(check(edit((a) => Object.assign(a.timings[0], t)))).toBeNull();
   });
 
+  it("the stages' times together are no longer than the call the caller timed, within its clock's millisecond", () => {
+    const timed = (ms: number[]) => edit((a) => a.timings.forEach((t, i) => (t.ms = ms[i])));
+    const within = (raw: unknown, callMs: number) => checkDeepResult(raw, m, 1, 2, callMs);
+    expect(within(timed([2, 3]), 5)).not.toBeNull();
+    expect(within(timed([2, 3.9]), 5)).not.toBeNull(); // 5 ms on a clock of whole milliseconds
+    expect(within(timed([0.3, 0.2]), 0)).not.toBeNull();
+    expect(within(timed([2, 4.001]), 5)).toBeNull();
+    expect(within(timed([3_600_000, 0]), 12)).toBeNull();
+  });
+
   it("a stage's time is 0 to one hour", () => {
     for (const ms of [0, 3_600_000]) expect(check(edit((a) => (a.timings[0].ms = ms)))?.timings[0].ms).toBe(ms);
     for (const ms of [-0.001, 3_600_000.001, "5", null, Number.NaN])

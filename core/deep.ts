@@ -146,13 +146,23 @@ export class DeepBatcher {
   }
 }
 
+/** The caller's clock moves in whole milliseconds: a VM's sub-millisecond stage times may sum past it. */
+const CLOCK_MS = 1;
+
 /**
  * A VM's answer, checked field by field before anything uses it (a VM is a remote party): one result
  * per row of the frame, each row once, labels and probabilities of the model's classes, exit stages
  * the frame could reach, and timings of those stages, each stage once (twice would count its rows twice
- * in the stats). Null when anything is off: the caller retries the rows on Workers.
+ * in the stats), together no longer than `callMs`, the call as the caller timed it. Null when anything
+ * is off: the caller retries the rows on Workers.
  */
-export function checkDeepResult(raw: unknown, m: ModelManifest, fromStage: number, rows: number): DeepResult | null {
+export function checkDeepResult(
+  raw: unknown,
+  m: ModelManifest,
+  fromStage: number,
+  rows: number,
+  callMs = Number.POSITIVE_INFINITY,
+): DeepResult | null {
   const r = raw as DeepResult;
   if (typeof r !== "object" || r === null || !Array.isArray(r.results) || !Array.isArray(r.timings)) return null;
   if (r.results.length !== rows) return null;
@@ -178,5 +188,8 @@ export function checkDeepResult(raw: unknown, m: ModelManifest, fromStage: numbe
     if (!isInt(t.rows, 0, rows) || !isInt(t.exits, 0, t.rows) || !isNum(t.ms, 0, 3_600_000)) return null;
     timings.push({ stage: t.stage, rows: t.rows, exits: t.exits, ms: t.ms });
   }
+  // The times go into the service-time statistics the plan sizes VMs from: a VM that claims an hour a
+  // stage for an answer that came back in milliseconds is lying.
+  if (timings.reduce((a, t) => a + t.ms, 0) > callMs + CLOCK_MS) return null;
   return { results, timings };
 }

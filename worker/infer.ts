@@ -147,6 +147,7 @@ async function callVm(
   try {
     // Signed with this VM's own key and naming it: no other VM accepts the frame.
     const headers = await signRequest(await vmKey(env.SERFLOW_SIGNING_KEY, vm.id), vm.id, "POST", DEEP_PATH, frame);
+    const t0 = Date.now(); // advances across the fetch even where timers stand still during compute
     const res = await fetch(vm.url + DEEP_PATH, {
       method: "POST",
       body: frame,
@@ -160,7 +161,8 @@ async function callVm(
     // Read through the frame limit: a VM that answers without end is a VM that failed.
     const bytes = await readAtMost(res.body, workerEnv(env).maxBodyBytes);
     if (!bytes) return null;
-    return checkDeepResult(JSON.parse(new TextDecoder().decode(bytes)), m, pending.stage, pending.rows.length);
+    const callMs = Date.now() - t0;
+    return checkDeepResult(JSON.parse(new TextDecoder().decode(bytes)), m, pending.stage, pending.rows.length, callMs);
   } catch {
     return null;
   } finally {

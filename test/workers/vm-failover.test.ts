@@ -8,10 +8,14 @@ import { encodeFrame, decodeFrame } from "../../core/frame.js";
 import { runStages } from "../../core/engine.js";
 import { getModel } from "../../models/registry.js";
 import { runnerFor } from "../../worker/ort.js";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { currentRouting, ROUTING_REFRESH_MS } from "../../worker/routing-cache.js";
+import { flushAll } from "../../worker/stats-buffer.js";
 
 const e = env as any;
 const ex = exports as any;
 const { labels, rows } = decodeHeldout(heldout as any);
+const ADMIN = { authorization: `Bearer ${e.SERFLOW_ADMIN_TOKEN}` };
 const call = (path: string, init?: RequestInit): Promise<{ status: number; json(): Promise<any> }> =>
   ex.default.fetch(new Request(`http://serflow${path}`, init));
 const body = (from: number, n: number, parameters: Record<string, unknown>) =>
@@ -56,6 +60,39 @@ describe("VM failures at the network edge", () => {
     expect(Object.entries(log).every(([host, c]: [string, any]) => c.vm === host.replace(".test", ""))).toBe(true);
     expect(Object.keys(log).length).toBeGreaterThanOrEqual(4);
   }, 60_000);
+});
+
+describe("a VM's word on its stage times", () => {
+  it("an answer claiming more compute than its call took is refused: its rows go to Workers, its hour to no statistic", async () => {
+    const controller = e.CONTROLLER.getByName("mnist");
+    await controller.setMembers([{ id: "vm-boaster", url: "https://vm-boaster.test" }]);
+    await controller.heartbeat({
+      id: "vm-boaster",
+      url: "https://vm-boaster.test",
+      state: "running",
+      inflight: 0,
+      slots: 4,
+    });
+    // This isolate's routing table is refreshed once it is older than ROUTING_REFRESH_MS: wait for the new one.
+    await new Promise((r) => setTimeout(r, ROUTING_REFRESH_MS + 100));
+    const ctx = createExecutionContext();
+    await currentRouting(e, ctx, "mnist");
+    await waitOnExecutionContext(ctx);
+    expect((await currentRouting(e, ctx, "mnist")).vms.map((v) => v.id)).toEqual(["vm-boaster"]);
+    for (let i = 0; i < 3; i++) {
+      const res = await call("/v2/models/mnist/infer", {
+        method: "POST",
+        headers: ADMIN, // the operator's override counts in the stats
+        body: body(i, 1, { serflow_force: "vm", exit_threshold: 1 }),
+      });
+      expect(res.status).toBe(200);
+      expect((await res.json()).parameters.serflow_route).toBe("w0,w1,w2");
+    }
+    // Taken, its three answers made the VM's stage 1 take 3,475,473 ms at p50 and p99 in /stats.
+    await flushAll(e);
+    const stats = await (await call("/v2/models/mnist/stats", { headers: ADMIN })).json();
+    expect(stats.stages[1].service_ms.vm.p99 ?? 0).toBeLessThan(60_000);
+  });
 });
 
 describe("DeepStages entrypoint", () => {
