@@ -49,6 +49,12 @@ async function fakeVmEdge(request: Request): Promise<Response> {
     case "vm-boaster.test":
       // A right answer at once, claiming an hour of compute: the plan would size VMs from that time.
       return Response.json(await answerFor(request, 0, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0], 3_600_000));
+    case "vm-padded.test": {
+      // A right answer with an extra member holding an object of 100,000 (about 1 MB, under the frame limit).
+      const pad = `{${Array.from({ length: 100_000 }, (_, i) => `"${i}":0`).join(",")}}`;
+      const answer = JSON.stringify(await answerFor(request, 0, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+      return new Response(`${answer.slice(0, -1)},"pad":${pad}}`, { headers: { "content-type": "application/json" } });
+    }
     case "vm-flood.test":
       // A right answer behind 9 MiB of JSON whitespace: past the frame limit, so not read to its end.
       return new Response(

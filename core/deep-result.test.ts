@@ -3,7 +3,7 @@
 // label, stage, confidence or probability out of its range, a stage timed twice) is refused as a whole,
 // so the caller retries the rows on Workers instead of answering or counting from a bad reply.
 import { describe, expect, it } from "vitest";
-import { checkDeepResult, runDeep } from "./deep.js";
+import { checkDeepResult, deepAnswerMaxBytes, runDeep } from "./deep.js";
 import type { StageRunner } from "./engine.js";
 import { encodeFrame } from "./frame.js";
 import { THREE_STAGE_MANIFEST } from "./fixtures.js";
@@ -137,6 +137,24 @@ describe("checkDeepResult", () => {
     expect(within(timed([0.3, 0.2]), 0)).not.toBeNull();
     expect(within(timed([2, 4.001]), 5)).toBeNull();
     expect(within(timed([3_600_000, 0]), 12)).toBeNull();
+  });
+
+  it("a right answer fits in deepAnswerMaxBytes, with numbers as long as a float32 prints", () => {
+    expect(JSON.stringify(answer).length).toBeLessThanOrEqual(deepAnswerMaxBytes(m, 2));
+    const long = 1.1754942106924411e-38; // the smallest normal float32, as a double: 22 characters
+    for (const classes of [2, 10])
+      for (const rows of [1, 256]) {
+        const wide = { ...m, classes };
+        const results = Array.from({ length: rows }, (_, row) => ({
+          row,
+          label: classes - 1,
+          exitStage: 2,
+          confidence: long,
+          probs: Array(classes).fill(long),
+        }));
+        const timings = [1, 2].map((stage) => ({ stage, rows, exits: rows, ms: 3_599_999.123456789 }));
+        expect(JSON.stringify({ results, timings }).length).toBeLessThanOrEqual(deepAnswerMaxBytes(wide, rows));
+      }
   });
 
   it("a stage's time is 0 to one hour", () => {

@@ -146,6 +146,14 @@ export class DeepBatcher {
   }
 }
 
+/**
+ * The most bytes a right answer for `rows` rows of `m` takes, with room: a row's five fields in about 90
+ * characters and its probabilities in at most 25 each (a float32 as a double), a stage's timing in about 80.
+ */
+export function deepAnswerMaxBytes(m: ModelManifest, rows: number): number {
+  return 1024 + rows * (128 + 32 * m.classes) + 128 * m.stages.length;
+}
+
 /** The caller's clock moves in whole milliseconds: a VM's sub-millisecond stage times may sum past it. */
 const CLOCK_MS = 1;
 

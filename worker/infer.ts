@@ -1,6 +1,6 @@
 // The inference path: shallow stages in this invocation, the rest on a VM or on Workers.
 import { runStages, stageInputShape, type Pending, type RowResult, type StageRunner } from "../core/engine.js";
-import { checkDeepResult, DEEP_PATH, type DeepResult } from "../core/deep.js";
+import { checkDeepResult, DEEP_PATH, deepAnswerMaxBytes, type DeepResult } from "../core/deep.js";
 import { encodeFrame } from "../core/frame.js";
 import { buildInferResponse, parseInferRequest, routeString, type InferRequest } from "../core/oip.js";
 import { chooseVms, handoverStage, type RoutingTable, type VmView } from "../core/routing.js";
@@ -158,8 +158,9 @@ async function callVm(
       await res.body?.cancel();
       return null;
     }
-    // Read through the frame limit: a VM that answers without end is a VM that failed.
-    const bytes = await readAtMost(res.body, workerEnv(env).maxBodyBytes);
+    // Read through what a right answer for these rows can take: a VM that answers more has failed. (The
+    // frame limit, 8 MiB, let a VM add an object of 900,000 members, 1.2-1.7 s of JSON.parse here.)
+    const bytes = await readAtMost(res.body, deepAnswerMaxBytes(m, pending.rows.length));
     if (!bytes) return null;
     const callMs = Date.now() - t0;
     return checkDeepResult(JSON.parse(new TextDecoder().decode(bytes)), m, pending.stage, pending.rows.length, callMs);

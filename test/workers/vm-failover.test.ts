@@ -62,23 +62,31 @@ describe("VM failures at the network edge", () => {
   }, 60_000);
 });
 
-describe("a VM's word on its stage times", () => {
-  it("an answer claiming more compute than its call took is refused: its rows go to Workers, its hour to no statistic", async () => {
+describe("a VM's answer, beyond its fields", () => {
+  /** `host` as the only VM, in the routing table of this isolate (refreshed once older than ROUTING_REFRESH_MS). */
+  async function onlyVm(host: string) {
     const controller = e.CONTROLLER.getByName("mnist");
-    await controller.setMembers([{ id: "vm-boaster", url: "https://vm-boaster.test" }]);
-    await controller.heartbeat({
-      id: "vm-boaster",
-      url: "https://vm-boaster.test",
-      state: "running",
-      inflight: 0,
-      slots: 4,
-    });
-    // This isolate's routing table is refreshed once it is older than ROUTING_REFRESH_MS: wait for the new one.
+    await controller.setMembers([{ id: host, url: `https://${host}.test` }]);
+    await controller.heartbeat({ id: host, url: `https://${host}.test`, state: "running", inflight: 0, slots: 4 });
     await new Promise((r) => setTimeout(r, ROUTING_REFRESH_MS + 100));
     const ctx = createExecutionContext();
     await currentRouting(e, ctx, "mnist");
     await waitOnExecutionContext(ctx);
-    expect((await currentRouting(e, ctx, "mnist")).vms.map((v) => v.id)).toEqual(["vm-boaster"]);
+    expect((await currentRouting(e, ctx, "mnist")).vms.map((v) => v.id)).toEqual([host]);
+  }
+
+  it("an answer longer than a right one for its rows is not read: 1 MB of extra members went to JSON.parse", async () => {
+    await onlyVm("vm-padded");
+    const res = await call("/v2/models/mnist/infer", {
+      method: "POST",
+      body: body(0, 1, { serflow_force: "vm", exit_threshold: 1 }),
+    });
+    expect(res.status).toBe(200);
+    expect((await res.json()).parameters.serflow_route).toBe("w0,w1,w2");
+  });
+
+  it("an answer claiming more compute than its call took is refused: its rows go to Workers, its hour to no statistic", async () => {
+    await onlyVm("vm-boaster");
     for (let i = 0; i < 3; i++) {
       const res = await call("/v2/models/mnist/infer", {
         method: "POST",
