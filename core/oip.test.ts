@@ -163,10 +163,7 @@ describe("the JSON budget checked before parsing", () => {
     expect(deeper).toEqual({ containers: 1 + 256 + 512 + 16, depth: 3 + 5, values: 256 * 6 + 785 + 64 });
   });
 
-  it("counts values: the largest batch passes, a body of more numbers or members than it is refused before parsing", () => {
-    const nested = Array.from({ length: 256 }, (_, r) => [r, r, r, r]);
-    expect(() => checkJsonBudget(bytes(body(nested, 256)), budget)).not.toThrow();
-    expect(() => checkJsonBudget(bytes(body(nested.flat(), 256)), budget)).not.toThrow();
+  it("counts values: a body of more numbers or members than the largest batch (above) is refused before parsing", () => {
     const msg = /^request body holds more than 1361 values; an infer request for this model needs fewer$/;
     // One tensor of a million zeros; one object of a million members (no array or object among them).
     expect(() => checkJsonBudget(bytes(body(Array(1e6).fill(0), 1)), budget)).toThrow(msg);

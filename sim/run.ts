@@ -108,7 +108,6 @@ export function simulate(s: SimSettings, progress?: (policy: string, f: number) 
   return { results, series, config, wallS: (Date.now() - t0) / 1000, simulatedRequests: simulated };
 }
 
-/** results.json: exactly the fields of INTERFACE.md. */
 /**
  * The share of the room between a reference policy's bill and the bound that serflow takes; all of none
  * where the bound is the reference's bill. The two sum the same requests' costs in another order, so a
@@ -119,6 +118,7 @@ export function roomCapturedShare(refUsd: number, serflowUsd: number, boundUsd: 
   return room > 1e-9 * refUsd ? (refUsd - serflowUsd) / room : serflowUsd <= refUsd * (1 + 1e-9) ? 1 : 0;
 }
 
+/** results.json: exactly the fields of INTERFACE.md. */
 export function resultsJson(results: RunResult[]): object[] {
   return results.map((r) => ({
     policy: r.policy,
