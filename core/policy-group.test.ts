@@ -1,7 +1,16 @@
 // Evaluating, choosing and holding a VM group, rule by rule, on loads whose answer follows by hand:
 // stage times without spread (p99 = median), so a path's latency and a group's moments are sums.
 import { describe, expect, it } from "vitest";
-import { flat, groupConfig, INPUT_BYTES, STATE_BYTES, threeStages } from "./fixtures.js";
+import {
+  burstConfig,
+  burstObs,
+  flat,
+  groupConfig,
+  INPUT_BYTES,
+  STATE_BYTES,
+  spreadMs,
+  threeStages,
+} from "./fixtures.js";
 import { faasComputeUsd, faasRequestUsd, faasWaitUsd, LAMBDA_PRICES, WORKERS_PRICES } from "./cost.js";
 import {
   boundedQueue,
@@ -9,6 +18,8 @@ import {
   erlangB,
   evaluateGroup,
   faasAttainment,
+  groupPathCdf,
+  groupPathQuantileMs,
   holdForScaleDown,
   initialPolicyState,
   type GroupEval,
@@ -156,6 +167,33 @@ describe("evaluateGroup: the group's work, hop, wait budget and queue", () => {
     // SLO 150: half of the slack (42.5 ms) admits less than the 45 ms room for FaaS, all admitted.
     expect(group(o, groupConfig({ slo_ms: 150 }), 1).g.narrowBudgetMs).toBeUndefined();
   });
+  it("where the VM path misses the SLO at its p99, a wait up to its quantile at FaaS's own chance, where cheaper and no worse", () => {
+    // One stage behind a router: VM 10 ms (p99 20), FaaS 30 ms (p99 60), SLO 18 ms. Neither path meets
+    // it at its p99, so the budget that leaves room for either is 0 (queue_ms 0 holds it there).
+    const o = burstObs(flat(200, 600), spreadMs(10), spreadMs(30));
+    const cfg = (queueMs: number) => ({ ...burstConfig(18), vm: { ...burstConfig(18).vm, queueMs } });
+    const zero = group(o, cfg(0), 0).g;
+    const { ctx, g } = group(o, cfg(100), 0);
+    expect(groupPathQuantileMs(ctx, 0, 0)).toBeGreaterThan(18);
+    expect(zero.waitBudgetMs).toBe(0);
+    expect(zero.evenChance).toBeUndefined();
+    // A request still beats FaaS after waiting while the VM's chance within what is left is FaaS's.
+    const faasChance = groupPathCdf(ctx, 0, 0, 18, true);
+    expect(faasChance).toBeGreaterThan(0.01);
+    expect(faasChance).toBeLessThan(0.1);
+    expect(g.evenChance).toBe(faasChance);
+    expect(g.waitBudgetMs).toBeCloseTo(18 - groupPathQuantileMs(ctx, 0, 0, faasChance), 9);
+    expect(groupPathCdf(ctx, 0, 0, 18 - g.waitBudgetMs)).toBeCloseTo(faasChance, 6);
+    // Here it costs less on the same VMs and attains more: the queue keeps requests a full VM turned away.
+    expect(g.wantedVms).toBe(zero.wantedVms);
+    expect(g.costUsdPerS).toBeLessThan(zero.costUsdPerS);
+    expect(g.attainment).toBeGreaterThan(zero.attainment);
+    expect(plan(initialPolicyState(), o, cfg(100), 600).plan.reason).toContain(
+      "(the path's p99 without waiting misses the SLO: SLO minus its 4.3% quantile, FaaS's own chance within it;",
+    );
+    // Where the VM path meets the SLO at its p99, the budget is the slack, as above.
+    expect(group(o, { ...cfg(100), sloMs: 25 }, 0).g.evenChance).toBeUndefined();
+  });
   it("a group whose stages take no measured time is no group (before any timing arrives)", () => {
     const o = obs(flat(100, 600), [0, 0, 0]);
     for (const entry of ["worker", "router"]) {
@@ -265,8 +303,9 @@ describe("evaluateGroup: the bill and the count", () => {
     expect(a.carriedShare).toBeLessThan(1);
     expect(a.attainment).toBeCloseTo(0.5 + 0.25 + 0.25 * a.carriedShare, 9);
     // SLO 70 ms, stage 1 slow on FaaS (60 ms): a request exiting at 1 meets it only on the VM (45 ms);
-    // one going to 2 misses it on both (no budget left to wait).
-    const b = group(obs(flat(300, 600), [5, 10, 30], [15, 60, 90]), groupConfig({ slo_ms: 70 }), 1).g;
+    // one going to 2 misses it on both. No wait (queue_ms 0; a wait where the VM path misses the SLO is
+    // the next test's).
+    const b = group(obs(flat(300, 600), [5, 10, 30], [15, 60, 90]), groupConfig({ slo_ms: 70 }, { queue_ms: 0 }), 1).g;
     expect(b.waitBudgetMs).toBe(0);
     expect(b.carriedShare).toBeGreaterThan(0);
     expect(b.attainment).toBeCloseTo(0.5 + 0.25 * b.carriedShare, 9);

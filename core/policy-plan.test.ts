@@ -194,9 +194,9 @@ describe("plan: VMs sized for the SLO", () => {
     // SLO 80 ms, 90% exit at stage 0 and meet it on FaaS; 0.2% exit at stage 1 and meet it only on a VM
     // (35 ms with the hop; 105 on FaaS); the rest miss it either way (95 ms on a VM): no option meets the
     // SLO. Each VM adds less than a tie. At 200 req/s the cost model wants 1 VM; a second would beat
-    // break-even, not the start hurdle.
+    // break-even, not the start hurdle. No queue (a wait where the VM path misses the SLO: policy-group.test.ts).
     const o = obs(flat(200, 600), { vmMs: [5, 10, 60], faasMs: [5, 100, 60], exits: [0.9, 0.02, 1], pin: ["worker"] });
-    const c = groupConfig({ slo_ms: 80 });
+    const c = groupConfig({ slo_ms: 80 }, { queue_ms: 0 });
     const g = evaluateGroup(planContext(initialPolicyState(), o, c), o, 1);
     expect(g.wantedVms).toBe(1);
     expect(g.nextUtil).toBeGreaterThan(g.uStar);
@@ -211,8 +211,9 @@ describe("plan: VMs sized for the SLO", () => {
   it("where an option meets the SLO, no VM starts that the cost model does not start", () => {
     // 99% exit at stage 0 (5 ms) and meet the 80-ms SLO on FaaS; the 1% going on miss it there (105 ms or
     // more) and meet it on a VM. A first VM would be busier than break-even, yet not by the start hurdle.
+    // No queue, as above.
     const o = obs(flat(500, 600), { faasMs: [5, 100, 100], exits: [0.99, 0.5, 1], pin: ["worker"] });
-    const c = groupConfig({ slo_ms: 80 });
+    const c = groupConfig({ slo_ms: 80 }, { queue_ms: 0 });
     const p = keptOutByHurdle(o, c);
     expect(p.vmGroupStart).toBeNull();
     expect(p.targetVms).toBe(0);

@@ -828,6 +828,13 @@ export function faasAttainment(ctx: PlanContext): number {
   return a;
 }
 
+/** The chance that a request reaching stage j finishes within x ms, the group on a VM (or on FaaS). */
+export function groupPathCdf(ctx: PlanContext, j: number, hopMs: number, x: number, onFaas = false): number {
+  let s = 0;
+  for (let e = j; e < ctx.N; e++) s += ctx.pExit[e] * pathCdf(ctx, onFaas ? null : j, e, x, hopMs);
+  return s / ctx.r[j];
+}
+
 /**
  * The target quantile of the latency (without waiting) of the requests that reach stage j, served by the
  * group from j (or, onFaas, all on FaaS: where one whose wait ran out finishes).
@@ -840,11 +847,7 @@ export function groupPathQuantileMs(
   onFaas = false,
 ): number {
   if (!(ctx.r[j] > 0)) return 0;
-  const cdf = (x: number) => {
-    let s = 0;
-    for (let e = j; e < ctx.N; e++) s += ctx.pExit[e] * pathCdf(ctx, onFaas ? null : j, e, x, hopMs);
-    return s / ctx.r[j];
-  };
+  const cdf = (x: number) => groupPathCdf(ctx, j, hopMs, x, onFaas);
   let lo = 0;
   let hi = Math.max(1, hopMs);
   while (cdf(hi) < q && hi < 1e7) hi *= 2;
@@ -889,6 +892,8 @@ export interface GroupEval {
   why: string;
   /** Set where the budget is all of the SLO's slack: the narrower one that left a timeout room on FaaS. */
   narrowBudgetMs?: number;
+  /** Set where the VM path misses the SLO at its p99: FaaS's chance within it, where the wait ends. */
+  evenChance?: number;
   /** Sized beyond the cost optimum because only more VMs bring the SLO attainment up. */
   sizedForSlo?: boolean;
   /** Sized beyond that for the SLO over the remembered rates (the last hour's bursts). */
@@ -1086,6 +1091,20 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
     sizePool(ctx, wide, bootFactor);
     if (wide.costUsdPerS < g.costUsdPerS && wide.attainment >= Math.min(SLO_TARGET, g.attainment))
       Object.assign(g, wide);
+  }
+  // Where the VM path itself misses the SLO at its p99 (no slack at all), a wait still beats FaaS for a
+  // request while the VM's chance after it is at least FaaS's: up to the SLO minus the VM path's quantile
+  // at FaaS's own chance. Taken on the same terms as the wide budget.
+  if (config.sloMs - pathMs <= 0) {
+    const f = groupPathCdf(ctx, j, hopMs, config.sloMs, true);
+    const evenMs = groupPathQuantileMs(ctx, j, hopMs, f);
+    if (config.sloMs - evenMs > g.waitBudgetMs) {
+      const even: GroupEval = { ...g, evenChance: f };
+      setBudget(even, config.sloMs - evenMs, false);
+      sizePool(ctx, even, bootFactor);
+      if (even.costUsdPerS < g.costUsdPerS && even.attainment >= Math.min(SLO_TARGET, g.attainment))
+        Object.assign(g, even);
+    }
   }
   if (g.wantedVms > 0 && g.costUsdPerS >= ctx.faasOnlyPerS)
     g.why = `${g.wantedVms} VM(s) would cost ${usdH(g.costUsdPerS)}, not less than ${usdH(ctx.faasOnlyPerS)} all on FaaS`;
@@ -1590,7 +1609,7 @@ function explain(a: ExplainArgs): string {
   }
   if (g.why) parts.push(`Kept although ${g.why}.`);
   parts.push(
-    `A request may wait up to ${g.waitBudgetMs.toFixed(0)} ms for a slot on a full VM (SLO minus the path's p99 without waiting${g.narrowBudgetMs !== undefined ? `: all the slack, cheaper than the ${g.narrowBudgetMs.toFixed(0)} ms that leave a timed-out request time on FaaS` : ""}; ${g.queuePerVm} place${g.queuePerVm === 1 ? "" : "s"} per VM), mean wait ${g.meanWaitMs.toFixed(1)} ms; it joins a full VM's queue when it expects at most ${g.admitWaitMs.toFixed(0)} ms${g.admitWaitMs < g.waitBudgetMs ? " (a timed-out request would miss the SLO on FaaS)" : ""}.`,
+    `A request may wait up to ${g.waitBudgetMs.toFixed(0)} ms for a slot on a full VM (${g.evenChance !== undefined ? `the path's p99 without waiting misses the SLO: SLO minus its ${pct(g.evenChance)} quantile, FaaS's own chance within it` : `SLO minus the path's p99 without waiting${g.narrowBudgetMs !== undefined ? `: all the slack, cheaper than the ${g.narrowBudgetMs.toFixed(0)} ms that leave a timed-out request time on FaaS` : ""}`}; ${g.queuePerVm} place${g.queuePerVm === 1 ? "" : "s"} per VM), mean wait ${g.meanWaitMs.toFixed(1)} ms; it joins a full VM's queue when it expects at most ${g.admitWaitMs.toFixed(0)} ms${g.admitWaitMs < g.waitBudgetMs ? " (a timed-out request would miss the SLO on FaaS)" : ""}.`,
   );
   if (g.sizedForBursts)
     parts.push(
