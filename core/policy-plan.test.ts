@@ -1,8 +1,8 @@
 // plan's own steps and its explanation: the error budget over the next scale-down delay, the VMs sized for the SLO
 // and for the remembered bursts, the group behind held VMs, the share VMs carry now, and the reason's figures.
 import { describe, expect, it } from "vitest";
-import type { ControlConfig } from "./config.js";
-import { burstConfig, burstObs, exactMs, flat, groupConfig } from "./fixtures.js";
+import { type ControlConfig, parseControlConfig } from "./config.js";
+import { burstConfig, burstObs, exactMs, flat, groupConfig, spreadMs } from "./fixtures.js";
 import {
   confirmedTarget,
   FIRST_ESTIMATE_SPREAD,
@@ -207,6 +207,30 @@ describe("plan: VMs sized for the SLO", () => {
     expect(p.reason).toContain(
       "2 VMs: the fewest that bring the attainment up to 90% (the cost optimum alone would leave the SLO to FaaS).",
     );
+  });
+  it("where the VM path misses the SLO at its p99, the count is sized with the wait FaaS's chance allows too: the cheaper that attains no less", () => {
+    // One stage behind a router: VM 10 ms (p99 20), FaaS 30 ms (p99 60), SLO 18 ms, VMs at $2/h: none
+    // pays for itself, FaaS alone attains 4%, the VM path 97.6%. As a loss system (queue_ms 0) it takes 6
+    // VMs to saturate; waiting up to the VM path's 4% quantile (12 ms), 5 VMs attain more.
+    const o = burstObs(flat(400, 600), spreadMs(10), spreadMs(30));
+    const cfg = (queueMs: number) =>
+      parseControlConfig({
+        vm: { usd_per_hour: 2, concurrency: 2, boot_s: 60, max: 50, queue_ms: queueMs },
+        slo_ms: 18,
+        entry: "router",
+      });
+    const g = evaluateGroup(planContext(initialPolicyState(), o, cfg(1000)), o, 0);
+    expect(g.wantedVms).toBe(0);
+    expect(g.waitBudgetMs).toBe(0);
+    expect(g.even?.waitBudgetMs).toBeCloseTo(12, 0);
+    const loss = plan(initialPolicyState(), o, cfg(0), 600).plan;
+    const p = plan(initialPolicyState(), o, cfg(1000), 600).plan;
+    expect(loss.targetVms).toBe(6);
+    expect(p.targetVms).toBe(5);
+    expect(p.expectedSloAttainment).toBeGreaterThan(loss.expectedSloAttainment);
+    expect(p.waitBudgetMs).toBe(Math.round(g.even!.waitBudgetMs * 10) / 10);
+    expect(p.reason).toContain("SLO minus its 4.3% quantile, FaaS's own chance within it");
+    expect(p.reason).toContain("5 VMs: the fewest that bring the attainment up to 98%");
   });
   it("where an option meets the SLO, no VM starts that the cost model does not start", () => {
     // 99% exit at stage 0 (5 ms) and meet the 80-ms SLO on FaaS; the 1% going on miss it there (105 ms or

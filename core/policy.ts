@@ -892,6 +892,8 @@ export interface GroupEval {
   why: string;
   /** Set where the budget is all of the SLO's slack: the narrower one that left a timeout room on FaaS. */
   narrowBudgetMs?: number;
+  /** The group with that budget where cost did not take it (at the cost optimum): the SLO's sizing weighs it too. */
+  even?: GroupEval;
   /** Set where the VM path misses the SLO at its p99: FaaS's chance within it, where the wait ends. */
   evenChance?: number;
   /** Sized beyond the cost optimum because only more VMs bring the SLO attainment up. */
@@ -1104,6 +1106,7 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
       sizePool(ctx, even, bootFactor);
       if (even.costUsdPerS < g.costUsdPerS && even.attainment >= Math.min(SLO_TARGET, g.attainment))
         Object.assign(g, even);
+      else g.even = even;
     }
   }
   if (g.wantedVms > 0 && g.costUsdPerS >= ctx.faasOnlyPerS)
@@ -1349,7 +1352,7 @@ export function plan(
   // When nothing meets the SLO at its cost-optimal size, more VMs may: the fewest that do, per group.
   if (!options.some((o) => o.attainment >= target)) {
     const aim = Math.min(1, slo.target + SLO_SIZING_MARGIN);
-    for (const g of groups) {
+    for (const g of groups.flatMap((x) => (x.even ? [x, x.even] : [x]))) {
       if (!g.reachable) continue;
       const trial = { ...g };
       let Es: { n: number; E: number[] } | undefined;
