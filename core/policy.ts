@@ -892,10 +892,10 @@ export interface GroupEval {
   why: string;
   /** Set where the budget is all of the SLO's slack: the narrower one that left a timeout room on FaaS. */
   narrowBudgetMs?: number;
-  /** The group with that budget where cost did not take it (at the cost optimum): the SLO's sizing weighs it too. */
-  even?: GroupEval;
   /** Set where the VM path misses the SLO at its p99: FaaS's chance within it, where the wait ends. */
   evenChance?: number;
+  /** The group with that wait where cost did not take it (at the cost optimum): VMs sized for the SLO weigh it too. */
+  even?: GroupEval;
   /** Sized beyond the cost optimum because only more VMs bring the SLO attainment up. */
   sizedForSlo?: boolean;
   /** Sized beyond that for the SLO over the remembered rates (the last hour's bursts). */
@@ -1096,7 +1096,7 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
   }
   // Where the VM path itself misses the SLO at its p99 (no slack at all), a wait still beats FaaS for a
   // request while the VM's chance after it is at least FaaS's: up to the SLO minus the VM path's quantile
-  // at FaaS's own chance. Taken on the same terms as the wide budget.
+  // at FaaS's own chance. Taken on the same terms as the wide budget, else kept for sizing VMs for the SLO.
   if (config.sloMs - pathMs <= 0) {
     const f = groupPathCdf(ctx, j, hopMs, config.sloMs, true);
     const evenMs = groupPathQuantileMs(ctx, j, hopMs, f);
