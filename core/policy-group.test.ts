@@ -304,7 +304,7 @@ describe("evaluateGroup: the bill and the count", () => {
     expect(a.attainment).toBeCloseTo(0.5 + 0.25 + 0.25 * a.carriedShare, 9);
     // SLO 70 ms, stage 1 slow on FaaS (60 ms): a request exiting at 1 meets it only on the VM (45 ms);
     // one going to 2 misses it on both. No wait (queue_ms 0; a wait where the VM path misses the SLO is
-    // the next test's).
+    // tested above).
     const b = group(obs(flat(300, 600), [5, 10, 30], [15, 60, 90]), groupConfig({ slo_ms: 70 }, { queue_ms: 0 }), 1).g;
     expect(b.waitBudgetMs).toBe(0);
     expect(b.carriedShare).toBeGreaterThan(0);

@@ -194,7 +194,7 @@ describe("plan: VMs sized for the SLO", () => {
     // SLO 80 ms, 90% exit at stage 0 and meet it on FaaS; 0.2% exit at stage 1 and meet it only on a VM
     // (35 ms with the hop; 105 on FaaS); the rest miss it either way (95 ms on a VM): no option meets the
     // SLO. Each VM adds less than a tie. At 200 req/s the cost model wants 1 VM; a second would beat
-    // break-even, not the start hurdle. No queue (a wait where the VM path misses the SLO: policy-group.test.ts).
+    // break-even, not the start hurdle. No queue (a wait where the VM path misses the SLO: the next test).
     const o = obs(flat(200, 600), { vmMs: [5, 10, 60], faasMs: [5, 100, 60], exits: [0.9, 0.02, 1], pin: ["worker"] });
     const c = groupConfig({ slo_ms: 80 }, { queue_ms: 0 });
     const g = evaluateGroup(planContext(initialPolicyState(), o, c), o, 1);
