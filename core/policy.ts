@@ -821,15 +821,14 @@ function pathCdf(ctx: PlanContext, j: number | null, e: number, x: number, extra
   return ctx.paths.cdf(j, e, x - extraMs);
 }
 
-/** SLO attainment with everything on FaaS. */
+/** SLO attainment with everything on FaaS (every request reaches stage 0). */
 export function faasAttainment(ctx: PlanContext): number {
-  let a = 0;
-  for (let e = 0; e < ctx.N; e++) a += ctx.pExit[e] * pathCdf(ctx, null, e, ctx.config.sloMs, 0);
-  return a;
+  return groupPathCdf(ctx, 0, 0, ctx.config.sloMs, true);
 }
 
-/** The chance that a request reaching stage j finishes within x ms, the group on a VM (or on FaaS). */
+/** The chance that a request reaching stage j finishes within x ms, the group on a VM (or on FaaS); 0 if none reaches it. */
 export function groupPathCdf(ctx: PlanContext, j: number, hopMs: number, x: number, onFaas = false): number {
+  if (!(ctx.r[j] > 0)) return 0;
   let s = 0;
   for (let e = j; e < ctx.N; e++) s += ctx.pExit[e] * pathCdf(ctx, onFaas ? null : j, e, x, hopMs);
   return s / ctx.r[j];
