@@ -9,6 +9,7 @@ import {
   meanMs,
   quantileMs,
 } from "./histogram.js";
+import { normalQuantile } from "./lognormal.js";
 
 describe("log histogram buckets", () => {
   it("bucket 0 holds everything up to and including the base (1 us), and zero, negatives, NaN", () => {
@@ -29,19 +30,40 @@ describe("log histogram buckets", () => {
 });
 
 describe("quantiles and mean of a histogram", () => {
-  it("the quantile is the first bucket whose running count reaches q x total, in bucket order", () => {
+  it("the quantile lies in the first bucket whose running count reaches q x total, in bucket order", () => {
     const a = bucketOf(1);
     const b = bucketOf(10);
-    // Given out of order; two samples: the median (rank 1) is exactly the first one's bucket.
+    const edge = (x: number) => HIST_BASE_MS * HIST_GROWTH ** x; // bucket k spans edge(k - 1) to edge(k)
+    // Given out of order; two samples: the median (rank 1) is all of the first one's bucket, its top edge.
     const counts: Array<[number, number]> = [
       [b, 1],
       [a, 1],
     ];
-    expect(quantileMs(counts, 0.5)).toBe(bucketValueMs(a));
-    expect(quantileMs(counts, 0.51)).toBe(bucketValueMs(b));
-    expect(quantileMs(counts, 1)).toBe(bucketValueMs(b));
-    expect(quantileMs(counts, 0)).toBe(bucketValueMs(a));
+    expect(quantileMs(counts, 0.5)).toBeCloseTo(edge(a), 12);
+    expect(quantileMs(counts, 0.51)).toBeCloseTo(edge(b - 1 + 0.02), 12);
+    expect(quantileMs(counts, 1)).toBeCloseTo(edge(b), 12);
+    expect(quantileMs(counts, 0)).toBeCloseTo(edge(a - 1), 12);
     expect(counts[0][0]).toBe(b); // the caller's array is not reordered
+    // Within a bucket the quantile moves evenly in log time with the rank: a quarter of it, a quarter up.
+    expect(quantileMs([[a, 4]], 0.25)).toBeCloseTo(edge(a - 0.75), 12);
+    // Bucket 0 (everything up to 1 us) has no lower edge: its value.
+    expect(quantileMs([[0, 3]], 0.5)).toBe(bucketValueMs(0));
+  });
+
+  it("a lognormal's p50 and p99 come out within 0.1%, where the bucket's value alone is 4% off", () => {
+    // Median and p99 just above a bucket's lower edge; 20,000 samples at the lognormal's own quantiles.
+    const edge = (x: number) => HIST_BASE_MS * HIST_GROWTH ** x;
+    const p50 = edge(bucketOf(12) - 1) * 1.005;
+    const p99 = edge(bucketOf(80) - 1) * 1.005;
+    const sigma = Math.log(p99 / p50) / normalQuantile(0.99);
+    const counts = new Map<number, number>();
+    for (let i = 0; i < 20_000; i++) {
+      const b = bucketOf(p50 * Math.exp(sigma * normalQuantile((i + 0.5) / 20_000)));
+      counts.set(b, (counts.get(b) ?? 0) + 1);
+    }
+    expect(Math.abs(quantileMs([...counts], 0.5)! / p50 - 1)).toBeLessThan(0.001);
+    expect(Math.abs(quantileMs([...counts], 0.99)! / p99 - 1)).toBeLessThan(0.001);
+    expect(bucketValueMs(bucketOf(p50)) / p50 - 1).toBeGreaterThan(0.04);
   });
 
   it("an empty histogram has no quantile and no mean", () => {

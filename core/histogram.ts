@@ -1,4 +1,4 @@
-// Log-bucketed latency histogram: 10% wide buckets from 1 microsecond, so quantiles are within 5%.
+// Log-bucketed latency histogram: 10% wide buckets from 1 microsecond; quantiles interpolated within a bucket.
 export const HIST_BASE_MS = 0.001;
 export const HIST_GROWTH = 1.1;
 export const HIST_BUCKETS = 260;
@@ -14,16 +14,23 @@ export function bucketValueMs(b: number): number {
   return HIST_BASE_MS * HIST_GROWTH ** (b - 0.5);
 }
 
-/** Quantile q in [0,1] of a histogram given as (bucket, count) pairs; null when empty. */
+/**
+ * Quantile q in [0,1] of a histogram given as (bucket, count) pairs; null when empty. Within the bucket
+ * that holds rank q x total, the samples are taken as spread evenly in log time (a lognormal's tail is
+ * nearly so over 10%), so the quantile moves smoothly with the rank instead of in 10% steps.
+ */
 export function quantileMs(counts: Array<[number, number]>, q: number): number | null {
   const total = counts.reduce((a, [, c]) => a + c, 0);
   if (total === 0) return null;
-  const sorted = [...counts].sort((a, b) => a[0] - b[0]);
-  const rank = q * total;
+  const sorted = counts.filter(([, c]) => c > 0).sort((a, b) => a[0] - b[0]);
+  const rank = Math.min(1, Math.max(0, q)) * total;
   let seen = 0;
   for (const [b, c] of sorted) {
+    if (seen + c >= rank) {
+      if (b === 0) return bucketValueMs(0);
+      return HIST_BASE_MS * HIST_GROWTH ** (b - 1 + (rank - seen) / c);
+    }
     seen += c;
-    if (seen >= rank) return bucketValueMs(b);
   }
   return bucketValueMs(sorted[sorted.length - 1][0]);
 }

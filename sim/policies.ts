@@ -1,5 +1,6 @@
 // The policies compared by the simulator (DESIGN section 6). Each is a Controller: a routing mode and
 // a decision every periodS seconds. `serflow` calls core/policy.ts plan() unchanged.
+import { bucketOf, HIST_BUCKETS, meanMs, quantileMs } from "../core/histogram.js";
 import { percentilesFromMedianP99 } from "../core/lognormal.js";
 import {
   initialPolicyState,
@@ -217,30 +218,34 @@ export function libraVmAutoscale(): Controller {
 }
 
 /**
- * Service-time samples per stage and decision: as many as requests reached the stage in the exit window
- * (the stats DO keeps a histogram of every request), at least MIN and at most MAX (the simulator's time).
+ * Service-time samples per stage: the stats DO keeps a histogram of every request's stage times since the
+ * deployment (durable-objects/stats.ts), and so does the serflow adapter. Each decision adds the requests
+ * that reached the stage since the last one, at most MAX (the simulator's time); a warm start begins with
+ * the window's requests at the first minute's rate, at least MIN.
  */
 export const SERVICE_SAMPLES = { min: 200, max: 2000 } as const;
 
-function percentilesOf(xs: Float64Array): Percentiles {
-  xs.sort();
-  const q = (p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))];
-  let sum = 0;
-  for (const x of xs) sum += x;
-  return { mean: sum / xs.length, p50: q(0.5), p95: q(0.95), p99: q(0.99) };
+/** Percentiles of a bucketed histogram, as the stats DO answers them (core/histogram.ts). */
+function percentilesOf(counts: Float64Array): Percentiles {
+  const rows: Array<[number, number]> = [];
+  for (let b = 0; b < counts.length; b++) if (counts[b] > 0) rows.push([b, counts[b]]);
+  const q = (p: number) => quantileMs(rows, p) ?? 0;
+  return { mean: meanMs(rows) ?? 0, p50: q(0.5), p95: q(0.95), p99: q(0.99) };
 }
 
 /**
  * Serflow: core/policy.ts plan() fed what the deployed controller observes, not the profile's truth:
- * exit fractions and rates measured over recent windows, VM service-time percentiles from a window of
- * noisy samples, and Worker CPU as those VM times x the Worker/VM ratios profiling measured (the
+ * exit fractions and rates measured over recent windows, VM service-time percentiles from a histogram
+ * of every request's sampled stage times (as the stats DO keeps them), and Worker CPU as those VM times x the Worker/VM ratios profiling measured (the
  * profile's FaaS median and p99 over its VM's, as the manifest's worker_cpu_ratio and worker_cpu_p99_ratio
  * carry them in production).
  */
 export function serflow(): Controller {
   let state: PolicyState = initialPolicyState();
   let rng: Prng | null = null;
-  const buf = new Float64Array(SERVICE_SAMPLES.max);
+  // Per stage, the histogram of VM stage times (bucket counts), and the last decision's second.
+  let hist: Float64Array[] = [];
+  let lastT = 0;
   // The seconds before t = 0: a warm start's (the first minute's mean rate, as vm-autoscale and spock
   // are warmed by), else zeros (a fresh deployment).
   let beforeRps = 0;
@@ -266,24 +271,31 @@ export function serflow(): Controller {
       const prior = w.segExit[w.segmentAt(v.t)];
       let reached = ex.reduce((a, b) => a + b, 0);
       const exitFraction: number[] = [];
-      const samples: number[] = [];
       for (let i = 0; i < N; i++) {
         exitFraction.push(reached > 0 ? ex[i] / reached : prior[i]);
-        samples.push(Math.min(SERVICE_SAMPLES.max, Math.max(SERVICE_SAMPLES.min, reached)));
         reached -= ex[i];
       }
+      // The requests that reached each stage since the last decision join its histogram.
+      const warm = hist.length === 0 ? Math.max(SERVICE_SAMPLES.min, beforeRps * v.cfg.windowS) : 0;
+      if (warm > 0) hist = Array.from({ length: N }, () => new Float64Array(HIST_BUCKETS));
+      let since = 0;
+      for (let t = lastT; t < v.t; t++) since += v.arrivals[t];
+      for (let i = 0; i < N; i++) {
+        const add = Math.min(SERVICE_SAMPLES.max, Math.max(since, warm));
+        for (let n = 0; n < add; n++) {
+          const o = ((rng.next() * w.P) | 0) * (N + 1);
+          hist[i][bucketOf(w.vmPS[o + i + 1] - w.vmPS[o + i])]++;
+        }
+        for (let t = lastT; t < v.t; t++) since -= v.exits[t * N + i];
+      }
+      lastT = v.t;
       // The whole window, as the stats DO answers it: zeros before a fresh deployment's first request (a
       // cold controller sees its first load as a step from nothing), a warm start's rate before t = 0.
       const perSecond = new Array<number>(v.cfg.windowS).fill(beforeRps);
       for (let t = Math.max(0, v.t - v.cfg.windowS); t < v.t; t++) perSecond[t - (v.t - v.cfg.windowS)] = v.arrivals[t];
       const obs: Observations = {
         stages: w.profile.stages.map((s, i) => {
-          const xs = buf.subarray(0, samples[i]);
-          for (let n = 0; n < xs.length; n++) {
-            const o = ((rng!.next() * w.P) | 0) * (N + 1);
-            xs[n] = w.vmPS[o + i + 1] - w.vmPS[o + i];
-          }
-          const vmMs = percentilesOf(xs);
+          const vmMs = percentilesOf(hist[i]);
           return {
             exitFraction: exitFraction[i],
             vmMs,
