@@ -221,7 +221,8 @@ export function libraVmAutoscale(): Controller {
  * Service-time samples per stage: the stats DO keeps a histogram of every request's stage times since the
  * deployment (durable-objects/stats.ts), and so does the serflow adapter. Each decision adds the requests
  * that reached the stage since the last one, at most MAX (the simulator's time); a warm start begins with
- * the window's requests at the first minute's rate, at least MIN.
+ * all of a window's requests at the first minute's rate, at least MIN (a warm controller's estimate is
+ * that of a full histogram, not of its first few thousand samples).
  */
 export const SERVICE_SAMPLES = { min: 200, max: 2000 } as const;
 
@@ -236,9 +237,9 @@ function percentilesOf(counts: Float64Array): Percentiles {
 /**
  * Serflow: core/policy.ts plan() fed what the deployed controller observes, not the profile's truth:
  * exit fractions and rates measured over recent windows, VM service-time percentiles from a histogram
- * of every request's sampled stage times (as the stats DO keeps them), and Worker CPU as those VM times x the Worker/VM ratios profiling measured (the
- * profile's FaaS median and p99 over its VM's, as the manifest's worker_cpu_ratio and worker_cpu_p99_ratio
- * carry them in production).
+ * of every request's sampled stage times (as the stats DO keeps them), and Worker CPU as those VM times
+ * x the Worker/VM ratios profiling measured (the profile's FaaS median and p99 over its VM's, as the
+ * manifest's worker_cpu_ratio and worker_cpu_p99_ratio carry them in production).
  */
 export function serflow(): Controller {
   let state: PolicyState = initialPolicyState();
@@ -281,7 +282,7 @@ export function serflow(): Controller {
       let since = 0;
       for (let t = lastT; t < v.t; t++) since += v.arrivals[t];
       for (let i = 0; i < N; i++) {
-        const add = Math.min(SERVICE_SAMPLES.max, Math.max(since, warm));
+        const add = Math.max(Math.min(SERVICE_SAMPLES.max, since), warm);
         for (let n = 0; n < add; n++) {
           const o = ((rng.next() * w.P) | 0) * (N + 1);
           hist[i][bucketOf(w.vmPS[o + i + 1] - w.vmPS[o + i])]++;
