@@ -168,9 +168,9 @@ const KEEP_GROUP_MARGIN = 0.01;
 const START_MARGIN = 0.05;
 /**
  * FaaS's attainment is estimated from the tails of the stages' time histograms, of a few hundred samples
- * early on or at a low rate: a dip below the target in one plan is more often noise than a change, and a VM started for it costs its boot and the
- * scale-down hold. A shortfall counts when FaaS's estimate averaged over this many control periods (an
- * exponential mean) falls short too.
+ * early on or at a low rate: a dip below the target in one plan is more often noise than a change, and a
+ * VM started for it costs its boot and the scale-down hold. A shortfall counts when FaaS's estimate
+ * averaged over this many control periods (an exponential mean) falls short too.
  */
 export const SLO_CONFIRM_PERIODS = 3;
 /**
