@@ -471,6 +471,9 @@ describe("plan: a dip of FaaS's estimate below the target starts no VM for the S
     expect(confirmedTarget(0.99, 0.95, avg(0.95), 500, period).target).toBe(0.99);
     expect(confirmedTarget(0.99, 0.985, avg(0.995), 500, period).target).toBe(0.985);
     expect(confirmedTarget(0.99, 0.99, avg(0.95), 500, period).target).toBe(0.99);
+    // An average exactly at the target is not short of it: this plan's estimate alone is, a dip (an
+    // infinite period keeps the average whole).
+    expect(confirmedTarget(0.99, 0.95, { mean: 0.99, atS: 500 }, 501, { controlPeriodS: Infinity }).target).toBe(0.95);
     // The first plan has no past: its estimate starts the average; a shortfall of more than a point
     // (FIRST_ESTIMATE_SPREAD) counts at once, a shallower one is a dip.
     expect(FIRST_ESTIMATE_SPREAD).toBe(0.01);

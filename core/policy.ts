@@ -1325,15 +1325,12 @@ export function confirmedTarget(
   // A plan in the same second as the last has no new samples to confirm the average with (the stats DO's
   // histograms are the same; the simulator's warm start is followed by its first decision at t = 0): it
   // is judged as a first estimate, the average kept.
-  if (avg && !(nowS > avg.atS)) {
-    const dip = faasAttain < periodTarget && faasAttain >= periodTarget - FIRST_ESTIMATE_SPREAD;
-    return { target: dip ? faasAttain : periodTarget, avg };
-  }
-  const keep = avg ? Math.exp(-(nowS - avg.atS) / (SLO_CONFIRM_PERIODS * config.controlPeriodS)) : 0;
-  const mean = avg ? keep * avg.mean + (1 - keep) * faasAttain : faasAttain;
+  const first = !avg || !(nowS > avg.atS);
+  const keep = first ? 0 : Math.exp(-(nowS - avg.atS) / (SLO_CONFIRM_PERIODS * config.controlPeriodS));
+  const mean = first ? faasAttain : keep * avg.mean + (1 - keep) * faasAttain;
   const dip =
-    faasAttain < periodTarget && (avg ? !(mean < periodTarget) : faasAttain >= periodTarget - FIRST_ESTIMATE_SPREAD);
-  return { target: dip ? faasAttain : periodTarget, avg: { mean, atS: nowS } };
+    faasAttain < periodTarget && (first ? faasAttain >= periodTarget - FIRST_ESTIMATE_SPREAD : !(mean < periodTarget));
+  return { target: dip ? faasAttain : periodTarget, avg: avg && first ? avg : { mean, atS: nowS } };
 }
 
 export function plan(
