@@ -120,6 +120,12 @@ class Buckets {
     }
     if (gain > 0) out.push(gain);
   }
+  /** The dollars all its work saves. */
+  total(): number {
+    let v = 0;
+    for (const b of this.touched) v += this.value[b];
+    return v;
+  }
   clear(): void {
     for (const b of this.touched) {
       this.weight[b] = 0;
@@ -447,7 +453,12 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
     forcedRing[t % R].clear();
     if (opts.progress && t % progressEvery === 0) opts.progress(t / T);
   }
-  const noQueueVm = base + noQueueDp.result(boot);
+  // The rings now hold only work placed past the last second: it needs no VM (the DPs end there) and
+  // saves its whole value.
+  const spilt = (r: Buckets[]) => r.reduce((sum, b) => sum + b.total(), 0);
+  const spillUsd = spilt(ring);
+  const leaveSpillUsd = leaveRings.map(spilt);
+  const noQueueVm = base + noQueueDp.result(boot) - spillUsd;
   // The requests allowed outside the SLO: the costliest share of them, each at its bucket's top.
   const excusable = Math.floor((1 - SLO_TARGET) * requests + 1e-9);
   let outsideUsd = 0;
@@ -461,14 +472,17 @@ export function lowerBounds(w: Workload, opts: { waitMs?: number; progress?: (f:
   // Excuses left for requests that need VM work, once those no placement brings within the SLO are
   // excused; if none are left, no policy meets the SLO and the bound without forced work stands.
   const spareExcuses = excusable - impossible;
-  let sloVm = base + excuseDps[0].result(boot) - outsideUsd;
+  let sloVm = base + excuseDps[0].result(boot) - spillUsd - outsideUsd;
   for (let g = 1; spareExcuses >= 0 && g < excuseDps.length; g++) {
     const excused = pVm * EXCUSE_PRICES_VM_S[g] * spareExcuses;
-    sloVm = Math.max(sloVm, base + excuseDps[g].result(boot) - excused - outsideUsd);
+    sloVm = Math.max(sloVm, base + excuseDps[g].result(boot) - spillUsd - excused - outsideUsd);
   }
   for (let g = 0; g < leaveDps.length; g++) {
     const leavePrice = pVm * LEAVE_PRICES_VM_S[g];
-    sloVm = Math.max(sloVm, base - leftOutUsd[g] + leaveDps[g].result(boot) - leavePrice * excusable);
+    sloVm = Math.max(
+      sloVm,
+      base - leftOutUsd[g] + leaveDps[g].result(boot) - leaveSpillUsd[g] - leavePrice * excusable,
+    );
   }
 
   // Whole-run fluid bound: vm.min VMs give k min (T - boot) slot-seconds for free, the rest costs p / k.
