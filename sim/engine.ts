@@ -321,6 +321,66 @@ export function runPolicy(
     }
   };
 
+  // Into stage j: the hand-over, or at the Worker entry the round trip into a VM group from stage 0.
+  const hopInto = (j: number) => (j > 0 ? hopMs[j] : entryWorker ? 2 * cfg.transferMs : 0);
+  const record = (lat: number) => {
+    hist.add(lat);
+    if (lat <= slo) withinSlo++;
+  };
+  /** A request served by a VM from stage j, its call reaching the pool at tv and starting at `start`. */
+  const onVm = (j: number, e: number, o: number, tv: number, start: number) => {
+    const pre = faasPS[o + j] - faasPS[o];
+    const vmt = vmPS[o + e + 1] - vmPS[o + j];
+    busySlotS += vmt / 1000;
+    totalBusySlotS += vmt / 1000;
+    const lat = pre + hopInto(j) + (start - tv) * 1000 + vmt;
+    vmServed++;
+    quota--;
+    if (j > 0 || entryWorker) {
+      fees++;
+      cpuMs += pre;
+      if (lambdaLike) wallBilledMs += billedMs(prices, lat);
+      transferUsd += w.hopUsd[j];
+    }
+    record(lat);
+  };
+  /** A request served on FaaS, after waiting `timedOutMs` for a VM slot that came too late (if any). */
+  const onFaas = (tArr: number, j: number, e: number, o: number, timedOutMs: number) => {
+    const faasMs = faasPS[o + e + 1] - faasPS[o];
+    faasRequests++;
+    if (faasSeries) faasSeries[tArr]++;
+    cpuMs += faasMs;
+    // A wait that ran out is latency; a Lambda invocation pays for it only where one was waiting
+    // (a prefix ran, or the request entered through one).
+    const billMs = faasMs + (j > 0 || entryWorker ? timedOutMs : 0);
+    if (deepSeparate && j > 0 && e >= j) {
+      fees += 2;
+      if (lambdaLike) wallBilledMs += billedMs(prices, billMs) + billedMs(prices, faasPS[o + e + 1] - faasPS[o + j]);
+    } else {
+      fees++;
+      if (lambdaLike) wallBilledMs += billedMs(prices, billMs);
+    }
+    record(faasMs + timedOutMs);
+  };
+  // Calls on their way to the VM pool (their FaaS prefix still running), routed in the order they arrive.
+  const pending: { tv: number; t: number; j: number; e: number; o: number }[] = [];
+  const routePending = (q: VmQueues, until: number) => {
+    const due = pending.filter((c) => c.tv < until).sort((x, y) => x.tv - y.tv);
+    if (due.length === 0) return;
+    const rest = pending.filter((c) => !(c.tv < until));
+    pending.length = 0;
+    pending.push(...rest);
+    for (const c of due) {
+      const vmt = vmPS[c.o + c.e + 1] - vmPS[c.o + c.j];
+      const routed =
+        q.length > 0 && quota > 0 ? q.route(c.tv, vmt / 1000, meanSvcS || vmt / 1000, budgetS, admitS) : null;
+      if (routed && "start" in routed) {
+        meanSvcS = meanSvcS > 0 ? 0.99 * meanSvcS + 0.01 * (vmt / 1000) : vmt / 1000;
+        onVm(c.j, c.e, c.o, c.tv, routed.start);
+      } else onFaas(c.t, c.j, c.e, c.o, routed ? hopInto(c.j) + budgetS * 1000 : 0);
+    }
+  };
+
   if (ctl.initialVms) {
     const n = Math.max(minVms, ctl.initialVms(w, cfg));
     for (let i = 0; i < n; i++) addVm(-boot, 0);
@@ -368,7 +428,6 @@ export function runPolicy(
     arrivals[t] = n;
     if (n > buf.length) buf = new Float64Array(n * 2);
     const times = arrivalsInto(buf, n, rng);
-    let faasThisSecond = 0;
     for (let r = 0; r < n; r++) {
       const a = t + times[r];
       const ue = rng.next();
@@ -377,66 +436,32 @@ export function runPolicy(
       const o = ((rng.next() * P) | 0) * N1;
       exits[t * N + e]++;
       requests++;
-      let lat: number;
-      let served = false;
-      let timedOutMs = 0;
-      if (useVms && j >= 0 && e >= j && (queues ? vms.length > 0 : heap.n > 0) && quota > 0) {
-        const pre = faasPS[o + j] - faasPS[o];
-        const hop = j > 0 ? hopMs[j] : entryWorker ? 2 * cfg.transferMs : 0;
-        const tv = a + (pre + hop) / 1000;
-        const vmt = vmPS[o + e + 1] - vmPS[o + j];
-        let start = -1;
-        if (queues) {
-          const routed = queues.route(tv, vmt / 1000, meanSvcS || vmt / 1000, budgetS, admitS);
-          if (routed && "start" in routed) {
-            start = routed.start;
-            meanSvcS = meanSvcS > 0 ? 0.99 * meanSvcS + 0.01 * (vmt / 1000) : vmt / 1000;
-          } else if (routed) timedOutMs = hop + budgetS * 1000; // waited its budget, then back to FaaS
-        } else {
-          const top = heap.a[0];
-          if (top <= tv) start = tv;
-          else if (QUEUE || (SPOCK && bootNow === 0) || top - tv <= maxWaitS) start = top;
-          if (start >= 0) heap.replaceTop(start + vmt / 1000);
-        }
-        if (start >= 0) {
-          busySlotS += vmt / 1000;
-          totalBusySlotS += vmt / 1000;
-          lat = pre + hop + (start - tv) * 1000 + vmt;
-          served = true;
-          vmServed++;
-          quota--;
-          if (j > 0 || entryWorker) {
-            fees++;
-            cpuMs += pre;
-            if (lambdaLike) wallBilledMs += billedMs(prices, lat);
-            transferUsd += w.hopUsd[j];
-          }
-        }
+      if (!useVms || j < 0 || e < j) {
+        onFaas(t, j, e, o, 0);
+        continue;
       }
-      if (!served) {
-        const faasMs = faasPS[o + e + 1] - faasPS[o];
-        faasRequests++;
-        faasThisSecond++;
-        cpuMs += faasMs;
-        // A wait that ran out is latency; a Lambda invocation pays for it only where one was waiting
-        // (a prefix ran, or the request entered through one).
-        const billMs = faasMs + (j > 0 || entryWorker ? timedOutMs : 0);
-        lat = faasMs + timedOutMs;
-        if (deepSeparate && j > 0 && e >= j) {
-          fees += 2;
-          if (lambdaLike)
-            wallBilledMs += billedMs(prices, billMs) + billedMs(prices, faasPS[o + e + 1] - faasPS[o + j]);
-        } else {
-          fees++;
-          if (lambdaLike) wallBilledMs += billedMs(prices, billMs);
-        }
+      const tv = a + (faasPS[o + j] - faasPS[o] + hopInto(j)) / 1000;
+      // The pool sees a call when the request reaches it, after its FaaS prefix: calls behind a slow
+      // prefix come later than those behind a quick one, so they are routed in that order (below).
+      if (queues) {
+        pending.push({ tv, t, j, e, o });
+        continue;
       }
-      hist.add(lat!);
-      if (lat! <= slo) withinSlo++;
+      let start = -1;
+      if (heap.n > 0 && quota > 0) {
+        const top = heap.a[0];
+        if (top <= tv) start = tv;
+        else if (QUEUE || (SPOCK && bootNow === 0) || top - tv <= maxWaitS) start = top;
+        if (start >= 0) heap.replaceTop(start + (vmPS[o + e + 1] - vmPS[o + j]) / 1000);
+      }
+      if (start >= 0) onVm(j, e, o, tv, start);
+      else onFaas(t, j, e, o, 0);
     }
-    if (faasSeries) faasSeries[t] = faasThisSecond;
+    // Every later arrival reaches the VMs after t + 1: the calls before it are complete.
+    if (queues) routePending(queues, t + 1);
     if (opts.progress && t % progressEvery === 0) opts.progress(t / T);
   }
+  if (queues) routePending(queues, Infinity);
   // End of the trace: every VM is billed until then, or until its queue has drained.
   const drainEnd = Math.max(T, queues ? queues.busyUntil() : heap.n > 0 ? heap.max() : T);
   for (const vm of vms) bill(vm, vm.ready > T ? T : drainEnd);
