@@ -365,12 +365,10 @@ export function runPolicy(
   // Calls on their way to the VM pool (their FaaS prefix still running), routed in the order they arrive.
   const pending: { tv: number; t: number; j: number; e: number; o: number }[] = [];
   const routePending = (q: VmQueues, until: number) => {
-    const due = pending.filter((c) => c.tv < until).sort((x, y) => x.tv - y.tv);
-    if (due.length === 0) return;
-    const rest = pending.filter((c) => !(c.tv < until));
-    pending.length = 0;
-    pending.push(...rest);
-    for (const c of due) {
+    pending.sort((x, y) => x.tv - y.tv);
+    let due = 0;
+    while (due < pending.length && pending[due].tv < until) due++;
+    for (const c of pending.splice(0, due)) {
       const vmt = vmPS[c.o + c.e + 1] - vmPS[c.o + c.j];
       const routed =
         q.length > 0 && quota > 0 ? q.route(c.tv, vmt / 1000, meanSvcS || vmt / 1000, budgetS, admitS) : null;
