@@ -14,6 +14,7 @@ import {
 import { faasComputeUsd, faasRequestUsd, faasWaitUsd, LAMBDA_PRICES, WORKERS_PRICES } from "./cost.js";
 import {
   boundedQueue,
+  CALL_RATIO_MAX,
   chooseGroup,
   erlangB,
   evaluateGroup,
@@ -132,6 +133,31 @@ describe("evaluateGroup: the group's work, hop, wait budget and queue", () => {
     );
     // A long budget fills the queue to its places per slot, no further.
     expect(group(o, groupConfig({}, { queue_ms: 1000 }), 1).g.queuePerVm).toBe(QUEUE_PLACES_PER_SLOT * SLOTS);
+  });
+  it("counts a queue place at the VMs' reported call time, as the router admits by it", () => {
+    // The group from 1 (25 ms a call on average, 100 ms to admit over 2 slots): 8 places at the mean.
+    // Its VMs report 40 ms a place (long calls hold slots while short ones wait): the router admits
+    // while places x 40 / 2 <= 100, so 5 places.
+    const inForce = (j: number | null) => ({ ...initialPolicyState(), vmGroupStart: j, desiredVms: 2 });
+    const reported = (callMs?: number) => {
+      const o = obs(flat(100, 600));
+      o.vms = { running: 2, booting: 0, callMs };
+      return o;
+    };
+    expect(group(reported(), groupConfig(), 1, inForce(1)).g.queuePerVm).toBe(8);
+    const { ctx, g } = group(reported(40), groupConfig(), 1, inForce(1));
+    expect(ctx.callRatio).toBeCloseTo(40 / 25, 9);
+    expect(g.queuePerVm).toBe(Math.floor((0.1 * SLOTS) / 0.04)); // 5
+    // The report is of the calls the group in force makes: from stage 2 (30 ms), 60 ms is 2x, and the
+    // group from 1 is counted at 2 x 25 ms a place.
+    expect(group(reported(60), groupConfig(), 1, inForce(2)).g.queuePerVm).toBe(Math.floor((0.1 * SLOTS) / 0.05)); // 4
+    // Without a group in force no VM's report is of these calls; a report past CALL_RATIO_MAX is stale.
+    expect(group(reported(40), groupConfig(), 1, inForce(null)).g.queuePerVm).toBe(8);
+    expect(group(reported(1000), groupConfig(), 1, inForce(1)).ctx.callRatio).toBe(CALL_RATIO_MAX);
+    // The plan says what it counted (here for the group from 0, which it chooses).
+    expect(plan(inForce(1), reported(40), groupConfig(), 0).plan.reason).toContain(
+      "places per VM, where the VMs report a place as 1.60x a mean call",
+    );
   });
   it("the wait budget leaves a request whose wait ran out time to finish on FaaS, unless FaaS misses anyway", () => {
     // VM path of a request reaching 1: 5 (stage 0 on the Worker) + hop + 40. On FaaS after the round

@@ -79,7 +79,11 @@ export interface Observations {
     meanRps?: number;
     stdRps?: number;
   };
-  vms: { running: number; booting: number };
+  /**
+   * VMs running and booting; `callMs`: the running VMs' call time per queue place (their heartbeats'
+   * drainCallTime, the median), what the router multiplies a place by to admit a call to a full VM.
+   */
+  vms: { running: number; booting: number; callMs?: number };
   /** Bytes of one request's input: what a group from stage 0 moves from the Worker to the VM. */
   inputBytes?: number;
   /** Per stage, from the manifest (overrides config.allowedPlacement; a stage's `allowed` wins). */
@@ -162,6 +166,8 @@ export const QUEUE_PLACES_PER_SLOT = 8;
  * the FaaS run, so the whole budget admits (more carried on VMs, less paid to FaaS).
  */
 export const QUEUE_ADMIT_SHARE = 0.5;
+/** Bounds on the VMs' reported call time per queue place over the mean call (a stale report after a regroup). */
+export const CALL_RATIO_MAX = 4;
 const BINS = 32;
 const KEEP_GROUP_MARGIN = 0.01;
 /** A VM is started only when it is expected to beat break-even by this share (model error). */
@@ -693,6 +699,8 @@ export interface PlanContext {
   faasOnlyPerS: number;
   /** Desired VMs at the last tick: VMs beyond it must also repay their boot. */
   currentVms: number;
+  /** The VMs' call time per queue place over the group in force's mean call time (1 unobserved). */
+  callRatio: number;
 }
 
 function lnOf(p: Percentiles, fallback?: Percentiles): LognormalParams {
@@ -700,6 +708,19 @@ function lnOf(p: Percentiles, fallback?: Percentiles): LognormalParams {
   const p99 = finiteOr(p.p99, fallback ? finiteOr(fallback.p99, med) : med);
   if (!(med > 0)) return { mu: -Infinity, sigma: 0 };
   return lognormalFromMedianP99(med, Math.max(p99, med));
+}
+
+/**
+ * How much longer than a mean call the router counts a queue place: the VMs' reported call time per
+ * place over the mean call of the group they serve (heavy-tailed calls drain a FIFO slower than their
+ * mean). 1 where no VM has reported or no group is in force.
+ */
+function callRatio(obs: Observations, j: number | null, r: number[], wS: number[]): number {
+  const callMs = obs.vms.callMs;
+  if (j === null || j >= r.length || !(r[j] > 0) || !(callMs !== undefined && callMs > 0)) return 1;
+  let meanS = 0;
+  for (let i = j; i < r.length; i++) meanS += (r[i] * wS[i]) / r[j];
+  return meanS > 0 ? Math.min(CALL_RATIO_MAX, Math.max(1 / CALL_RATIO_MAX, callMs / 1000 / meanS)) : 1;
 }
 
 /** `nowS` places the plan in the day, for the daily shape's forecast (without it, none). */
@@ -739,6 +760,7 @@ export function planContext(state: PolicyState, obs: Observations, config: Contr
     load,
     faasOnlyPerS: load.dist.mean * faasOnlyPerReq,
     currentVms: state.desiredVms,
+    callRatio: callRatio(obs, state.vmGroupStart, r, wS),
   };
 }
 
@@ -1058,7 +1080,7 @@ export function evaluateGroup(ctx: PlanContext, obs: Observations, j: number): G
     h.queuePerVm = Math.min(
       QUEUE_PLACES_PER_SLOT * k,
       Math.floor(((h.waitBudgetMs / 1000) * k * 2) / (meanSPerReach * (1 + Math.max(0, cv2)))),
-      Math.floor(((h.admitWaitMs / 1000) * k) / meanSPerReach),
+      Math.floor(((h.admitWaitMs / 1000) * k) / (meanSPerReach * ctx.callRatio)),
     );
   };
   setBudget(g, config.sloMs - Math.max(pathMs, fallbackMeetsSlo ? fallbackMs : 0), fallbackMeetsSlo);
@@ -1615,7 +1637,7 @@ function explain(a: ExplainArgs): string {
   }
   if (g.why) parts.push(`Kept although ${g.why}.`);
   parts.push(
-    `A request may wait up to ${g.waitBudgetMs.toFixed(0)} ms for a slot on a full VM (${g.evenChance !== undefined ? `the path's p99 without waiting misses the SLO: SLO minus its ${pct(g.evenChance)} quantile, FaaS's own chance within it` : `SLO minus the path's p99 without waiting${g.narrowBudgetMs !== undefined ? `: all the slack, cheaper than the ${g.narrowBudgetMs.toFixed(0)} ms that leave a timed-out request time on FaaS` : ""}`}; ${g.queuePerVm} place${g.queuePerVm === 1 ? "" : "s"} per VM), mean wait ${g.meanWaitMs.toFixed(1)} ms; it joins a full VM's queue when it expects at most ${g.admitWaitMs.toFixed(0)} ms${g.admitWaitMs < g.waitBudgetMs ? " (a timed-out request would miss the SLO on FaaS)" : ""}.`,
+    `A request may wait up to ${g.waitBudgetMs.toFixed(0)} ms for a slot on a full VM (${g.evenChance !== undefined ? `the path's p99 without waiting misses the SLO: SLO minus its ${pct(g.evenChance)} quantile, FaaS's own chance within it` : `SLO minus the path's p99 without waiting${g.narrowBudgetMs !== undefined ? `: all the slack, cheaper than the ${g.narrowBudgetMs.toFixed(0)} ms that leave a timed-out request time on FaaS` : ""}`}; ${g.queuePerVm} place${g.queuePerVm === 1 ? "" : "s"} per VM${ctx.callRatio !== 1 ? `, where the VMs report a place as ${ctx.callRatio.toFixed(2)}x a mean call` : ""}), mean wait ${g.meanWaitMs.toFixed(1)} ms; it joins a full VM's queue when it expects at most ${g.admitWaitMs.toFixed(0)} ms${g.admitWaitMs < g.waitBudgetMs ? " (a timed-out request would miss the SLO on FaaS)" : ""}.`,
   );
   if (g.sizedForBursts)
     parts.push(

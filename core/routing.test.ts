@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseVms, DEFAULT_SERVICE_MS, expectedWaitMs, handoverStage, type VmView } from "./routing.js";
+import { chooseVms, DEFAULT_SERVICE_MS, expectedWaitMs, handoverStage, poolCallMs, type VmView } from "./routing.js";
 import { bucketOf, bucketValueMs, ewmaStats, quantileMs } from "./histogram.js";
 
 const vm = (id: string, inflight: number, state: VmView["state"] = "running"): VmView => ({
@@ -39,6 +39,15 @@ describe("chooseVms", () => {
   });
   it("returns nothing when there is no VM: the caller uses Workers", () => {
     expect(chooseVms([], new Map())).toEqual([]);
+  });
+});
+
+describe("poolCallMs", () => {
+  it("is the median of the VMs' reports, those that have none left out", () => {
+    expect(poolCallMs([30, null, 10, undefined, 20, 0])).toBe(20);
+    expect(poolCallMs([40, 10])).toBe(10); // of an even count, the lower middle one
+    expect(poolCallMs([null, undefined])).toBeUndefined();
+    expect(poolCallMs([])).toBeUndefined();
   });
 });
 

@@ -60,6 +60,15 @@ export function drainCallTime(c: WaitCalibration, meanCall: number, slots: numbe
 }
 
 /**
+ * The pool's call time per queue place, as the controller plans with it: the median of the running VMs'
+ * reports (a VM that has not served reports none). Undefined with no report.
+ */
+export function poolCallMs(reports: readonly (number | null | undefined)[]): number | undefined {
+  const xs = reports.filter((x): x is number => typeof x === "number" && x > 0).sort((a, b) => a - b);
+  return xs.length > 0 ? xs[(xs.length - 1) >> 1] : undefined;
+}
+
+/**
  * The wait a request sent now expects on a VM: none with a free slot, else its place in the FIFO
  * queue over the VM's slots, times the VM's call time (drainCallTime). `load` counts both served and
  * waiting calls.

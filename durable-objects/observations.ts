@@ -2,6 +2,7 @@
 import { rowSize, type ModelManifest } from "../core/manifest.js";
 import { percentilesFromMedianP99 } from "../core/lognormal.js";
 import { type Observations, type Percentiles, workerFromVm } from "../core/policy.js";
+import { poolCallMs } from "../core/routing.js";
 import type { StatsView, TierPercentiles } from "../core/views.js";
 
 /** Service time assumed for a stage never measured on a VM whose manifest carries no profiled `vm_ms`. */
@@ -50,7 +51,7 @@ export function stageTimes(
 
 export function observationsFrom(
   stats: StatsView,
-  vms: { state: string }[],
+  vms: { state: string; service_ms?: number | null }[],
   manifest: ModelManifest | undefined,
 ): Observations {
   const n = manifest?.stages.length ?? stats.stages.length;
@@ -74,6 +75,7 @@ export function observationsFrom(
     vms: {
       running: vms.filter((v) => v.state === "running").length,
       booting: vms.filter((v) => v.state === "booting").length,
+      callMs: poolCallMs(vms.filter((v) => v.state === "running").map((v) => v.service_ms)),
     },
   };
 }

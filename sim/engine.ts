@@ -37,6 +37,8 @@ export interface EngineView {
   exits: Int32Array;
   running: number;
   booting: number;
+  /** The running VMs' call time per queue place (ms, the median of what their heartbeats report). */
+  callMs?: number;
   /** VM slot-seconds of work started, and slot-seconds of running capacity, since the last decision. */
   busySlotS: number;
   capacitySlotS: number;
@@ -404,6 +406,7 @@ export function runPolicy(
       view.booting = booting;
       view.busySlotS = busySlotS;
       view.capacitySlotS = capacitySlotS;
+      view.callMs = queues && meanSvcS > 0 ? queues.callMs(t, meanSvcS) : undefined;
       const d = ctl.decide(view);
       busySlotS = 0;
       capacitySlotS = 0;

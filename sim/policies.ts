@@ -305,7 +305,7 @@ export function serflow(): Controller {
           };
         }),
         rate: { perSecond },
-        vms: { running: v.running, booting: v.booting },
+        vms: { running: v.running, booting: v.booting, callMs: v.callMs },
       };
       const out = plan(state, obs, v.cfg, v.t);
       state = out.state;

@@ -44,6 +44,19 @@ describe("VmQueues", () => {
     expect(q.route(0, 0.1, 0.01, 0.15, 0.075)).toEqual({ timedOut: true });
     expect(q.route(0, 0.1, 0.01, 0.15, 0.075)).toBeNull();
   });
+  it("reports the running VMs' call time per place as their heartbeats do: the median of drainCallTime", () => {
+    const q = new VmQueues(1, 1);
+    q.add(0, 0);
+    q.add(0, 10); // booting: it reports nothing
+    q.route(0, 0.4, 0.1, 1);
+    // The second waits 0.4 s at place 1: (1 x 0.4 + 5 places x 0.1) / (1 + 5) = 0.15 s a place.
+    expect(q.route(0, 0.4, 0.1, 1)).toEqual({ start: 0.4 });
+    expect(q.callMs(0, 0.1)).toBeCloseTo(150, 9);
+    // A running VM that never queued reports the mean call: the median of 100 and 150 is the lower.
+    q.add(0, 0);
+    expect(q.callMs(0, 0.1)).toBeCloseTo(100, 9);
+    expect(new VmQueues(1, 1).callMs(0, 0.1)).toBeUndefined();
+  });
   it("free slots first (the less loaded of two), booting VMs never", () => {
     const q = new VmQueues(2, 7);
     q.add(0, 0);

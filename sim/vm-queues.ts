@@ -7,7 +7,7 @@
 // if its slot comes later, the request leaves after the budget and finishes on FaaS. No queue is pooled
 // and nobody knows when a slot will free.
 import { QUEUE_PLACES_PER_SLOT } from "../core/policy.js";
-import { drainCallTime, recordWait, type WaitCalibration } from "../core/routing.js";
+import { drainCallTime, poolCallMs, recordWait, type WaitCalibration } from "../core/routing.js";
 import { Prng } from "./prng.js";
 
 interface QueuedVm {
@@ -90,6 +90,11 @@ export class VmQueues {
     let end = t;
     if (v.ready <= t) for (const s of v.slots) end = Math.max(end, s);
     return { start: v.start, end };
+  }
+
+  /** The running VMs' call time per queue place (ms), as their heartbeats report it to the controller. */
+  callMs(t: number, meanS: number): number | undefined {
+    return poolCallMs(this.vms.filter((v) => v.ready <= t).map((v) => drainCallTime(v.waits, meanS, this.k) * 1000));
   }
 
   /** Latest time any VM is busy until (the end of the run bills VMs until their queues drain). */

@@ -41,6 +41,21 @@ describe("controller observations", () => {
     expect(obs.stages[0].faasMs.p50).toBeCloseTo(profiled.median * manifest.stages[0].worker_cpu_ratio!, 9);
   }, 120_000); // the first Durable Object call of a fresh workerd is slow on a loaded machine
 
+  it("plans queue places at the running VMs' reported call time per place (the median)", async () => {
+    const stats = await e.STATS.getByName("call-ms").stats(600, Date.now());
+    const rows = [
+      { state: "running", service_ms: 30 },
+      { state: "running", service_ms: 12 },
+      { state: "running", service_ms: null }, // not served yet
+      { state: "running", service_ms: 18 },
+      { state: "booting", service_ms: 5 },
+      { state: "draining", service_ms: 90 },
+    ];
+    const obs = observationsFrom(stats, rows, parseManifest(mnistManifest));
+    expect(obs.vms).toEqual({ running: 4, booting: 1, callMs: 18 });
+    expect(observationsFrom(stats, [], parseManifest(mnistManifest)).vms.callMs).toBeUndefined();
+  });
+
   it("uses the documented default ratio and the 1-ms prior for a manifest that carries neither", async () => {
     const bare = parseManifest({
       ...mnistManifest,
