@@ -68,14 +68,15 @@ export function observationsFrom(
       allowed: manifest?.stages[i].placement ?? "auto",
     };
   });
+  const running = vms.filter((v) => v.state === "running");
   return {
     stages,
     inputBytes: manifest ? rowSize(manifest.input.shape) * 4 : 0,
     rate: { perSecond: stats.per_second },
     vms: {
-      running: vms.filter((v) => v.state === "running").length,
+      running: running.length,
       booting: vms.filter((v) => v.state === "booting").length,
-      callMs: poolCallMs(vms.filter((v) => v.state === "running").map((v) => v.service_ms)),
+      callMs: poolCallMs(running.map((v) => v.service_ms)),
     },
   };
 }
