@@ -568,6 +568,7 @@ describe("hysteresis and a state from elsewhere", () => {
       { requests: Number.NaN, within: 995, atS: 600 },
       { requests: 1000, within: Number.POSITIVE_INFINITY, atS: 600 },
       { requests: 1000, within: 995, atS: Number.NaN },
+      { requests: 1000, within: 995, atS: 600, running: Number.NaN },
     ]) {
       const out = plan({ ...initialPolicyState(), slo }, o, cfg, 600);
       expect(out.state.slo?.requests).toBeCloseTo(periodRequests, 6);

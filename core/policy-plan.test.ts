@@ -93,14 +93,17 @@ describe("plan: the error budget is spent at what served the last period", () =>
   // One stage behind a router: FaaS (40 ms, p99 80) meets the 60-ms SLO for 91% of requests, a VM nearly
   // always; 1,000 req/s want 6 VMs.
   const cfg = burstConfig(60);
-  const spent = (perSecond: number[], running: number, booting = 0) => {
+  // `before`: the VMs running at the last tick, where the budget has one.
+  const spent = (perSecond: number[], running: number, booting = 0, before?: number) => {
     const o = { ...burstObs(perSecond), vms: { running, booting } };
-    const state: PolicyState = { ...initialPolicyState(), vmGroupStart: 0, desiredVms: 6 };
+    const slo = before === undefined ? undefined : { requests: 0, within: 0, atS: 590, running: before };
+    const state: PolicyState = { ...initialPolicyState(), vmGroupStart: 0, desiredVms: 6, slo };
     const out = plan(state, o, cfg, 600);
     const b = out.state.slo!;
     return {
       share: b.within / b.requests,
       requests: b.requests,
+      running: b.running,
       plan: out.plan,
       faas: faasAttainment(planContext(state, o, cfg)),
     };
@@ -117,6 +120,14 @@ describe("plan: the error budget is spent at what served the last period", () =>
     expect(s.plan.expectedSloAttainment).toBeGreaterThan(0.99);
     expect(s.faas).toBeLessThan(0.92);
     expect(s.share).toBeCloseTo(s.faas, 12);
+  });
+  it("VMs that came up during the period, or left: it ran on the fewer of those running at its start and end", () => {
+    const up = spent(flat(1000, 600), 6, 0, 0);
+    expect(up.share).toBeCloseTo(up.faas, 12);
+    expect(up.running).toBe(6); // the next period starts with them
+    const down = spent(flat(1000, 600), 3, 0, 6);
+    expect(down.share).toBeCloseTo(spent(flat(1000, 600), 3).share, 12);
+    expect(down.share).toBeLessThan(spent(flat(1000, 600), 6, 0, 6).share - 0.01);
   });
   it("a burst in the last period's seconds: its overflow ran on FaaS, though the window's mean barely moved", () => {
     const burst = flat(1000, 600).map((x, i) => (i >= 590 ? 3000 : x));

@@ -34,8 +34,9 @@
  *
  * The SLO's error budget over a day lets a period aim below 99% when the day so far was above it
  * (sloTargetNow). Each plan spends it at what the last period's requests were expected to attain
- * (spentAttainment): the rates observed in its seconds, on the VMs that were running (a VM still
- * booting carries nothing, a burst's overflow runs on FaaS), not at what the plan hopes for.
+ * (spentAttainment): the rates observed in its seconds, on the fewer of the VMs running at its start and
+ * at its end (a VM still booting carries nothing, a burst's overflow runs on FaaS), not at what the plan
+ * hopes for.
  */
 import { faasComputeUsd, faasRequestUsd, faasWaitUsd } from "./cost.js";
 import type { ControlConfig } from "./config.js";
@@ -134,9 +135,9 @@ export interface PolicyState {
   desiredVms: number;
   /**
    * The SLO's error budget: requests expected since (decayed over SLO_PERIOD_S) and those expected
-   * within the SLO, by the plans in force; with the time of the last tick.
+   * within the SLO, by the plans in force; with the time of the last tick and the VMs running then.
    */
-  slo?: { requests: number; within: number; atS: number };
+  slo?: { requests: number; within: number; atS: number; running?: number };
   /**
    * The per-second rates of the last hours (decayed over RATE_MEMORY_S) over the window's median when
    * they were seen, binned geometrically: weight and weighted ratio per bin, with the time of the last
@@ -218,13 +219,17 @@ export function sloTargetNow(
   return { target: Math.min(SLO_TARGET, Math.max(SLO_TARGET - SLO_BUDGET_SPEND, need)), past: w / n };
 }
 
-/** The budget after `dtS` seconds at `rps` under a plan expected to answer `attainment` within the SLO. */
+/**
+ * The budget after `dtS` seconds at `rps` under a plan expected to answer `attainment` within the SLO,
+ * with the VMs `running` now (the next period starts on them).
+ */
 export function spendBudget(
   budget: PolicyState["slo"],
   nowS: number,
   dtS: number,
   rps: number,
   attainment: number,
+  running?: number,
 ): NonNullable<PolicyState["slo"]> {
   const decay = budget ? Math.exp(-Math.max(0, nowS - budget.atS) / SLO_PERIOD_S) : 0;
   const n = rps * Math.max(0, dtS);
@@ -232,6 +237,7 @@ export function spendBudget(
     requests: (budget?.requests ?? 0) * decay + n,
     within: (budget?.within ?? 0) * decay + n * attainment,
     atS: nowS,
+    running,
   };
 }
 
@@ -1318,8 +1324,8 @@ function normalise(state: PolicyState | null | undefined): PolicyState {
     return { ...initialPolicyState(), desiredVms: typeof d === "number" && Number.isFinite(d) ? d : 0 };
   }
   const b = state.slo;
-  if (b && !(Number.isFinite(b.requests) && Number.isFinite(b.within) && Number.isFinite(b.atS)))
-    return { ...state, slo: undefined };
+  const finite = [b?.requests, b?.within, b?.atS, b?.running ?? 0].every(Number.isFinite);
+  if (b && !finite) return { ...state, slo: undefined };
   const f = state.faasAttain;
   if (f && !(Number.isFinite(f.mean) && Number.isFinite(f.atS))) return { ...state, faasAttain: undefined };
   const m = state.memory;
@@ -1496,8 +1502,12 @@ export function plan(
     expectedCostUsdPerHour: cost,
     computedAtS: nowS,
   };
-  const spent = spentAttainment(ctx, obs, groups.find((g) => g.start === state.vmGroupStart) ?? null, faasAttain);
-  const budget = spendBudget(state.slo, nowS, spent.seconds, spent.rps, spent.attainment);
+  // The period ran on the fewer of the VMs running at its start and at its end (one that came up during
+  // it carried only its last seconds, one released during it only its first).
+  const ran = Math.min(obs.vms.running, state.slo?.running ?? obs.vms.running);
+  const inForce = groups.find((g) => g.start === state.vmGroupStart) ?? null;
+  const spent = spentAttainment(ctx, obs, inForce, faasAttain, ran);
+  const budget = spendBudget(state.slo, nowS, spent.seconds, spent.rps, spent.attainment, obs.vms.running);
   return {
     plan: out,
     state: {
@@ -1523,13 +1533,14 @@ export function spentAttainment(
   obs: Observations,
   group: GroupEval | null,
   faasAttain: number,
+  running = obs.vms.running,
 ): { seconds: number; rps: number; attainment: number } {
   const last = obs.rate.perSecond.slice(-Math.max(1, Math.round(ctx.config.controlPeriodS)));
   const dist = last.length > 0 ? rateDistribution(last, 0, 0, Infinity) : ctx.load.dist;
   const seconds = last.length > 0 ? last.length : ctx.config.controlPeriodS;
   if (!group) return { seconds, rps: dist.mean, attainment: faasAttain };
   const served = { ...group };
-  sizeGroup({ ...ctx, load: { ...ctx.load, dist } }, served, obs.vms.running);
+  sizeGroup({ ...ctx, load: { ...ctx.load, dist } }, served, running);
   return { seconds, rps: dist.mean, attainment: served.attainment };
 }
 
