@@ -1525,8 +1525,8 @@ export function plan(
 
 /**
  * What the last control period's requests were expected to attain within the SLO: its observed
- * per-second rates, served by `group` (the one in force then) on the VMs running (none: all on FaaS).
- * Without per-second rates, the window's mean over a period.
+ * per-second rates, served by `group` (the one in force then) on `running` VMs (the observed count
+ * unless told; none: all on FaaS). Without per-second rates, the window's mean over a period.
  */
 export function spentAttainment(
   ctx: PlanContext,
